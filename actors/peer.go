@@ -1,0 +1,124 @@
+// Package actors holds Mesh's supervised goroutines (suture services) and
+// the domain types they pass between them. Each actor owns its state; the
+// others reach it through its methods.
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Status is what a node believes of a peer.
+type Status string
+
+// The three statuses of the wire contract.
+const (
+	StatusUnknown Status = "unknown"
+	StatusUp      Status = "up"
+	StatusDown    Status = "down"
+)
+
+// Valid reports whether s is one of the three statuses.
+func (s Status) Valid() bool {
+	return s == StatusUnknown || s == StatusUp || s == StatusDown
+}
+
+// Time is a wall-clock instant that travels as RFC 3339 in UTC with a Z and
+// whole seconds, exactly as the seed document shows it.
+type Time struct{ time.Time }
+
+// MarshalJSON writes the seed's format.
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(time.RFC3339)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON accepts any RFC 3339 time (other nodes may send fractions or
+// offsets) and keeps it in UTC.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("not an RFC 3339 time string")
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("%q is not an RFC 3339 time", s)
+	}
+	t.Time = v.UTC()
+	return nil
+}
+
+// PeerView is what one node knows of one peer. It is the value under
+// "peers" in /state and in a relay, so its JSON is the wire contract.
+type PeerView struct {
+	Status              Status `json:"status"`
+	Since               Time   `json:"since"`
+	LastSeen            *Time  `json:"last_seen"` // nil until the first successful probe
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+}
+
+// ProbeResult is one probe's outcome, sent by a prober to the state owner.
+type ProbeResult struct {
+	Peer string
+	At   time.Time // when the probe finished
+	OK   bool
+	Err  error // why it failed; nil when OK
+	RTT  time.Duration
+}
+
+// Transition is a change of a peer's status, emitted by the state owner to
+// whoever must act on it (the notifier, the state file writer, metrics).
+type Transition struct {
+	Peer     string
+	From, To Status
+	At       time.Time
+	// DownSince is when the outage began: for a recovery (To == up after
+	// down) it is the start of the downtime being reported.
+	DownSince time.Time
+	Failures  int
+}
+
+// peerState is the state owner's private, mutable record of one peer.
+type peerState struct {
+	view PeerView
+}
+
+func newPeerState(boot time.Time) *peerState {
+	return &peerState{view: PeerView{Status: StatusUnknown, Since: Time{boot}}}
+}
+
+// observe applies one probe outcome to the peer, following DESIGN.md's
+// Behaviour section, and returns the transition it caused, if any.
+func (p *peerState) observe(ok bool, at time.Time, threshold int, name string) (Transition, bool) {
+	v := &p.view
+	if ok {
+		seen := Time{at}
+		v.LastSeen = &seen
+		v.ConsecutiveFailures = 0
+		if v.Status == StatusUp {
+			return Transition{}, false
+		}
+		t := Transition{Peer: name, From: v.Status, To: StatusUp, At: at}
+		if v.Status == StatusDown {
+			t.DownSince = v.Since.Time
+		}
+		v.Status, v.Since = StatusUp, Time{at}
+		return t, true
+	}
+	v.ConsecutiveFailures++
+	if v.ConsecutiveFailures < threshold || v.Status == StatusDown {
+		return Transition{}, false
+	}
+	t := Transition{Peer: name, From: v.Status, To: StatusDown, At: at, DownSince: at, Failures: v.ConsecutiveFailures}
+	v.Status, v.Since = StatusDown, Time{at}
+	return t, true
+}
+
+// Notifies reports whether a transition deserves a message: every change
+// except the silent unknown -> up at boot.
+func (t Transition) Notifies() bool {
+	return !(t.From == StatusUnknown && t.To == StatusUp)
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/config"
+)
+
+// stopTimeout is how long a supervisor waits for one service to stop. The
+// HTTP server's own shutdown takes at most 3 s; the whole node must be gone
+// within 5 s of SIGTERM.
+const stopTimeout = 4 * time.Second
+
+// newLogger returns the node's logger: JSON lines on out (or a console
+// rendering for people at a terminal), each carrying the node's name.
+func newLogger(out io.Writer, cfg config.Config) zerolog.Logger {
+	if cfg.LogFormat == "console" {
+		out = zerolog.ConsoleWriter{Out: out}
+	}
+	return zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Str("node", cfg.Node).Logger()
+}
+
+// supervisorSpec makes every supervisor log suture's events through zerolog
+// with the field names suture's own slog adapter uses.
+func supervisorSpec(log zerolog.Logger) suture.Spec {
+	return suture.Spec{
+		EventHook: func(e suture.Event) { logEvent(log, e) },
+		Timeout:   stopTimeout,
+	}
+}
+
+func logEvent(log zerolog.Logger, e suture.Event) {
+	switch e := e.(type) {
+	case suture.EventServicePanic:
+		log.Error().Str("supervisor", e.SupervisorName).Str("service_name", e.ServiceName).
+			Float64("current_failures", e.CurrentFailures).Float64("failure_threshold", e.FailureThreshold).
+			Bool("restarting", e.Restarting).Str("panic_msg", e.PanicMsg).Str("stacktrace", e.Stacktrace).
+			Msg("service panicked")
+	case suture.EventServiceTerminate:
+		log.Info().Str("supervisor", e.SupervisorName).Str("service_name", e.ServiceName).
+			Float64("current_failures", e.CurrentFailures).Float64("failure_threshold", e.FailureThreshold).
+			Bool("restarting", e.Restarting).Interface("error", e.Err).
+			Msg("service returned")
+	case suture.EventStopTimeout:
+		log.Error().Str("supervisor", e.SupervisorName).Str("service_name", e.ServiceName).
+			Msg("service did not stop in time")
+	case suture.EventBackoff:
+		log.Debug().Str("supervisor", e.SupervisorName).Msg("supervisor backing off after repeated failures")
+	case suture.EventResume:
+		log.Debug().Str("supervisor", e.SupervisorName).Msg("supervisor resuming")
+	}
+}

@@ -1,0 +1,131 @@
+// Command mesh runs one node of a Mesh cluster: it probes its peers, keeps
+// its view of who is up, and serves that view over HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/config"
+	"github.com/dupunkto/mesh/httpapi"
+)
+
+// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitConfig = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, env config.Env, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, env, os.Hostname, stdout)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		return exitOK
+	case errors.Is(err, config.ErrVersion):
+		fmt.Fprintln(stdout, "mesh", version)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "mesh: %v\n", err)
+		return exitConfig
+	}
+	log := newLogger(stdout, cfg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	n := newNode(cfg, log)
+	log.Info().Str("version", version).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
+		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
+		Bool("relay", cfg.RelaySecret != "").Msg("mesh starting")
+	err = n.Serve(ctx)
+	if code, ok := actors.ExitCode(err); ok {
+		log.Error().Err(err).Msg("mesh stopped")
+		return code
+	}
+	if ctx.Err() == nil {
+		log.Error().Err(err).Msg("mesh stopped unexpectedly")
+		return exitFailed
+	}
+	log.Info().Msg("mesh stopped")
+	return exitOK
+}
+
+// node is one Mesh node: its supervisor tree and the parts tests and the
+// demo look into.
+type node struct {
+	*suture.Supervisor
+	owner  *actors.Owner
+	server *httpapi.Server
+}
+
+// newNode builds the supervisor tree of DESIGN.md:
+//
+//	mesh (root)
+//	├── state owner
+//	├── probers (one prober per peer)
+//	└── http server
+func newNode(cfg config.Config, log zerolog.Logger) *node {
+	root := suture.New("mesh", supervisorSpec(log))
+
+	owner := actors.NewOwner(actors.OwnerConfig{
+		Node:      cfg.Node,
+		Peers:     peerNames(cfg),
+		Threshold: cfg.FailureThreshold,
+		Boot:      time.Now(),
+		Log:       log,
+	})
+	root.Add(owner)
+
+	probers := suture.New("probers", supervisorSpec(log))
+	client := actors.NewProbeClient(cfg.ProbeTimeout)
+	for i, p := range cfg.Peers {
+		probers.Add(actors.NewProber(actors.ProberConfig{
+			Peer:      p.Name,
+			URL:       p.URL,
+			Interval:  cfg.PollInterval,
+			Timeout:   cfg.ProbeTimeout,
+			Offset:    actors.PhaseOffset(i, len(cfg.Peers), cfg.PollInterval),
+			Client:    client,
+			UserAgent: "mesh/" + version,
+			Owner:     owner,
+			Log:       log,
+		}))
+	}
+	root.Add(probers)
+
+	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{
+		State:         owner,
+		AggregatorURL: cfg.AggregatorURL,
+		Log:           log,
+	}), log)
+	root.Add(server)
+
+	return &node{Supervisor: root, owner: owner, server: server}
+}
+
+func peerNames(cfg config.Config) []string {
+	names := make([]string, len(cfg.Peers))
+	for i, p := range cfg.Peers {
+		names[i] = p.Name
+	}
+	return names
+}

@@ -1,0 +1,306 @@
+// Package config loads a node's settings from the environment and the
+// command line and validates them, so that a bad value stops the node before
+// anything starts. It does no I/O beyond reading what it is given.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is a node's validated configuration.
+type Config struct {
+	Node              string
+	Peers             []Peer
+	AggregatorURL     string
+	RelaySecret       string
+	WebhookURL        string
+	ListenAddr        string
+	PollInterval      time.Duration
+	ProbeTimeout      time.Duration
+	FailureThreshold  int
+	FollowupIntervals []time.Duration
+	StateFile         string
+	LogLevel          zerolog.Level
+	LogFormat         string
+}
+
+// ErrHelp is returned by Load when --help was asked for; the usage has been
+// written and the caller should exit 0.
+var ErrHelp = flag.ErrHelp
+
+// ErrVersion is returned by Load when --version was asked for.
+var ErrVersion = errors.New("version requested")
+
+// setting is one configuration variable: its environment name, its flag, the
+// default shown in --help, and how a raw value is checked and stored.
+type setting struct {
+	env   string
+	flag  string
+	def   string
+	usage string
+	apply func(c *Config, v string) error
+}
+
+// secret settings are never echoed in an error: the webhook URL holds a token.
+var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true}
+
+// settings lists every variable in the order --help shows them. PEERS and
+// NODE are applied by Load itself because PEERS depends on NODE.
+var settings = []setting{
+	{"PEERS", "peers", "", "comma-separated peers: host, host:port or an http(s) URL (required)", nil},
+	{"NODE", "node", "system hostname", "this node's name", nil},
+	{"AGGREGATOR_URL", "aggregator-url", "https://mesh.dupunkto.org", "where GET / redirects", setAggregatorURL},
+	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", func(c *Config, v string) error {
+		c.RelaySecret = v
+		return nil
+	}},
+	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},
+	{"PORT", "port", "4000", "port to listen on when LISTEN_ADDR is unset", nil},
+	{"LISTEN_ADDR", "listen-addr", ":$PORT", "address the HTTP server listens on", nil},
+	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer", func(c *Config, v string) error {
+		return positiveDuration(v, &c.PollInterval)
+	}},
+	{"PROBE_TIMEOUT", "probe-timeout", "5s", "time limit of one probe and one relay post", func(c *Config, v string) error {
+		return positiveDuration(v, &c.ProbeTimeout)
+	}},
+	{"FAILURE_THRESHOLD", "failure-threshold", "4", "consecutive failures before a peer is down", setThreshold},
+	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
+	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
+		c.StateFile = v
+		return nil
+	}},
+	{"LOG_LEVEL", "log-level", "info", "trace, debug, info, warn or error", setLogLevel},
+	{"LOG_FORMAT", "log-format", "json", "json, or console for people at a terminal", setLogFormat},
+}
+
+// Env reads one environment variable; os.Getenv in production.
+type Env func(key string) string
+
+// Load reads the settings from args (flags, which win) and env, validates
+// every one and returns the config. hostname supplies NODE's default. An
+// error names the variable (or flag) and the offending value in one line.
+func Load(args []string, env Env, hostname func() (string, error), usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("mesh", flag.ContinueOnError)
+	// The flag package's own messages span lines; Load returns one-line
+	// errors instead and writes the usage only when it is asked for.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		values[s.env] = fs.String(s.flag, "", s.usage)
+	}
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(usage)
+		}
+		return Config{}, err
+	}
+	if *version {
+		return Config{}, ErrVersion
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (see mesh --help)", fs.Arg(0))
+	}
+	fromFlag := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { fromFlag[f.Name] = true })
+
+	// lookup returns a setting's raw value and the name to blame if it is bad.
+	lookup := func(envName string) (value, name string, given bool) {
+		s := settingNamed(envName)
+		if fromFlag[s.flag] {
+			return *values[s.env], "--" + s.flag, true
+		}
+		if v := env(s.env); v != "" {
+			return v, s.env, true
+		}
+		return s.def, s.env, false
+	}
+	bad := func(name, value string, err error) error {
+		return fmt.Errorf("invalid %s=%q: %v", name, value, err)
+	}
+
+	var c Config
+	for _, s := range settings {
+		if s.apply == nil {
+			continue
+		}
+		v, name, given := lookup(s.env)
+		if !given && s.def == "" {
+			continue
+		}
+		if err := s.apply(&c, v); err != nil {
+			if secret[s.env] {
+				return Config{}, fmt.Errorf("invalid %s (value not shown: it holds a secret): %v", name, err)
+			}
+			return Config{}, bad(name, v, err)
+		}
+	}
+
+	node, nodeName, given := lookup("NODE")
+	if !given {
+		h, err := hostname()
+		if err != nil || h == "" {
+			return Config{}, fmt.Errorf("NODE is unset and the hostname is unknown (%v): set NODE", err)
+		}
+		node = h
+	}
+	if strings.TrimSpace(node) != node || strings.ContainsFunc(node, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return Config{}, bad(nodeName, node, errors.New("must not contain spaces at the ends or control characters"))
+	}
+	c.Node = node
+
+	peers, peersName, given := lookup("PEERS")
+	if !given {
+		return Config{}, errors.New("PEERS is required: a comma-separated list of host, host:port or http(s) URL")
+	}
+	var err error
+	if c.Peers, err = ParsePeers(peers, node); err != nil {
+		return Config{}, bad(peersName, peers, err)
+	}
+
+	port, portName, _ := lookup("PORT")
+	listen, listenName, given := lookup("LISTEN_ADDR")
+	if !given {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return Config{}, bad(portName, port, errors.New("not a port number 0-65535"))
+		}
+		listen = ":" + port
+	}
+	if err := checkListenAddr(listen); err != nil {
+		return Config{}, bad(listenName, listen, err)
+	}
+	c.ListenAddr = listen
+	return c, nil
+}
+
+func settingNamed(env string) setting {
+	for _, s := range settings {
+		if s.env == env {
+			return s
+		}
+	}
+	panic("config: no setting " + env) // a typo in this file, caught by every test
+}
+
+func writeUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh --version\n\n")
+	fmt.Fprintf(w, "Every flag can also be set by the environment variable named beside it; a flag wins.\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(tw, "  --%s\t%s\t%s (default: %s)\n", s.flag, s.env, s.usage, def)
+	}
+	fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
+	_ = tw.Flush()
+}
+
+func positiveDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("not a duration such as 5s, 500ms or 1m")
+	}
+	if d <= 0 {
+		return errors.New("must be greater than zero")
+	}
+	*dst = d
+	return nil
+}
+
+func setThreshold(c *Config, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("must be a whole number of at least 1")
+	}
+	c.FailureThreshold = n
+	return nil
+}
+
+func setFollowups(c *Config, v string) error {
+	var gaps []time.Duration
+	for _, part := range strings.Split(v, ",") {
+		var d time.Duration
+		if err := positiveDuration(strings.TrimSpace(part), &d); err != nil {
+			return fmt.Errorf("%q: %w", strings.TrimSpace(part), err)
+		}
+		gaps = append(gaps, d)
+	}
+	c.FollowupIntervals = gaps
+	return nil
+}
+
+func setLogLevel(c *Config, v string) error {
+	switch v {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		return errors.New("must be trace, debug, info, warn or error")
+	}
+	l, err := zerolog.ParseLevel(v)
+	if err != nil {
+		return err
+	}
+	c.LogLevel = l
+	return nil
+}
+
+func setLogFormat(c *Config, v string) error {
+	if v != "json" && v != "console" {
+		return errors.New("must be json or console")
+	}
+	c.LogFormat = v
+	return nil
+}
+
+func setAggregatorURL(c *Config, v string) error {
+	// A path such as /ui/ lets a node send visitors to the page it serves.
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
+		c.AggregatorURL = v
+		return nil
+	}
+	if err := checkHTTPURL(v); err != nil {
+		return err
+	}
+	c.AggregatorURL = v
+	return nil
+}
+
+func setWebhookURL(c *Config, v string) error {
+	if err := checkHTTPURL(v); err != nil {
+		return err
+	}
+	c.WebhookURL = v
+	return nil
+}
+
+func checkHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	return nil
+}
+
+func checkListenAddr(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("must be host:port or :port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("port must be a number 0-65535")
+	}
+	return nil
+}

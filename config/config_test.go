@@ -1,0 +1,208 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func envOf(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+func host() (string, error) { return "box.example", nil }
+
+func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	var out bytes.Buffer
+	return Load(args, envOf(env), host, &out)
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := load(t, map[string]string{"PEERS": "a.example,b.example:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Node:              "box.example",
+		Peers:             []Peer{{"a.example", "https://a.example"}, {"b.example:8443", "https://b.example:8443"}},
+		AggregatorURL:     "https://mesh.dupunkto.org",
+		ListenAddr:        ":4000",
+		PollInterval:      5 * time.Second,
+		ProbeTimeout:      5 * time.Second,
+		FailureThreshold:  4,
+		FollowupIntervals: []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 5 * time.Hour},
+		LogLevel:          zerolog.InfoLevel,
+		LogFormat:         "json",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadAcceptsEverySetting(t *testing.T) {
+	cases := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(Config) bool
+	}{
+		{"a flag wins over the environment", map[string]string{"PEERS": "a", "POLL_INTERVAL": "1s"}, []string{"--poll-interval", "250ms"},
+			func(c Config) bool { return c.PollInterval == 250*time.Millisecond }},
+		{"every variable has a flag", nil, []string{"--peers=a,b", "--node=me", "--aggregator-url=https://agg.example/x", "--relay-secret=s3", "--webhook-url=https://hooks.example/t", "--listen-addr=127.0.0.1:9", "--poll-interval=2s", "--probe-timeout=1s", "--failure-threshold=2", "--followup-intervals=1m,2m", "--state-file=/tmp/s.json", "--log-level=debug", "--log-format=console"},
+			func(c Config) bool {
+				return c.Node == "me" && len(c.Peers) == 2 && c.AggregatorURL == "https://agg.example/x" && c.RelaySecret == "s3" &&
+					c.WebhookURL == "https://hooks.example/t" && c.ListenAddr == "127.0.0.1:9" && c.PollInterval == 2*time.Second &&
+					c.ProbeTimeout == time.Second && c.FailureThreshold == 2 && reflect.DeepEqual(c.FollowupIntervals, []time.Duration{time.Minute, 2 * time.Minute}) &&
+					c.StateFile == "/tmp/s.json" && c.LogLevel == zerolog.DebugLevel && c.LogFormat == "console"
+			}},
+		{"PORT sets the listen port", map[string]string{"PEERS": "a", "PORT": "8080"}, nil,
+			func(c Config) bool { return c.ListenAddr == ":8080" }},
+		{"LISTEN_ADDR wins over PORT", map[string]string{"PEERS": "a", "PORT": "8080", "LISTEN_ADDR": "127.0.0.1:9000"}, nil,
+			func(c Config) bool { return c.ListenAddr == "127.0.0.1:9000" }},
+		{"the aggregator may be a path on this node", map[string]string{"PEERS": "a", "AGGREGATOR_URL": "/ui/"}, nil,
+			func(c Config) bool { return c.AggregatorURL == "/ui/" }},
+		{"a list naming only this node is a cluster of one", map[string]string{"PEERS": "me", "NODE": "me"}, nil,
+			func(c Config) bool { return c.Peers != nil && len(c.Peers) == 0 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		names []string // what the one-line error must mention
+	}{
+		{"missing PEERS", map[string]string{}, nil, []string{"PEERS"}},
+		{"empty PEERS list", map[string]string{"PEERS": " , "}, nil, []string{"PEERS", `" , "`}},
+		{"unparsable duration", map[string]string{"PEERS": "a", "POLL_INTERVAL": "often"}, nil, []string{"POLL_INTERVAL", `"often"`}},
+		{"zero interval", map[string]string{"PEERS": "a", "POLL_INTERVAL": "0s"}, nil, []string{"POLL_INTERVAL", `"0s"`}},
+		{"negative interval", map[string]string{"PEERS": "a", "POLL_INTERVAL": "-5s"}, nil, []string{"POLL_INTERVAL", `"-5s"`}},
+		{"zero probe timeout", map[string]string{"PEERS": "a", "PROBE_TIMEOUT": "0"}, nil, []string{"PROBE_TIMEOUT", `"0"`}},
+		{"threshold below one", map[string]string{"PEERS": "a", "FAILURE_THRESHOLD": "0"}, nil, []string{"FAILURE_THRESHOLD", `"0"`}},
+		{"threshold not a number", map[string]string{"PEERS": "a", "FAILURE_THRESHOLD": "four"}, nil, []string{"FAILURE_THRESHOLD", `"four"`}},
+		{"bad follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,soon"}, nil, []string{"FOLLOWUP_INTERVALS", `"15m,soon"`}},
+		{"negative follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,-1h"}, nil, []string{"FOLLOWUP_INTERVALS"}},
+		{"peer with another scheme", map[string]string{"PEERS": "ftp://a.example"}, nil, []string{"PEERS", "ftp://a.example"}},
+		{"peer with a path", map[string]string{"PEERS": "https://a.example/ping"}, nil, []string{"PEERS", "https://a.example/ping"}},
+		{"peer that is not a host", map[string]string{"PEERS": "a b"}, nil, []string{"PEERS", `"a b"`}},
+		{"peer with a bad port", map[string]string{"PEERS": "a.example:99999"}, nil, []string{"PEERS", "a.example:99999"}},
+		{"peer listed twice", map[string]string{"PEERS": "a.example,https://a.example"}, nil, []string{"PEERS", "twice"}},
+		{"peer with credentials", map[string]string{"PEERS": "https://u:p@a.example"}, nil, []string{"PEERS"}},
+		{"unknown log level", map[string]string{"PEERS": "a", "LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL", `"loud"`}},
+		{"unknown log format", map[string]string{"PEERS": "a", "LOG_FORMAT": "xml"}, nil, []string{"LOG_FORMAT", `"xml"`}},
+		{"aggregator that is not a URL", map[string]string{"PEERS": "a", "AGGREGATOR_URL": "mesh.example"}, nil, []string{"AGGREGATOR_URL", `"mesh.example"`}},
+		{"listen address without a port", map[string]string{"PEERS": "a", "LISTEN_ADDR": "localhost"}, nil, []string{"LISTEN_ADDR", `"localhost"`}},
+		{"PORT out of range", map[string]string{"PEERS": "a", "PORT": "70000"}, nil, []string{"PORT", `"70000"`}},
+		{"NODE with a newline", map[string]string{"PEERS": "a", "NODE": "a\nb"}, nil, []string{"NODE"}},
+		{"bad flag value names the flag", map[string]string{"PEERS": "a"}, []string{"--poll-interval=x"}, []string{"--poll-interval", `"x"`}},
+		{"unknown flag", map[string]string{"PEERS": "a"}, []string{"--nope"}, []string{"nope"}},
+		{"stray argument", map[string]string{"PEERS": "a"}, []string{"extra"}, []string{`"extra"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.env, tc.args...)
+			if err == nil {
+				t.Fatal("accepted a bad value")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error spans several lines: %q", msg)
+			}
+			for _, n := range tc.names {
+				if !strings.Contains(msg, n) {
+					t.Errorf("error %q does not mention %s", msg, n)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadNeverEchoesSecrets(t *testing.T) {
+	_, err := load(t, map[string]string{"PEERS": "a", "WEBHOOK_URL": "discord.example/api/webhooks/1/t0ken"})
+	if err == nil || !strings.Contains(err.Error(), "WEBHOOK_URL") || strings.Contains(err.Error(), "t0ken") {
+		t.Fatalf("error must name WEBHOOK_URL without its token, got %v", err)
+	}
+}
+
+func TestHelpListsEverySettingWithDefaults(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--help"}, envOf(nil), host, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("--help returned %v", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), "--"+s.flag) || !strings.Contains(out.String(), s.env) {
+			t.Errorf("--help does not list --%s / %s", s.flag, s.env)
+		}
+	}
+	for _, def := range []string{"5s", "15m,30m,1h,2h,5h", "https://mesh.dupunkto.org", "4000"} {
+		if !strings.Contains(out.String(), def) {
+			t.Errorf("--help does not show the default %s", def)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	if _, err := load(t, nil, "--version"); !errors.Is(err, ErrVersion) {
+		t.Fatalf("--version returned %v", err)
+	}
+}
+
+func TestParsePeers(t *testing.T) {
+	cases := []struct {
+		name, list, node string
+		want             []Peer
+	}{
+		{"a bare host is probed over https", "dec.mesh.dupunkto.org", "", []Peer{{"dec.mesh.dupunkto.org", "https://dec.mesh.dupunkto.org"}}},
+		{"host:port keeps the port", "dec.example:8443", "", []Peer{{"dec.example:8443", "https://dec.example:8443"}}},
+		{"a URL keeps its scheme", "http://127.0.0.1:4001", "", []Peer{{"127.0.0.1:4001", "http://127.0.0.1:4001"}}},
+		{"a trailing slash is allowed", "http://a.example/", "", []Peer{{"a.example", "http://a.example"}}},
+		{"names are case-insensitive", "DEC.Example", "", []Peer{{"dec.example", "https://dec.example"}}},
+		{"an IPv6 literal", "[::1]:4000", "", []Peer{{"[::1]:4000", "https://[::1]:4000"}}},
+		{"this node is skipped", "a.example, b.example ,c.example", "b.example", []Peer{{"a.example", "https://a.example"}, {"c.example", "https://c.example"}}},
+		{"this node is skipped when given as a URL", "https://a.example,b.example", "a.example", []Peer{{"b.example", "https://b.example"}}},
+		{"empty entries are ignored", "a.example,,", "", []Peer{{"a.example", "https://a.example"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParsePeers(tc.list, tc.node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	good := []string{"a", "a.example", "a-b.example:1", "node_1.local:65535", "10.0.0.1", "10.0.0.1:80", "[::1]", "[2001:db8::1]:443", strings.Repeat("a.", 126) + "a"}
+	bad := []string{"", "a b", "-a.example", "a-.example", "a..b", "a:0", "a:65536", "a:08", "a:x", "::1", "<script>", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "a", "[nope]"}
+	for _, n := range good {
+		if err := ValidateName(n); err != nil {
+			t.Errorf("ValidateName(%q) = %v, want ok", n, err)
+		}
+	}
+	for _, n := range bad {
+		if err := ValidateName(n); err == nil {
+			t.Errorf("ValidateName(%q) accepted a bad name", n)
+		}
+	}
+}

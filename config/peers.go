@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Peer is one node this node probes.
+type Peer struct {
+	// Name is host[:port] without the scheme: the key in /state's "peers".
+	Name string
+	// URL is the peer's base URL (scheme://host[:port]); probes go to URL+"/ping".
+	URL string
+}
+
+// MaxNameLength bounds a peer name, as DNS bounds a host name.
+const MaxNameLength = 253
+
+// ParsePeers turns the PEERS list into peers. An entry is `host`,
+// `host:port` or an http(s) URL; a bare entry is probed over https. The entry
+// whose name equals node is skipped so that every node can share one list;
+// a list that names only this node gives no peers (a cluster of one).
+func ParsePeers(list, node string) ([]Peer, error) {
+	peers := []Peer{}
+	seen := make(map[string]bool)
+	entries := 0
+	for _, raw := range strings.Split(list, ",") {
+		entry := strings.TrimSpace(raw)
+		if entry == "" {
+			continue // tolerate "a,b," and spaces around commas
+		}
+		entries++
+		p, err := ParsePeer(entry)
+		if err != nil {
+			return nil, err
+		}
+		if p.Name == strings.ToLower(node) {
+			continue
+		}
+		if seen[p.Name] {
+			return nil, fmt.Errorf("peer %q is listed twice", p.Name)
+		}
+		seen[p.Name] = true
+		peers = append(peers, p)
+	}
+	if entries == 0 {
+		return nil, fmt.Errorf("no peers listed")
+	}
+	return peers, nil
+}
+
+// ParsePeer parses one PEERS entry.
+func ParsePeer(entry string) (Peer, error) {
+	if !strings.Contains(entry, "://") {
+		entry = "https://" + entry
+	}
+	u, err := url.Parse(entry)
+	if err != nil {
+		return Peer{}, fmt.Errorf("peer %q is not a host or URL", entry)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Peer{}, fmt.Errorf("peer %q: scheme must be http or https", entry)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return Peer{}, fmt.Errorf("peer %q: only scheme://host[:port] is allowed", entry)
+	}
+	name := strings.ToLower(u.Host)
+	if err := ValidateName(name); err != nil {
+		return Peer{}, fmt.Errorf("peer %q: %w", entry, err)
+	}
+	return Peer{Name: name, URL: u.Scheme + "://" + name}, nil
+}
+
+// ValidateName reports whether name is a valid host[:port]: a DNS name or IP
+// literal (IPv6 in brackets when a port follows), an optional port 1-65535,
+// and at most MaxNameLength characters in all. Relayed views are held to the
+// same rule, so a hostile relay cannot plant names no peer could have.
+func ValidateName(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty host")
+	}
+	if len(name) > MaxNameLength {
+		return fmt.Errorf("name longer than %d characters", MaxNameLength)
+	}
+	host := name
+	if h, port, err := net.SplitHostPort(name); err == nil {
+		n, perr := strconv.Atoi(port)
+		if perr != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return fmt.Errorf("port %q is not 1-65535", port)
+		}
+		host = h
+	} else if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		host = name[1 : len(name)-1]
+		if net.ParseIP(host) == nil {
+			return fmt.Errorf("%q is not an IP address", host)
+		}
+		return nil
+	} else if strings.Contains(name, ":") {
+		return fmt.Errorf("%q is not host[:port]", name)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("%q is not a valid host name", host)
+	}
+	return nil
+}
+
+// validHostname accepts DNS labels of letters, digits, '-' and '_' (the
+// latter appears in container and service names), 1-63 characters each, not
+// starting or ending with '-'.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,113 @@
+// Package httpapi is a node's HTTP interface: the chi router with the seed's
+// endpoints and the server actor that runs it. Handlers read the state
+// owner's published snapshots; they never touch state themselves.
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/cors"
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors"
+)
+
+// Snapshotter is where handlers read the node's view; the state owner is one.
+type Snapshotter interface {
+	Snapshot() *actors.Snapshot
+}
+
+// Options is what the router is built from.
+type Options struct {
+	State         Snapshotter
+	AggregatorURL string
+	Log           zerolog.Logger
+}
+
+// NewRouter returns the node's HTTP handler.
+func NewRouter(o Options) http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(o.Log), accessLog(o.Log))
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	r.MethodNotAllowed(methodNotAllowed)
+
+	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, o.AggregatorURL, http.StatusFound)
+	})
+
+	// Endpoints the aggregator page reads from another origin.
+	public := cors.Handler(cors.Options{
+		AllowedOrigins: []string{"*"},
+		AllowedMethods: []string{http.MethodGet, http.MethodHead},
+		MaxAge:         int((24 * time.Hour).Seconds()),
+	})
+	readable := func(pattern string, h http.HandlerFunc) {
+		r.With(public).Get(pattern, h)
+		r.With(public).Head(pattern, h)
+		r.With(public).Options(pattern, func(http.ResponseWriter, *http.Request) {})
+	}
+	readable("/ping", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"pong":true}`))
+	})
+	readable("/state", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, o.State.Snapshot().JSON())
+	})
+	return r
+}
+
+// methodNotAllowed answers 405 with the Allow header, as chi's default does,
+// but with a JSON body like every other error.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	rctx := chi.RouteContext(r.Context())
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions} {
+		if rctx != nil && rctx.Routes != nil && rctx.Routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			w.Header().Add("Allow", m)
+		}
+	}
+	writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+}
+
+// accessLog logs each request at debug: handy when chasing a problem, silent
+// otherwise.
+func accessLog(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if log.GetLevel() > zerolog.DebugLevel {
+				next.ServeHTTP(w, r)
+				return
+			}
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			log.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", ww.Status()).
+				Str("remote", r.RemoteAddr).Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Msg("request")
+		})
+	}
+}
+
+// recoverer turns a handler panic into a JSON 500 and an error log line.
+// chi's middleware.Recoverer does the same but prints to stderr in its own
+// format; Mesh's logs are JSON on stdout.
+func recoverer(log zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v) // the server's own signal to drop the connection
+				}
+				log.Error().Str("path", r.URL.Path).Interface("panic_msg", v).Msg("handler panicked")
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
