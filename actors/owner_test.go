@@ -1,0 +1,211 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/thejerf/suture/v4"
+)
+
+// sinkRecorder is a TransitionSink that also records what the owner's
+// snapshot said when each transition arrived.
+type sinkRecorder struct {
+	owner *Owner
+	mu    sync.Mutex
+	got   []Transition
+	seen  []Status // the snapshot's status of the peer at delivery
+}
+
+func (s *sinkRecorder) Transition(t Transition) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, t)
+	v, _ := s.owner.Snapshot().Peer(t.Peer)
+	s.seen = append(s.seen, v.Status)
+}
+
+func (s *sinkRecorder) transitions() []Transition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Transition(nil), s.got...)
+}
+
+func newTestOwner(peers ...string) *Owner {
+	return NewOwner(OwnerConfig{Node: "me", Peers: peers, Threshold: 2, Boot: time.Now(), Log: zerolog.Nop()})
+}
+
+func report(t *testing.T, o *Owner, peer string, ok bool) {
+	t.Helper()
+	var err error
+	if !ok {
+		err = errors.New("connection refused")
+	}
+	if err := o.Report(t.Context(), ProbeResult{Peer: peer, At: time.Now(), OK: ok, Err: err}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOwnerStartsEveryPeerUnknown(t *testing.T) {
+	o := newTestOwner("b", "a")
+	s := o.Snapshot()
+	if s.Node != "me" || len(s.Peers) != 2 || s.Peers[0].Name != "a" || s.Peers[1].Name != "b" {
+		t.Fatalf("initial snapshot %+v", s)
+	}
+	if want := `{"node":"me","peers":{"a":{"status":"unknown","since":"` + s.Peers[0].View.Since.UTC().Format(time.RFC3339) +
+		`","last_seen":null,"consecutive_failures":0},"b":{"status":"unknown","since":"` + s.Peers[1].View.Since.UTC().Format(time.RFC3339) +
+		`","last_seen":null,"consecutive_failures":0}},"relay":{}}`; string(s.JSON()) != want {
+		t.Fatalf("initial /state\n got %s\nwant %s", s.JSON(), want)
+	}
+}
+
+func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newTestOwner("a", "b")
+		sink := &sinkRecorder{owner: o}
+		o.Subscribe(sink)
+		go o.Serve(t.Context())
+
+		before := o.Snapshot()
+		report(t, o, "a", true)
+		synctest.Wait()
+		after := o.Snapshot()
+		if after == before {
+			t.Fatal("no snapshot was published after a change")
+		}
+		if v, _ := before.Peer("a"); v.Status != StatusUnknown {
+			t.Fatal("a published snapshot changed afterwards")
+		}
+		if v, _ := after.Peer("a"); v.Status != StatusUp || v.LastSeen == nil {
+			t.Fatalf("a = %+v, want up with last_seen", v)
+		}
+		if after.Peers[1] != before.Peers[1] {
+			t.Fatal("an unchanged peer's entry was copied rather than shared")
+		}
+
+		report(t, o, "b", false)
+		report(t, o, "b", false)
+		synctest.Wait()
+		got := sink.transitions()
+		if len(got) != 2 || got[0].Peer != "a" || got[0].To != StatusUp || got[1].Peer != "b" || got[1].To != StatusDown || got[1].From != StatusUnknown {
+			t.Fatalf("transitions %+v, want a up then b down", got)
+		}
+		if sink.seen[0] != StatusUp || sink.seen[1] != StatusDown {
+			t.Fatalf("a sink heard of a transition before the snapshot showed it: %v", sink.seen)
+		}
+	})
+}
+
+func TestOwnerSignalsEachCompleteRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newTestOwner("a", "b", "c")
+		var mu sync.Mutex
+		rounds := 0
+		o.OnRoundComplete(func() { mu.Lock(); rounds++; mu.Unlock() })
+		go o.Serve(t.Context())
+		count := func() int { synctest.Wait(); mu.Lock(); defer mu.Unlock(); return rounds }
+
+		report(t, o, "a", true)
+		report(t, o, "a", false) // probing one peer twice does not complete a round
+		report(t, o, "b", true)
+		if n := count(); n != 0 {
+			t.Fatalf("%d rounds before every peer was probed", n)
+		}
+		report(t, o, "c", false)
+		if n := count(); n != 1 {
+			t.Fatalf("%d rounds after every peer was probed, want 1", n)
+		}
+		report(t, o, "c", true)
+		report(t, o, "b", true)
+		if n := count(); n != 1 {
+			t.Fatalf("%d rounds before the second round was complete, want 1", n)
+		}
+		report(t, o, "a", true)
+		if n := count(); n != 2 {
+			t.Fatalf("%d rounds, want 2", n)
+		}
+	})
+}
+
+func TestOwnerKeepsRelaysApartFromItsOwnView(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newTestOwner("a")
+		go o.Serve(t.Context())
+		seen := Time{time.Now()}
+		peers := map[string]PeerView{"me": {Status: StatusUp, Since: Time{time.Now()}, LastSeen: &seen}, "a": {Status: StatusDown, Since: Time{time.Now()}, ConsecutiveFailures: 9}}
+		if err := o.StoreRelay(t.Context(), "a", peers, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		s := o.Snapshot()
+		if r := s.Relay["a"]; r == nil || r.Peers["me"].Status != StatusUp || !r.ReceivedAt.Equal(time.Now()) {
+			t.Fatalf("relay[a] = %+v", r)
+		}
+		if v, _ := s.Peer("a"); v.Status != StatusUnknown {
+			t.Fatalf("a relay changed this node's own view of a: %+v", v)
+		}
+	})
+}
+
+func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newTestOwner("a", "b") // two peers: room in the inbox for three queued results
+		sink := &sinkRecorder{owner: o}
+		o.Subscribe(sink)
+		injected := false
+		o.beforeApply = func(r ProbeResult) {
+			if r.Err != nil && r.Err.Error() == "boom" && !injected {
+				injected = true
+				panic("injected panic")
+			}
+		}
+		var mu sync.Mutex
+		var panics []suture.EventServicePanic
+		sup := suture.New("test", suture.Spec{EventHook: func(e suture.Event) {
+			if p, ok := e.(suture.EventServicePanic); ok {
+				mu.Lock()
+				panics = append(panics, p)
+				mu.Unlock()
+			}
+		}})
+		sup.Add(o)
+
+		// Queued before the owner starts, these three land in one batch: the
+		// second takes a down, the third panics mid-batch. What was applied
+		// before the panic must still be published and announced.
+		report(t, o, "a", false)
+		report(t, o, "a", false)
+		if err := o.Report(t.Context(), ProbeResult{Peer: "a", At: time.Now(), Err: errors.New("boom")}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := sup.ServeBackground(ctx)
+		synctest.Wait()
+		mu.Lock()
+		if len(panics) != 1 || panics[0].ServiceName != "state-owner" || !panics[0].Restarting {
+			t.Fatalf("suture events %+v, want one restarting panic of state-owner", panics)
+		}
+		mu.Unlock()
+		down, _ := o.Snapshot().Peer("a")
+		if down.Status != StatusDown || len(sink.transitions()) != 1 {
+			t.Fatalf("a = %+v with transitions %+v: the down applied before the panic was lost", down, sink.transitions())
+		}
+
+		time.Sleep(time.Minute) // a later instant, so a reset since would show
+		report(t, o, "a", false)
+		synctest.Wait()
+		after, _ := o.Snapshot().Peer("a")
+		if after.Status != StatusDown || after.Since != down.Since || after.ConsecutiveFailures != 3 {
+			t.Fatalf("after the restart a = %+v, want down since %v with 3 failures", after, down.Since)
+		}
+		if n := len(sink.transitions()); n != 1 {
+			t.Fatalf("%d transitions, want only the first down", n)
+		}
+		cancel()
+		<-done
+	})
+}
