@@ -1,0 +1,272 @@
+// Package e2e runs real Mesh nodes, the built binary on loopback ports, and
+// checks what an operator sees: /state, the exit codes and the JSON logs.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the mesh binary built once for the whole package, with its
+// version stamped as a release build would.
+var binary string
+
+const stampedVersion = "v0.0.0-e2e"
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mesh-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "mesh")
+	args := []string{"build", "-o", binary, "-ldflags", "-X main.version=" + stampedVersion}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/dupunkto/mesh/cmd/mesh")...)
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building mesh:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// syncBuffer is a bytes.Buffer safe to write from a process pipe and read
+// from the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// node is one running mesh process.
+type node struct {
+	t      *testing.T
+	name   string // NODE, also its address 127.0.0.1:port
+	env    []string
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error // from Wait, once done is closed
+}
+
+// startNode starts the binary with env (KEY=value) plus LISTEN_ADDR and NODE
+// for name. Stopped nodes are killed when the test ends.
+func startNode(t *testing.T, name string, env ...string) *node {
+	t.Helper()
+	n := &node{t: t, name: name, env: env, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	n.start()
+	t.Cleanup(func() {
+		if n.running() {
+			_ = n.cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("%s stdout:\n%s\nstderr:\n%s", n.name, n.stdout, n.stderr)
+		}
+	})
+	return n
+}
+
+func (n *node) start() {
+	n.cmd = exec.Command(binary)
+	n.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "NODE=" + n.name, "LISTEN_ADDR=" + n.name}, n.env...)
+	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	go func() { n.err = n.cmd.Wait(); close(n.done) }()
+}
+
+func (n *node) running() bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill ends the process at once, as a crash or an OOM kill would.
+func (n *node) kill() {
+	n.t.Helper()
+	_ = n.cmd.Process.Kill()
+	<-n.done
+}
+
+// restart starts the same node again, on the same address, with the same env.
+func (n *node) restart() { n.start() }
+
+// stop sends SIGTERM and returns the exit code, failing if the process takes
+// longer than 5 s to go.
+func (n *node) stop() int {
+	n.t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(5 * time.Second):
+		n.t.Fatalf("%s did not stop within 5s of SIGTERM", n.name)
+	}
+	if strings.Contains(n.stderr.String(), "DATA RACE") {
+		n.t.Errorf("%s reported a data race:\n%s", n.name, n.stderr)
+	}
+	return n.cmd.ProcessState.ExitCode()
+}
+
+// logLines parses the node's stdout as JSON lines; a line that is not JSON
+// fails the test, because operators feed these logs to machines.
+func (n *node) logLines() []map[string]any {
+	n.t.Helper()
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(n.stdout.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			n.t.Fatalf("%s logged a line that is not JSON: %q", n.name, sc.Text())
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// logsMatching returns the log lines whose fields include every key/value.
+func (n *node) logsMatching(fields map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, l := range n.logLines() {
+		ok := true
+		for k, v := range fields {
+			if fmt.Sprint(l[k]) != fmt.Sprint(v) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// peerView mirrors one entry of /state's peers.
+type peerView struct {
+	Status              string  `json:"status"`
+	Since               string  `json:"since"`
+	LastSeen            *string `json:"last_seen"`
+	ConsecutiveFailures int     `json:"consecutive_failures"`
+}
+
+type relayCopy struct {
+	ReceivedAt string              `json:"received_at"`
+	Peers      map[string]peerView `json:"peers"`
+}
+
+type state struct {
+	Node  string               `json:"node"`
+	Peers map[string]peerView  `json:"peers"`
+	Relay map[string]relayCopy `json:"relay"`
+}
+
+var client = &http.Client{Timeout: 2 * time.Second}
+
+// state fetches the node's /state; an error means it did not answer.
+func (n *node) state() (state, error) {
+	resp, err := client.Get("http://" + n.name + "/state")
+	if err != nil {
+		return state{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return state{}, err
+	}
+	var s state
+	if resp.StatusCode != 200 {
+		return s, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+// eventually polls cond until it holds or the deadline passes. The nodes run
+// on their own clocks, so the test waits on what they show, not on sleeps.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sees reports whether observer's /state shows peer with a status for which
+// check holds.
+func sees(observer *node, peer string, check func(peerView) bool) bool {
+	s, err := observer.state()
+	if err != nil {
+		return false
+	}
+	v, ok := s.Peers[peer]
+	return ok && check(v)
+}
+
+func isUp(v peerView) bool { return v.Status == "up" }
+
+func mustParseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("%q is not RFC 3339: %v", s, err)
+	}
+	return v
+}

@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors"
+)
+
+// ownerWith returns a real state owner for peers, running until the test ends.
+func ownerWith(t *testing.T, peers ...string) *actors.Owner {
+	t.Helper()
+	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Peers: peers, Threshold: 1,
+		Boot: time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC), Log: zerolog.Nop()})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go o.Serve(ctx)
+	return o
+}
+
+func newTestServer(t *testing.T, state Snapshotter) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(NewRouter(Options{State: state, AggregatorURL: "https://agg.example/page", Log: zerolog.Nop()}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, method, url string, header map[string]string, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func TestRootRedirectsToTheAggregator(t *testing.T) {
+	srv := newTestServer(t, ownerWith(t))
+	r := do(t, "GET", srv.URL+"/", nil, "")
+	if r.status != http.StatusFound || r.header.Get("Location") != "https://agg.example/page" {
+		t.Fatalf("GET / = %d to %q, want 302 to the aggregator", r.status, r.header.Get("Location"))
+	}
+}
+
+func TestPingAnswersPong(t *testing.T) {
+	srv := newTestServer(t, ownerWith(t))
+	r := do(t, "GET", srv.URL+"/ping", map[string]string{"Origin": "https://agg.example"}, "")
+	var body map[string]any
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != 200 || body["pong"] != true || len(body) != 1 {
+		t.Fatalf("GET /ping = %d %s", r.status, r.body)
+	}
+	if r.header.Get("Content-Type") != "application/json" || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("GET /ping headers %v", r.header)
+	}
+}
+
+func TestStateIsTheSeedsShape(t *testing.T) {
+	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
+	at := time.Date(2026, 6, 6, 13, 1, 30, 0, time.UTC)
+	if err := o.Report(t.Context(), actors.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true}); err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServer(t, o)
+	var r response
+	for { // the owner publishes asynchronously; wait for its snapshot
+		r = do(t, "GET", srv.URL+"/state", map[string]string{"Origin": "https://agg.example"}, "")
+		if strings.Contains(r.body, `"up"`) {
+			break
+		}
+	}
+	want := `{"node":"nov.mesh.dupunkto.org","peers":{` +
+		`"dec.mesh.dupunkto.org":{"status":"up","since":"2026-06-06T13:01:30Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0},` +
+		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{}}`
+	if r.status != 200 || r.body != want {
+		t.Fatalf("GET /state = %d\n got %s\nwant %s", r.status, r.body, want)
+	}
+	if r.header.Get("Access-Control-Allow-Origin") != "*" || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /state headers %v", r.header)
+	}
+}
+
+func TestPreflightIsAnsweredOnReadableEndpoints(t *testing.T) {
+	srv := newTestServer(t, ownerWith(t))
+	for _, path := range []string{"/ping", "/state"} {
+		r := do(t, "OPTIONS", srv.URL+path, map[string]string{"Origin": "https://agg.example", "Access-Control-Request-Method": "GET"}, "")
+		if r.status/100 != 2 || r.header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "GET") {
+			t.Errorf("OPTIONS %s = %d %v, want a CORS preflight answer", path, r.status, r.header)
+		}
+	}
+}
+
+func TestErrorsAreJSON(t *testing.T) {
+	srv := newTestServer(t, ownerWith(t))
+	cases := []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"an unknown path is a 404", "GET", "/nope", 404, ""},
+		{"a wrong method is a 405 that says what is allowed", "DELETE", "/state", 405, "GET"},
+		{"POST to /ping is a 405", "POST", "/ping", 405, "GET"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, tc.method, srv.URL+tc.path, nil, "")
+			var body struct{ Error string }
+			if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error == "" {
+				t.Fatalf("%s %s body %q is not a JSON error", tc.method, tc.path, r.body)
+			}
+			if r.status != tc.status || r.header.Get("Content-Type") != "application/json" {
+				t.Fatalf("%s %s = %d %v", tc.method, tc.path, r.status, r.header)
+			}
+			if tc.allow != "" && !strings.Contains(strings.Join(r.header.Values("Allow"), ","), tc.allow) {
+				t.Fatalf("Allow = %v, want it to list %s", r.header.Values("Allow"), tc.allow)
+			}
+		})
+	}
+}
+
+type panickingState struct{}
+
+func (panickingState) Snapshot() *actors.Snapshot { panic("snapshot exploded") }
+
+func TestAPanickingHandlerGivesAJSON500AndTheServerLivesOn(t *testing.T) {
+	srv := newTestServer(t, panickingState{})
+	r := do(t, "GET", srv.URL+"/state", nil, "")
+	if r.status != 500 || !strings.Contains(r.body, `"error"`) {
+		t.Fatalf("GET /state = %d %s, want a JSON 500", r.status, r.body)
+	}
+	if r := do(t, "GET", srv.URL+"/ping", nil, ""); r.status != 200 {
+		t.Fatalf("the server did not survive the panic: /ping = %d", r.status)
+	}
+}
+
+func TestServerServesUntilItsContextEnds(t *testing.T) {
+	s := NewServer("127.0.0.1:0", NewRouter(Options{State: ownerWith(t), Log: zerolog.Nop()}), zerolog.Nop())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond) // waiting for a listener, not for a race
+	}
+	if r := do(t, "GET", "http://"+s.Addr()+"/ping", nil, ""); r.status != 200 {
+		t.Fatalf("/ping = %d", r.status)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Serve returned %v, want context.Canceled", err)
+	}
+	if _, err := net.Dial("tcp", s.Addr()); err == nil {
+		t.Fatal("still listening after the context ended")
+	}
+}
+
+func TestServerThatCannotListenStopsTheNode(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	err = NewServer(taken.Addr().String(), http.NotFoundHandler(), zerolog.Nop()).Serve(t.Context())
+	code, fatal := actors.ExitCode(err)
+	if !fatal || code != ExitListen || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Serve on a taken port returned %v, want a fatal error with exit code %d", err, ExitListen)
+	}
+}
+
+func startServer(t *testing.T) *Server {
+	t.Helper()
+	s := NewServer("127.0.0.1:0", NewRouter(Options{State: ownerWith(t), Log: zerolog.Nop()}), zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for s.Addr() == "" {
+		time.Sleep(time.Millisecond) // waiting for a listener, not for a race
+	}
+	return s
+}
+
+func TestHeadersOver64KiBAreRefusedWith431(t *testing.T) {
+	s := startServer(t)
+	r := do(t, "GET", "http://"+s.Addr()+"/ping", map[string]string{"X-Big": strings.Repeat("a", 70<<10)}, "")
+	if r.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 70 KiB header got %d, want 431", r.status)
+	}
+	if r := do(t, "GET", "http://"+s.Addr()+"/ping", map[string]string{"X-Fine": strings.Repeat("a", 32<<10)}, ""); r.status != 200 {
+		t.Fatalf("a 32 KiB header got %d, want 200", r.status)
+	}
+}
