@@ -2,8 +2,10 @@ package main
 
 import (
 	"io"
+	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
 
@@ -19,7 +21,9 @@ const stopTimeout = 4 * time.Second
 // rendering for people at a terminal), each carrying the node's name.
 func newLogger(out io.Writer, cfg config.Config) zerolog.Logger {
 	if cfg.LogFormat == "console" {
-		out = zerolog.ConsoleWriter{Out: out}
+		// Colour only on a terminal: escape codes in a file are noise.
+		f, isFile := out.(*os.File)
+		out = zerolog.ConsoleWriter{Out: out, NoColor: !isFile || !isatty.IsTerminal(f.Fd())}
 	}
 	return zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Str("node", cfg.Node).Logger()
 }
