@@ -24,7 +24,12 @@ type Snapshotter interface {
 type Options struct {
 	State         Snapshotter
 	AggregatorURL string
-	Log           zerolog.Logger
+	// RelaySecret turns POST /relay on; empty answers every relay with 403.
+	RelaySecret string
+	// Peers are this node's peers' names: the only senders a relay is taken from.
+	Peers  []string
+	Relays RelayStore
+	Log    zerolog.Logger
 }
 
 // NewRouter returns the node's HTTP handler.
@@ -57,6 +62,13 @@ func NewRouter(o Options) http.Handler {
 	readable("/state", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, o.State.Snapshot().JSON())
 	})
+
+	// /relay is for peers, not for pages: it sends no CORS headers.
+	peers := make(map[string]bool, len(o.Peers))
+	for _, p := range o.Peers {
+		peers[p] = true
+	}
+	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, log: o.Log})
 	return r
 }
 

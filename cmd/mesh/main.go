@@ -82,6 +82,7 @@ type node struct {
 //	mesh (root)
 //	├── state owner
 //	├── probers (one prober per peer)
+//	├── relay sender (only when RELAY_SECRET is set)
 //	└── http server
 func newNode(cfg config.Config, log zerolog.Logger) *node {
 	root := suture.New("mesh", supervisorSpec(log))
@@ -112,9 +113,30 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	}
 	root.Add(probers)
 
+	if cfg.RelaySecret != "" {
+		targets := make([]actors.RelayTarget, len(cfg.Peers))
+		for i, p := range cfg.Peers {
+			targets[i] = actors.RelayTarget{Name: p.Name, URL: p.URL}
+		}
+		relay := actors.NewRelaySender(actors.RelaySenderConfig{
+			Node:      cfg.Node,
+			Secret:    cfg.RelaySecret,
+			Targets:   targets,
+			Timeout:   cfg.ProbeTimeout,
+			State:     owner,
+			UserAgent: "mesh/" + version,
+			Log:       log,
+		})
+		owner.OnRoundComplete(relay.RoundComplete)
+		root.Add(relay)
+	}
+
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{
 		State:         owner,
 		AggregatorURL: cfg.AggregatorURL,
+		RelaySecret:   cfg.RelaySecret,
+		Peers:         peerNames(cfg),
+		Relays:        owner,
 		Log:           log,
 	}), log)
 	root.Add(server)

@@ -1,0 +1,166 @@
+package actors
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// relayPeer is a loopback peer that records the relays posted to it.
+type relayPeer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	got      []relayPayload
+	auth     []string
+	requests chan struct{} // one value per request, when it arrives
+	release  chan struct{} // when non-nil, each answer waits for a value
+	status   int
+}
+
+func newRelayPeer(t *testing.T, status int) *relayPeer {
+	p := &relayPeer{status: status, requests: make(chan struct{}, 100)}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/relay" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("relay arrived as %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		var body relayPayload
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields() // the payload is exactly the seed's
+		if err := dec.Decode(&body); err != nil {
+			t.Errorf("relay body: %v", err)
+		}
+		p.mu.Lock()
+		p.got = append(p.got, body)
+		p.auth = append(p.auth, r.Header.Get("Authorization"))
+		p.mu.Unlock()
+		p.requests <- struct{}{}
+		if p.release != nil {
+			<-p.release
+		}
+		w.WriteHeader(p.status)
+		_, _ = io.WriteString(w, `{"error":"nope"}`)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *relayPeer) received() []relayPayload {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]relayPayload(nil), p.got...)
+}
+
+// fixedState is a Snapshotter that always returns one snapshot.
+type fixedState struct{ s *Snapshot }
+
+func (f fixedState) Snapshot() *Snapshot { return f.s }
+
+func snapshotOf(views map[string]Status) *Snapshot {
+	s := &Snapshot{Node: "me"}
+	for name, st := range views {
+		s.Peers = append(s.Peers, &PeerEntry{Name: name, View: PeerView{Status: st, Since: Time{t0}}})
+	}
+	return s
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
+	up, unknown, down, refusing := newRelayPeer(t, 200), newRelayPeer(t, 200), newRelayPeer(t, 200), newRelayPeer(t, 403)
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	gone := "http://" + closed.Addr().String()
+	closed.Close()
+
+	var logs syncWriter
+	snap := snapshotOf(map[string]Status{"up": StatusUp, "unknown": StatusUnknown, "down": StatusDown, "refusing": StatusUp, "gone": StatusUp})
+	s := NewRelaySender(RelaySenderConfig{
+		Node: "me", Secret: "s3cret", Timeout: time.Second, State: fixedState{snap},
+		Targets: []RelayTarget{{"up", up.URL}, {"unknown", unknown.URL}, {"down", down.URL}, {"refusing", refusing.URL}, {"gone", gone}},
+		Log:     zerolog.New(&logs).Level(zerolog.DebugLevel),
+	})
+	s.send(t.Context())
+
+	for name, p := range map[string]*relayPeer{"up": up, "unknown": unknown, "refusing": refusing} {
+		got := p.received()
+		if len(got) != 1 || got[0].Node != "me" || len(got[0].Peers) != 5 || got[0].Peers["down"].Status != StatusDown {
+			t.Fatalf("%s received %+v, want this node's whole view once", name, got)
+		}
+		if p.auth[0] != "s3cret" {
+			t.Fatalf("%s got Authorization %q, want the bare secret", name, p.auth[0])
+		}
+	}
+	if got := down.received(); len(got) != 0 {
+		t.Fatalf("a down peer was sent a relay: %+v", got)
+	}
+	out := logs.String()
+	for _, want := range []string{`"level":"debug","peer":"refusing","error":"answered 403 Forbidden: {\"error\":\"nope\"}"`, `"peer":"gone"`, "connection refused"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Fatal("the secret was logged")
+	}
+}
+
+func TestRelayWakeUpsCoalesce(t *testing.T) {
+	p := newRelayPeer(t, 200)
+	p.release = make(chan struct{})
+	s := NewRelaySender(RelaySenderConfig{Node: "me", Secret: "x", Timeout: 5 * time.Second,
+		State: fixedState{snapshotOf(map[string]Status{"p": StatusUp})}, Targets: []RelayTarget{{"p", p.URL}}, Log: zerolog.Nop()})
+	go s.Serve(t.Context())
+
+	s.RoundComplete()
+	<-p.requests // the first relay is in flight and held
+	for range 10 {
+		s.RoundComplete() // rounds completing during a slow send never block the owner...
+	}
+	p.release <- struct{}{}
+	<-p.requests // ...and give exactly one more send
+	if n := len(s.wake); n != 0 {
+		t.Fatalf("%d wake-ups still queued after the coalesced send", n)
+	}
+	p.release <- struct{}{}
+	if n := len(p.received()); n != 2 {
+		t.Fatalf("%d relays sent, want 2", n)
+	}
+}
+
+func TestRelayPostGivesUpAtTheTimeout(t *testing.T) {
+	p := newRelayPeer(t, 200)
+	p.release = make(chan struct{})
+	defer close(p.release)
+	s := NewRelaySender(RelaySenderConfig{Node: "me", Secret: "x", Timeout: 200 * time.Millisecond,
+		State: fixedState{snapshotOf(map[string]Status{"p": StatusUp})}, Targets: []RelayTarget{{"p", p.URL}}, Log: zerolog.Nop()})
+	done := make(chan struct{})
+	go func() { s.send(t.Context()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a hanging peer held the relay sender past its timeout")
+	}
+}

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNodesRelayTheirViewsToEachOther(t *testing.T) {
+	nodes := cluster(t, 3, "RELAY_SECRET=e2e-s3cret", "LOG_LEVEL=debug")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	// Within a couple of rounds every node holds the other two's views, and
+	// each of those lists the holder as up.
+	for _, holder := range nodes {
+		eventually(t, 5*time.Second, holder.name+" to hold relays from both others", func() bool {
+			s, err := holder.state()
+			if err != nil || len(s.Relay) != 2 {
+				return false
+			}
+			for _, sender := range nodes {
+				if sender == holder {
+					continue
+				}
+				copy, ok := s.Relay[sender.name]
+				if !ok || copy.Peers[holder.name].Status != "up" || len(copy.Peers) != 2 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+
+	c.kill()
+	eventually(t, 10*time.Second, "a to see c down", func() bool {
+		return sees(a, c.name, func(v peerView) bool { return v.Status == "down" })
+	})
+	s, _ := a.state()
+	lastFromC, lastFromB := s.Relay[c.name].ReceivedAt, s.Relay[b.name].ReceivedAt
+	// b's copy keeps being refreshed (times are whole seconds: wait for the
+	// next), c's stays where it was when c died.
+	eventually(t, 5*time.Second, "b's relay to a to be refreshed", func() bool {
+		s, err := a.state()
+		return err == nil && mustParseTime(t, s.Relay[b.name].ReceivedAt).After(mustParseTime(t, lastFromB))
+	})
+	s, _ = a.state()
+	if got := s.Relay[c.name].ReceivedAt; got != lastFromC {
+		t.Fatalf("the dead node's relay was refreshed: %s -> %s", lastFromC, got)
+	}
+	if s.Relay[b.name].Peers[c.name].Status != "down" {
+		t.Fatalf("b's relayed view of c is %+v, want down", s.Relay[b.name].Peers[c.name])
+	}
+	for _, n := range []*node{a, b} {
+		if code := n.stop(); code != 0 {
+			t.Errorf("%s exited %d", n.name, code)
+		}
+		if strings.Contains(n.stdout.String()+n.stderr.String(), "e2e-s3cret") {
+			t.Errorf("%s logged the relay secret", n.name)
+		}
+	}
+}
+
+func TestANodeWithoutRelaySecretRefusesRelays(t *testing.T) {
+	ports := freePorts(t, 2)
+	withName, withoutName := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	peers := "PEERS=http://" + withName + ",http://" + withoutName
+	with := startNode(t, withName, peers, "RELAY_SECRET=only-one-side", "POLL_INTERVAL=100ms", "LOG_LEVEL=debug")
+	without := startNode(t, withoutName, peers, "POLL_INTERVAL=100ms")
+
+	// The node with a secret keeps trying; the one without refuses each time.
+	eventually(t, 5*time.Second, "a refused relay", func() bool {
+		return len(with.logsMatching(map[string]any{"message": "relay not delivered", "peer": withoutName})) > 0
+	})
+	refusal := with.logsMatching(map[string]any{"message": "relay not delivered", "peer": withoutName})[0]
+	if !strings.Contains(fmt.Sprint(refusal["error"]), "403") || refusal["level"] != "debug" {
+		t.Fatalf("refused relay logged as %v, want a debug line with the 403", refusal)
+	}
+	req, _ := http.NewRequest("POST", "http://"+withoutName+"/relay", strings.NewReader(`{"node":"`+withName+`","peers":{}}`))
+	req.Header.Set("Authorization", "only-one-side")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST /relay to a node without RELAY_SECRET = %d, want 403", resp.StatusCode)
+	}
+	for _, n := range []*node{with, without} {
+		if s, err := n.state(); err != nil || len(s.Relay) != 0 {
+			t.Fatalf("%s relay = %v (%v), want empty", n.name, s.Relay, err)
+		}
+	}
+}

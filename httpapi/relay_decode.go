@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/config"
+)
+
+// MaxRelayPeers bounds how many peers one relay may list.
+const MaxRelayPeers = 1000
+
+// MaxRelayBody bounds a relay's body; larger ones are refused with 413.
+const MaxRelayBody = 1 << 20
+
+// relayBody is a relay as it arrives. Fields are raw so that each one can be
+// checked and named in the error; unknown fields are ignored, as the seed's
+// nodes may add some.
+type relayBody struct {
+	Node  json.RawMessage            `json:"node"`
+	Peers map[string]json.RawMessage `json:"peers"`
+}
+
+type relayPeer struct {
+	Status              json.RawMessage `json:"status"`
+	Since               json.RawMessage `json:"since"`
+	LastSeen            json.RawMessage `json:"last_seen"`
+	ConsecutiveFailures json.RawMessage `json:"consecutive_failures"`
+}
+
+// DecodeRelay parses and validates a relay body: {"node": ..., "peers":
+// {name: {status, since, last_seen, consecutive_failures}}}. The error says
+// which field is wrong and why; it is safe to show to the sender.
+func DecodeRelay(body []byte) (node string, peers map[string]actors.PeerView, err error) {
+	var b relayBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return "", nil, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
+	}
+	if err := json.Unmarshal(orNull(b.Node), &node); err != nil || node == "" {
+		return "", nil, errors.New("node: must be a non-empty string")
+	}
+	if err := config.ValidateName(node); err != nil {
+		return "", nil, fmt.Errorf("node: %v", err)
+	}
+	if b.Peers == nil {
+		return "", nil, errors.New("peers: must be an object")
+	}
+	if len(b.Peers) > MaxRelayPeers {
+		return "", nil, fmt.Errorf("peers: more than %d peers", MaxRelayPeers)
+	}
+	peers = make(map[string]actors.PeerView, len(b.Peers))
+	for name, raw := range b.Peers {
+		field := fmt.Sprintf("peers[%s]", quoteShort(name))
+		if err := config.ValidateName(name); err != nil {
+			return "", nil, fmt.Errorf("%s: name: %v", field, err)
+		}
+		v, err := decodePeer(raw)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s.%v", field, err)
+		}
+		peers[strings.ToLower(name)] = v
+	}
+	return strings.ToLower(node), peers, nil
+}
+
+func decodePeer(raw json.RawMessage) (actors.PeerView, error) {
+	var p relayPeer
+	var v actors.PeerView
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return v, errors.New("must be an object")
+	}
+	var status string
+	if err := json.Unmarshal(orNull(p.Status), &status); err != nil || !actors.Status(status).Valid() {
+		return v, errors.New("status: must be \"unknown\", \"up\" or \"down\"")
+	}
+	v.Status = actors.Status(status)
+	if err := json.Unmarshal(orNull(p.Since), &v.Since); err != nil || v.Since.IsZero() {
+		return v, errors.New("since: must be an RFC 3339 time")
+	}
+	if len(p.LastSeen) > 0 && !bytes.Equal(p.LastSeen, []byte("null")) {
+		var seen actors.Time
+		if err := json.Unmarshal(p.LastSeen, &seen); err != nil {
+			return v, errors.New("last_seen: must be null or an RFC 3339 time")
+		}
+		v.LastSeen = &seen
+	}
+	var n int64
+	if err := json.Unmarshal(orNull(p.ConsecutiveFailures), &n); err != nil || n < 0 || len(p.ConsecutiveFailures) == 0 {
+		return v, errors.New("consecutive_failures: must be a non-negative integer")
+	}
+	v.ConsecutiveFailures = int(n)
+	return v, nil
+}
+
+// orNull makes a missing field decode like null, which every required field
+// then refuses.
+func orNull(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return []byte("null")
+	}
+	return raw
+}
+
+// quoteShort quotes a name for an error message, cut short so that a hostile
+// 2 MiB name does not come back in the answer.
+func quoteShort(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("%s must not be a JSON %s", typ.Field, typ.Value)
+		}
+		return fmt.Sprintf("a JSON %s is not an object", typ.Value)
+	default:
+		return "invalid JSON"
+	}
+}

@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dupunkto/mesh/config"
+)
+
+// FuzzRelayDecode feeds DecodeRelay arbitrary bodies. It must never panic,
+// and whatever it accepts must satisfy every rule of the relay contract.
+// The seed corpus below runs in the normal test suite.
+func FuzzRelayDecode(f *testing.F) {
+	for _, seed := range []string{
+		seedRelay,
+		`{"node":"a","peers":{}}`,
+		`{"node":"a","peers":{"b:1":{"status":"down","since":"2026-06-06T12:42:00.5+02:00","last_seen":null,"consecutive_failures":99}}}`,
+		`{"node":"a","peers":{"b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":"2026-06-06T12:42:00Z","consecutive_failures":1e3}}}`,
+		`{"node":"","peers":null}`,
+		`{"node":["a"],"peers":{"b":[]}}`,
+		`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`,
+		`{"node":"a","peers":{"b":{"status":"up","since":"2026-13-40T99:99:99Z","last_seen":null,"consecutive_failures":0}}}`,
+		"\x00\xff{",
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		node, peers, err := DecodeRelay(body)
+		if err != nil {
+			if node != "" || peers != nil {
+				t.Fatalf("a refused relay returned data: %q %v", node, peers)
+			}
+			if len(err.Error()) > 300 {
+				t.Fatalf("error of %d characters echoes the input", len(err.Error()))
+			}
+			return
+		}
+		if config.ValidateName(node) != nil || node != strings.ToLower(node) {
+			t.Fatalf("accepted node %q", node)
+		}
+		if len(peers) > MaxRelayPeers {
+			t.Fatalf("accepted %d peers", len(peers))
+		}
+		for name, v := range peers {
+			if config.ValidateName(name) != nil || !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 {
+				t.Fatalf("accepted peer %q: %+v", name, v)
+			}
+		}
+	})
+}

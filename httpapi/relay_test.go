@@ -1,0 +1,240 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors"
+)
+
+const secret = "s3cret-relay"
+
+// seedRelay is the relay payload exactly as the seed document shows it.
+const seedRelay = `{
+  "node": "dec.mesh.dupunkto.org",
+  "peers": {
+    "nov.mesh.dupunkto.org": {
+      "status": "up",
+      "since": "2026-06-06T12:42:00Z",
+      "last_seen": "2026-06-06T13:01:28Z",
+      "consecutive_failures": 0
+    }
+  }
+}`
+
+// relayNode is a router for nov.mesh.dupunkto.org, whose peers are dec and
+// oct, backed by a real state owner.
+func relayNode(t *testing.T, relaySecret string) (*httptest.Server, *actors.Owner) {
+	t.Helper()
+	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
+	srv := httptest.NewServer(NewRouter(Options{State: o, AggregatorURL: "/", RelaySecret: relaySecret,
+		Peers: []string{"dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org"}, Relays: o, Log: zerolog.Nop()}))
+	t.Cleanup(srv.Close)
+	return srv, o
+}
+
+func postRelay(t *testing.T, url, auth, body string) response {
+	t.Helper()
+	h := map[string]string{"Content-Type": "application/json"}
+	if auth != "" {
+		h["Authorization"] = auth
+	}
+	return do(t, "POST", url+"/relay", h, body)
+}
+
+func peerJSON(status, since, lastSeen, failures string) string {
+	return fmt.Sprintf(`{"status":%s,"since":%s,"last_seen":%s,"consecutive_failures":%s}`, status, since, lastSeen, failures)
+}
+
+func relayWith(node, peerName, peer string) string {
+	return fmt.Sprintf(`{"node":%s,"peers":{%q:%s}}`, node, peerName, peer)
+}
+
+var goodPeer = peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, `"2026-06-06T13:01:28Z"`, "0")
+
+func TestRelayRefusals(t *testing.T) {
+	manyPeers := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"node":"dec.mesh.dupunkto.org","peers":{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"p%d.example":%s`, i, goodPeer)
+		}
+		b.WriteString("}}")
+		return b.String()
+	}
+	cases := []struct {
+		name    string
+		secret  string // the node's RELAY_SECRET
+		auth    string
+		body    string
+		status  int
+		message string // the error must contain it
+	}{
+		{"relaying disabled on this node", "", secret, seedRelay, 403, "disabled"},
+		{"relaying disabled wins over a missing secret", "", "", seedRelay, 403, "disabled"},
+		{"no Authorization header", secret, "", seedRelay, 401, "secret"},
+		{"a wrong secret", secret, "nope", seedRelay, 401, "secret"},
+		{"a wrong bearer token", secret, "Bearer nope", seedRelay, 401, "secret"},
+		{"the secret with a prefix", secret, "Basic " + secret, seedRelay, 401, "secret"},
+		{"a body over 1 MiB", secret, secret, `{"node":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "1 MiB"},
+		{"not JSON", secret, secret, "hello", 400, "JSON"},
+		{"a JSON array", secret, secret, "[1,2]", 400, "JSON"},
+		{"truncated JSON", secret, secret, seedRelay[:40], 400, "JSON"},
+		{"no node", secret, secret, `{"peers":{}}`, 400, "node"},
+		{"an empty node", secret, secret, `{"node":"","peers":{}}`, 400, "node"},
+		{"a node that is a number", secret, secret, `{"node":7,"peers":{}}`, 400, "node"},
+		{"a node that is not a host", secret, secret, `{"node":"<b>x</b>","peers":{}}`, 400, "node"},
+		{"no peers", secret, secret, `{"node":"dec.mesh.dupunkto.org"}`, 400, "peers"},
+		{"peers that are a list", secret, secret, `{"node":"dec.mesh.dupunkto.org","peers":[]}`, 400, "peers"},
+		{"a peer name that is not a host", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "a b", goodPeer), 400, `peers["a b"]: name`},
+		{"a peer name of 254 characters", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, strings.Repeat("a.", 127), goodPeer), 400, "253"},
+		{"a peer that is not an object", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `"up"`), 400, `peers["x.example"]`},
+		{"an unknown status", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"sideways"`, `"2026-06-06T12:42:00Z"`, "null", "0")), 400, `peers["x.example"].status`},
+		{"a missing status", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}`), 400, "status"},
+		{"a since that is not RFC 3339", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"yesterday"`, "null", "0")), 400, `peers["x.example"].since`},
+		{"a missing since", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","last_seen":null,"consecutive_failures":0}`), 400, "since"},
+		{"a last_seen that is not a time", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "5", "0")), 400, "last_seen"},
+		{"negative failures", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "null", "-1")), 400, "consecutive_failures"},
+		{"fractional failures", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "null", "1.5")), 400, "consecutive_failures"},
+		{"failures as a string", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "null", `"3"`)), 400, "consecutive_failures"},
+		{"missing failures", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null}`), 400, "consecutive_failures"},
+		{"more than 1000 peers", secret, secret, manyPeers(1001), 400, "1000"},
+		{"a sender that is not a peer", secret, secret, strings.Replace(seedRelay, "dec.mesh", "evil.mesh", 1), 403, "not one of this node's peers"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, o := relayNode(t, tc.secret)
+			r := postRelay(t, srv.URL, tc.auth, tc.body)
+			var body struct{ Error string }
+			if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+				t.Fatalf("answer %d %q is not a JSON error", r.status, r.body)
+			}
+			if r.status != tc.status || !strings.Contains(body.Error, tc.message) {
+				t.Fatalf("answer %d %q, want %d mentioning %q", r.status, body.Error, tc.status, tc.message)
+			}
+			if len(body.Error) > 300 {
+				t.Fatalf("the error echoes the input: %d characters", len(body.Error))
+			}
+			// A refused relay stores nothing, even once the owner has caught up.
+			if err := o.StoreRelay(t.Context(), "oct.mesh.dupunkto.org", map[string]actors.PeerView{}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			for len(o.Snapshot().Relay) == 0 {
+				time.Sleep(time.Millisecond) // the owner applies the marker relay
+			}
+			if rel := o.Snapshot().Relay; len(rel) != 1 || rel["oct.mesh.dupunkto.org"] == nil {
+				t.Fatalf("relay after a refused request: %v", rel)
+			}
+		})
+	}
+}
+
+func TestRelayIsAuthorisedBeforeTheBodyIsRead(t *testing.T) {
+	o := ownerWith(t, "dec.mesh.dupunkto.org")
+	h := NewRouter(Options{State: o, RelaySecret: secret, Peers: []string{"dec.mesh.dupunkto.org"}, Relays: o, Log: zerolog.Nop()})
+	req := httptest.NewRequest("POST", "/relay", tripwire{t})
+	req.Header.Set("Authorization", "wrong")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Fatalf("status %d, want 401", rec.Code)
+	}
+}
+
+// tripwire is a request body that fails the test if anyone reads it.
+type tripwire struct{ t *testing.T }
+
+func (w tripwire) Read([]byte) (int, error) {
+	w.t.Error("the body was read before the secret was checked")
+	return 0, fmt.Errorf("tripwire")
+}
+
+func TestChunkedBodyOver1MiBIs413(t *testing.T) {
+	srv, _ := relayNode(t, secret)
+	req, _ := http.NewRequest("POST", srv.URL+"/relay", strings.NewReader(strings.Repeat(" ", 1<<20+10)))
+	req.ContentLength = -1 // chunked: the size is only known by reading
+	req.Header.Set("Authorization", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("status %d, want 413", resp.StatusCode)
+	}
+}
+
+func TestSeedRelayIsStoredAndShownInTheSeedsShape(t *testing.T) {
+	for _, auth := range []string{secret, "Bearer " + secret} {
+		t.Run(auth, func(t *testing.T) {
+			srv, o := relayNode(t, secret)
+			before := time.Now().UTC().Truncate(time.Second)
+			r := postRelay(t, srv.URL, auth, seedRelay)
+			if r.status != 200 {
+				t.Fatalf("seed relay answered %d %s", r.status, r.body)
+			}
+			for len(o.Snapshot().Relay) == 0 {
+				time.Sleep(time.Millisecond) // the owner applies it in its own time
+			}
+			var got map[string]any
+			if err := json.Unmarshal([]byte(do(t, "GET", srv.URL+"/state", nil, "").body), &got); err != nil {
+				t.Fatal(err)
+			}
+			relay := got["relay"].(map[string]any)["dec.mesh.dupunkto.org"].(map[string]any)
+			at, err := time.Parse(time.RFC3339, relay["received_at"].(string))
+			if err != nil || at.Before(before) || !strings.HasSuffix(relay["received_at"].(string), "Z") {
+				t.Fatalf("received_at %v, want this moment in RFC 3339 UTC", relay["received_at"])
+			}
+			var seed map[string]any
+			_ = json.Unmarshal([]byte(seedRelay), &seed)
+			if !reflect.DeepEqual(relay["peers"], seed["peers"]) || len(relay) != 2 {
+				t.Fatalf("relay entry %v, want received_at and the seed's peers %v", relay, seed["peers"])
+			}
+			own := got["peers"].(map[string]any)["dec.mesh.dupunkto.org"].(map[string]any)
+			if own["status"] != "unknown" {
+				t.Fatalf("the relay changed this node's own view: %v", own)
+			}
+		})
+	}
+}
+
+func TestRelayIgnoresUnknownFieldsAndCaseOfNames(t *testing.T) {
+	srv, o := relayNode(t, secret)
+	body := `{"node":"DEC.mesh.dupunkto.org","version":3,"peers":{"Nov.mesh.dupunkto.org":{"status":"down","since":"2026-06-06T14:42:00+02:00","last_seen":null,"consecutive_failures":5,"rtt_ms":12}}}`
+	if r := postRelay(t, srv.URL, secret, body); r.status != 200 {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	for len(o.Snapshot().Relay) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	v := o.Snapshot().Relay["dec.mesh.dupunkto.org"].Peers["nov.mesh.dupunkto.org"]
+	if v.Status != actors.StatusDown || v.ConsecutiveFailures != 5 || v.LastSeen != nil || !v.Since.Equal(time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC)) {
+		t.Fatalf("stored %+v", v)
+	}
+}
+
+func TestRelaySendsNoCORSHeaders(t *testing.T) {
+	srv, _ := relayNode(t, secret)
+	r := do(t, "POST", srv.URL+"/relay", map[string]string{"Origin": "https://evil.example", "Authorization": secret}, seedRelay)
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("POST /relay = %d with CORS %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
+	}
+	r = do(t, "OPTIONS", srv.URL+"/relay", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, "")
+	if r.status != 405 || r.header.Get("Access-Control-Allow-Origin") != "" || r.header.Get("Access-Control-Allow-Methods") != "" {
+		t.Fatalf("preflight of /relay = %d %v, want a 405 without CORS", r.status, r.header)
+	}
+	if r := do(t, "GET", srv.URL+"/relay", nil, ""); r.status != 405 {
+		t.Fatalf("GET /relay = %d, want 405", r.status)
+	}
+}
