@@ -25,6 +25,7 @@ type Config struct {
 	AggregatorURL     string
 	RelaySecret       string
 	WebhookURL        string
+	WebhookFormat     string // "discord" or "slack", resolved from WEBHOOK_FORMAT and the URL
 	ListenAddr        string
 	PollInterval      time.Duration
 	ProbeTimeout      time.Duration
@@ -66,6 +67,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},
+	{"WEBHOOK_FORMAT", "webhook-format", "auto", "discord, slack, or auto: slack for hooks.slack.com, else discord", setWebhookFormat},
 	{"PORT", "port", "4000", "port to listen on when LISTEN_ADDR is unset", nil},
 	{"LISTEN_ADDR", "listen-addr", ":$PORT", "address the HTTP server listens on", nil},
 	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer", func(c *Config, v string) error {
@@ -168,6 +170,13 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 	var err error
 	if c.Peers, err = ParsePeers(peers, node); err != nil {
 		return Config{}, bad(peersName, peers, err)
+	}
+
+	if c.WebhookFormat == "auto" {
+		c.WebhookFormat = "discord"
+		if u, err := url.Parse(c.WebhookURL); err == nil && strings.EqualFold(u.Hostname(), "hooks.slack.com") {
+			c.WebhookFormat = "slack"
+		}
 	}
 
 	port, portName, _ := lookup("PORT")
@@ -283,6 +292,14 @@ func setWebhookURL(c *Config, v string) error {
 		return err
 	}
 	c.WebhookURL = v
+	return nil
+}
+
+func setWebhookFormat(c *Config, v string) error {
+	if v != "auto" && v != "discord" && v != "slack" {
+		return errors.New("must be auto, discord or slack")
+	}
+	c.WebhookFormat = v
 	return nil
 }
 

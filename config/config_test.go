@@ -37,6 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 		FollowupIntervals: []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 5 * time.Hour},
 		LogLevel:          zerolog.InfoLevel,
 		LogFormat:         "json",
+		WebhookFormat:     "discord",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -52,13 +53,19 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 	}{
 		{"a flag wins over the environment", map[string]string{"PEERS": "a", "POLL_INTERVAL": "1s"}, []string{"--poll-interval", "250ms"},
 			func(c Config) bool { return c.PollInterval == 250*time.Millisecond }},
-		{"every variable has a flag", nil, []string{"--peers=a,b", "--node=me", "--aggregator-url=https://agg.example/x", "--relay-secret=s3", "--webhook-url=https://hooks.example/t", "--listen-addr=127.0.0.1:9", "--poll-interval=2s", "--probe-timeout=1s", "--failure-threshold=2", "--followup-intervals=1m,2m", "--state-file=/tmp/s.json", "--log-level=debug", "--log-format=console"},
+		{"every variable has a flag", nil, []string{"--peers=a,b", "--node=me", "--aggregator-url=https://agg.example/x", "--relay-secret=s3", "--webhook-url=https://hooks.example/t", "--webhook-format=slack", "--listen-addr=127.0.0.1:9", "--poll-interval=2s", "--probe-timeout=1s", "--failure-threshold=2", "--followup-intervals=1m,2m", "--state-file=/tmp/s.json", "--log-level=debug", "--log-format=console"},
 			func(c Config) bool {
 				return c.Node == "me" && len(c.Peers) == 2 && c.AggregatorURL == "https://agg.example/x" && c.RelaySecret == "s3" &&
-					c.WebhookURL == "https://hooks.example/t" && c.ListenAddr == "127.0.0.1:9" && c.PollInterval == 2*time.Second &&
+					c.WebhookURL == "https://hooks.example/t" && c.WebhookFormat == "slack" && c.ListenAddr == "127.0.0.1:9" && c.PollInterval == 2*time.Second &&
 					c.ProbeTimeout == time.Second && c.FailureThreshold == 2 && reflect.DeepEqual(c.FollowupIntervals, []time.Duration{time.Minute, 2 * time.Minute}) &&
 					c.StateFile == "/tmp/s.json" && c.LogLevel == zerolog.DebugLevel && c.LogFormat == "console"
 			}},
+		{"a Slack URL gets the slack format", map[string]string{"PEERS": "a", "WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}, nil,
+			func(c Config) bool { return c.WebhookFormat == "slack" }},
+		{"any other URL gets the discord format", map[string]string{"PEERS": "a", "WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"}, nil,
+			func(c Config) bool { return c.WebhookFormat == "discord" }},
+		{"WEBHOOK_FORMAT overrides the URL", map[string]string{"PEERS": "a", "WEBHOOK_URL": "https://chat.example/hook", "WEBHOOK_FORMAT": "slack"}, nil,
+			func(c Config) bool { return c.WebhookFormat == "slack" }},
 		{"PORT sets the listen port", map[string]string{"PEERS": "a", "PORT": "8080"}, nil,
 			func(c Config) bool { return c.ListenAddr == ":8080" }},
 		{"LISTEN_ADDR wins over PORT", map[string]string{"PEERS": "a", "PORT": "8080", "LISTEN_ADDR": "127.0.0.1:9000"}, nil,
@@ -105,6 +112,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"peer listed twice", map[string]string{"PEERS": "a.example,https://a.example"}, nil, []string{"PEERS", "twice"}},
 		{"peer with credentials", map[string]string{"PEERS": "https://u:p@a.example"}, nil, []string{"PEERS"}},
 		{"unknown log level", map[string]string{"PEERS": "a", "LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL", `"loud"`}},
+		{"unknown webhook format", map[string]string{"PEERS": "a", "WEBHOOK_FORMAT": "teams"}, nil, []string{"WEBHOOK_FORMAT", `"teams"`}},
 		{"unknown log format", map[string]string{"PEERS": "a", "LOG_FORMAT": "xml"}, nil, []string{"LOG_FORMAT", `"xml"`}},
 		{"aggregator that is not a URL", map[string]string{"PEERS": "a", "AGGREGATOR_URL": "mesh.example"}, nil, []string{"AGGREGATOR_URL", `"mesh.example"`}},
 		{"listen address without a port", map[string]string{"PEERS": "a", "LISTEN_ADDR": "localhost"}, nil, []string{"LISTEN_ADDR", `"localhost"`}},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -55,7 +56,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	n := newNode(cfg, log)
 	log.Info().Str("version", version).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
-		Bool("relay", cfg.RelaySecret != "").Msg("mesh starting")
+		Bool("relay", cfg.RelaySecret != "").Str("url", webhookHost(cfg)).Msg("mesh starting")
 	err = n.Serve(ctx)
 	if code, ok := actors.ExitCode(err); ok {
 		log.Error().Err(err).Msg("mesh stopped")
@@ -83,6 +84,7 @@ type node struct {
 //	├── state owner
 //	├── probers (one prober per peer)
 //	├── relay sender (only when RELAY_SECRET is set)
+//	├── notifier (only when WEBHOOK_URL is set): reminder schedule + webhook delivery
 //	└── http server
 func newNode(cfg config.Config, log zerolog.Logger) *node {
 	root := suture.New("mesh", supervisorSpec(log))
@@ -131,6 +133,25 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		root.Add(relay)
 	}
 
+	if cfg.WebhookURL != "" {
+		notifier := suture.New("notifier", supervisorSpec(log))
+		webhook := actors.NewWebhook(actors.WebhookConfig{
+			URL:      cfg.WebhookURL,
+			Format:   cfg.WebhookFormat,
+			Username: cfg.Node,
+			Log:      log,
+		})
+		reminders := actors.NewNotifier(actors.NotifierConfig{
+			Followups: cfg.FollowupIntervals,
+			Out:       webhook,
+			Log:       log,
+		})
+		owner.Subscribe(reminders)
+		notifier.Add(reminders)
+		notifier.Add(webhook)
+		root.Add(notifier)
+	}
+
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{
 		State:         owner,
 		AggregatorURL: cfg.AggregatorURL,
@@ -142,6 +163,16 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	root.Add(server)
 
 	return &node{Supervisor: root, owner: owner, server: server}
+}
+
+// webhookHost is what the logs may say of WEBHOOK_URL: its host, never the
+// path, which holds the token.
+func webhookHost(cfg config.Config) string {
+	u, err := url.Parse(cfg.WebhookURL)
+	if err != nil || cfg.WebhookURL == "" {
+		return ""
+	}
+	return u.Host
 }
 
 func peerNames(cfg config.Config) []string {

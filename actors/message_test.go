@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFormatDuration(t *testing.T) {
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{999 * time.Millisecond, "0s"},
+		{59 * time.Second, "59s"},
+		{time.Minute, "1m 0s"},
+		{4*time.Minute + 32*time.Second, "4m 32s"},
+		{59*time.Minute + 59*time.Second, "59m 59s"},
+		{time.Hour, "1h 0m"},
+		{3*time.Hour + 45*time.Minute + 59*time.Second, "3h 45m"},
+		{23*time.Hour + 59*time.Minute, "23h 59m"},
+		{24 * time.Hour, "1d 0h"},
+		{50*time.Hour + 30*time.Minute, "2d 2h"},
+		{-time.Second, "0s"},
+	}
+	for _, tc := range cases {
+		if got := FormatDuration(tc.d); got != tc.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestMessagesAreDesignMDs(t *testing.T) {
+	peer := "dec.mesh.dupunkto.org"
+	cases := []struct{ got, want string }{
+		{downMessage(peer, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
+		{recoveryMessage(peer, 4*time.Minute+32*time.Second, t0).Text, "🟢 `dec.mesh.dupunkto.org` is reachable again (down for 4m 32s)"},
+		{reminderMessage(peer, 35*time.Minute+12*time.Second, t0).Text, "🟠 `dec.mesh.dupunkto.org` is still unreachable (down for 35m 12s)"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
