@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -40,6 +41,16 @@ type Notifier struct {
 
 	// chains is owned by Serve: at most one reminder chain per peer.
 	chains map[string]*chain
+
+	// progress is what the state file keeps of the chains, published after
+	// each pass so the state file writer can read it without waiting.
+	progress atomic.Pointer[map[string]ReminderProgress]
+}
+
+// ReminderProgress is how far one outage's reminder chain has got.
+type ReminderProgress struct {
+	DownSince time.Time
+	Sent      int // reminders sent so far
 }
 
 // chain is the reminder schedule of one outage.
@@ -55,6 +66,37 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 }
 
 func (n *Notifier) String() string { return "notifier" }
+
+// Restore resumes the reminder chain of an outage a previous run announced:
+// the down message is not sent again, and reminders carry on from the
+// schedule counted from downSince. sent < 0 means the previous run did not
+// say how far it got: the slots already past count as sent. Call it before
+// Serve.
+func (n *Notifier) Restore(peer string, downSince time.Time, sent int, now time.Time) {
+	c := &chain{downSince: downSince, next: downSince.Add(n.gap(0))}
+	for i := 0; (sent < 0 && !c.next.After(now)) || i < sent; i++ {
+		c.sent++
+		c.next = c.next.Add(n.gap(c.sent))
+	}
+	n.chains[peer] = c
+	n.publish()
+}
+
+// Progress returns how far each running reminder chain has got.
+func (n *Notifier) Progress() map[string]ReminderProgress {
+	if p := n.progress.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (n *Notifier) publish() {
+	p := make(map[string]ReminderProgress, len(n.chains))
+	for peer, c := range n.chains {
+		p[peer] = ReminderProgress{DownSince: c.downSince, Sent: c.sent}
+	}
+	n.progress.Store(&p)
+}
 
 // Transition queues a transition. It never blocks.
 func (n *Notifier) Transition(t Transition) {
@@ -111,6 +153,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 		}
 	}
 	n.remind(now)
+	n.publish()
 
 	var next time.Time
 	for _, c := range n.chains {

@@ -196,3 +196,64 @@ func TestMissedRemindersSendOneNotABurst(t *testing.T) {
 		}
 	})
 }
+
+func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
+	cases := []struct {
+		name      string
+		downSince time.Duration // before the restart
+		sent      int
+		want      []sentAt // after the restart, over the next 3 hours
+	}{
+		{"the next reminder comes on the schedule counted from since", 20 * m, 1, []sentAt{
+			{25 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
+			{85 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
+		}},
+		{"several missed reminders give one, not a burst", 2 * time.Hour, 0, []sentAt{
+			{0, "🟠 `dec` is still unreachable (down for 2h 0m)"},
+			{105 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
+		}},
+		{"unknown progress counts past slots as sent", 50 * m, -1, []sentAt{
+			{55 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
+			{175 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				out := &messageRecorder{start: time.Now()}
+				n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
+				n.Restore("dec", time.Now().Add(-tc.downSince), tc.sent, time.Now())
+				go n.Serve(t.Context())
+				time.Sleep(3 * time.Hour)
+				got := out.take()
+				if len(got) != len(tc.want) {
+					t.Fatalf("messages %v, want %v (and no down message)", got, tc.want)
+				}
+				for i := range got {
+					if got[i] != tc.want[i] {
+						t.Fatalf("message %d: %v, want %v", i, got[i], tc.want[i])
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &messageRecorder{start: time.Now()}
+		n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
+		since := time.Now().Add(-10 * m)
+		n.Restore("dec", since, 0, time.Now())
+		go n.Serve(t.Context())
+		time.Sleep(m)
+		n.Transition(Transition{Peer: "dec", From: StatusDown, To: StatusUp, At: time.Now(), DownSince: since})
+		time.Sleep(time.Hour)
+		if got := out.take(); len(got) != 1 || got[0].text != "🟢 `dec` is reachable again (down for 11m 0s)" {
+			t.Fatalf("messages %v", got)
+		}
+		if p := n.Progress(); len(p) != 0 {
+			t.Fatalf("progress %v after the recovery, want none", p)
+		}
+	})
+}

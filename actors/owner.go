@@ -28,7 +28,16 @@ type OwnerConfig struct {
 	Peers     []string // names, as config.Peer.Name
 	Threshold int      // consecutive failures before a peer is down
 	Boot      time.Time
-	Log       zerolog.Logger
+	// Restored holds what a state file kept of the peers; a peer in Peers
+	// but not here starts unknown, one here but not in Peers is dropped.
+	Restored map[string]RestoredPeer
+	Log      zerolog.Logger
+}
+
+// RestoredPeer is one peer as a previous run left it.
+type RestoredPeer struct {
+	View    PeerView
+	History []HistoryEntry
 }
 
 // Owner is the state owner: its loop is the only code that reads or writes
@@ -79,8 +88,12 @@ func NewOwner(cfg OwnerConfig) *Owner {
 	for i, name := range names {
 		o.index[name] = i
 		p := newPeerState(cfg.Boot)
+		if r, ok := cfg.Restored[name]; ok {
+			p.view = r.View
+			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
+		}
 		o.peers = append(o.peers, p)
-		entries[i] = &PeerEntry{Name: name, View: p.view}
+		entries[i] = &PeerEntry{Name: name, View: p.view, History: p.history}
 	}
 	o.current.Store(&Snapshot{Node: cfg.Node, Peers: entries, Relay: map[string]*RelayCopy{}})
 	return o
@@ -183,11 +196,12 @@ func (o *Owner) applyResult(b *batch, r ProbeResult) {
 	if b.peers == nil {
 		b.peers = slices.Clone(o.current.Load().Peers)
 	}
-	b.peers[i] = &PeerEntry{Name: r.Peer, View: p.view}
 	if changed {
+		p.record(t)
 		o.logTransition(t)
 		b.transitions = append(b.transitions, t)
 	}
+	b.peers[i] = &PeerEntry{Name: r.Peer, View: p.view, History: p.history}
 	o.probed[r.Peer] = true
 	if len(o.probed) == len(o.peers) {
 		clear(o.probed)

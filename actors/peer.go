@@ -81,9 +81,46 @@ type Transition struct {
 	Failures  int
 }
 
+// History limits: what /history and the state file keep per peer.
+const (
+	HistoryMaxAge     = 90 * 24 * time.Hour
+	HistoryMaxEntries = 10000
+)
+
+// HistoryEntry is one transition to up or down, kept in a peer's history.
+type HistoryEntry struct {
+	Status Status
+	At     time.Time
+}
+
 // peerState is the state owner's private, mutable record of one peer.
 type peerState struct {
 	view PeerView
+	// history is oldest first. Published snapshots share its backing array:
+	// the owner only ever appends beyond their length or reslices its
+	// start, so what a reader holds never changes.
+	history []HistoryEntry
+}
+
+// record appends a transition to the history and forgets what is older
+// than HistoryMaxAge or beyond HistoryMaxEntries.
+func (p *peerState) record(t Transition) {
+	p.history = pruneHistory(append(p.history, HistoryEntry{Status: t.To, At: t.At}), t.At)
+}
+
+// pruneHistory drops entries older than HistoryMaxAge before now and all
+// but the newest HistoryMaxEntries.
+func pruneHistory(h []HistoryEntry, now time.Time) []HistoryEntry {
+	cut := now.Add(-HistoryMaxAge)
+	i := 0
+	for i < len(h) && h[i].At.Before(cut) {
+		i++
+	}
+	h = h[i:]
+	if len(h) > HistoryMaxEntries {
+		h = h[len(h)-HistoryMaxEntries:]
+	}
+	return h
 }
 
 func newPeerState(boot time.Time) *peerState {

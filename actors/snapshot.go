@@ -5,10 +5,11 @@ import (
 	"sync"
 )
 
-// PeerEntry is one peer's name and view inside a snapshot.
+// PeerEntry is one peer's name, view and history inside a snapshot.
 type PeerEntry struct {
-	Name string
-	View PeerView
+	Name    string
+	View    PeerView
+	History []HistoryEntry // oldest first; never modified once published
 }
 
 // RelayCopy is the latest view a peer relayed to this node.

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -61,6 +62,14 @@ func NewRouter(o Options) http.Handler {
 	})
 	readable("/state", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, o.State.Snapshot().JSON())
+	})
+	readable("/history", func(w http.ResponseWriter, _ *http.Request) {
+		b, err := json.Marshal(o.State.Snapshot().History(time.Now()))
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "could not encode the history")
+			return
+		}
+		writeJSON(w, http.StatusOK, b)
 	})
 
 	// /relay is for peers, not for pages: it sends no CORS headers.

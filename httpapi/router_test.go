@@ -214,3 +214,53 @@ func TestHeadersOver64KiBAreRefusedWith431(t *testing.T) {
 		t.Fatalf("a 32 KiB header got %d, want 200", r.status)
 	}
 }
+
+func TestHistoryListsTransitionsAndUptime(t *testing.T) {
+	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
+	start := time.Now().Add(-time.Hour)
+	for _, r := range []actors.ProbeResult{
+		{Peer: "dec.mesh.dupunkto.org", At: start, OK: true},
+		{Peer: "dec.mesh.dupunkto.org", At: start.Add(45 * time.Minute), OK: false}, // threshold 1: down
+	} {
+		if err := o.Report(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := newTestServer(t, o)
+	var doc struct {
+		Node  string
+		Peers map[string]struct {
+			Transitions []struct{ Status, At string }
+			Uptime      map[string]*float64
+		}
+	}
+	for {
+		r := do(t, "GET", srv.URL+"/history", map[string]string{"Origin": "https://agg.example"}, "")
+		if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("GET /history = %d %v", r.status, r.header)
+		}
+		if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Peers["dec.mesh.dupunkto.org"].Transitions) == 2 {
+			break // the owner has applied both results
+		}
+	}
+	dec := doc.Peers["dec.mesh.dupunkto.org"]
+	if doc.Node != "nov.mesh.dupunkto.org" || dec.Transitions[0].Status != "up" || dec.Transitions[1].Status != "down" ||
+		dec.Transitions[0].At != start.UTC().Format(time.RFC3339) {
+		t.Fatalf("history %+v", doc)
+	}
+	for _, w := range []string{"24h", "7d", "30d"} {
+		if u := dec.Uptime[w]; u == nil || *u < 0.74 || *u > 0.76 {
+			t.Fatalf("uptime[%s] = %v, want 0.75 (up 45 of 60 minutes)", w, u)
+		}
+	}
+	oct := doc.Peers["oct.mesh.dupunkto.org"]
+	if len(oct.Transitions) != 0 || oct.Uptime["24h"] != nil {
+		t.Fatalf("a peer never known has %+v, want no transitions and null uptime", oct)
+	}
+	if r := do(t, "OPTIONS", srv.URL+"/history", map[string]string{"Origin": "https://agg.example", "Access-Control-Request-Method": "GET"}, ""); r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("no CORS preflight on /history: %v", r.header)
+	}
+}

@@ -48,6 +48,12 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mesh: %v\n", err)
 		return exitConfig
 	}
+	if cfg.StateFile != "" {
+		if err := actors.CheckStateDir(cfg.StateFile); err != nil {
+			fmt.Fprintf(stderr, "mesh: invalid STATE_FILE=%q: %v\n", cfg.StateFile, err)
+			return exitConfig
+		}
+	}
 	log := newLogger(stdout, cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,15 +91,23 @@ type node struct {
 //	├── probers (one prober per peer)
 //	├── relay sender (only when RELAY_SECRET is set)
 //	├── notifier (only when WEBHOOK_URL is set): reminder schedule + webhook delivery
+//	├── state file (only when STATE_FILE is set)
 //	└── http server
 func newNode(cfg config.Config, log zerolog.Logger) *node {
 	root := suture.New("mesh", supervisorSpec(log))
+	boot := time.Now()
+
+	var saved *actors.SavedState
+	if cfg.StateFile != "" {
+		saved = actors.LoadStateFile(cfg.StateFile, boot, log)
+	}
 
 	owner := actors.NewOwner(actors.OwnerConfig{
 		Node:      cfg.Node,
 		Peers:     peerNames(cfg),
 		Threshold: cfg.FailureThreshold,
-		Boot:      time.Now(),
+		Boot:      boot,
+		Restored:  saved.Restored(),
 		Log:       log,
 	})
 	root.Add(owner)
@@ -133,6 +147,9 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		root.Add(relay)
 	}
 
+	var progress interface {
+		Progress() map[string]actors.ReminderProgress
+	}
 	if cfg.WebhookURL != "" {
 		notifier := suture.New("notifier", supervisorSpec(log))
 		webhook := actors.NewWebhook(actors.WebhookConfig{
@@ -146,10 +163,28 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Out:       webhook,
 			Log:       log,
 		})
+		// Outages a previous run announced go on without a second down message.
+		for _, peer := range cfg.Peers {
+			if v, ok := owner.Snapshot().Peer(peer.Name); ok && v.Status == actors.StatusDown {
+				reminders.Restore(peer.Name, v.Since.Time, saved.RemindersSent(peer.Name), boot)
+			}
+		}
 		owner.Subscribe(reminders)
 		notifier.Add(reminders)
 		notifier.Add(webhook)
 		root.Add(notifier)
+		progress = reminders
+	}
+
+	if cfg.StateFile != "" {
+		file := actors.NewStateFile(actors.StateFileConfig{
+			Path:      cfg.StateFile,
+			State:     owner,
+			Reminders: progress,
+			Log:       log,
+		})
+		owner.Subscribe(file)
+		root.Add(file)
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{

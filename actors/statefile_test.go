@@ -1,0 +1,239 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestStateFileRoundTripKeepsEverything(t *testing.T) {
+	since := t0.Add(1234567 * time.Microsecond)
+	seen := Time{since.Add(time.Minute)}
+	snap := &Snapshot{Node: "nov", Peers: []*PeerEntry{
+		{Name: "dec", View: PeerView{Status: StatusDown, Since: Time{since}, LastSeen: &seen, ConsecutiveFailures: 9},
+			History: []HistoryEntry{{StatusUp, t0}, {StatusDown, since}}},
+		{Name: "oct", View: PeerView{Status: StatusUnknown, Since: Time{t0}}},
+	}}
+	data, err := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: since, Sent: 2}}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeStateFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]RestoredPeer{
+		"dec": {View: snap.Peers[0].View, History: snap.Peers[0].History},
+		"oct": {View: snap.Peers[1].View},
+	}
+	if !reflect.DeepEqual(got.Peers, want) {
+		t.Fatalf("restored\n %+v\nwant\n %+v", got.Peers, want)
+	}
+	if got.RemindersSent("dec") != 2 || got.RemindersSent("oct") != -1 || !got.SavedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("reminders %v, saved at %v", got.Reminders, got.SavedAt)
+	}
+}
+
+func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
+	snap := &Snapshot{Node: "nov", Peers: []*PeerEntry{{Name: "dec", View: PeerView{Status: StatusDown, Since: Time{t0.Add(time.Hour)}}}}}
+	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, t0)
+	got, _ := decodeStateFile(data)
+	if n := got.RemindersSent("dec"); n != -1 {
+		t.Fatalf("reminders sent %d, want unknown: the chain was the previous outage's", n)
+	}
+}
+
+func TestUnusableStateFilesAreSetAsideAndTheNodeStartsFresh(t *testing.T) {
+	cases := map[string]string{
+		"garbage":             "\x00\x01 not json",
+		"truncated":           `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
+		"an unknown version":  `{"version":99,"node":"nov","peers":{}}`,
+		"an invalid status":   `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"an invalid name":     `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"a history of limbo":  `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
+		"a JSON list instead": `[]`,
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			if s := LoadStateFile(path, t0, zerolog.New(&logs)); s != nil {
+				t.Fatalf("loaded %+v from a bad file", s)
+			}
+			aside := path + ".corrupt-20260606T124200Z"
+			if b, err := os.ReadFile(aside); err != nil || string(b) != content {
+				t.Fatalf("the bad file was not set aside as %s: %v", aside, err)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Fatal("the bad file is still in place")
+			}
+			if !strings.Contains(logs.String(), `"level":"error"`) || !strings.Contains(logs.String(), aside) {
+				t.Fatalf("log %s", logs.String())
+			}
+		})
+	}
+	t.Run("a missing file starts fresh quietly", func(t *testing.T) {
+		var logs bytes.Buffer
+		if s := LoadStateFile(filepath.Join(t.TempDir(), "none.json"), t0, zerolog.New(&logs)); s != nil || strings.Contains(logs.String(), "error") {
+			t.Fatalf("state %+v, log %s", s, logs.String())
+		}
+	})
+}
+
+func TestCheckStateDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckStateDir(filepath.Join(dir, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckStateDir(filepath.Join(dir, "missing", "state.json")); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing directory: %v", err)
+	}
+}
+
+// readState decodes the file the writer wrote.
+func readState(t *testing.T, path string) stateFile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("state file is not valid JSON: %v", err)
+	}
+	return f
+}
+
+func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		o := newTestOwner("dec", "oct")
+		w := NewStateFile(StateFileConfig{Path: path, State: o, Log: zerolog.Nop()})
+		o.Subscribe(w)
+		ctx, cancel := context.WithCancel(t.Context())
+		go o.Serve(ctx)
+		done := make(chan struct{})
+		go func() { w.Serve(ctx); close(done) }()
+
+		report(t, o, "dec", false)
+		report(t, o, "dec", false) // threshold 2: down
+		synctest.Wait()
+		f := readState(t, path)
+		if f.Peers["dec"].Status != StatusDown || len(f.Peers["dec"].History) != 1 {
+			t.Fatalf("after the transition the file holds %+v", f.Peers["dec"])
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v, want 0600", st.Mode().Perm())
+		}
+
+		report(t, o, "dec", false) // a change, but no transition: waits for the interval
+		synctest.Wait()
+		if readState(t, path).Peers["dec"].ConsecutiveFailures != 2 {
+			t.Fatal("a change without a transition was written at once")
+		}
+		time.Sleep(DefaultSaveInterval)
+		synctest.Wait()
+		if n := readState(t, path).Peers["dec"].ConsecutiveFailures; n != 3 {
+			t.Fatalf("after the interval the file says %d failures, want 3", n)
+		}
+
+		report(t, o, "oct", true)
+		synctest.Wait()
+		cancel()
+		<-done
+		if readState(t, path).Peers["oct"].Status != StatusUp {
+			t.Fatal("the last change was not written on shutdown")
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Fatalf("temporary files left behind: %v", entries)
+		}
+	})
+}
+
+func TestStateFileWriteFailureIsLoggedAndRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "gone")
+		path := filepath.Join(dir, "state.json")
+		o := newTestOwner("dec")
+		var logs syncWriter
+		w := NewStateFile(StateFileConfig{Path: path, State: o, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		defer func() { cancel(); <-done }() // its final write must end before the directory goes
+		go o.Serve(ctx)
+		go func() { w.Serve(ctx); close(done) }()
+		report(t, o, "dec", true)
+		synctest.Wait()
+		time.Sleep(2 * DefaultSaveInterval) // two failed turns: one error, one debug
+		synctest.Wait()
+		if strings.Count(logs.String(), `"level":"error"`) != 1 || !strings.Contains(logs.String(), "will retry") {
+			t.Fatalf("logs %s", logs.String())
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		report(t, o, "dec", true) // something new to write
+		synctest.Wait()
+		time.Sleep(DefaultSaveInterval)
+		synctest.Wait()
+		if readState(t, path).Peers["dec"].Status != StatusUp || !strings.Contains(logs.String(), "state file written again") {
+			t.Fatalf("the write was not retried: %s", logs.String())
+		}
+	})
+}
+
+func TestOwnerRestoresPeersFromAPreviousRun(t *testing.T) {
+	old := t0.Add(-100 * 24 * time.Hour)
+	restored := map[string]RestoredPeer{
+		"dec":     {View: PeerView{Status: StatusDown, Since: Time{t0}, ConsecutiveFailures: 12}, History: []HistoryEntry{{StatusUp, old}, {StatusDown, t0}}},
+		"removed": {View: PeerView{Status: StatusUp, Since: Time{t0}}},
+	}
+	boot := t0.Add(time.Hour)
+	o := NewOwner(OwnerConfig{Node: "nov", Peers: []string{"dec", "new"}, Threshold: 3, Boot: boot, Restored: restored, Log: zerolog.Nop()})
+	s := o.Snapshot()
+	if len(s.Peers) != 2 {
+		t.Fatalf("peers %v: a peer no longer in PEERS must be dropped", s.Peers)
+	}
+	if v, _ := s.Peer("dec"); v.Status != StatusDown || !v.Since.Equal(t0) || v.ConsecutiveFailures != 12 {
+		t.Fatalf("dec = %+v, want down since before the restart", v)
+	}
+	if h := s.Peers[0].History; len(h) != 1 || h[0].Status != StatusDown {
+		t.Fatalf("history %v, want the entry older than 90 days dropped", h)
+	}
+	if v, _ := s.Peer("new"); v.Status != StatusUnknown || !v.Since.Equal(boot) {
+		t.Fatalf("new = %+v, want unknown since boot", v)
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	p := newPeerState(t0)
+	at := t0
+	for i := range HistoryMaxEntries + 5 {
+		at = at.Add(time.Second)
+		status := StatusUp
+		if i%2 == 1 {
+			status = StatusDown
+		}
+		p.record(Transition{To: status, At: at})
+	}
+	if len(p.history) != HistoryMaxEntries || !p.history[len(p.history)-1].At.Equal(at) {
+		t.Fatalf("%d entries, want the newest %d", len(p.history), HistoryMaxEntries)
+	}
+	p.record(Transition{To: StatusUp, At: at.Add(HistoryMaxAge + time.Second)})
+	if len(p.history) != 1 {
+		t.Fatalf("%d entries after 90 days, want only the newest", len(p.history))
+	}
+}
