@@ -85,28 +85,6 @@ func TestSutureEventsAreLoggedAsJSONWithSutureFieldNames(t *testing.T) {
 	})
 }
 
-func TestRunWithABadSettingExits2(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	env := func(k string) string { return map[string]string{"PEERS": "a", "LOG_LEVEL": "loud"}[k] }
-	if code := run(nil, env, &stdout, &stderr); code != exitConfig {
-		t.Fatalf("exit code %d, want %d", code, exitConfig)
-	}
-	if stderr.String() != "mesh: invalid LOG_LEVEL=\"loud\": must be trace, debug, info, warn or error\n" || stdout.Len() != 0 {
-		t.Fatalf("stderr %q stdout %q", stderr.String(), stdout.String())
-	}
-}
-
-func TestRunVersionAndHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := run([]string{"--version"}, func(string) string { return "" }, &stdout, &stderr); code != 0 || stdout.String() != "mesh dev\n" {
-		t.Fatalf("--version: %d %q", code, stdout.String())
-	}
-	stdout.Reset()
-	if code := run([]string{"--help"}, func(string) string { return "" }, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--poll-interval") {
-		t.Fatalf("--help: %d %q", code, stdout.String())
-	}
-}
-
 func TestLoggerHonoursLevelAndFormat(t *testing.T) {
 	var js bytes.Buffer
 	log := newLogger(&js, config.Config{Node: "nov", LogLevel: zerolog.WarnLevel, LogFormat: "json"})

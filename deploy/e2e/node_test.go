@@ -14,6 +14,13 @@ const threshold = 3
 // timings so that a down is seen within a second.
 func cluster(t *testing.T, n int, extraEnv ...string) []*node {
 	t.Helper()
+	return clusterWith(t, n, nil, extraEnv...)
+}
+
+// clusterWith is cluster with settings of each node's own: perNode(i) is
+// added to node i's environment.
+func clusterWith(t *testing.T, n int, perNode func(i int) []string, extraEnv ...string) []*node {
+	t.Helper()
 	ports := freePorts(t, n)
 	var names, urls []string
 	for _, p := range ports {
@@ -28,8 +35,12 @@ func cluster(t *testing.T, n int, extraEnv ...string) []*node {
 		fmt.Sprintf("FAILURE_THRESHOLD=%d", threshold),
 	}, extraEnv...)
 	var nodes []*node
-	for _, name := range names {
-		nodes = append(nodes, startNode(t, name, env...))
+	for i, name := range names {
+		own := append([]string(nil), env...)
+		if perNode != nil {
+			own = append(own, perNode(i)...)
+		}
+		nodes = append(nodes, startNode(t, name, own...))
 	}
 	for _, obs := range nodes {
 		for _, peer := range nodes {

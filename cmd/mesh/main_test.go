@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRunWithABadSettingExits2(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := func(k string) string { return map[string]string{"PEERS": "a", "LOG_LEVEL": "loud"}[k] }
+	if code := run(nil, env, &stdout, &stderr); code != exitConfig {
+		t.Fatalf("exit code %d, want %d", code, exitConfig)
+	}
+	if stderr.String() != "mesh: invalid LOG_LEVEL=\"loud\": must be trace, debug, info, warn or error\n" || stdout.Len() != 0 {
+		t.Fatalf("stderr %q stdout %q", stderr.String(), stdout.String())
+	}
+}
+
+func TestRunVersionAndHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--version"}, func(string) string { return "" }, &stdout, &stderr); code != 0 || stdout.String() != "mesh dev\n" {
+		t.Fatalf("--version: %d %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"--help"}, func(string) string { return "" }, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--poll-interval") {
+		t.Fatalf("--help: %d %q", code, stdout.String())
+	}
+}
+
+func TestRunWithAStateFileInAMissingDirectoryExits2(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := func(k string) string {
+		return map[string]string{"PEERS": "a", "STATE_FILE": "/nonexistent-mesh-dir/state.json"}[k]
+	}
+	if code := run(nil, env, &stdout, &stderr); code != exitConfig {
+		t.Fatalf("exit code %d, want %d", code, exitConfig)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "STATE_FILE") || !strings.Contains(got, "/nonexistent-mesh-dir") {
+		t.Fatalf("stderr %q, want one line naming STATE_FILE and the directory", got)
+	}
+}
