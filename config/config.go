@@ -204,7 +204,7 @@ func settingNamed(env string) setting {
 }
 
 func writeUsage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh --version\n\n")
+	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh demo [--port 4001]   three nodes on this machine, and their page\n       mesh --version\n\n")
 	fmt.Fprintf(w, "Every flag can also be set by the environment variable named beside it; a flag wins.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range settings {

@@ -30,7 +30,9 @@ type Options struct {
 	// Peers are this node's peers' names: the only senders a relay is taken from.
 	Peers  []string
 	Relays RelayStore
-	Log    zerolog.Logger
+	// UI serves the aggregator page's files at /ui/; nil serves none.
+	UI  http.Handler
+	Log zerolog.Logger
 }
 
 // NewRouter returns the node's HTTP handler.
@@ -71,6 +73,26 @@ func NewRouter(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, b)
 	})
+
+	if o.UI != nil {
+		toPage := func(w http.ResponseWriter, req *http.Request) {
+			http.Redirect(w, req, "/ui/", http.StatusMovedPermanently)
+		}
+		r.Get("/ui", toPage)
+		r.Head("/ui", toPage)
+		page := http.StripPrefix("/ui/", o.UI)
+		servePage := func(w http.ResponseWriter, req *http.Request) {
+			// The page talks to the nodes and runs nothing inline; the
+			// policy is also in its <meta>, for static hosts.
+			h := w.Header()
+			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			page.ServeHTTP(w, req)
+		}
+		r.Get("/ui/*", servePage)
+		r.Head("/ui/*", servePage)
+	}
 
 	// /relay is for peers, not for pages: it sends no CORS headers.
 	peers := make(map[string]bool, len(o.Peers))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dupunkto/mesh/actors"
 	"github.com/dupunkto/mesh/config"
+	"github.com/dupunkto/mesh/deploy/aggregator"
 	"github.com/dupunkto/mesh/httpapi"
 )
 
@@ -37,6 +38,9 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(args []string, env config.Env, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "demo" {
+		return runDemo(args[1:], stdout, stderr)
+	}
 	cfg, err := config.Load(args, env, os.Hostname, stdout)
 	switch {
 	case errors.Is(err, config.ErrHelp):
@@ -64,7 +68,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("url", webhookHost(cfg)).Msg("mesh starting")
 	err = n.Serve(ctx)
-	if code, ok := actors.ExitCode(err); ok {
+	if code, ok := exitCodeOf(err); ok {
 		log.Error().Err(err).Msg("mesh stopped")
 		return code
 	}
@@ -75,6 +79,9 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	log.Info().Msg("mesh stopped")
 	return exitOK
 }
+
+// exitCodeOf returns the exit code a fatal service error carries.
+func exitCodeOf(err error) (int, bool) { return actors.ExitCode(err) }
 
 // node is one Mesh node: its supervisor tree and the parts tests and the
 // demo look into.
@@ -193,6 +200,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		RelaySecret:   cfg.RelaySecret,
 		Peers:         peerNames(cfg),
 		Relays:        owner,
+		UI:            aggregator.Handler(),
 		Log:           log,
 	}), log)
 	root.Add(server)

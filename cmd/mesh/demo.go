@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/config"
+)
+
+// runDemo is `mesh demo`: three nodes in this process on loopback, relaying
+// to each other, serving the page, and every so often one of them goes down
+// for a while so that the page has something to show.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mesh demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 4001, "port of the first node; the other two take the next ports")
+	every := fs.Duration("outage-every", 45*time.Second, "time between two outages")
+	lasting := fs.Duration("outage-for", 25*time.Second, "how long an outage lasts")
+	logFormat := fs.String("log-format", "console", "json or console")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitConfig
+	}
+	if *port < 1 || *port > 65533 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
+		fmt.Fprintln(stderr, "mesh demo: --port must be 1-65533, the durations positive, --log-format json or console")
+		return exitConfig
+	}
+
+	dir, err := os.MkdirTemp("", "mesh-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "mesh demo: %v\n", err)
+		return exitFailed
+	}
+	defer os.RemoveAll(dir)
+
+	var urls []string
+	for i := range 3 {
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", *port+i))
+	}
+	secret := rand.Text() // the demo's nodes relay to each other, and to nobody else
+	var configs []config.Config
+	for i, u := range urls {
+		name := strings.TrimPrefix(u, "http://")
+		env := map[string]string{
+			"NODE":           name,
+			"PEERS":          strings.Join(urls, ","),
+			"LISTEN_ADDR":    name,
+			"AGGREGATOR_URL": "/ui/",
+			"RELAY_SECRET":   secret,
+			"POLL_INTERVAL":  "1s",
+			"PROBE_TIMEOUT":  "1s",
+			"STATE_FILE":     filepath.Join(dir, fmt.Sprintf("node%d.json", i)),
+			"LOG_FORMAT":     *logFormat,
+		}
+		cfg, err := config.Load(nil, func(k string) string { return env[k] }, os.Hostname, io.Discard)
+		if err != nil {
+			fmt.Fprintf(stderr, "mesh demo: %v\n", err)
+			return exitFailed
+		}
+		configs = append(configs, cfg)
+	}
+
+	demoCfg := configs[0]
+	demoCfg.Node = "demo"
+	log := newLogger(stdout, demoCfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := suture.New("demo", supervisorSpec(log))
+	c := &chaos{sup: root, every: *every, lasting: *lasting, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
+	for _, cfg := range configs {
+		nodeLog := newLogger(stdout, cfg)
+		c.members = append(c.members, demoMember{cfg: cfg, log: nodeLog, token: root.Add(newNode(cfg, nodeLog))})
+	}
+	root.Add(c)
+
+	fmt.Fprintf(stdout, "Mesh demo: three nodes on %s.\nOpen http://127.0.0.1:%d/ui/ to watch them. Every %s one goes down for %s. Ctrl-C stops.\n",
+		strings.Join(urls, ", "), *port, every, lasting)
+	err = root.Serve(ctx)
+	if code, ok := exitCodeOf(err); ok {
+		log.Error().Err(err).Msg("demo stopped")
+		return code
+	}
+	log.Info().Msg("demo stopped")
+	return exitOK
+}
+
+// demoMember is one node of the demo and the token of its tree in the demo
+// supervisor, so that the chaos service can take it out and put it back.
+type demoMember struct {
+	cfg   config.Config
+	log   zerolog.Logger
+	token suture.ServiceToken
+}
+
+// chaos takes one demo node down every so often and brings it back, as a
+// crash and a restart would: the node's whole tree stops, and a new one
+// starts later from its state file.
+type chaos struct {
+	sup     *suture.Supervisor
+	members []demoMember
+	every   time.Duration
+	lasting time.Duration
+	rng     *mathrand.Rand
+	log     zerolog.Logger
+}
+
+func (c *chaos) String() string { return "demo-chaos" }
+
+func (c *chaos) Serve(ctx context.Context) error {
+	for {
+		if !wait(ctx, c.every) {
+			return ctx.Err()
+		}
+		m := &c.members[c.rng.IntN(len(c.members))]
+		c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.lasting.String()).Msg("demo: taking a node down")
+		if err := c.sup.RemoveAndWait(m.token, 5*time.Second); err != nil {
+			c.log.Error().Err(err).Str("peer", m.cfg.Node).Msg("demo: node did not stop")
+		}
+		if !wait(ctx, c.lasting) {
+			return ctx.Err()
+		}
+		c.log.Info().Str("peer", m.cfg.Node).Msg("demo: bringing the node back")
+		m.token = c.sup.Add(newNode(m.cfg, m.log))
+	}
+}
+
+// wait sleeps d or until ctx ends; it reports whether the time ran out.
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

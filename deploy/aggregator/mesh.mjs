@@ -1,0 +1,251 @@
+// mesh.mjs: the aggregator's logic as plain functions, with no DOM and no
+// network, so that node --test can check it. app.mjs does the fetching and
+// the drawing.
+
+export const STATUSES = ["unknown", "up", "down"];
+
+/** A node of the cluster: its name (host[:port], as /state names it) and base URL. */
+export function nodeFromEntry(entry, protocol) {
+  const text = String(entry).trim();
+  if (text === "") return null;
+  let url;
+  try {
+    url = new URL(text.includes("://") ? text : `${protocol}//${text}`);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  return { name: url.host.toLowerCase(), url: url.origin };
+}
+
+/** The nodes of a comma-separated list (?nodes= or config.json), without duplicates. */
+export function parseNodeList(entries, protocol) {
+  const list = Array.isArray(entries) ? entries : String(entries ?? "").split(",");
+  const seen = new Set();
+  const nodes = [];
+  for (const entry of list) {
+    const n = nodeFromEntry(entry, protocol);
+    if (n && !seen.has(n.name)) {
+      seen.add(n.name);
+      nodes.push(n);
+    }
+  }
+  return nodes;
+}
+
+/** The nodes a node's own /state names: itself (at origin) and its peers. */
+export function nodesFromState(state, origin, protocol) {
+  const self = nodeFromEntry(origin, protocol);
+  const nodes = self ? [{ name: self.name, url: self.url }] : [];
+  const seen = new Set(nodes.map((n) => n.name));
+  for (const peer of Object.keys(state.peers).sort()) {
+    const n = nodeFromEntry(peer, protocol);
+    if (n && !seen.has(n.name)) {
+      seen.add(n.name);
+      nodes.push(n);
+    }
+  }
+  return nodes;
+}
+
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function checkTime(v, field) {
+  if (typeof v !== "string" || Number.isNaN(Date.parse(v))) throw new Error(`${field} is not a time`);
+}
+
+function checkView(v, field) {
+  if (!isObject(v)) throw new Error(`${field} is not an object`);
+  if (!STATUSES.includes(v.status)) throw new Error(`${field}.status is not unknown, up or down`);
+  checkTime(v.since, `${field}.since`);
+  if (v.last_seen !== null && v.last_seen !== undefined) checkTime(v.last_seen, `${field}.last_seen`);
+}
+
+/**
+ * Checks that a /state document has the seed's shape; throws an Error that
+ * says what is wrong. Relay copies that are malformed are dropped, not fatal.
+ */
+export function validateState(doc) {
+  if (!isObject(doc)) throw new Error("not a JSON object");
+  if (typeof doc.node !== "string" || doc.node === "") throw new Error("node is missing");
+  if (!isObject(doc.peers)) throw new Error("peers is not an object");
+  for (const [name, v] of Object.entries(doc.peers)) checkView(v, `peers[${JSON.stringify(name).slice(0, 40)}]`);
+  const relay = {};
+  if (isObject(doc.relay)) {
+    for (const [sender, copy] of Object.entries(doc.relay)) {
+      try {
+        if (!isObject(copy) || !isObject(copy.peers)) throw new Error("bad copy");
+        checkTime(copy.received_at, "received_at");
+        for (const [name, v] of Object.entries(copy.peers)) checkView(v, name);
+        relay[sender] = copy;
+      } catch {
+        // One bad copy says nothing about the node's own view.
+      }
+    }
+  }
+  return { node: doc.node, peers: doc.peers, relay };
+}
+
+/**
+ * Consensus per node, as the seed's aggregator does it. states maps each
+ * node's name to its validated /state, or null when the browser could not
+ * get one. Observers are the reachable nodes that list the node as a peer.
+ *
+ *  - reachable, and no observer says down           -> up
+ *  - reachable, but some observer says down         -> partial
+ *  - unreachable, and every observer says down,
+ *    or there is no observer to ask                 -> down
+ *  - unreachable, and some observer does not say so -> partial
+ */
+export function consensus(names, states) {
+  const result = {};
+  for (const name of names) {
+    const reachable = states.get(name) != null;
+    const observers = [];
+    for (const other of names) {
+      const s = states.get(other);
+      if (other === name || s == null) continue;
+      const v = s.peers[name];
+      if (v) observers.push({ name: other, status: v.status });
+    }
+    const down = observers.filter((o) => o.status === "down").map((o) => o.name);
+    const up = observers.filter((o) => o.status === "up").length;
+    let status;
+    if (reachable) status = down.length === 0 ? "up" : "partial";
+    else status = observers.length === 0 || down.length === observers.length ? "down" : "partial";
+    const from = reachable ? "reachable from browser" : "unreachable from browser";
+    const reason =
+      observers.length === 0
+        ? `${from}; no peer to ask`
+        : reachable
+          ? `${from} and ${up}/${observers.length} peers`
+          : `${from}; down from ${down.length}/${observers.length} peers`;
+    result[name] = { status, reachable, observers, downFrom: down, reason };
+  }
+  return result;
+}
+
+/**
+ * The who-sees-whom edges: one per observer -> peer, both in names. A
+ * reachable observer's edges come from its own /state; an unreachable
+ * one's from the freshest relay copy any reachable node holds of it, marked
+ * relayed with the copy's age in ms.
+ */
+export function graphEdges(names, states, now) {
+  const inCluster = new Set(names);
+  const edges = [];
+  const add = (from, peers, extra) => {
+    for (const to of Object.keys(peers).sort()) {
+      if (to !== from && inCluster.has(to)) edges.push({ from, to, status: peers[to].status, ...extra });
+    }
+  };
+  for (const from of names) {
+    const s = states.get(from);
+    if (s != null) {
+      add(from, s.peers, { relayed: false });
+      continue;
+    }
+    const copy = freshestRelay(from, names, states);
+    if (copy) add(from, copy.peers, { relayed: true, age: Math.max(0, now - Date.parse(copy.received_at)), via: copy.via });
+  }
+  return edges;
+}
+
+/** The newest relay copy of node's view held by any reachable node, by received_at. */
+export function freshestRelay(node, names, states) {
+  let best = null;
+  for (const holder of names) {
+    const s = states.get(holder);
+    const copy = s?.relay?.[node];
+    if (copy && (best === null || Date.parse(copy.received_at) > Date.parse(best.received_at))) {
+      best = { ...copy, via: holder };
+    }
+  }
+  return best;
+}
+
+/** Positions of n nodes evenly on a circle, the first at the top. */
+export function circleLayout(names, cx, cy, r) {
+  const pos = {};
+  names.forEach((name, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(names.length, 1);
+    pos[name] = { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) };
+  });
+  return pos;
+}
+
+/** A short age: 12s, 3m, 2h, 4d. */
+export function formatAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/**
+ * Uptime of node over each window, the mean of what its observers' /history
+ * say; null for a window no observer knows. histories maps observer ->
+ * /history document (or null).
+ */
+export function uptimeSummary(node, histories) {
+  const out = {};
+  for (const w of ["24h", "7d", "30d"]) {
+    const values = [];
+    for (const doc of histories.values()) {
+      const v = doc?.peers?.[node]?.uptime?.[w];
+      if (typeof v === "number" && v >= 0 && v <= 1) values.push(v);
+    }
+    out[w] = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  }
+  return out;
+}
+
+/** Share of [start, end) a transition list (oldest first) spends up, and the time known. */
+function upWithin(transitions, start, end) {
+  let up = 0;
+  let known = 0;
+  transitions.forEach((t, i) => {
+    const from = Math.max(Date.parse(t.at), start);
+    const to = Math.min(i + 1 < transitions.length ? Date.parse(transitions[i + 1].at) : end, end);
+    if (to > from) {
+      known += to - from;
+      if (t.status === "up") up += to - from;
+    }
+  });
+  return { up, known };
+}
+
+/**
+ * The last 24 hours of node in slots (hourly by default), oldest first:
+ * each slot's share of time up over time known, across every observer's
+ * history; null where nobody knew.
+ */
+export function uptimeBar(node, histories, now, slots = 24, span = 24 * 3600 * 1000) {
+  const size = span / slots;
+  const bar = [];
+  for (let i = 0; i < slots; i++) {
+    const start = now - span + i * size;
+    let up = 0;
+    let known = 0;
+    for (const doc of histories.values()) {
+      const transitions = doc?.peers?.[node]?.transitions;
+      if (!Array.isArray(transitions)) continue;
+      const r = upWithin(transitions, start, start + size);
+      up += r.up;
+      known += r.known;
+    }
+    bar.push(known > 0 ? up / known : null);
+  }
+  return bar;
+}
+
+/** The word and symbol each status is shown with, so colour is never alone. */
+export const LABELS = {
+  up: { symbol: "✔", text: "up" },
+  partial: { symbol: "◐", text: "partial" },
+  down: { symbol: "✖", text: "down" },
+  unknown: { symbol: "?", text: "unknown" },
+};

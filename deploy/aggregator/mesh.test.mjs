@@ -1,0 +1,129 @@
+// Unit tests of the page's logic: node --test deploy/aggregator/
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  circleLayout,
+  consensus,
+  formatAge,
+  freshestRelay,
+  graphEdges,
+  nodeFromEntry,
+  nodesFromState,
+  parseNodeList,
+  uptimeBar,
+  uptimeSummary,
+  validateState,
+} from "./mesh.mjs";
+
+const T = "2026-06-06T12:42:00Z";
+const view = (status) => ({ status, since: T, last_seen: status === "up" ? T : null, consecutive_failures: status === "down" ? 5 : 0 });
+const state = (node, peers, relay = {}) => ({ node, peers: Object.fromEntries(Object.entries(peers).map(([k, s]) => [k, view(s)])), relay });
+
+test("a bare name takes the page's protocol; a URL keeps its own", () => {
+  assert.deepEqual(nodeFromEntry("dec.mesh.dupunkto.org", "https:"), { name: "dec.mesh.dupunkto.org", url: "https://dec.mesh.dupunkto.org" });
+  assert.deepEqual(nodeFromEntry("127.0.0.1:4001", "http:"), { name: "127.0.0.1:4001", url: "http://127.0.0.1:4001" });
+  assert.deepEqual(nodeFromEntry("http://Nov.example:8080/", "https:"), { name: "nov.example:8080", url: "http://nov.example:8080" });
+  assert.equal(nodeFromEntry("ftp://x.example", "https:"), null);
+  assert.equal(nodeFromEntry("  ", "https:"), null);
+});
+
+test("a node list drops blanks and duplicates, from a string or an array", () => {
+  assert.deepEqual(parseNodeList("a.example, b.example,,https://a.example", "https:").map((n) => n.name), ["a.example", "b.example"]);
+  assert.deepEqual(parseNodeList(["x.example", "http://y.example:81"], "https:").map((n) => n.url), ["https://x.example", "http://y.example:81"]);
+  assert.deepEqual(parseNodeList(null, "https:"), []);
+});
+
+test("a node's own /state names itself and its peers", () => {
+  const s = state("127.0.0.1:4001", { "127.0.0.1:4003": "up", "127.0.0.1:4002": "down" });
+  assert.deepEqual(nodesFromState(s, "http://127.0.0.1:4001", "http:"), [
+    { name: "127.0.0.1:4001", url: "http://127.0.0.1:4001" },
+    { name: "127.0.0.1:4002", url: "http://127.0.0.1:4002" },
+    { name: "127.0.0.1:4003", url: "http://127.0.0.1:4003" },
+  ]);
+});
+
+test("validateState accepts the seed's shape and refuses others", () => {
+  const seed = {
+    node: "nov.mesh.dupunkto.org",
+    peers: { "dec.mesh.dupunkto.org": { status: "up", since: T, last_seen: "2026-06-06T13:01:30Z", consecutive_failures: 0 } },
+    relay: { "dec.mesh.dupunkto.org": { received_at: "2026-06-06T13:01:28Z", peers: { "nov.mesh.dupunkto.org": view("up") } } },
+  };
+  assert.equal(validateState(seed).relay["dec.mesh.dupunkto.org"].peers["nov.mesh.dupunkto.org"].status, "up");
+  for (const bad of [null, [], "x", {}, { node: "a" }, { node: "a", peers: [] }, { node: "a", peers: { b: { status: "sideways", since: T } } }, { node: "a", peers: { b: { status: "up", since: "never" } } }]) {
+    assert.throws(() => validateState(bad));
+  }
+  const badRelay = validateState({ node: "a", peers: {}, relay: { b: "nonsense", c: { received_at: T, peers: { a: view("up") } } } });
+  assert.deepEqual(Object.keys(badRelay.relay), ["c"], "a malformed relay copy is dropped, the rest kept");
+});
+
+test("consensus follows the seed's aggregator", () => {
+  const names = ["a", "b", "c"];
+  const cases = [
+    { name: "everyone reachable and up", states: { a: state("a", { b: "up", c: "up" }), b: state("b", { a: "up", c: "up" }), c: state("c", { a: "up", b: "up" }) },
+      want: { a: "up", b: "up", c: "up" }, reason: { a: "reachable from browser and 2/2 peers" } },
+    { name: "reachable, but a peer sees it down", states: { a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "up" }), c: state("c", { a: "up", b: "up" }) },
+      want: { a: "up", b: "up", c: "partial" }, reason: { c: "reachable from browser and 1/2 peers" } },
+    { name: "unreachable and every peer says down", states: { a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "down" }), c: null },
+      want: { a: "up", b: "up", c: "down" }, reason: { c: "unreachable from browser; down from 2/2 peers" } },
+    { name: "unreachable but a peer still sees it", states: { a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "up" }), c: null },
+      want: { c: "partial" }, reason: { c: "unreachable from browser; down from 1/2 peers" } },
+    { name: "nothing reachable: all down, nobody to ask", states: { a: null, b: null, c: null },
+      want: { a: "down", b: "down", c: "down" }, reason: { a: "unreachable from browser; no peer to ask" } },
+    { name: "unknown is not down", states: { a: state("a", { b: "unknown", c: "up" }), b: null, c: state("c", { a: "up", b: "unknown" }) },
+      want: { b: "partial" } },
+  ];
+  for (const tc of cases) {
+    const got = consensus(names, new Map(Object.entries(tc.states)));
+    for (const [n, s] of Object.entries(tc.want)) assert.equal(got[n].status, s, `${tc.name}: ${n}`);
+    for (const [n, r] of Object.entries(tc.reason ?? {})) assert.equal(got[n].reason, r, `${tc.name}: reason of ${n}`);
+  }
+  const got = consensus(names, new Map(Object.entries({ a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "down" }), c: null })));
+  assert.deepEqual(got.c.downFrom, ["a", "b"], "the tooltip names who cannot reach it");
+});
+
+test("graph edges: one per observer and peer, and relayed ones for unreachable nodes", () => {
+  const now = Date.parse("2026-06-06T13:00:00Z");
+  const states = new Map([
+    ["a", state("a", { b: "up", c: "down", outsider: "up" }, { c: { received_at: "2026-06-06T12:59:00Z", peers: { a: view("up"), b: view("down") } } })],
+    ["b", state("b", { a: "up", c: "down" }, { c: { received_at: "2026-06-06T12:59:50Z", peers: { a: view("up"), b: view("up") } } })],
+    ["c", null],
+  ]);
+  const edges = graphEdges(["a", "b", "c"], states, now);
+  const key = (e) => `${e.from}>${e.to}:${e.status}${e.relayed ? ` relayed ${e.age / 1000}s via ${e.via}` : ""}`;
+  assert.deepEqual(edges.map(key).sort(), ["a>b:up", "a>c:down", "b>a:up", "b>c:down", "c>a:up relayed 10s via b", "c>b:up relayed 10s via b"]);
+  assert.equal(freshestRelay("c", ["a", "b"], states).via, "b", "the newest copy wins by received_at");
+  assert.deepEqual(graphEdges(["a", "b"], new Map([["a", null], ["b", null]]), now), [], "no state and no relay: no edges");
+});
+
+test("nodes sit on a circle, the first at the top", () => {
+  const pos = circleLayout(["a", "b", "c", "d"], 100, 100, 50);
+  assert.deepEqual({ x: Math.round(pos.a.x), y: Math.round(pos.a.y) }, { x: 100, y: 50 });
+  assert.deepEqual({ x: Math.round(pos.c.x), y: Math.round(pos.c.y) }, { x: 100, y: 150 });
+});
+
+test("ages read short", () => {
+  assert.deepEqual([0, 59_000, 60_000, 3_599_000, 7_200_000, 90_000_000].map(formatAge), ["0s", "59s", "1m", "59m", "2h", "1d"]);
+});
+
+test("uptime is the mean of what the observers report", () => {
+  const histories = new Map([
+    ["a", { peers: { c: { uptime: { "24h": 0.9, "7d": 1, "30d": null } } } }],
+    ["b", { peers: { c: { uptime: { "24h": 0.7, "7d": 1, "30d": null } } } }],
+    ["c", null],
+  ]);
+  const u = uptimeSummary("c", histories);
+  assert.ok(Math.abs(u["24h"] - 0.8) < 1e-9);
+  assert.equal(u["7d"], 1);
+  assert.equal(u["30d"], null);
+});
+
+test("the 24-hour bar shows each hour's share of time up", () => {
+  const now = Date.parse("2026-06-07T00:00:00Z");
+  const histories = new Map([
+    ["a", { peers: { c: { transitions: [{ status: "up", at: "2026-06-06T20:00:00Z" }, { status: "down", at: "2026-06-06T22:30:00Z" }] } } }],
+  ]);
+  const bar = uptimeBar("c", histories, now);
+  assert.equal(bar.length, 24);
+  assert.equal(bar[19], null, "before the first transition nothing is known");
+  assert.deepEqual(bar.slice(20), [1, 1, 0.5, 0]);
+});
