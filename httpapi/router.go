@@ -80,7 +80,7 @@ func NewRouter(o Options) http.Handler {
 		}
 		r.Get("/ui", toPage)
 		r.Head("/ui", toPage)
-		page := http.StripPrefix("/ui/", o.UI)
+		page := http.StripPrefix("/ui", o.UI) // "/ui/app.mjs" -> "/app.mjs"
 		servePage := func(w http.ResponseWriter, req *http.Request) {
 			// The page talks to the nodes and runs nothing inline; the
 			// policy is also in its <meta>, for static hosts.

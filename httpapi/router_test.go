@@ -264,3 +264,24 @@ func TestHistoryListsTransitionsAndUptime(t *testing.T) {
 		t.Fatalf("no CORS preflight on /history: %v", r.header)
 	}
 }
+
+func TestPageIsServedAtUIWithItsSecurityHeaders(t *testing.T) {
+	ui := http.NewServeMux()
+	ui.HandleFunc("/index.html", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<title>page</title>") })
+	ui.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page root") })
+	srv := httptest.NewServer(NewRouter(Options{State: ownerWith(t), UI: ui, Log: zerolog.Nop()}))
+	defer srv.Close()
+	r := do(t, "GET", srv.URL+"/ui/", nil, "")
+	if r.status != 200 || r.body != "page root" {
+		t.Fatalf("GET /ui/ = %d %q", r.status, r.body)
+	}
+	if !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'self'") || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("GET /ui/ headers %v", r.header)
+	}
+	if r := do(t, "GET", srv.URL+"/ui", nil, ""); r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/ui/" {
+		t.Fatalf("GET /ui = %d to %q", r.status, r.header.Get("Location"))
+	}
+	if r := do(t, "HEAD", srv.URL+"/ui/", nil, ""); r.status != 200 {
+		t.Fatalf("HEAD /ui/ = %d", r.status)
+	}
+}

@@ -97,7 +97,7 @@ function renderRows(names, verdicts, results, histories, now) {
   const items = names.map((name) => {
     const v = verdicts[name];
     const r = results.get(name);
-    const why = el("span", { class: "why" }, v.reason);
+    const why = el("span", { class: "why" }, r.malformed ? `sent a malformed /state, skipped; ${v.reason}` : v.reason);
     if (v.downFrom.length) why.setAttribute("title", `cannot reach it: ${v.downFrom.join(", ")}`);
     const up = uptimeSummary(name, histories);
     const bar = el("span", { class: "bar", role: "img", "aria-label": "last 24 hours" });
@@ -106,8 +106,9 @@ function renderRows(names, verdicts, results, histories, now) {
       bar.append(el("span", { class: `slot ${cls}`, title: slot === null ? "no data" : percent(slot) }));
     }
     const details = el("details", { class: "view" }, el("summary", {}, "its view"));
+    // A node that calls itself by another name is misconfigured (or lying): say so where it shows.
+    const alias = r.state && r.state.node !== name ? el("span", { class: "alias" }, "reports itself as ", el("code", {}, r.state.node)) : "";
     if (r.state) {
-      if (r.state.node !== name) details.append(el("p", {}, "reports itself as ", el("code", {}, r.state.node)));
       const ul = el("ul");
       for (const [peer, pv] of Object.entries(r.state.peers)) ul.append(el("li", {}, el("code", {}, peer), " ", statusBadge(pv.status)));
       details.append(ul);
@@ -119,6 +120,7 @@ function renderRows(names, verdicts, results, histories, now) {
       { class: `row ${v.status}`, "data-node": name, "data-status": v.status },
       el("span", { class: "head" }, statusBadge(v.status), " ", el("strong", { class: "name" }, name)),
       why,
+      alias,
       el("span", { class: "uptime" }, `24h ${percent(up["24h"])} · 7d ${percent(up["7d"])} · 30d ${percent(up["30d"])}`),
       bar,
       details,

@@ -1,0 +1,328 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/dupunkto/mesh/deploy/aggregator"
+)
+
+// newBrowser starts Debian's headless chromium for one test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("the browser tests need Chromium: apt-get install chromium (.ci/run does)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1000, 1300),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser now, so a failure says so here
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return ctx
+}
+
+// pageView is what the page shows, read from its DOM.
+type pageView struct {
+	Rows []struct {
+		Node   string `json:"node"`
+		Status string `json:"status"`
+		Why    string `json:"why"`
+		Title  string `json:"title"`
+		Badge  string `json:"badge"`
+	} `json:"rows"`
+	Edges []struct {
+		From    string `json:"from"`
+		To      string `json:"to"`
+		Status  string `json:"status"`
+		Relayed bool   `json:"relayed"`
+		Dashed  string `json:"dashed"`
+	} `json:"edges"`
+	Ages     []string `json:"ages"`
+	Notes    []string `json:"notes"`
+	Text     string   `json:"text"`
+	Injected int      `json:"injected"`
+	Pwned    bool     `json:"pwned"`
+	Updated  string   `json:"updated"`
+}
+
+const readPage = `(() => ({
+  rows: [...document.querySelectorAll("#rows > li")].map((li) => ({
+    node: li.dataset.node, status: li.dataset.status,
+    why: li.querySelector(".why").textContent, title: li.querySelector(".why").getAttribute("title") || "",
+    badge: li.querySelector(".badge").textContent })),
+  edges: [...document.querySelectorAll("path.edge")].map((p) => ({
+    from: p.dataset.from, to: p.dataset.to, status: p.dataset.status,
+    relayed: p.classList.contains("relayed"), dashed: getComputedStyle(p).strokeDasharray })),
+  ages: [...document.querySelectorAll("svg text.age")].map((e) => e.textContent),
+  notes: [...document.querySelectorAll("#notes li")].map((li) => li.textContent),
+  text: document.body.textContent,
+  injected: document.querySelectorAll("img, iframe, script:not([src]), #rows script").length,
+  pwned: window.pwned !== undefined,
+  updated: document.body.dataset.updated || "",
+}))()`
+
+func readView(t *testing.T, ctx context.Context) pageView {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[pageView](readPage))
+	if err != nil {
+		t.Fatalf("reading the page: %v", err)
+	}
+	return v
+}
+
+// waitView polls the page until cond holds and returns what it showed.
+func waitView(t *testing.T, ctx context.Context, what string, cond func(pageView) bool) pageView {
+	t.Helper()
+	var v pageView
+	eventually(t, 20*time.Second, what, func() bool {
+		v = readView(t, ctx)
+		return cond(v)
+	})
+	return v
+}
+
+func (v pageView) row(node string) (status, why, title, badge string) {
+	for _, r := range v.Rows {
+		if r.Node == node {
+			return r.Status, r.Why, r.Title, r.Badge
+		}
+	}
+	return "", "", "", ""
+}
+
+func (v pageView) edge(from, to string) (status string, relayed bool, dashed string, ok bool) {
+	for _, e := range v.Edges {
+		if e.From == from && e.To == to {
+			return e.Status, e.Relayed, e.Dashed, true
+		}
+	}
+	return "", false, "", false
+}
+
+// screenshot saves the page as a test artifact (go test -artifacts keeps
+// it; MESH_SCREENSHOTS names a folder to copy it to, for looking at).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives a lossless PNG
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dirs := []string{t.ArtifactDir()}
+	if d := os.Getenv("MESH_SCREENSHOTS"); d != "" {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		path := filepath.Join(d, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+func TestPageShowsAKilledNodeDownWithItsEdgesFromRelay(t *testing.T) {
+	nodes := cluster(t, 3, "RELAY_SECRET=page-s3cret")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+a.name+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "three rows up and six edges up", func(v pageView) bool {
+		if len(v.Rows) != 3 || len(v.Edges) != 6 {
+			return false
+		}
+		for _, r := range v.Rows {
+			if r.Status != "up" {
+				return false
+			}
+		}
+		for _, e := range v.Edges {
+			if e.Status != "up" || e.Relayed {
+				return false
+			}
+		}
+		return true
+	})
+	if status, why, _, badge := v.row(b.name); why != "reachable from browser and 2/2 peers" || badge != "✔ up" {
+		t.Fatalf("row of %s: %s %q %q", b.name, status, why, badge)
+	}
+	screenshot(t, ctx, "all-up.png")
+
+	c.kill()
+	v = waitView(t, ctx, "the killed node shown down", func(v pageView) bool {
+		status, _, _, _ := v.row(c.name)
+		s1, _, _, _ := v.edge(a.name, c.name)
+		s2, _, _, _ := v.edge(b.name, c.name)
+		_, relayed, _, _ := v.edge(c.name, a.name)
+		return status == "down" && s1 == "down" && s2 == "down" && relayed
+	})
+	_, why, title, badge := v.row(c.name)
+	if why != "unreachable from browser; down from 2/2 peers" || badge != "✖ down" {
+		t.Fatalf("row of the killed node: %q %q", why, badge)
+	}
+	if !strings.Contains(title, a.name) || !strings.Contains(title, b.name) {
+		t.Fatalf("tooltip %q does not name the nodes that cannot reach it", title)
+	}
+	for _, to := range []string{a.name, b.name} {
+		status, relayed, dashed, ok := v.edge(c.name, to)
+		if !ok || !relayed || dashed == "none" || dashed == "" || status != "up" {
+			t.Fatalf("edge %s -> %s: ok %v status %s relayed %v dash %q; want it drawn dashed from its last relay", c.name, to, ok, status, relayed, dashed)
+		}
+	}
+	if len(v.Ages) != 2 || !strings.HasPrefix(v.Ages[0], "relay ") || !strings.HasSuffix(v.Ages[0], " old") {
+		t.Fatalf("relayed edges are labelled %v, want their age", v.Ages)
+	}
+	if len(v.Notes) == 0 || !strings.Contains(v.Notes[0], "did not answer: "+c.name) {
+		t.Fatalf("notes %v, want the node that did not answer", v.Notes)
+	}
+	screenshot(t, ctx, "one-killed.png")
+
+	// The same page on a phone: one column, nothing cut off sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || overflow {
+		t.Fatalf("on a 390px screen the page scrolls sideways (%v)", err)
+	}
+	screenshot(t, ctx, "phone.png")
+}
+
+func TestPageDrawsANodeTheBrowserCannotReachFromRelays(t *testing.T) {
+	nodes := cluster(t, 3, "RELAY_SECRET=page-s3cret")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	ctx := newBrowser(t)
+	// The browser cannot reach b; its peers can.
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+		URLPatterns: []*network.BlockPattern{{URLPattern: "http://" + b.name + "/*", Block: true}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+a.name+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "the unreachable node drawn from relay data", func(v pageView) bool {
+		status, _, _, _ := v.row(b.name)
+		s1, r1, _, _ := v.edge(b.name, a.name)
+		s2, r2, _, _ := v.edge(b.name, c.name)
+		return status == "partial" && r1 && r2 && s1 == "up" && s2 == "up"
+	})
+	if _, why, _, _ := v.row(b.name); why != "unreachable from browser; down from 0/2 peers" {
+		t.Fatalf("row of the unreachable node says %q", why)
+	}
+	if status, relayed, _, _ := v.edge(a.name, b.name); status != "up" || relayed {
+		t.Fatalf("a reachable observer's edge to it is %s (relayed %v), want up from a's own view", status, relayed)
+	}
+	screenshot(t, ctx, "unreachable-from-browser.png")
+}
+
+func TestPageShowsAHostileNodesNamesAsText(t *testing.T) {
+	nodes := cluster(t, 1)
+	a := nodes[0]
+	const evilName = `<img src=x onerror="window.pwned=1">`
+	const evilPeer = `<script>window.pwned=2</script>`
+	cors := func(body string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path != "/state" {
+				http.NotFound(w, r)
+				return
+			}
+			fmt.Fprint(w, body)
+		})
+	}
+	hostile := httptest.NewServer(cors(fmt.Sprintf(`{"node":%q,"peers":{%q:{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{}}`, evilName, evilPeer)))
+	defer hostile.Close()
+	malformed := httptest.NewServer(cors(`{"node": 5, "peers": "everything is fine"}`))
+	defer malformed.Close()
+	hostileName, malformedName := strings.TrimPrefix(hostile.URL, "http://"), strings.TrimPrefix(malformed.URL, "http://")
+
+	ctx := newBrowser(t)
+	url := fmt.Sprintf("http://%s/ui/?refresh=1&nodes=%s,%s,%s", a.name, a.name, hostile.URL, malformedName)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "all three nodes drawn", func(v pageView) bool { return len(v.Rows) == 3 && v.Updated != "" })
+	if v.Pwned || v.Injected != 0 {
+		t.Fatalf("the hostile node's names ran as markup (pwned %v, injected elements %d)", v.Pwned, v.Injected)
+	}
+	if !strings.Contains(v.Text, evilName) || !strings.Contains(v.Text, evilPeer) {
+		t.Fatal("the hostile names are not shown as text")
+	}
+	if status, _, _, _ := v.row(hostileName); status == "" {
+		t.Fatalf("no row for the hostile node: %+v", v.Rows)
+	}
+	found := false
+	for _, n := range v.Notes {
+		found = found || (strings.Contains(n, malformedName) && strings.Contains(n, "malformed"))
+	}
+	if !found {
+		t.Fatalf("notes %v, want one saying %s sent a malformed /state", v.Notes, malformedName)
+	}
+	if status, _, _, _ := v.row(malformedName); status != "down" {
+		t.Fatalf("the malformed node's row is %q, want it skipped (down: no answer, no peer to ask)", status)
+	}
+	screenshot(t, ctx, "hostile.png")
+}
+
+func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
+	nodes := cluster(t, 2)
+	// A plain static host, as GitHub Pages would be: the page's files and a
+	// config.json beside them, and no node behind it.
+	config := fmt.Sprintf(`{"nodes": [%q, %q]}`, nodes[0].name, "http://"+nodes[1].name)
+	static := http.NewServeMux()
+	static.HandleFunc("/config.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, config)
+	})
+	static.Handle("/", http.FileServerFS(aggregator.Files()))
+	pages := httptest.NewServer(static)
+	defer pages.Close()
+
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(pages.URL+"/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "both nodes from config.json, up", func(v pageView) bool {
+		s0, _, _, _ := v.row(nodes[0].name)
+		s1, _, _, _ := v.row(nodes[1].name)
+		return len(v.Rows) == 2 && s0 == "up" && s1 == "up"
+	})
+	if !strings.Contains(v.Text, "nodes from config.json") {
+		t.Fatal("the page does not say where its node list came from")
+	}
+}

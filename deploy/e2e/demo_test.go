@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// threeFreePorts finds a base port with the two after it also free.
+func threeFreePorts(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		base := freePorts(t, 1)[0]
+		if base > 65000 {
+			continue
+		}
+		ok := true
+		for i := 1; i < 3; i++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no three consecutive free ports")
+	return 0
+}
+
+func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
+	base := threeFreePorts(t)
+	var stdout, stderr syncBuffer
+	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--outage-every", "1500ms", "--outage-for", "3s", "--log-format", "json")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	})
+
+	first := fmt.Sprintf("127.0.0.1:%d", base)
+	page := "http://" + first + "/ui/"
+	eventually(t, 10*time.Second, "the page's URL to be printed", func() bool { return strings.Contains(stdout.String(), "Open "+page) })
+
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
+	resp, err := noRedirect.Get("http://" + first + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/ui/" {
+		t.Fatalf("GET / = %d to %q, want the demo's own page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, err := client.Get(page); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v", page, err)
+	}
+
+	// The nodes relay to each other, and an outage shows from another node.
+	nodes := []*node{{name: first}, {name: fmt.Sprintf("127.0.0.1:%d", base+1)}, {name: fmt.Sprintf("127.0.0.1:%d", base+2)}}
+	eventually(t, 15*time.Second, "relays between the demo's nodes", func() bool {
+		s, err := nodes[0].state()
+		return err == nil && len(s.Relay) >= 1
+	})
+	eventually(t, 30*time.Second, "one demo node seen down by another", func() bool {
+		for _, obs := range nodes {
+			if s, err := obs.state(); err == nil {
+				for _, v := range s.Peers {
+					if v.Status == "down" {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the demo exited with %v after Ctrl-C, want 0", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the demo did not stop within 5s of Ctrl-C")
+	}
+	if strings.Contains(stderr.String(), "DATA RACE") {
+		t.Fatalf("data race:\n%s", stderr.String())
+	}
+	for _, n := range nodes {
+		if _, err := n.state(); err == nil {
+			t.Fatalf("%s still answers after the demo stopped", n.name)
+		}
+	}
+}
