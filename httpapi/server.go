@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,12 +38,18 @@ type Server struct {
 	handler http.Handler
 	log     zerolog.Logger
 	bound   atomic.Pointer[string]
+	ready   chan struct{} // closed once the server first listens
+	once    sync.Once
 }
 
 // NewServer returns a server for handler on addr (host:port; port 0 picks one).
 func NewServer(addr string, handler http.Handler, log zerolog.Logger) *Server {
-	return &Server{addr: addr, handler: handler, log: log}
+	return &Server{addr: addr, handler: handler, log: log, ready: make(chan struct{})}
 }
+
+// Ready is closed once the server listens, so that a caller can announce
+// the address only when it answers.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 func (s *Server) String() string { return "http-server" }
 
@@ -63,6 +70,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	addr := ln.Addr().String()
 	s.bound.Store(&addr)
+	s.once.Do(func() { close(s.ready) })
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: ReadHeaderTimeout,

@@ -84,18 +84,38 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 	root := suture.New("demo", supervisorSpec(log))
 	c := &chaos{sup: root, every: *every, lasting: *lasting, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
+	var started []*node
 	for _, cfg := range configs {
 		nodeLog := newLogger(stdout, cfg)
-		c.members = append(c.members, demoMember{cfg: cfg, log: nodeLog, token: root.Add(newNode(cfg, nodeLog))})
+		n := newNode(cfg, nodeLog)
+		started = append(started, n)
+		c.members = append(c.members, demoMember{cfg: cfg, log: nodeLog, token: root.Add(n)})
 	}
 	root.Add(c)
 
+	served := root.ServeBackground(ctx)
+	// Point people at the page only once every node answers.
+	for _, n := range started {
+		select {
+		case <-n.server.Ready():
+		case err = <-served:
+			return demoExit(ctx, log, err)
+		}
+	}
 	fmt.Fprintf(stdout, "Mesh demo: three nodes on %s.\nOpen http://127.0.0.1:%d/ui/ to watch them. Every %s one goes down for %s. Ctrl-C stops.\n",
 		strings.Join(urls, ", "), *port, every, lasting)
-	err = root.Serve(ctx)
+	return demoExit(ctx, log, <-served)
+}
+
+// demoExit logs why the demo stopped and returns the exit code.
+func demoExit(ctx context.Context, log zerolog.Logger, err error) int {
 	if code, ok := exitCodeOf(err); ok {
 		log.Error().Err(err).Msg("demo stopped")
 		return code
+	}
+	if ctx.Err() == nil {
+		log.Error().Err(err).Msg("demo stopped unexpectedly")
+		return exitFailed
 	}
 	log.Info().Msg("demo stopped")
 	return exitOK
