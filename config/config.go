@@ -179,19 +179,39 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 		}
 	}
 
+	if c.ListenAddr, err = listenAddr(lookup); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ListenAddr resolves the address a node listens on from PORT and
+// LISTEN_ADDR alone, as Load does: `mesh healthcheck` runs beside a node
+// with the same environment and must find the same listener without
+// needing PEERS or any other setting.
+func ListenAddr(env Env) (string, error) {
+	return listenAddr(func(envName string) (string, string, bool) {
+		if v := env(envName); v != "" {
+			return v, envName, true
+		}
+		return settingNamed(envName).def, envName, false
+	})
+}
+
+// listenAddr is LISTEN_ADDR if given, else ":" + PORT, checked.
+func listenAddr(lookup func(envName string) (value, name string, given bool)) (string, error) {
 	port, portName, _ := lookup("PORT")
 	listen, listenName, given := lookup("LISTEN_ADDR")
 	if !given {
 		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return Config{}, bad(portName, port, errors.New("not a port number 0-65535"))
+			return "", fmt.Errorf("invalid %s=%q: not a port number 0-65535", portName, port)
 		}
 		listen = ":" + port
 	}
 	if err := checkListenAddr(listen); err != nil {
-		return Config{}, bad(listenName, listen, err)
+		return "", fmt.Errorf("invalid %s=%q: %v", listenName, listen, err)
 	}
-	c.ListenAddr = listen
-	return c, nil
+	return listen, nil
 }
 
 func settingNamed(env string) setting {
@@ -204,7 +224,7 @@ func settingNamed(env string) setting {
 }
 
 func writeUsage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh demo [--port 4001]   three nodes on this machine, and their page\n       mesh --version\n\n")
+	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh demo [--port 4001]   three nodes on this machine, and their page\n       mesh healthcheck          exit 0 if this machine's node answers /ping, else 1\n       mesh --version\n\n")
 	fmt.Fprintf(w, "Every flag can also be set by the environment variable named beside it; a flag wins.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range settings {

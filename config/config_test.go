@@ -214,3 +214,22 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+func TestListenAddrNeedsOnlyPortAndListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+		err  string
+	}{
+		{map[string]string{}, ":4000", ""},
+		{map[string]string{"PORT": "5000"}, ":5000", ""},
+		{map[string]string{"PORT": "5000", "LISTEN_ADDR": "127.0.0.1:6000"}, "127.0.0.1:6000", ""},
+		{map[string]string{"PORT": "http"}, "", `invalid PORT="http"`},
+		{map[string]string{"LISTEN_ADDR": "localhost"}, "", `invalid LISTEN_ADDR="localhost"`},
+	} {
+		got, err := ListenAddr(func(k string) string { return tc.env[k] })
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%v: got %q, %v; want %q, %q", tc.env, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -10,11 +10,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
+	// The container image is FROM scratch: no /etc/ssl. These roots are
+	// used only when the system has none, so that HTTPS webhooks work there.
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/dupunkto/mesh/actors"
 	"github.com/dupunkto/mesh/config"
@@ -23,7 +27,22 @@ import (
 )
 
 // version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
+// Unstamped, it is what the Go toolchain recorded from the module or the Git
+// checkout (a pseudo-version such as v0.0.0-20261124183000-45b037d1a2b3).
+// (It is set in init, not here: -X only replaces a plain string constant.)
 var version = "dev"
+
+func init() { version = stampedOrBuildVersion(version) }
+
+func stampedOrBuildVersion(stamped string) string {
+	if stamped != "dev" {
+		return stamped
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return stamped
+}
 
 // Exit codes.
 const (
@@ -38,8 +57,13 @@ func main() {
 
 // run is main without the process: it returns the exit code.
 func run(args []string, env config.Env, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "demo" {
-		return runDemo(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
+		case "healthcheck":
+			return runHealthcheck(args[1:], env, stdout, stderr)
+		}
 	}
 	cfg, err := config.Load(args, env, os.Hostname, stdout)
 	switch {

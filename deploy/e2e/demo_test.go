@@ -39,7 +39,10 @@ func threeFreePorts(t *testing.T) int {
 func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 	base := threeFreePorts(t)
 	var stdout, stderr syncBuffer
-	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--outage-every", "1500ms", "--outage-for", "3s", "--log-format", "json")
+	// The demo's nodes probe every 1s and call a peer down after 4 failures,
+	// about 3-4s into an outage: an outage of 8s is seen down for seconds,
+	// however busy the machine (3s was not always long enough).
+	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--outage-every", "1s", "--outage-for", "8s", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
