@@ -193,6 +193,7 @@ func (o *Owner) applyResult(b *batch, r ProbeResult) {
 	}
 	p := o.peers[i]
 	t, changed := p.observe(r.OK, r.At, o.threshold, r.Peer)
+	p.view.RTT = Millis(r.RTT)
 	if b.peers == nil {
 		b.peers = slices.Clone(o.current.Load().Peers)
 	}

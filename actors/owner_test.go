@@ -57,8 +57,8 @@ func TestOwnerStartsEveryPeerUnknown(t *testing.T) {
 		t.Fatalf("initial snapshot %+v", s)
 	}
 	if want := `{"node":"me","peers":{"a":{"status":"unknown","since":"` + s.Peers[0].View.Since.UTC().Format(time.RFC3339) +
-		`","last_seen":null,"consecutive_failures":0},"b":{"status":"unknown","since":"` + s.Peers[1].View.Since.UTC().Format(time.RFC3339) +
-		`","last_seen":null,"consecutive_failures":0}},"relay":{}}`; string(s.JSON()) != want {
+		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null},"b":{"status":"unknown","since":"` + s.Peers[1].View.Since.UTC().Format(time.RFC3339) +
+		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{}}`; string(s.JSON()) != want {
 		t.Fatalf("initial /state\n got %s\nwant %s", s.JSON(), want)
 	}
 }

@@ -58,6 +58,15 @@ type PeerView struct {
 	Since               Time   `json:"since"`
 	LastSeen            *Time  `json:"last_seen"` // nil until the first successful probe
 	ConsecutiveFailures int    `json:"consecutive_failures"`
+	// RTT is the last probe's round-trip time in milliseconds, success or
+	// not; nil before the first. The seed's aggregator ignores it.
+	RTT *float64 `json:"rtt_ms"`
+}
+
+// Millis is d in milliseconds to the microsecond, as rtt_ms carries it.
+func Millis(d time.Duration) *float64 {
+	ms := float64(d.Microseconds()) / 1000
+	return &ms
 }
 
 // ProbeResult is one probe's outcome, sent by a prober to the state owner.

@@ -90,17 +90,18 @@ func TestPeerStateLastSeen(t *testing.T) {
 
 func TestPeerViewJSONIsTheSeeds(t *testing.T) {
 	seen := Time{t0.Add(19*time.Minute + 30*time.Second + 123*time.Millisecond)}
-	v := PeerView{Status: StatusUp, Since: Time{t0.In(time.FixedZone("CEST", 7200))}, LastSeen: &seen}
+	v := PeerView{Status: StatusUp, Since: Time{t0.In(time.FixedZone("CEST", 7200))}, LastSeen: &seen, RTT: Millis(2345678 * time.Nanosecond)}
 	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0}`
+	// The seed's fields, plus rtt_ms (which the seed's aggregator ignores).
+	want := `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0,"rtt_ms":2.345}`
 	if string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
 	b, _ = json.Marshal(PeerView{Status: StatusUnknown, Since: Time{t0}})
-	if want := `{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}`; string(b) != want {
+	if want := `{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":null}`; string(b) != want {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
 	var back PeerView

@@ -30,6 +30,7 @@ type ProberConfig struct {
 	Client    *http.Client // from NewProbeClient
 	UserAgent string
 	Owner     Reporter
+	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
 }
 
@@ -114,6 +115,7 @@ func (p *Prober) Serve(ctx context.Context) error {
 			return ctx.Err() // shutting down: a probe cut short says nothing of the peer
 		}
 		p.logOutcome(r)
+		p.cfg.Metrics.Probe(r.Peer, r.OK, r.RTT)
 		if err := p.cfg.Owner.Report(ctx, r); err != nil {
 			return err
 		}
@@ -190,5 +192,5 @@ func (p *Prober) logOutcome(r ProbeResult) {
 }
 
 func (p *Prober) log(level zerolog.Level, r ProbeResult) *zerolog.Event {
-	return p.cfg.Log.WithLevel(level).Str("peer", r.Peer).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
+	return p.cfg.Log.WithLevel(level).Str("peer", r.Peer).Float64("rtt_ms", *Millis(r.RTT))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,7 @@ type RelaySenderConfig struct {
 	State     interface{ Snapshot() *Snapshot }
 	Client    *http.Client // nil: NewRelayClient(Timeout)
 	UserAgent string
+	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
 }
 
@@ -115,8 +117,14 @@ func (s *RelaySender) send(ctx context.Context) {
 			if err := s.post(ctx, t, body); err != nil {
 				// A lost relay costs nothing: the next round carries newer state.
 				s.cfg.Log.Debug().Str("peer", t.Name).Err(err).Msg("relay not delivered")
+				result := RelayFailed
+				if refused := (*relayRefused)(nil); errors.As(err, &refused) {
+					result = RelayRejected
+				}
+				s.cfg.Metrics.RelaySent(result)
 				return
 			}
+			s.cfg.Metrics.RelaySent(RelayDelivered)
 			s.cfg.Log.Trace().Str("peer", t.Name).Msg("relay delivered")
 		})
 	}
@@ -139,8 +147,18 @@ func (s *RelaySender) post(ctx context.Context, t RelayTarget, body []byte) erro
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 == 4 {
+		return &relayRefused{status: resp.Status, msg: strings.TrimSpace(string(msg))}
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
 }
+
+// relayRefused is a peer's 4xx answer: it heard the relay and said no (a
+// wrong secret, relaying off, this node not among its peers), which retrying
+// will not change, unlike a network failure or a 5xx.
+type relayRefused struct{ status, msg string }
+
+func (e *relayRefused) Error() string { return "answered " + e.status + ": " + e.msg }

@@ -41,6 +41,7 @@ type WebhookConfig struct {
 	GiveUpAfter time.Duration // a message still failing after this is dropped
 	QueueSize   int
 	Client      *http.Client
+	Metrics     *Metrics // nil counts nothing
 	Log         zerolog.Logger
 }
 
@@ -117,6 +118,7 @@ func (w *Webhook) Enqueue(m Message) {
 			w.queue = append(w.queue[:victim], w.queue[victim+1:]...)
 		}
 		w.logMessage(w.cfg.Log.Warn(), dropped).Int("queued", len(w.queue)).Msg("webhook queue full: message dropped")
+		w.cfg.Metrics.WebhookDelivery(WebhookDropped)
 		if victim < 0 {
 			w.mu.Unlock()
 			return
@@ -175,6 +177,7 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 		w.lastPost = time.Now()
 		retryAfter, retry, err := w.post(ctx, m)
 		if err == nil {
+			w.cfg.Metrics.WebhookDelivery(WebhookDelivered)
 			w.logMessage(w.cfg.Log.Debug(), m).Int("attempt", attempt).Msg("webhook delivered")
 			return
 		}
@@ -182,6 +185,7 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 			return
 		}
 		if !retry {
+			w.cfg.Metrics.WebhookDelivery(WebhookGaveUp)
 			w.logMessage(w.cfg.Log.Error(), m).Err(err).Msg("webhook refused the message; dropped (check WEBHOOK_URL)")
 			return
 		}
@@ -191,9 +195,11 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 		}
 		backoff = min(backoff*2, w.cfg.BackoffMax)
 		if time.Since(first)+wait > w.cfg.GiveUpAfter {
+			w.cfg.Metrics.WebhookDelivery(WebhookGaveUp)
 			w.logMessage(w.cfg.Log.Error(), m).Err(err).Int("attempt", attempt).Msg("webhook kept failing; message dropped")
 			return
 		}
+		w.cfg.Metrics.WebhookDelivery(WebhookRetried)
 		ev := w.cfg.Log.Warn()
 		if attempt > 1 {
 			ev = w.cfg.Log.Debug() // one warning per message, not one per retry

@@ -34,6 +34,7 @@ type Config struct {
 	StateFile         string
 	LogLevel          zerolog.Level
 	LogFormat         string
+	DebugAddr         string // loopback host:port for pprof; "" is off
 }
 
 // ErrHelp is returned by Load when --help was asked for; the usage has been
@@ -84,6 +85,7 @@ var settings = []setting{
 	}},
 	{"LOG_LEVEL", "log-level", "info", "trace, debug, info, warn or error", setLogLevel},
 	{"LOG_FORMAT", "log-format", "json", "json, or console for people at a terminal", setLogFormat},
+	{"DEBUG_ADDR", "debug-addr", "", "loopback host:port serving Go's pprof profiles at /debug/pprof/; unset turns it off", setDebugAddr},
 }
 
 // Env reads one environment variable; os.Getenv in production.
@@ -328,6 +330,21 @@ func checkHTTPURL(v string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("must be an absolute http or https URL")
 	}
+	return nil
+}
+
+// setDebugAddr takes only a loopback address: profiles expose the node's
+// internals and cost CPU, so they are for someone on the machine itself.
+func setDebugAddr(c *Config, v string) error {
+	if err := checkListenAddr(v); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(v)
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("must be on loopback, such as 127.0.0.1:6060: profiles are not for the network")
+	}
+	c.DebugAddr = v
 	return nil
 }
 

@@ -72,6 +72,10 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.ListenAddr == "127.0.0.1:9000" }},
 		{"the aggregator may be a path on this node", map[string]string{"PEERS": "a", "AGGREGATOR_URL": "/ui/"}, nil,
 			func(c Config) bool { return c.AggregatorURL == "/ui/" }},
+		{"DEBUG_ADDR on loopback", map[string]string{"PEERS": "a", "DEBUG_ADDR": "127.0.0.1:6060"}, nil,
+			func(c Config) bool { return c.DebugAddr == "127.0.0.1:6060" }},
+		{"DEBUG_ADDR on IPv6 loopback or localhost", map[string]string{"PEERS": "a"}, []string{"--debug-addr=[::1]:6060"},
+			func(c Config) bool { return c.DebugAddr == "[::1]:6060" }},
 		{"a list naming only this node is a cluster of one", map[string]string{"PEERS": "me", "NODE": "me"}, nil,
 			func(c Config) bool { return c.Peers != nil && len(c.Peers) == 0 }},
 	}
@@ -120,6 +124,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"NODE with a newline", map[string]string{"PEERS": "a", "NODE": "a\nb"}, nil, []string{"NODE"}},
 		{"bad flag value names the flag", map[string]string{"PEERS": "a"}, []string{"--poll-interval=x"}, []string{"--poll-interval", `"x"`}},
 		{"unknown flag", map[string]string{"PEERS": "a"}, []string{"--nope"}, []string{"nope"}},
+		{"DEBUG_ADDR on every interface", map[string]string{"PEERS": "a", "DEBUG_ADDR": ":6060"}, nil, []string{"DEBUG_ADDR", `":6060"`, "loopback"}},
+		{"DEBUG_ADDR on a public address", map[string]string{"PEERS": "a", "DEBUG_ADDR": "192.0.2.7:6060"}, nil, []string{"DEBUG_ADDR", "loopback"}},
+		{"DEBUG_ADDR without a port", map[string]string{"PEERS": "a", "DEBUG_ADDR": "127.0.0.1"}, nil, []string{"DEBUG_ADDR"}},
 		{"stray argument", map[string]string{"PEERS": "a"}, []string{"extra"}, []string{`"extra"`}},
 	}
 	for _, tc := range cases {

@@ -24,48 +24,54 @@ type RelayStore interface {
 // of the body is read), is the body small, well-formed and valid, and is
 // the sender one of this node's peers. A refused request stores nothing.
 type relayHandler struct {
-	secret []byte // empty: relaying is off on this node
-	peers  map[string]bool
-	store  RelayStore
-	log    zerolog.Logger
+	secret  []byte // empty: relaying is off on this node
+	peers   map[string]bool
+	store   RelayStore
+	metrics *actors.Metrics
+	log     zerolog.Logger
 }
 
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	refuse := func(status int, result, msg string) {
+		h.metrics.RelayReceived(result)
+		writeError(w, status, msg)
+	}
 	if len(h.secret) == 0 {
-		writeError(w, http.StatusForbidden, "relaying is disabled on this node")
+		refuse(http.StatusForbidden, actors.RelayDisabled, "relaying is disabled on this node")
 		return
 	}
 	if !h.authorised(r.Header.Get("Authorization")) {
-		writeError(w, http.StatusUnauthorized, "missing or wrong relay secret")
+		refuse(http.StatusUnauthorized, actors.RelayUnauthorized, "missing or wrong relay secret")
 		return
 	}
 	if r.ContentLength > MaxRelayBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "relay body is over 1 MiB")
+		refuse(http.StatusRequestEntityTooLarge, actors.RelayTooLarge, "relay body is over 1 MiB")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRelayBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "relay body is over 1 MiB")
+			refuse(http.StatusRequestEntityTooLarge, actors.RelayTooLarge, "relay body is over 1 MiB")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "could not read the body")
+		refuse(http.StatusBadRequest, actors.RelayInvalid, "could not read the body")
 		return
 	}
 	node, peers, err := DecodeRelay(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		refuse(http.StatusBadRequest, actors.RelayInvalid, err.Error())
 		return
 	}
 	if !h.peers[node] {
-		writeError(w, http.StatusForbidden, "node "+quoteShort(node)+" is not one of this node's peers")
+		refuse(http.StatusForbidden, actors.RelayUnknownSender, "node "+quoteShort(node)+" is not one of this node's peers")
 		return
 	}
 	if err := h.store.StoreRelay(r.Context(), node, peers, time.Now()); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "node is shutting down")
 		return
 	}
+	h.metrics.RelayReceived(actors.RelayAccepted)
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
 }

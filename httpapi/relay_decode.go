@@ -30,7 +30,11 @@ type relayPeer struct {
 	Since               json.RawMessage `json:"since"`
 	LastSeen            json.RawMessage `json:"last_seen"`
 	ConsecutiveFailures json.RawMessage `json:"consecutive_failures"`
+	RTT                 json.RawMessage `json:"rtt_ms"`
 }
+
+// maxRTT bounds a relayed rtt_ms: no probe outlasts a day.
+const maxRTT = 24 * 60 * 60 * 1000.0
 
 // DecodeRelay parses and validates a relay body: {"node": ..., "peers":
 // {name: {status, since, last_seen, consecutive_failures}}}. The error says
@@ -93,6 +97,14 @@ func decodePeer(raw json.RawMessage) (actors.PeerView, error) {
 		return v, errors.New("consecutive_failures: must be a non-negative integer")
 	}
 	v.ConsecutiveFailures = int(n)
+	// rtt_ms is optional: the seed's nodes do not send it.
+	if len(p.RTT) > 0 && !bytes.Equal(p.RTT, []byte("null")) {
+		var ms float64
+		if err := json.Unmarshal(p.RTT, &ms); err != nil || ms < 0 || ms > maxRTT {
+			return v, errors.New("rtt_ms: must be null or a number of milliseconds from 0 to 86400000")
+		}
+		v.RTT = &ms
+	}
 	return v, nil
 }
 

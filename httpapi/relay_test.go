@@ -109,6 +109,9 @@ func TestRelayRefusals(t *testing.T) {
 		{"fractional failures", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "null", "1.5")), 400, "consecutive_failures"},
 		{"failures as a string", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, "null", `"3"`)), 400, "consecutive_failures"},
 		{"missing failures", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null}`), 400, "consecutive_failures"},
+		{"a negative rtt_ms", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":-1}`), 400, "rtt_ms"},
+		{"an rtt_ms that is a string", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":"fast"}`), 400, "rtt_ms"},
+		{"an rtt_ms over a day", secret, secret, relayWith(`"dec.mesh.dupunkto.org"`, "x.example", `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":1e300}`), 400, "rtt_ms"},
 		{"more than 1000 peers", secret, secret, manyPeers(1001), 400, "1000"},
 		{"a sender that is not a peer", secret, secret, strings.Replace(seedRelay, "dec.mesh", "evil.mesh", 1), 403, "not one of this node's peers"},
 	}
@@ -198,6 +201,10 @@ func TestSeedRelayIsStoredAndShownInTheSeedsShape(t *testing.T) {
 			}
 			var seed map[string]any
 			_ = json.Unmarshal([]byte(seedRelay), &seed)
+			// The seed's nodes send no rtt_ms; it shows as null.
+			for _, v := range seed["peers"].(map[string]any) {
+				v.(map[string]any)["rtt_ms"] = nil
+			}
 			if !reflect.DeepEqual(relay["peers"], seed["peers"]) || len(relay) != 2 {
 				t.Fatalf("relay entry %v, want received_at and the seed's peers %v", relay, seed["peers"])
 			}
@@ -238,3 +245,19 @@ func TestRelaySendsNoCORSHeaders(t *testing.T) {
 		t.Fatalf("GET /relay = %d, want 405", r.status)
 	}
 }
+
+func TestRelayedRTTIsKept(t *testing.T) {
+	for raw, want := range map[string]*float64{`12.5`: ptr(12.5), `null`: nil, `0`: ptr(0.0)} {
+		_, peers, err := DecodeRelay([]byte(relayWith(`"dec.mesh.dupunkto.org"`, "x.example",
+			`{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":`+raw+`}`)))
+		if err != nil {
+			t.Fatalf("rtt_ms %s: %v", raw, err)
+		}
+		got := peers["x.example"].RTT
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Errorf("rtt_ms %s decoded as %v", raw, got)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -11,10 +11,14 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors"
 )
+
+// gzipLevel trades a little compression for speed: /state is served often.
+const gzipLevel = 1
 
 // Snapshotter is where handlers read the node's view; the state owner is one.
 type Snapshotter interface {
@@ -31,8 +35,11 @@ type Options struct {
 	Peers  []string
 	Relays RelayStore
 	// UI serves the aggregator page's files at /ui/; nil serves none.
-	UI  http.Handler
-	Log zerolog.Logger
+	UI http.Handler
+	// Metrics is served at /metrics and counts relays received; nil serves
+	// no /metrics.
+	Metrics *actors.Metrics
+	Log     zerolog.Logger
 }
 
 // NewRouter returns the node's HTTP handler.
@@ -59,20 +66,31 @@ func NewRouter(o Options) http.Handler {
 		r.With(public).Head(pattern, h)
 		r.With(public).Options(pattern, func(http.ResponseWriter, *http.Request) {})
 	}
+	// /state and /history grow with the number of peers and compress about
+	// tenfold; they are gzipped for clients that accept it.
+	compressed := func(h http.HandlerFunc) http.HandlerFunc {
+		return middleware.Compress(gzipLevel, "application/json")(h).ServeHTTP
+	}
 	readable("/ping", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []byte(`{"pong":true}`))
 	})
-	readable("/state", func(w http.ResponseWriter, _ *http.Request) {
+	readable("/state", compressed(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, o.State.Snapshot().JSON())
-	})
-	readable("/history", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	readable("/history", compressed(func(w http.ResponseWriter, _ *http.Request) {
 		b, err := json.Marshal(o.State.Snapshot().History(time.Now()))
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "could not encode the history")
 			return
 		}
 		writeJSON(w, http.StatusOK, b)
-	})
+	}))
+
+	if o.Metrics != nil {
+		metrics := promhttp.HandlerFor(o.Metrics.Registry(), promhttp.HandlerOpts{})
+		r.Method(http.MethodGet, "/metrics", metrics)
+		r.Method(http.MethodHead, "/metrics", metrics)
+	}
 
 	if o.UI != nil {
 		toPage := func(w http.ResponseWriter, req *http.Request) {
@@ -99,7 +117,7 @@ func NewRouter(o Options) http.Handler {
 	for _, p := range o.Peers {
 		peers[p] = true
 	}
-	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, log: o.Log})
+	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, metrics: o.Metrics, log: o.Log})
 	return r
 }
 

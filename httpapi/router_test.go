@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -83,7 +85,7 @@ func TestPingAnswersPong(t *testing.T) {
 func TestStateIsTheSeedsShape(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	at := time.Date(2026, 6, 6, 13, 1, 30, 0, time.UTC)
-	if err := o.Report(t.Context(), actors.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true}); err != nil {
+	if err := o.Report(t.Context(), actors.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true, RTT: 1234567 * time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}
 	srv := newTestServer(t, o)
@@ -94,9 +96,10 @@ func TestStateIsTheSeedsShape(t *testing.T) {
 			break
 		}
 	}
+	// The seed's shape plus rtt_ms, which the seed's aggregator ignores.
 	want := `{"node":"nov.mesh.dupunkto.org","peers":{` +
-		`"dec.mesh.dupunkto.org":{"status":"up","since":"2026-06-06T13:01:30Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0},` +
-		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{}}`
+		`"dec.mesh.dupunkto.org":{"status":"up","since":"2026-06-06T13:01:30Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0,"rtt_ms":1.234},` +
+		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{}}`
 	if r.status != 200 || r.body != want {
 		t.Fatalf("GET /state = %d\n got %s\nwant %s", r.status, r.body, want)
 	}
@@ -283,5 +286,37 @@ func TestPageIsServedAtUIWithItsSecurityHeaders(t *testing.T) {
 	}
 	if r := do(t, "HEAD", srv.URL+"/ui/", nil, ""); r.status != 200 {
 		t.Fatalf("HEAD /ui/ = %d", r.status)
+	}
+}
+
+func TestStateAndHistoryAreGzippedForClientsThatAcceptIt(t *testing.T) {
+	peers := make([]string, 50)
+	for i := range peers {
+		peers[i] = fmt.Sprintf("peer-%02d.mesh.example", i)
+	}
+	srv := newTestServer(t, ownerWith(t, peers...))
+	for _, path := range []string{"/state", "/history"} {
+		plain := do(t, "GET", srv.URL+path, map[string]string{"Accept-Encoding": "identity"}, "")
+		if plain.status != 200 || plain.header.Get("Content-Encoding") != "" {
+			t.Fatalf("GET %s without gzip: %d, Content-Encoding %q", path, plain.status, plain.header.Get("Content-Encoding"))
+		}
+		zipped := do(t, "GET", srv.URL+path, map[string]string{"Accept-Encoding": "gzip"}, "")
+		if zipped.status != 200 || zipped.header.Get("Content-Encoding") != "gzip" || !strings.Contains(strings.Join(zipped.header.Values("Vary"), ","), "Accept-Encoding") {
+			t.Fatalf("GET %s with gzip: %d, headers %v", path, zipped.status, zipped.header)
+		}
+		zr, err := gzip.NewReader(strings.NewReader(zipped.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path == "/state" && string(unzipped) != plain.body {
+			t.Fatalf("GET /state gzipped differs from plain:\n%s\n%s", unzipped, plain.body)
+		}
+		if !json.Valid(unzipped) || len(zipped.body) >= len(plain.body)/3 {
+			t.Fatalf("GET %s: %d bytes gzipped from %d plain", path, len(zipped.body), len(plain.body))
+		}
 	}
 }

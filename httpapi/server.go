@@ -34,24 +34,26 @@ const ExitListen = 1
 // Server runs the node's HTTP server until its context ends, then shuts it
 // down gracefully.
 type Server struct {
-	addr    string
-	handler http.Handler
-	log     zerolog.Logger
-	bound   atomic.Pointer[string]
-	ready   chan struct{} // closed once the server first listens
-	once    sync.Once
+	name         string
+	writeTimeout time.Duration
+	addr         string
+	handler      http.Handler
+	log          zerolog.Logger
+	bound        atomic.Pointer[string]
+	ready        chan struct{} // closed once the server first listens
+	once         sync.Once
 }
 
 // NewServer returns a server for handler on addr (host:port; port 0 picks one).
 func NewServer(addr string, handler http.Handler, log zerolog.Logger) *Server {
-	return &Server{addr: addr, handler: handler, log: log, ready: make(chan struct{})}
+	return &Server{name: "http-server", writeTimeout: WriteTimeout, addr: addr, handler: handler, log: log, ready: make(chan struct{})}
 }
 
 // Ready is closed once the server listens, so that a caller can announce
 // the address only when it answers.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-func (s *Server) String() string { return "http-server" }
+func (s *Server) String() string { return s.name }
 
 // Addr returns the address the server listens on, once it does; "" before.
 func (s *Server) Addr() string {
@@ -75,7 +77,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
+		WriteTimeout:      s.writeTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          stdlog.New(debugWriter{s.log}, "", 0),

@@ -142,6 +142,8 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		Log:       log,
 	})
 	root.Add(owner)
+	metrics := actors.NewMetrics(owner)
+	owner.Subscribe(metrics)
 
 	probers := suture.New("probers", supervisorSpec(log))
 	client := actors.NewProbeClient(cfg.ProbeTimeout)
@@ -155,6 +157,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Client:    client,
 			UserAgent: "mesh/" + version,
 			Owner:     owner,
+			Metrics:   metrics,
 			Log:       log,
 		}))
 	}
@@ -172,6 +175,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Timeout:   cfg.ProbeTimeout,
 			State:     owner,
 			UserAgent: "mesh/" + version,
+			Metrics:   metrics,
 			Log:       log,
 		})
 		owner.OnRoundComplete(relay.RoundComplete)
@@ -187,6 +191,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			URL:      cfg.WebhookURL,
 			Format:   cfg.WebhookFormat,
 			Username: cfg.Node,
+			Metrics:  metrics,
 			Log:      log,
 		})
 		reminders := actors.NewNotifier(actors.NotifierConfig{
@@ -225,9 +230,14 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		Peers:         peerNames(cfg),
 		Relays:        owner,
 		UI:            aggregator.Handler(),
+		Metrics:       metrics,
 		Log:           log,
 	}), log)
 	root.Add(server)
+
+	if cfg.DebugAddr != "" {
+		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
+	}
 
 	return &node{Supervisor: root, owner: owner, server: server}
 }

@@ -1,0 +1,170 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Results of a relay post, a received relay and a webhook delivery, as the
+// "result" label of their counters. Labels are fixed words or peer names,
+// never a URL or a secret.
+const (
+	RelayDelivered = "delivered" // the peer answered 2xx
+	RelayRejected  = "rejected"  // the peer answered 4xx: a wrong secret, not a peer
+	RelayFailed    = "failed"    // no answer, or 5xx
+
+	RelayAccepted      = "accepted"
+	RelayDisabled      = "disabled"       // this node has no RELAY_SECRET
+	RelayUnauthorized  = "unauthorized"   // wrong or missing secret
+	RelayTooLarge      = "too_large"      // body over the limit
+	RelayInvalid       = "invalid"        // not a relay's shape
+	RelayUnknownSender = "unknown_sender" // not one of this node's peers
+
+	WebhookDelivered = "delivered"
+	WebhookRetried   = "retried" // a failed attempt that will be tried again
+	WebhookGaveUp    = "gave_up" // dropped after retrying for too long, or refused for good
+	WebhookDropped   = "dropped" // the queue was full
+)
+
+// Metrics is what one node counts for Prometheus, in a registry of its own
+// (not the global one) so that several nodes in one process, as in the demo
+// and the tests, keep apart. A nil *Metrics counts nothing, so parts built
+// without one (in tests) need no stand-in.
+type Metrics struct {
+	registry      *prometheus.Registry
+	probes        *prometheus.CounterVec
+	probeDuration *prometheus.HistogramVec
+	transitions   *prometheus.CounterVec
+	relaySent     *prometheus.CounterVec
+	relayReceived *prometheus.CounterVec
+	webhook       *prometheus.CounterVec
+}
+
+// NewMetrics returns a node's metrics: its counters, the peers' gauges read
+// from state at each scrape, and the Go and process collectors.
+func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_probes_total", Help: "Probes of a peer, by result (ok or failed).",
+		}, []string{"peer", "result"}),
+		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mesh_probe_duration_seconds", Help: "Round-trip time of a probe, successful or not.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"peer"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_transitions_total", Help: "Changes of a peer's status, by the status it changed to.",
+		}, []string{"peer", "status"}),
+		relaySent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_relay_sent_total", Help: "Relays this node posted to its peers, by result.",
+		}, []string{"result"}),
+		relayReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_relay_received_total", Help: "Relays posted to this node, by result.",
+		}, []string{"result"}),
+		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_webhook_deliveries_total", Help: "Webhook delivery attempts, by result.",
+		}, []string{"result"}),
+	}
+	m.registry.MustRegister(
+		m.probes, m.probeDuration, m.transitions, m.relaySent, m.relayReceived, m.webhook,
+		peerGauges{state: state},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Every series a dashboard or an alert expects exists from the start, at
+	// zero, rather than appearing with its first event.
+	for _, e := range state.Snapshot().Peers {
+		m.probes.WithLabelValues(e.Name, "ok")
+		m.probes.WithLabelValues(e.Name, "failed")
+		m.transitions.WithLabelValues(e.Name, string(StatusUp))
+		m.transitions.WithLabelValues(e.Name, string(StatusDown))
+	}
+	for _, r := range []string{RelayDelivered, RelayRejected, RelayFailed} {
+		m.relaySent.WithLabelValues(r)
+	}
+	for _, r := range []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender} {
+		m.relayReceived.WithLabelValues(r)
+	}
+	for _, r := range []string{WebhookDelivered, WebhookRetried, WebhookGaveUp, WebhookDropped} {
+		m.webhook.WithLabelValues(r)
+	}
+	return m
+}
+
+// Registry is what GET /metrics serves.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Probe counts one probe of peer.
+func (m *Metrics) Probe(peer string, ok bool, rtt time.Duration) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.probes.WithLabelValues(peer, result).Inc()
+	m.probeDuration.WithLabelValues(peer).Observe(rtt.Seconds())
+}
+
+// Transition counts a change of status; Metrics is one of the owner's sinks.
+func (m *Metrics) Transition(t Transition) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(t.Peer, string(t.To)).Inc()
+}
+
+// RelaySent counts one relay post by its result.
+func (m *Metrics) RelaySent(result string) {
+	if m != nil {
+		m.relaySent.WithLabelValues(result).Inc()
+	}
+}
+
+// RelayReceived counts one relay posted to this node by its result.
+func (m *Metrics) RelayReceived(result string) {
+	if m != nil {
+		m.relayReceived.WithLabelValues(result).Inc()
+	}
+}
+
+// WebhookDelivery counts one delivery attempt (or drop) by its result.
+func (m *Metrics) WebhookDelivery(result string) {
+	if m != nil {
+		m.webhook.WithLabelValues(result).Inc()
+	}
+}
+
+// peerGauges reports each peer's status and failure count as they are in
+// the latest snapshot when Prometheus scrapes, so that the gauges cannot
+// disagree with /state: the snapshot is their only source.
+type peerGauges struct {
+	state interface{ Snapshot() *Snapshot }
+}
+
+var (
+	peerUpDesc = prometheus.NewDesc("mesh_peer_up",
+		"1 if this node sees the peer up, 0 if down; absent while unknown.", []string{"peer"}, nil)
+	peerFailuresDesc = prometheus.NewDesc("mesh_peer_consecutive_failures",
+		"Failed probes of the peer since its last success.", []string{"peer"}, nil)
+)
+
+func (g peerGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- peerUpDesc
+	ch <- peerFailuresDesc
+}
+
+func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range g.state.Snapshot().Peers {
+		switch e.View.Status {
+		case StatusUp:
+			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 1, e.Name)
+		case StatusDown:
+			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(e.View.ConsecutiveFailures), e.Name)
+	}
+}
