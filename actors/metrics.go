@@ -1,6 +1,10 @@
 package actors
 
 import (
+	"maps"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +38,7 @@ const (
 // without one (in tests) need no stand-in.
 type Metrics struct {
 	registry      *prometheus.Registry
-	probes        *prometheus.CounterVec
-	probeDuration *prometheus.HistogramVec
+	probes        *probeCollector
 	transitions   *prometheus.CounterVec
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
@@ -47,13 +50,7 @@ type Metrics struct {
 func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mesh_probes_total", Help: "Probes of a peer, by result (ok or failed).",
-		}, []string{"peer", "result"}),
-		probeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "mesh_probe_duration_seconds", Help: "Round-trip time of a probe, successful or not.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"peer"}),
+		probes:   &probeCollector{byPeer: map[string]*ProbeStats{}},
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_transitions_total", Help: "Changes of a peer's status, by the status it changed to.",
 		}, []string{"peer", "status"}),
@@ -68,7 +65,7 @@ func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
 		}, []string{"result"}),
 	}
 	m.registry.MustRegister(
-		m.probes, m.probeDuration, m.transitions, m.relaySent, m.relayReceived, m.webhook,
+		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook,
 		peerGauges{state: state},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -76,8 +73,7 @@ func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
 	// Every series a dashboard or an alert expects exists from the start, at
 	// zero, rather than appearing with its first event.
 	for _, e := range state.Snapshot().Peers {
-		m.probes.WithLabelValues(e.Name, "ok")
-		m.probes.WithLabelValues(e.Name, "failed")
+		m.ForPeer(e.Name)
 		m.transitions.WithLabelValues(e.Name, string(StatusUp))
 		m.transitions.WithLabelValues(e.Name, string(StatusDown))
 	}
@@ -98,15 +94,16 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
 // Probe counts one probe of peer.
 func (m *Metrics) Probe(peer string, ok bool, rtt time.Duration) {
+	m.ForPeer(peer).Probe(ok, rtt)
+}
+
+// ForPeer returns peer's probe statistics, made on first use; from a nil
+// *Metrics, nil, which counts nothing.
+func (m *Metrics) ForPeer(peer string) *ProbeStats {
 	if m == nil {
-		return
+		return nil
 	}
-	result := "ok"
-	if !ok {
-		result = "failed"
-	}
-	m.probes.WithLabelValues(peer, result).Inc()
-	m.probeDuration.WithLabelValues(peer).Observe(rtt.Seconds())
+	return m.probes.forPeer(peer)
 }
 
 // Transition counts a change of status; Metrics is one of the owner's sinks.
@@ -166,5 +163,89 @@ func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(e.View.ConsecutiveFailures), e.Name)
+	}
+}
+
+// probeBuckets are mesh_probe_duration_seconds's upper bounds: Prometheus's
+// default buckets, 5 ms to 10 s.
+var probeBuckets = prometheus.DefBuckets
+
+// ProbeStats are one peer's probe counts and round-trip times, written by
+// its prober with atomic adds and read when Prometheus scrapes.
+//
+// They are kept here rather than in a CounterVec and a HistogramVec because
+// with a thousand peers those cost more than the probing they count: each
+// series holds its own label pairs and creation timestamp, which was half
+// the node's live heap (BENCHMARKS.md), and every probe took a lock and a
+// label hash. A series per peer is still made, from these, at each scrape.
+type ProbeStats struct {
+	ok, failed atomic.Uint64
+	sumMicros  atomic.Uint64
+	buckets    []atomic.Uint64 // probes per bucket, not cumulative; the last is +Inf
+}
+
+// Probe counts one probe; on a nil *ProbeStats it does nothing.
+func (s *ProbeStats) Probe(ok bool, rtt time.Duration) {
+	if s == nil {
+		return
+	}
+	if ok {
+		s.ok.Add(1)
+	} else {
+		s.failed.Add(1)
+	}
+	s.sumMicros.Add(uint64(max(rtt, 0).Microseconds()))
+	secs := rtt.Seconds()
+	i := sort.SearchFloat64s(probeBuckets, secs) // the first bound >= secs
+	s.buckets[i].Add(1)
+}
+
+// probeCollector makes mesh_probes_total and mesh_probe_duration_seconds
+// from every peer's ProbeStats.
+type probeCollector struct {
+	mu     sync.Mutex
+	byPeer map[string]*ProbeStats
+}
+
+var (
+	probesDesc = prometheus.NewDesc("mesh_probes_total",
+		"Probes of a peer, by result (ok or failed).", []string{"peer", "result"}, nil)
+	probeDurationDesc = prometheus.NewDesc("mesh_probe_duration_seconds",
+		"Round-trip time of a probe, successful or not.", []string{"peer"}, nil)
+)
+
+func (c *probeCollector) forPeer(peer string) *ProbeStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.byPeer[peer]
+	if !ok {
+		s = &ProbeStats{buckets: make([]atomic.Uint64, len(probeBuckets)+1)}
+		c.byPeer[peer] = s
+	}
+	return s
+}
+
+func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- probesDesc
+	ch <- probeDurationDesc
+}
+
+func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	peers := maps.Clone(c.byPeer)
+	c.mu.Unlock()
+	for peer, s := range peers {
+		ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(s.ok.Load()), peer, "ok")
+		ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(s.failed.Load()), peer, "failed")
+		cumulative := make(map[float64]uint64, len(probeBuckets))
+		var count uint64
+		for i, bound := range probeBuckets {
+			count += s.buckets[i].Load()
+			cumulative[bound] = count
+		}
+		count += s.buckets[len(probeBuckets)].Load()
+		// Read one after another while probes go on, the counts may be a probe
+		// apart; Prometheus takes that as it takes any scrape mid-stream.
+		ch <- prometheus.MustNewConstHistogram(probeDurationDesc, count, float64(s.sumMicros.Load())/1e6, cumulative, peer)
 	}
 }

@@ -70,3 +70,50 @@ func TestNilMetricsCountNothing(t *testing.T) {
 	m.RelayReceived(RelayAccepted)
 	m.WebhookDelivery(WebhookDelivered)
 }
+
+func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
+	o := newTestOwner("a")
+	m := NewMetrics(o)
+	for _, rtt := range []time.Duration{3 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
+		m.Probe("a", true, rtt)
+	}
+	m.Probe("a", false, 20*time.Second) // past every bucket
+
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed float64
+	var h *dto.Histogram
+	for _, f := range families {
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch {
+			case f.GetName() == "mesh_probes_total" && labels["result"] == "ok":
+				ok = s.GetCounter().GetValue()
+			case f.GetName() == "mesh_probes_total" && labels["result"] == "failed":
+				failed = s.GetCounter().GetValue()
+			case f.GetName() == "mesh_probe_duration_seconds" && labels["peer"] == "a":
+				h = s.GetHistogram()
+			}
+		}
+	}
+	if ok != 3 || failed != 1 {
+		t.Errorf("mesh_probes_total ok=%v failed=%v, want 3 and 1", ok, failed)
+	}
+	if h == nil {
+		t.Fatal("no mesh_probe_duration_seconds for a")
+	}
+	if h.GetSampleCount() != 4 || h.GetSampleSum() < 20.027 || h.GetSampleSum() > 20.029 {
+		t.Errorf("histogram count %d sum %v, want 4 and 20.028", h.GetSampleCount(), h.GetSampleSum())
+	}
+	want := map[float64]uint64{0.005: 2, 0.01: 2, 0.025: 3, 10: 3} // cumulative; 5 ms falls in le=0.005
+	for _, b := range h.GetBucket() {
+		if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
+			t.Errorf("bucket le=%v holds %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
+		}
+	}
+}

@@ -10,10 +10,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// maxBatch bounds how many queued messages the owner applies before it
-// publishes a snapshot, so that a burst of results costs one snapshot copy
-// rather than one each, and readers never see a view older than one batch.
-const maxBatch = 64
+// publishGap is the least time between two snapshots. A node with a
+// thousand peers gets a probe result every millisecond; copying the peer
+// list for each, and re-encoding /state, cost more than the probes did
+// (BENCHMARKS.md). Results that come within the gap are applied as they
+// come and published together, so a reader's view is at most this old. The
+// first change after a quiet spell is published at once.
+const publishGap = 20 * time.Millisecond
 
 // TransitionSink receives the owner's transitions. Its method is called from
 // the owner's goroutine and must not block: a sink hands the transition to
@@ -56,9 +59,10 @@ type Owner struct {
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
 	// the peers' states it had.
-	peers  []*peerState // in the order of Snapshot.Peers
-	index  map[string]int
-	probed map[string]bool // peers probed since the last complete round
+	peers     []*peerState // in the order of Snapshot.Peers
+	index     map[string]int
+	probed    map[string]bool // peers probed since the last complete round
+	published time.Time       // when the last snapshot was
 
 	current atomic.Pointer[Snapshot]
 
@@ -134,8 +138,9 @@ func (o *Owner) StoreRelay(ctx context.Context, node string, peers map[string]Pe
 	}
 }
 
-// Serve runs the owner's loop: take one message, apply whatever else is
-// already queued (up to maxBatch), publish, and tell the subscribers.
+// Serve runs the owner's loop: take one message, apply whatever else comes
+// before publishGap since the last snapshot is over, publish, and tell the
+// subscribers.
 func (o *Owner) Serve(ctx context.Context) error {
 	for {
 		if err := o.turn(ctx); err != nil {
@@ -159,17 +164,38 @@ func (o *Owner) turn(ctx context.Context) error {
 	case m := <-o.relays:
 		o.applyRelay(&b, m)
 	}
-	for i := 1; i < maxBatch; i++ {
+	var gapOver <-chan time.Time
+	if wait := time.Until(o.published.Add(publishGap)); wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		gapOver = timer.C
+	}
+	for {
+		// What is queued already goes into this snapshot. The queue is
+		// bounded (one result per prober), so this ends.
+		select {
+		case r := <-o.results:
+			o.applyResult(&b, r)
+			continue
+		case m := <-o.relays:
+			o.applyRelay(&b, m)
+			continue
+		default:
+		}
+		if gapOver == nil {
+			return nil
+		}
 		select {
 		case r := <-o.results:
 			o.applyResult(&b, r)
 		case m := <-o.relays:
 			o.applyRelay(&b, m)
-		default:
+		case <-gapOver:
 			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // batch collects what one turn of the loop changed, so that the snapshot is
@@ -230,6 +256,7 @@ func (o *Owner) publish(b *batch) {
 		next.Relay = b.relay
 	}
 	o.current.Store(next)
+	o.published = time.Now()
 	for _, t := range b.transitions {
 		for _, s := range o.sinks {
 			s.Transition(t)

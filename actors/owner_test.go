@@ -89,13 +89,53 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 
 		report(t, o, "b", false)
 		report(t, o, "b", false)
-		synctest.Wait()
+		settle()
 		got := sink.transitions()
 		if len(got) != 2 || got[0].Peer != "a" || got[0].To != StatusUp || got[1].Peer != "b" || got[1].To != StatusDown || got[1].From != StatusUnknown {
 			t.Fatalf("transitions %+v, want a up then b down", got)
 		}
 		if sink.seen[0] != StatusUp || sink.seen[1] != StatusDown {
 			t.Fatalf("a sink heard of a transition before the snapshot showed it: %v", sink.seen)
+		}
+	})
+}
+
+// settle lets the owner publish what it has applied: inside a synctest
+// bubble, it waits out publishGap and everything that follows from it.
+func settle() {
+	time.Sleep(publishGap)
+	synctest.Wait()
+}
+
+// Results that come in a burst are applied as they come but published
+// together, once publishGap after the last snapshot; the first after a
+// quiet spell is published at once.
+func TestOwnerPublishesABurstOfResultsAsOneSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		peers := []string{"a", "b", "c", "d", "e"}
+		o := newTestOwner(peers...)
+		go o.Serve(t.Context())
+
+		report(t, o, "a", true)
+		synctest.Wait()
+		first := o.Snapshot()
+		if v, _ := first.Peer("a"); v.Status != StatusUp {
+			t.Fatal("the first result after a quiet spell was not published at once")
+		}
+		for _, p := range peers[1:] {
+			report(t, o, p, true)
+		}
+		synctest.Wait()
+		if o.Snapshot() != first {
+			t.Fatal("a snapshot was published within publishGap of the last")
+		}
+		time.Sleep(publishGap)
+		synctest.Wait()
+		second := o.Snapshot()
+		for _, p := range peers {
+			if v, _ := second.Peer(p); v.Status != StatusUp {
+				t.Fatalf("after publishGap, %s is %s, want every result of the burst in one snapshot", p, v.Status)
+			}
 		}
 	})
 }
@@ -107,7 +147,7 @@ func TestOwnerSignalsEachCompleteRound(t *testing.T) {
 		rounds := 0
 		o.OnRoundComplete(func() { mu.Lock(); rounds++; mu.Unlock() })
 		go o.Serve(t.Context())
-		count := func() int { synctest.Wait(); mu.Lock(); defer mu.Unlock(); return rounds }
+		count := func() int { settle(); mu.Lock(); defer mu.Unlock(); return rounds }
 
 		report(t, o, "a", true)
 		report(t, o, "a", false) // probing one peer twice does not complete a round

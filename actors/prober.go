@@ -38,8 +38,9 @@ type ProberConfig struct {
 // state owner. Each peer has its own prober goroutine, so a peer that hangs
 // delays nobody else.
 type Prober struct {
-	cfg ProberConfig
-	req *http.Request // template; cloned with a context per probe
+	cfg     ProberConfig
+	req     *http.Request // template; cloned with a context per probe
+	metrics *ProbeStats
 
 	// Kept across restarts by suture, so a restarted prober keeps its phase.
 	next    time.Time // when the next probe is due
@@ -57,7 +58,7 @@ func NewProber(cfg ProberConfig) *Prober {
 		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer, cfg.URL, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)
-	return &Prober{cfg: cfg, req: req}
+	return &Prober{cfg: cfg, req: req, metrics: cfg.Metrics.ForPeer(cfg.Peer)}
 }
 
 // PhaseOffset spreads n peers evenly over one interval: peer i of n starts
@@ -72,7 +73,9 @@ func PhaseOffset(i, n int, interval time.Duration) time.Duration {
 // NewProbeClient returns the HTTP client every prober shares. Keep-alives are
 // off: each probe dials a fresh connection, because a pooled connection can
 // hide a peer that no longer accepts new ones. Redirects are not followed: a
-// probe answers for the peer itself, not for wherever it points.
+// probe answers for the peer itself, not for wherever it points. There is
+// no Client.Timeout: each probe's context carries its deadline, and a second
+// one would cost a timer and a context per probe for nothing.
 func NewProbeClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
@@ -86,7 +89,6 @@ func NewProbeClient(timeout time.Duration) *http.Client {
 			ForceAttemptHTTP2:      false,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       timeout,
 	}
 }
 
@@ -115,7 +117,7 @@ func (p *Prober) Serve(ctx context.Context) error {
 			return ctx.Err() // shutting down: a probe cut short says nothing of the peer
 		}
 		p.logOutcome(r)
-		p.cfg.Metrics.Probe(r.Peer, r.OK, r.RTT)
+		p.metrics.Probe(r.OK, r.RTT)
 		if err := p.cfg.Owner.Report(ctx, r); err != nil {
 			return err
 		}

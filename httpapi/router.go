@@ -66,17 +66,16 @@ func NewRouter(o Options) http.Handler {
 		r.With(public).Head(pattern, h)
 		r.With(public).Options(pattern, func(http.ResponseWriter, *http.Request) {})
 	}
-	// /state and /history grow with the number of peers and compress about
-	// tenfold; they are gzipped for clients that accept it.
+	// /history grows with the number of peers and compresses about tenfold;
+	// it is gzipped for clients that accept it.
 	compressed := func(h http.HandlerFunc) http.HandlerFunc {
 		return middleware.Compress(gzipLevel, "application/json")(h).ServeHTTP
 	}
 	readable("/ping", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []byte(`{"pong":true}`))
 	})
-	readable("/state", compressed(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, o.State.Snapshot().JSON())
-	}))
+	// /state keeps its own encodings, gzipped and not (see stateCache).
+	readable("/state", (&stateCache{state: o.State}).ServeHTTP)
 	readable("/history", compressed(func(w http.ResponseWriter, _ *http.Request) {
 		b, err := json.Marshal(o.State.Snapshot().History(time.Now()))
 		if err != nil {

@@ -320,3 +320,24 @@ func TestStateAndHistoryAreGzippedForClientsThatAcceptIt(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                         false,
+		"gzip":                     true,
+		"GZIP":                     true,
+		"deflate, gzip;q=0.5":      true,
+		"br;q=1.0, gzip;q=0":       false,
+		"gzip;q=0.000":             false,
+		"*":                        true,
+		"identity":                 false,
+		"x-gzip":                   true,
+		"gzip ; q=0.001":           true,
+		"compress, br":             false,
+		"gzip;q=0, *;q=0, deflate": false,
+	} {
+		if got := acceptsGzip([]string{header}); got != want {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", header, got, want)
+		}
+	}
+}
