@@ -14,6 +14,7 @@ import (
 // answers while they are open, and the server closes each within its header
 // timeout however slowly it trickles bytes.
 func TestSlowlorisConnectionsDoNotDelayPingAndAreClosed(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	const slow = 300
 	var wg sync.WaitGroup
@@ -77,5 +78,38 @@ func TestSlowlorisConnectionsDoNotDelayPingAndAreClosed(t *testing.T) {
 	// a second for a busy machine to get round to closing 300 connections.
 	if longest > ReadHeaderTimeout+time.Second {
 		t.Fatalf("a slow connection stayed open %s, want at most the header timeout %s", longest, ReadHeaderTimeout)
+	}
+}
+
+// A body sent slowly is cut off: the server's read timeout bounds how long
+// one request may hold a connection, headers and body together.
+func TestASlowBodyIsCutOffByTheReadTimeout(t *testing.T) {
+	t.Parallel()
+	if ReadHeaderTimeout > 10*time.Second || ReadTimeout > 30*time.Second || WriteTimeout > 30*time.Second || IdleTimeout > 2*time.Minute || MaxHeaderBytes != 64<<10 {
+		t.Fatalf("server limits %s/%s/%s/%s/%d are looser than a node on the open internet should run with",
+			ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout, MaxHeaderBytes)
+	}
+	s := startServer(t)
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	opened := time.Now()
+	if _, err := io.WriteString(conn, "POST /relay HTTP/1.1\r\nHost: mesh\r\nContent-Length: 100000\r\nAuthorization: x\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range 60 {
+			time.Sleep(500 * time.Millisecond)
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(ReadTimeout + 10*time.Second))
+	_, _ = io.Copy(io.Discard, conn)
+	if took := time.Since(opened); took > ReadTimeout+time.Second {
+		t.Fatalf("a slow body held its connection %s, want at most the read timeout %s", took, ReadTimeout)
 	}
 }
