@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// proxied is a cluster whose nodes reach each other only through toxiproxy:
+// each node is known by its proxy's address (its NODE and its entry in
+// PEERS), and the proxy forwards to where the node really listens. A toxic
+// on a node's proxy is a fault on every connection to that node; the test
+// itself reads each node at its real address, past the faults.
+type proxied struct {
+	nodes   []*node // started with LISTEN_ADDR at their real address
+	names   []string
+	proxies []*toxiproxy.Proxy
+}
+
+func newProxied(t *testing.T, n int, env ...string) *proxied {
+	t.Helper()
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	ports := freePorts(t, 2*n)
+	c := &proxied{}
+	var urls []string
+	for i := range n {
+		name := fmt.Sprintf("127.0.0.1:%d", ports[i])
+		real := fmt.Sprintf("127.0.0.1:%d", ports[n+i])
+		p := toxiproxy.NewProxy(server, fmt.Sprintf("node%d", i), name, real)
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		c.names = append(c.names, name)
+		c.proxies = append(c.proxies, p)
+		urls = append(urls, "http://"+name)
+	}
+	for i := range n {
+		real := fmt.Sprintf("127.0.0.1:%d", ports[n+i])
+		own := append([]string{"PEERS=" + strings.Join(urls, ","), "NODE=" + c.names[i]}, env...)
+		nd := startNode(t, real, own...) // reads /state at the real address
+		c.nodes = append(c.nodes, nd)
+	}
+	return c
+}
+
+// sees reports whether node i sees node j with status.
+func (c *proxied) sees(i, j int, status string) bool {
+	s, err := c.nodes[i].state()
+	return err == nil && s.Peers[c.names[j]].Status == status
+}
+
+func (c *proxied) allUp(t *testing.T) {
+	t.Helper()
+	eventually(t, 15*time.Second, "every node to see every other up", func() bool {
+		for i := range c.nodes {
+			for j := range c.nodes {
+				if i != j && !c.sees(i, j, "up") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func addToxic(t *testing.T, p *toxiproxy.Proxy, json string) string {
+	t.Helper()
+	w, err := p.Toxics.AddToxicJson(strings.NewReader(json))
+	if err != nil {
+		t.Fatalf("toxic %s: %v", json, err)
+	}
+	return w.Name
+}
+
+func removeToxic(t *testing.T, p *toxiproxy.Proxy, name string) {
+	t.Helper()
+	if err := p.Toxics.RemoveToxic(t.Context(), name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Latency of 100 ms ± 100 ms on every answer, and one connection in twenty
+// stalled past PROBE_TIMEOUT: at a threshold of 4, no node ever calls a
+// peer down. (Four stalls in a row have odds of 0.05^4, about 6 in a
+// million probes; this run makes about 300.)
+func TestJitterAndStalledProbesCauseNoFalseDown(t *testing.T) {
+	c := newProxied(t, 3, "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=600ms", "FAILURE_THRESHOLD=4", "RELAY_SECRET=toxic")
+	c.allUp(t)
+	for _, p := range c.proxies {
+		addToxic(t, p, `{"name":"jitter","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":100,"jitter":100}}`)
+		addToxic(t, p, `{"name":"stall","type":"timeout","stream":"upstream","toxicity":0.05,"attributes":{"timeout":0}}`)
+	}
+	time.Sleep(10 * time.Second) // the run: faults go on, nodes keep probing
+
+	var failures int
+	for _, n := range c.nodes {
+		if downs := n.logsMatching(map[string]any{"message": "peer is down"}); len(downs) > 0 {
+			t.Errorf("%s called a peer down: %v", n.name, downs)
+		}
+		failures += len(n.logsMatching(map[string]any{"message": "probe failed"}))
+	}
+	if failures == 0 {
+		t.Error("no probe failed: the stalls did not reach the nodes")
+	}
+	for i := range c.nodes {
+		for j := range c.nodes {
+			if i != j && !c.sees(i, j, "up") {
+				t.Errorf("node %d sees node %d other than up at the end", i, j)
+			}
+		}
+	}
+}
+
+// Connections reset, connections stalled, and a one-way cut (nobody can
+// reach B, B can reach everybody): each is seen for what it is.
+func TestResetStalledAndOneWayCutConnections(t *testing.T) {
+	c := newProxied(t, 3, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=300ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=toxic", "LOG_LEVEL=debug")
+	c.allUp(t)
+	a, b, cc := 0, 1, 2
+	pb := c.proxies[b]
+
+	for _, fault := range []struct{ toxic, reason string }{
+		{`{"name":"reset","type":"reset_peer","stream":"upstream","toxicity":1,"attributes":{"timeout":0}}`, "connection reset by peer"},
+		{`{"name":"stall","type":"timeout","stream":"upstream","toxicity":1,"attributes":{"timeout":0}}`, "timed out after 300ms"},
+	} {
+		name := addToxic(t, pb, fault.toxic)
+		eventually(t, 10*time.Second, name+": B seen down by A and C", func() bool { return c.sees(a, b, "down") && c.sees(cc, b, "down") })
+		lines := c.nodes[a].logsMatching(map[string]any{"message": "probe failed", "peer": c.names[b]})
+		found := false
+		for _, l := range lines {
+			found = found || strings.Contains(fmt.Sprint(l["error"]), fault.reason)
+		}
+		if !found {
+			t.Errorf("%s: A's log does not say %q: %v", name, fault.reason, lines)
+		}
+		removeToxic(t, pb, name)
+		eventually(t, 10*time.Second, name+" removed: B seen up again", func() bool { return c.sees(a, b, "up") && c.sees(cc, b, "up") })
+	}
+
+	// One way: B's proxy stops, so no connection reaches B; B's own go out.
+	pb.Stop()
+	cut := time.Now()
+	eventually(t, 10*time.Second, "B seen down by A and C", func() bool { return c.sees(a, b, "down") && c.sees(cc, b, "down") })
+	if !c.sees(b, a, "up") || !c.sees(b, cc, "up") {
+		t.Error("B, which can reach everyone, does not see them up")
+	}
+	// B's relays still reach A: A holds one received after the cut (whole
+	// seconds on the wire, hence the second's grace).
+	eventually(t, 5*time.Second, "a relay from B received after the cut", func() bool {
+		s, err := c.nodes[a].state()
+		if err != nil {
+			return false
+		}
+		at, err := time.Parse(time.RFC3339, s.Relay[c.names[b]].ReceivedAt)
+		return err == nil && at.After(cut.Add(time.Second)) && s.Relay[c.names[b]].Peers[c.names[a]].Status == "up"
+	})
+	if err := pb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "B seen up once it can be reached again", func() bool { return c.sees(a, b, "up") && c.sees(cc, b, "up") })
+}
