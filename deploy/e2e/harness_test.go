@@ -27,6 +27,9 @@ var binary string
 const stampedVersion = "v0.0.0-e2e"
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv("MESH_E2E_GET"); url != "" {
+		os.Exit(get(url)) // this binary, run inside a network namespace to read a node there
+	}
 	dir, err := os.MkdirTemp("", "mesh-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,14 +98,22 @@ type node struct {
 	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan struct{}
-	err    error // from Wait, once done is closed
+	err    error    // from Wait, once done is closed
+	wrap   []string // a command the binary runs under, such as ip netns exec NS
 }
 
 // startNode starts the binary with env (KEY=value) plus LISTEN_ADDR and NODE
 // for name. Stopped nodes are killed when the test ends.
 func startNode(t *testing.T, name string, env ...string) *node {
 	t.Helper()
-	n := &node{t: t, name: name, env: env, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	return startNodeUnder(t, nil, name, env...)
+}
+
+// startNodeUnder is startNode with the binary run under wrap (a command and
+// its arguments, such as ip netns exec NS).
+func startNodeUnder(t *testing.T, wrap []string, name string, env ...string) *node {
+	t.Helper()
+	n := &node{t: t, name: name, env: env, wrap: wrap, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	n.start()
 	t.Cleanup(func() {
 		if n.running() {
@@ -118,6 +129,9 @@ func startNode(t *testing.T, name string, env ...string) *node {
 
 func (n *node) start() {
 	n.cmd = exec.Command(binary)
+	if len(n.wrap) > 0 {
+		n.cmd = exec.Command(n.wrap[0], append(n.wrap[1:], binary)...)
+	}
 	n.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "NODE=" + n.name, "LISTEN_ADDR=" + n.name}, n.env...)
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	if err := n.cmd.Start(); err != nil {
