@@ -35,6 +35,7 @@ type options struct {
 	mesh         string
 	profile      string
 	memprofile   string
+	stall        float64
 }
 
 func main() {
@@ -59,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.mesh, "mesh", "", "the mesh binary; empty builds ./cmd/mesh")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write the node's CPU profile over the window here")
 	fs.StringVar(&o.memprofile, "memprofile", "", "write the node's heap profile, taken at the end of the window, here")
+	fs.Float64Var(&o.stall, "stall", 0, "instead of the cost: count false downs when this fraction of probes (0-1) stalls past the timeout")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,11 +86,14 @@ func measure(o options, out io.Writer) error {
 		}
 	}
 
-	ts, err := newTargets(o.peers)
+	ts, err := newTargets(o.peers, o.stall)
 	if err != nil {
 		return err
 	}
 	defer ts.close()
+	if o.stall > 0 {
+		return measureFalseDowns(o, dir, ts, out)
+	}
 
 	r := report{opts: o}
 	fmt.Fprintf(out, "mesh-cost: %d peers at %s; node first, then the bare prober\n", o.peers, o.interval)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -44,5 +45,31 @@ func TestHarnessMeasuresANodeAndTheBareProber(t *testing.T) {
 	// that both runs saw the killed target go down does not.
 	if !regexp.MustCompile(`kill-to-down over 2 runs: min`).MatchString(out.String()) {
 		t.Errorf("no detection figures in the report:\n%s", out.String())
+	}
+}
+
+// The false-down mode: with half the probes stalled and a threshold of 2,
+// peers that never went away are called down, and the report says how
+// often against the prediction.
+func TestHarnessCountsFalseDownsUnderStalledProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the mesh binary")
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"--stall", "0.5", "--peers", "10", "--interval", "100ms", "--timeout", "100ms", "--threshold", "2", "--window", "2s"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	m := regexp.MustCompile(`false downs (\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no false-down count in the report:\n%s", out.String())
+	}
+	// About 130 probes at odds of 1 in 8: a count of zero would mean stalls
+	// did not reach the node.
+	if n, _ := strconv.Atoi(m[1]); n == 0 {
+		t.Errorf("no false downs with half the probes stalled:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "predicted (1-q) q^2") {
+		t.Errorf("no prediction in the report:\n%s", out.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -13,9 +14,11 @@ import (
 // does, and note when each was probed. One http.Server serves them all; the
 // local port tells which target a request reached.
 type targets struct {
-	srv    *http.Server
-	byPort map[int]*target
-	list   []*target
+	stall   float64 // the chance that a probe is never answered
+	srv     *http.Server
+	byPort  map[int]*target
+	list    []*target
+	stalled atomic.Int64
 }
 
 type target struct {
@@ -31,8 +34,10 @@ type target struct {
 	count atomic.Int64
 }
 
-func newTargets(n int) (*targets, error) {
-	ts := &targets{byPort: make(map[int]*target, n)}
+// newTargets starts n targets; stall is the chance that one leaves a probe
+// unanswered.
+func newTargets(n int, stall float64) (*targets, error) {
+	ts := &targets{stall: stall, byPort: make(map[int]*target, n)}
 	ts.srv = &http.Server{Handler: http.HandlerFunc(ts.serve), ReadHeaderTimeout: 5 * time.Second}
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,6 +65,11 @@ func (ts *targets) serve(w http.ResponseWriter, r *http.Request) {
 			t.arrivals = append(t.arrivals, now)
 		}
 		t.mu.Unlock()
+	}
+	if ts.stall > 0 && rand.Float64() < ts.stall {
+		ts.stalled.Add(1)
+		<-r.Context().Done() // never answer; the prober gives up at its timeout
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"pong":true}`))
