@@ -91,7 +91,7 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	var mu sync.Mutex
 	r.node, err = window(o, pid, ts, func(ctx context.Context) {
 		if o.profile != "" {
-			go saveProfile(ctx, "http://"+debug, o.window, o.profile)
+			go saveProfile("http://"+debug, "profile", o.window, o.profile)
 		}
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
@@ -127,7 +127,7 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	r.probingRSS = r.node.rss
 	r.memory = memoryBreakdown(url)
 	if o.memprofile != "" {
-		saveHeapProfile("http://"+debug, o.memprofile)
+		saveProfile("http://"+debug, "heap", 0, o.memprofile)
 	}
 
 	r.stateGzip = loadState(url, o.stateClients, o.stateFor, true)
@@ -162,34 +162,22 @@ func memoryBreakdown(url string) string {
 	return strings.Join(parts, " ")
 }
 
-func saveHeapProfile(debugURL, path string) {
-	resp, err := client.Get(debugURL + "/debug/pprof/heap")
+// saveProfile writes a profile from the node's DEBUG_ADDR listener to
+// path: the heap now, or the CPU over d (d > 0).
+func saveProfile(debugURL, kind string, d time.Duration, path string) {
+	url := debugURL + "/debug/pprof/" + kind
+	if d > 0 {
+		url += fmt.Sprintf("?seconds=%d", max(1, int(d.Seconds())-1))
+	}
+	resp, err := (&http.Client{Timeout: d + time.Minute}).Get(url)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mesh-cost: heap profile:", err)
+		fmt.Fprintln(os.Stderr, "mesh-cost:", kind, "profile:", err)
 		return
 	}
 	defer resp.Body.Close()
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mesh-cost: heap profile:", err)
-		return
-	}
-	defer f.Close()
-	_, _ = io.Copy(f, resp.Body)
-}
-
-func saveProfile(ctx context.Context, debugURL string, d time.Duration, path string) {
-	secs := max(1, int(d.Seconds())-1)
-	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), "GET", fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, secs), nil)
-	resp, err := (&http.Client{Timeout: d + time.Minute}).Do(req)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mesh-cost: profile:", err)
-		return
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mesh-cost: profile:", err)
+		fmt.Fprintln(os.Stderr, "mesh-cost:", kind, "profile:", err)
 		return
 	}
 	defer f.Close()
