@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // Benchmarks; BENCHMARKS.md has the figures and the commands.
@@ -28,7 +30,7 @@ func peerNames(n int) []string {
 func BenchmarkOwnerReport(b *testing.B) {
 	const peers = 1000
 	names := peerNames(peers)
-	o := NewOwner(OwnerConfig{Node: "me", Peers: names, Threshold: 4, Boot: time.Now(), Log: zerolog.Nop()})
+	o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers(names...), Threshold: 4, Boot: time.Now(), Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go o.Serve(ctx)
@@ -40,14 +42,14 @@ func BenchmarkOwnerReport(b *testing.B) {
 	for s := range senders {
 		wg.Go(func() {
 			for i := s; i < b.N; i += senders {
-				_ = o.Report(ctx, ProbeResult{Peer: names[i%peers], At: time.Now(), OK: i%7 != 0, RTT: time.Millisecond})
+				_ = o.Report(ctx, domain.ProbeResult{Peer: names[i%peers], At: time.Now(), OK: i%7 != 0, RTT: time.Millisecond})
 			}
 		})
 	}
 	wg.Wait()
 	// The last results are queued; wait until the owner has applied them all.
 	done := make(chan struct{})
-	o2 := ProbeResult{Peer: names[0], At: time.Now(), OK: true}
+	o2 := domain.ProbeResult{Peer: names[0], At: time.Now(), OK: true}
 	go func() {
 		_ = o.Report(ctx, o2)
 		for len(o.results) > 0 {
@@ -57,64 +59,6 @@ func BenchmarkOwnerReport(b *testing.B) {
 	}()
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "results/s")
-}
-
-// snapshotWith builds a snapshot of n peers, all up, and n relays that each
-// hold a view of n peers: the largest /state a cluster of n+1 nodes serves.
-func snapshotWith(n int) *Snapshot {
-	names := peerNames(n)
-	now := time.Now()
-	seen := Time{now}
-	view := PeerView{Status: StatusUp, Since: Time{now.Add(-time.Hour)}, LastSeen: &seen, RTT: Millis(1234 * time.Microsecond)}
-	s := &Snapshot{Node: "me", Relay: map[string]*RelayCopy{}}
-	views := map[string]PeerView{}
-	for _, name := range names {
-		s.Peers = append(s.Peers, &PeerEntry{Name: name, View: view})
-		views[name] = view
-	}
-	for _, name := range names {
-		s.Relay[name] = &RelayCopy{ReceivedAt: Time{now}, Peers: views}
-	}
-	return s
-}
-
-// BenchmarkStateJSON measures encoding /state for 10, 100 and 1000 peers
-// with as many relays, each relay holding a view of as many peers.
-// "one-change" is the steady state: one peer's entry changed since the last
-// snapshot, as after a probe. "cold" encodes every entry and relay afresh,
-// as for a snapshot whose every part is new (not something a node does).
-func BenchmarkStateJSON(b *testing.B) {
-	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("peers=%d/one-change", n), func(b *testing.B) {
-			s := snapshotWith(n)
-			s.JSON() // the fragments of earlier snapshots are already encoded
-			b.ReportAllocs()
-			var size, i int
-			for b.Loop() {
-				peers := slices.Clone(s.Peers)
-				old := peers[i%n]
-				peers[i%n] = &PeerEntry{Name: old.Name, View: old.View, History: old.History}
-				i++
-				s = &Snapshot{Node: s.Node, Peers: peers, Relay: s.Relay}
-				size = len(s.JSON())
-			}
-			b.ReportMetric(float64(size), "bytes")
-		})
-		b.Run(fmt.Sprintf("peers=%d/cold", n), func(b *testing.B) {
-			s := snapshotWith(n)
-			b.ReportAllocs()
-			for b.Loop() {
-				fresh := &Snapshot{Node: s.Node, Relay: map[string]*RelayCopy{}}
-				for _, e := range s.Peers {
-					fresh.Peers = append(fresh.Peers, &PeerEntry{Name: e.Name, View: e.View})
-				}
-				for name, c := range s.Relay {
-					fresh.Relay[name] = &RelayCopy{ReceivedAt: c.ReceivedAt, Peers: c.Peers}
-				}
-				_ = fresh.JSON()
-			}
-		})
-	}
 }
 
 // BenchmarkProberRound measures one round of probes over 100 peers on
@@ -127,10 +71,11 @@ func BenchmarkProberRound(b *testing.B) {
 		_, _ = w.Write([]byte(`{"pong":true}`))
 	}))
 	defer srv.Close()
-	client := NewProbeClient(5 * time.Second)
+	client := newHTTPClient(forProbes, 5*time.Second)
 	probers := make([]*Prober, peers)
 	for i := range probers {
-		probers[i] = NewProber(ProberConfig{Peer: fmt.Sprint(i), URL: srv.URL, Interval: time.Second, Timeout: 5 * time.Second, Client: client, UserAgent: "mesh/bench", Log: zerolog.Nop()})
+		peer := config.Peer{Name: fmt.Sprint(i), URL: srv.URL}
+		probers[i] = NewProber(ProberConfig{Peer: peer, Interval: time.Second, Timeout: 5 * time.Second, Client: client, UserAgent: "mesh/bench", Log: zerolog.Nop()})
 	}
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"maps"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -9,28 +10,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
-// Results of a relay post, a received relay and a webhook delivery, as the
-// "result" label of their counters. Labels are fixed words or peer names,
+// Results of a webhook delivery, as the "result" label of its counter
+// (relays' results are domain's). Labels are fixed words or peer names,
 // never a URL or a secret.
 const (
-	RelayDelivered = "delivered" // the peer answered 2xx
-	RelayRejected  = "rejected"  // the peer answered 4xx: a wrong secret, not a peer
-	RelayFailed    = "failed"    // no answer, or 5xx
-
-	RelayAccepted      = "accepted"
-	RelayDisabled      = "disabled"       // this node has no RELAY_SECRET
-	RelayUnauthorized  = "unauthorized"   // wrong or missing secret
-	RelayTooLarge      = "too_large"      // body over the limit
-	RelayInvalid       = "invalid"        // not a relay's shape
-	RelayUnknownSender = "unknown_sender" // not one of this node's peers
-
 	WebhookDelivered = "delivered"
 	WebhookRetried   = "retried" // a failed attempt that will be tried again
 	WebhookGaveUp    = "gave_up" // dropped after retrying for too long, or refused for good
 	WebhookDropped   = "dropped" // the queue was full
 )
+
+// mailboxes are the names of the bounded mailboxes whose drops are counted.
+func mailboxes() []string { return []string{"notifier", "webhook"} }
 
 // Metrics is what one node counts for Prometheus, in a registry of its own
 // (not the global one) so that several nodes in one process, as in the demo
@@ -43,11 +40,12 @@ type Metrics struct {
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
 	webhook       *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
 }
 
-// NewMetrics returns a node's metrics: its counters, the peers' gauges read
-// from state at each scrape, and the Go and process collectors.
-func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
+// NewMetrics returns the metrics of a node that probes peers: its counters
+// and the Go and process collectors. The peers' gauges come with Handler.
+func NewMetrics(peers []config.Peer) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		probes:   &probeCollector{byPeer: map[string]*ProbeStats{}},
@@ -63,38 +61,44 @@ func NewMetrics(state interface{ Snapshot() *Snapshot }) *Metrics {
 		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_webhook_deliveries_total", Help: "Webhook delivery attempts, by result.",
 		}, []string{"result"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_mailbox_dropped_total", Help: "Items a full mailbox dropped, by mailbox (notifier: transitions; webhook: messages).",
+		}, []string{"mailbox"}),
 	}
 	m.registry.MustRegister(
-		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook,
-		peerGauges{state: state},
+		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	// Every series a dashboard or an alert expects exists from the start, at
 	// zero, rather than appearing with its first event.
-	for _, e := range state.Snapshot().Peers {
-		m.ForPeer(e.Name)
-		m.transitions.WithLabelValues(e.Name, string(StatusUp))
-		m.transitions.WithLabelValues(e.Name, string(StatusDown))
+	for _, p := range peers {
+		m.ForPeer(p.Name)
+		m.transitions.WithLabelValues(p.Name, string(domain.StatusUp))
+		m.transitions.WithLabelValues(p.Name, string(domain.StatusDown))
 	}
-	for _, r := range []string{RelayDelivered, RelayRejected, RelayFailed} {
+	for _, r := range domain.RelaySentResults() {
 		m.relaySent.WithLabelValues(r)
 	}
-	for _, r := range []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender} {
+	for _, r := range domain.RelayReceivedResults() {
 		m.relayReceived.WithLabelValues(r)
 	}
 	for _, r := range []string{WebhookDelivered, WebhookRetried, WebhookGaveUp, WebhookDropped} {
 		m.webhook.WithLabelValues(r)
 	}
+	for _, name := range mailboxes() {
+		m.dropped.WithLabelValues(name)
+	}
 	return m
 }
 
-// Registry is what GET /metrics serves.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
-
-// Probe counts one probe of peer.
-func (m *Metrics) Probe(peer string, ok bool, rtt time.Duration) {
-	m.ForPeer(peer).Probe(ok, rtt)
+// Handler serves GET /metrics: the node's counters, and the peers' gauges
+// read from state's latest snapshot at each scrape, so that they cannot
+// disagree with /state.
+func (m *Metrics) Handler(state interface{ Snapshot() *domain.Snapshot }) http.Handler {
+	gauges := prometheus.NewRegistry()
+	gauges.MustRegister(peerGauges{state: state})
+	return promhttp.HandlerFor(prometheus.Gatherers{m.registry, gauges}, promhttp.HandlerOpts{})
 }
 
 // ForPeer returns peer's probe statistics, made on first use; from a nil
@@ -106,8 +110,8 @@ func (m *Metrics) ForPeer(peer string) *ProbeStats {
 	return m.probes.forPeer(peer)
 }
 
-// Transition counts a change of status; Metrics is one of the owner's sinks.
-func (m *Metrics) Transition(t Transition) {
+// Transition counts a change of status; the state owner calls it.
+func (m *Metrics) Transition(t domain.Transition) {
 	if m == nil {
 		return
 	}
@@ -135,11 +139,18 @@ func (m *Metrics) WebhookDelivery(result string) {
 	}
 }
 
+// MailboxDropped counts one item a full mailbox dropped.
+func (m *Metrics) MailboxDropped(mailbox string) {
+	if m != nil {
+		m.dropped.WithLabelValues(mailbox).Inc()
+	}
+}
+
 // peerGauges reports each peer's status and failure count as they are in
 // the latest snapshot when Prometheus scrapes, so that the gauges cannot
 // disagree with /state: the snapshot is their only source.
 type peerGauges struct {
-	state interface{ Snapshot() *Snapshot }
+	state interface{ Snapshot() *domain.Snapshot }
 }
 
 var (
@@ -155,14 +166,15 @@ func (g peerGauges) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range g.state.Snapshot().Peers {
-		switch e.View.Status {
-		case StatusUp:
-			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 1, e.Name)
-		case StatusDown:
-			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name)
+	for e := range g.state.Snapshot().Peers() {
+		v := e.View()
+		switch v.Status {
+		case domain.StatusUp:
+			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 1, e.Name())
+		case domain.StatusDown:
+			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name())
 		}
-		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(e.View.ConsecutiveFailures), e.Name)
+		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
 	}
 }
 

@@ -1,19 +1,35 @@
 package actors
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// gather returns the samples of one family by their "peer" label.
-func gather(t *testing.T, m *Metrics, family string) map[string]*dto.Metric {
+// scrape gets GET /metrics from m's handler over state and parses it, as
+// Prometheus would.
+func scrape(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapshot }) map[string]*dto.MetricFamily {
 	t.Helper()
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	m.Handler(state).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(rec.Body)
+	if err != nil || rec.Code != 200 {
+		t.Fatalf("scrape: %d %v", rec.Code, err)
 	}
+	return families
+}
+
+// gather returns the samples of one family by their "peer" label.
+func gather(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapshot }, family string) map[string]*dto.Metric {
+	t.Helper()
+	families := scrape(t, m, state)
 	out := map[string]*dto.Metric{}
 	for _, f := range families {
 		if f.GetName() != family {
@@ -32,7 +48,7 @@ func gather(t *testing.T, m *Metrics, family string) map[string]*dto.Metric {
 
 func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
 	o := newTestOwner("a", "b", "c")
-	m := NewMetrics(o)
+	m := NewMetrics(configPeers("a", "b", "c"))
 	ctx := t.Context()
 	go o.Serve(ctx)
 	report(t, o, "a", true)
@@ -40,49 +56,47 @@ func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
 	report(t, o, "b", false) // threshold 2: down
 	for {
 		s := o.Snapshot()
-		if a, _ := s.Peer("a"); a.Status == StatusUp {
-			if b, _ := s.Peer("b"); b.Status == StatusDown {
+		if a, _ := s.Peer("a"); a.Status == domain.StatusUp {
+			if b, _ := s.Peer("b"); b.Status == domain.StatusDown {
 				break
 			}
 		}
 		time.Sleep(time.Millisecond) // the owner publishes in its own time
 	}
 
-	up := gather(t, m, "mesh_peer_up")
+	up := gather(t, m, o, "mesh_peer_up")
 	if len(up) != 2 || up["a"].GetGauge().GetValue() != 1 || up["b"].GetGauge().GetValue() != 0 {
 		t.Errorf("mesh_peer_up = %v, want a=1, b=0 and nothing for the unknown c", up)
 	}
-	failures := gather(t, m, "mesh_peer_consecutive_failures")
+	failures := gather(t, m, o, "mesh_peer_consecutive_failures")
 	if len(failures) != 3 || failures["b"].GetGauge().GetValue() != 2 || failures["c"].GetGauge().GetValue() != 0 {
 		t.Errorf("mesh_peer_consecutive_failures = %v, want every peer, b at 2", failures)
 	}
 	// Counters exist from the start, at zero, for every peer.
-	if probes := gather(t, m, "mesh_probes_total"); len(probes) != 3 {
+	if probes := gather(t, m, o, "mesh_probes_total"); len(probes) != 3 {
 		t.Errorf("mesh_probes_total has series for %d peers, want 3 from the start", len(probes))
 	}
 }
 
 func TestNilMetricsCountNothing(t *testing.T) {
 	var m *Metrics
-	m.Probe("a", true, time.Millisecond)
-	m.Transition(Transition{Peer: "a", To: StatusUp})
-	m.RelaySent(RelayDelivered)
-	m.RelayReceived(RelayAccepted)
+	m.ForPeer("a").Probe(true, time.Millisecond)
+	m.Transition(domain.Transition{Peer: "a", To: domain.StatusUp})
+	m.RelaySent(domain.RelayDelivered)
+	m.RelayReceived(domain.RelayAccepted)
 	m.WebhookDelivery(WebhookDelivered)
+	m.MailboxDropped("webhook")
 }
 
 func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 	o := newTestOwner("a")
-	m := NewMetrics(o)
+	m := NewMetrics(configPeers("a"))
 	for _, rtt := range []time.Duration{3 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
-		m.Probe("a", true, rtt)
+		m.ForPeer("a").Probe(true, rtt)
 	}
-	m.Probe("a", false, 20*time.Second) // past every bucket
+	m.ForPeer("a").Probe(false, 20*time.Second) // past every bucket
 
-	families, err := m.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	families := scrape(t, m, o)
 	var ok, failed float64
 	var h *dto.Histogram
 	for _, f := range families {

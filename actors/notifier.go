@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/mailbox"
 )
 
 // MessageSink takes messages to deliver, without blocking; the webhook is one.
@@ -16,12 +18,53 @@ type MessageSink interface {
 	Enqueue(Message)
 }
 
+// Inbox is the notifier's mailbox of the state owner's transitions.
+type Inbox = mailbox.Mailbox[domain.Transition]
+
+// NewInbox returns the notifier's inbox, sized for a node of that many peers.
+//
+// Its size: a peer changes status at most twice in threshold+1 probes (down,
+// then up), and the notifier empties its inbox without I/O in microseconds.
+// Sixteen transitions a peer is eight full flaps of every peer at once
+// before the notifier gets to run; only a notifier starved of CPU for
+// minutes fills it. If it does, transitions that announce nothing (unknown
+// to up at boot) give way first; a dropped one is logged and counted.
+func NewInbox(peers int, metrics *Metrics, log zerolog.Logger) *Inbox {
+	return mailbox.New(mailbox.Config[domain.Transition]{
+		Size: max(16*peers, 256),
+		Policy: func(queued []domain.Transition, incoming domain.Transition) int {
+			if !incoming.Notifies() {
+				return -1
+			}
+			return slices.IndexFunc(queued, func(t domain.Transition) bool { return !t.Notifies() })
+		},
+		Dropped: func(t domain.Transition, queued int) {
+			log.Error().Str("peer", t.Peer).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
+			metrics.MailboxDropped("notifier")
+		},
+	})
+}
+
+// Outage is a peer that a previous run left down: its reminder chain
+// carries on without a second down message.
+type Outage struct {
+	Peer      string
+	DownSince time.Time
+	// Sent is how many reminders the outage had; < 0 when the previous run
+	// did not say, and the slots already past count as sent.
+	Sent int
+}
+
 // NotifierConfig is what the notifier is built from.
 type NotifierConfig struct {
 	// Followups are the gaps between still-down reminders; the last repeats.
 	Followups []time.Duration
+	Inbox     *Inbox // from NewInbox, given to the state owner too
 	Out       MessageSink
-	Log       zerolog.Logger
+	// Outages are the outages a previous run announced, resumed as of Now.
+	Outages []Outage
+	Now     time.Time
+	Log     zerolog.Logger
 }
 
 // Notifier turns the state owner's transitions into chat messages and keeps
@@ -30,14 +73,6 @@ type NotifierConfig struct {
 // reminder's schedule.
 type Notifier struct {
 	cfg NotifierConfig
-
-	// The inbox: transitions the owner handed over, not yet processed. A
-	// slice under a lock rather than a channel, so that Transition never
-	// blocks the owner however far behind the notifier is; it is bounded by
-	// the probe rate, and the notifier empties it without I/O.
-	mu      sync.Mutex
-	pending []Transition
-	wake    chan struct{}
 
 	// chains is owned by Serve: at most one reminder chain per peer.
 	chains map[string]*chain
@@ -60,30 +95,36 @@ type chain struct {
 	next      time.Time // when the next one is due
 }
 
-// NewNotifier returns a notifier; subscribe it to the state owner.
+// NewNotifier returns a notifier that reads cfg.Inbox.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	return &Notifier{cfg: cfg, wake: make(chan struct{}, 1), chains: make(map[string]*chain)}
+	n := &Notifier{cfg: cfg, chains: make(map[string]*chain)}
+	for _, o := range cfg.Outages {
+		n.restore(o)
+	}
+	n.publish()
+	return n
 }
 
 func (n *Notifier) String() string { return "notifier" }
 
-// Restore resumes the reminder chain of an outage a previous run announced:
+// restore resumes the reminder chain of an outage a previous run announced:
 // the down message is not sent again, and reminders carry on from the
-// schedule counted from downSince. sent < 0 means the previous run did not
-// say how far it got: the slots already past count as sent. Call it before
-// Serve.
-func (n *Notifier) Restore(peer string, downSince time.Time, sent int, now time.Time) {
-	c := &chain{downSince: downSince, next: downSince.Add(n.gap(0))}
-	for i := 0; (sent < 0 && !c.next.After(now)) || i < sent; i++ {
+// schedule counted from its start.
+func (n *Notifier) restore(o Outage) {
+	c := &chain{downSince: o.DownSince, next: o.DownSince.Add(n.gap(0))}
+	for i := 0; (o.Sent < 0 && !c.next.After(n.cfg.Now)) || i < o.Sent; i++ {
 		c.sent++
 		c.next = c.next.Add(n.gap(c.sent))
 	}
-	n.chains[peer] = c
-	n.publish()
+	n.chains[o.Peer] = c
 }
 
-// Progress returns how far each running reminder chain has got.
+// Progress returns how far each running reminder chain has got. A nil
+// notifier (webhooks off) has none.
 func (n *Notifier) Progress() map[string]ReminderProgress {
+	if n == nil {
+		return nil
+	}
 	if p := n.progress.Load(); p != nil {
 		return *p
 	}
@@ -96,17 +137,6 @@ func (n *Notifier) publish() {
 		p[peer] = ReminderProgress{DownSince: c.downSince, Sent: c.sent}
 	}
 	n.progress.Store(&p)
-}
-
-// Transition queues a transition. It never blocks.
-func (n *Notifier) Transition(t Transition) {
-	n.mu.Lock()
-	n.pending = append(n.pending, t)
-	n.mu.Unlock()
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Serve handles transitions as they come and sends reminders when due.
@@ -122,7 +152,7 @@ func (n *Notifier) Serve(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-n.wake:
+		case <-n.cfg.Inbox.Ready():
 		case <-due:
 		}
 	}
@@ -132,22 +162,17 @@ func (n *Notifier) Serve(ctx context.Context) error {
 // the order they happened, and returns when the next reminder is due (zero
 // when no peer is down).
 func (n *Notifier) process(now time.Time) time.Time {
-	n.mu.Lock()
-	ts := n.pending
-	n.pending = nil
-	n.mu.Unlock()
-
-	for _, t := range ts {
+	for _, t := range n.cfg.Inbox.TakeAll() {
 		n.remind(t.At) // a reminder due before this transition goes out before it
 		if !t.Notifies() {
 			continue
 		}
 		switch {
-		case t.To == StatusDown:
+		case t.To == domain.StatusDown:
 			// A new outage replaces any chain the peer had: never two at once.
 			n.chains[t.Peer] = &chain{downSince: t.At, next: t.At.Add(n.gap(0))}
 			n.cfg.Out.Enqueue(downMessage(t.Peer, t.At))
-		case t.To == StatusUp && t.From == StatusDown:
+		case t.To == domain.StatusUp && t.From == domain.StatusDown:
 			delete(n.chains, t.Peer) // the recovery cancels the chain
 			n.cfg.Out.Enqueue(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
 		}

@@ -1,12 +1,16 @@
 package actors
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // sentAt is a message and how long after the test's start it was queued.
@@ -43,27 +47,33 @@ var defaultFollowups = []time.Duration{15 * time.Minute, 30 * time.Minute, time.
 type notifierTest struct {
 	t     *testing.T
 	start time.Time
-	n     *Notifier
+	inbox *Inbox
 	out   *messageRecorder
+}
+
+// newTestNotifier returns a notifier with the default follow-ups that
+// reads inbox, resumes outages, and writes to out.
+func newTestNotifier(inbox *Inbox, out MessageSink, outages ...Outage) *Notifier {
+	return NewNotifier(NotifierConfig{Followups: defaultFollowups, Inbox: inbox, Out: out, Outages: outages, Now: time.Now(), Log: zerolog.Nop()})
 }
 
 func newNotifierTest(t *testing.T) *notifierTest {
 	start := time.Now()
 	out := &messageRecorder{start: start}
-	n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
-	go n.Serve(t.Context())
-	return &notifierTest{t, start, n, out}
+	inbox := NewInbox(1, nil, zerolog.Nop())
+	go newTestNotifier(inbox, out).Serve(t.Context())
+	return &notifierTest{t, start, inbox, out}
 }
 
 // transition sends one transition of peer at the current fake time.
-func (nt *notifierTest) transition(peer string, from, to Status, downSince time.Duration) {
-	nt.n.Transition(Transition{Peer: peer, From: from, To: to, At: time.Now(), DownSince: nt.start.Add(downSince)})
+func (nt *notifierTest) transition(peer string, from, to domain.Status, downSince time.Duration) {
+	nt.inbox.Put(domain.Transition{Peer: peer, From: from, To: to, At: time.Now(), DownSince: nt.start.Add(downSince)})
 	synctest.Wait()
 }
 
 // until advances the fake clock to d after the start.
 func (nt *notifierTest) until(d time.Duration) {
-	time.Sleep(nt.start.Add(d).Sub(time.Now()))
+	time.Sleep(time.Until(nt.start.Add(d)))
 	synctest.Wait()
 }
 
@@ -85,7 +95,7 @@ const m = time.Minute
 func TestBootIsSilent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
-		nt.transition("dec", StatusUnknown, StatusUp, 0)
+		nt.transition("dec", domain.StatusUnknown, domain.StatusUp, 0)
 		nt.until(24 * time.Hour)
 		nt.expect()
 	})
@@ -94,7 +104,7 @@ func TestBootIsSilent(t *testing.T) {
 func TestRemindersFollowTheGapsAndTheLastRepeats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
-		nt.transition("dec", StatusUp, StatusDown, 0)
+		nt.transition("dec", domain.StatusUp, domain.StatusDown, 0)
 		nt.expect(sentAt{0, "🔴 `dec` is unreachable"})
 		nt.until(14*m + 59*time.Second)
 		nt.expect()
@@ -115,7 +125,7 @@ func TestUnknownToDownNotifies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
 		nt.until(20 * time.Second)
-		nt.transition("dec", StatusUnknown, StatusDown, 0)
+		nt.transition("dec", domain.StatusUnknown, domain.StatusDown, 0)
 		nt.expect(sentAt{20 * time.Second, "🔴 `dec` is unreachable"})
 	})
 }
@@ -123,9 +133,9 @@ func TestUnknownToDownNotifies(t *testing.T) {
 func TestRecoveryCancelsTheChainAndReportsTheDowntime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
-		nt.transition("dec", StatusUp, StatusDown, 0)
+		nt.transition("dec", domain.StatusUp, domain.StatusDown, 0)
 		nt.until(20*m + 5*time.Second)
-		nt.transition("dec", StatusDown, StatusUp, 0)
+		nt.transition("dec", domain.StatusDown, domain.StatusUp, 0)
 		nt.until(48 * time.Hour)
 		nt.expect(
 			sentAt{0, "🔴 `dec` is unreachable"},
@@ -138,11 +148,11 @@ func TestRecoveryCancelsTheChainAndReportsTheDowntime(t *testing.T) {
 func TestANewOutageStartsANewChain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
-		nt.transition("dec", StatusUp, StatusDown, 0)
+		nt.transition("dec", domain.StatusUp, domain.StatusDown, 0)
 		nt.until(10 * m)
-		nt.transition("dec", StatusDown, StatusUp, 0)
+		nt.transition("dec", domain.StatusDown, domain.StatusUp, 0)
 		nt.until(12 * m)
-		nt.transition("dec", StatusUp, StatusDown, 0)
+		nt.transition("dec", domain.StatusUp, domain.StatusDown, 0)
 		nt.until(60 * m)
 		// Only the second outage's chain: 12m+15m and 12m+45m, none at 15m or 45m.
 		nt.expect(
@@ -158,9 +168,9 @@ func TestANewOutageStartsANewChain(t *testing.T) {
 func TestChainsOfSeveralPeersInterleaveInTimeOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nt := newNotifierTest(t)
-		nt.transition("dec", StatusUp, StatusDown, 0)
+		nt.transition("dec", domain.StatusUp, domain.StatusDown, 0)
 		nt.until(5 * m)
-		nt.transition("oct", StatusUp, StatusDown, 0)
+		nt.transition("oct", domain.StatusUp, domain.StatusDown, 0)
 		nt.until(50 * m)
 		nt.expect(
 			sentAt{0, "🔴 `dec` is unreachable"},
@@ -176,10 +186,11 @@ func TestChainsOfSeveralPeersInterleaveInTimeOrder(t *testing.T) {
 func TestMissedRemindersSendOneNotABurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := &messageRecorder{start: time.Now()}
-		n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
+		inbox := NewInbox(1, nil, zerolog.Nop())
+		n := newTestNotifier(inbox, out)
 		// The notifier is not running (busy, or the node was away) while the
 		// outage goes on for two hours.
-		n.Transition(Transition{Peer: "dec", From: StatusUp, To: StatusDown, At: time.Now()})
+		inbox.Put(domain.Transition{Peer: "dec", From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
 		n.process(time.Now())
 		time.Sleep(2 * time.Hour)
 		go n.Serve(t.Context())
@@ -221,8 +232,7 @@ func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				out := &messageRecorder{start: time.Now()}
-				n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
-				n.Restore("dec", time.Now().Add(-tc.downSince), tc.sent, time.Now())
+				n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), out, Outage{Peer: "dec", DownSince: time.Now().Add(-tc.downSince), Sent: tc.sent})
 				go n.Serve(t.Context())
 				time.Sleep(3 * time.Hour)
 				got := out.take()
@@ -242,12 +252,12 @@ func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
 func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := &messageRecorder{start: time.Now()}
-		n := NewNotifier(NotifierConfig{Followups: defaultFollowups, Out: out, Log: zerolog.Nop()})
 		since := time.Now().Add(-10 * m)
-		n.Restore("dec", since, 0, time.Now())
+		inbox := NewInbox(1, nil, zerolog.Nop())
+		n := newTestNotifier(inbox, out, Outage{Peer: "dec", DownSince: since, Sent: 0})
 		go n.Serve(t.Context())
 		time.Sleep(m)
-		n.Transition(Transition{Peer: "dec", From: StatusDown, To: StatusUp, At: time.Now(), DownSince: since})
+		inbox.Put(domain.Transition{Peer: "dec", From: domain.StatusDown, To: domain.StatusUp, At: time.Now(), DownSince: since})
 		time.Sleep(time.Hour)
 		if got := out.take(); len(got) != 1 || got[0].text != "🟢 `dec` is reachable again (down for 11m 0s)" {
 			t.Fatalf("messages %v", got)
@@ -256,4 +266,36 @@ func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
 			t.Fatalf("progress %v after the recovery, want none", p)
 		}
 	})
+}
+
+// A full inbox gives way with transitions that announce nothing first; a
+// dropped transition is logged and counted.
+func TestAFullInboxDropsSilentTransitionsFirstAndCountsTheDrops(t *testing.T) {
+	var logs syncWriter
+	m := NewMetrics(configPeers("a"))
+	inbox := NewInbox(1, m, zerolog.New(&logs))
+	silent := domain.Transition{Peer: "a", From: domain.StatusUnknown, To: domain.StatusUp}
+	down := domain.Transition{Peer: "a", From: domain.StatusUp, To: domain.StatusDown}
+	inbox.Put(silent)
+	for range 255 {
+		inbox.Put(down)
+	}
+	inbox.Put(down) // full: the one silent transition gives way
+	inbox.Put(down) // full of downs: this one is dropped
+	got := inbox.TakeAll()
+	if len(got) != 256 || slices.ContainsFunc(got, func(t domain.Transition) bool { return !t.Notifies() }) {
+		t.Fatalf("%d queued, silent ones among them: %v", len(got), slices.ContainsFunc(got, func(t domain.Transition) bool { return !t.Notifies() }))
+	}
+	if n := strings.Count(logs.String(), "notifier inbox full: transition dropped"); n != 2 {
+		t.Fatalf("%d drops logged, want 2:\n%s", n, logs.String())
+	}
+	dropped := scrape(t, m, newTestOwner("a"))["mesh_mailbox_dropped_total"]
+	for _, s := range dropped.GetMetric() {
+		if s.GetLabel()[0].GetValue() == "notifier" && s.GetCounter().GetValue() != 2 {
+			t.Fatalf("mesh_mailbox_dropped_total{mailbox=\"notifier\"} = %v, want 2", s.GetCounter().GetValue())
+		}
+	}
+	if len(dropped.GetMetric()) != 2 {
+		t.Fatalf("mesh_mailbox_dropped_total has %d series, want notifier and webhook from the start", len(dropped.GetMetric()))
+	}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // publishGap is the least time between two snapshots. A node with a
@@ -18,107 +22,110 @@ import (
 // first change after a quiet spell is published at once.
 const publishGap = 20 * time.Millisecond
 
-// TransitionSink receives the owner's transitions. Its method is called from
-// the owner's goroutine and must not block: a sink hands the transition to
-// its own actor (a buffered channel, a coalescing flag) and returns.
+// TransitionSink takes the owner's transitions. Put is called from the
+// owner's goroutine and must not block; the notifier's mailbox is one.
 type TransitionSink interface {
-	Transition(Transition)
+	Put(domain.Transition)
 }
 
-// OwnerConfig is what the state owner is built from.
+// Waker is woken from the owner's goroutine and must not block; a Signal
+// is one.
+type Waker interface {
+	Notify()
+}
+
+// OwnerConfig is what the state owner is built from. Where the owner tells
+// of its changes is given here, so that it is wired when it is built; each
+// of those may be nil (or a nil *Signal or mailbox) when nobody listens.
 type OwnerConfig struct {
 	Node      string
-	Peers     []string // names, as config.Peer.Name
-	Threshold int      // consecutive failures before a peer is down
+	Peers     []config.Peer
+	Threshold int // consecutive failures before a peer is down
 	Boot      time.Time
-	// Restored holds what a state file kept of the peers; a peer in Peers
-	// but not here starts unknown, one here but not in Peers is dropped.
-	Restored map[string]RestoredPeer
-	Log      zerolog.Logger
-}
+	// Saved is what a state file kept of the peers: a peer in Peers but not
+	// there starts unknown, one there but not in Peers is dropped. Nil
+	// starts every peer unknown.
+	Saved *SavedState
 
-// RestoredPeer is one peer as a previous run left it.
-type RestoredPeer struct {
-	View    PeerView
-	History []HistoryEntry
+	// Transitions hears of each change of status (the notifier's inbox).
+	Transitions TransitionSink
+	// StatusChanged is woken after each change of status (the state file).
+	StatusChanged Waker
+	// RoundDone is woken each time every peer has been probed once since
+	// the last time (the relay sender).
+	RoundDone Waker
+	Metrics   *Metrics // counts transitions; nil counts nothing
+	Log       zerolog.Logger
 }
 
 // Owner is the state owner: its loop is the only code that reads or writes
 // peer and relay state. It applies probe results and relays sent to it, and
-// publishes an immutable Snapshot after each batch of changes.
+// publishes an immutable domain.Snapshot after each batch of changes.
 type Owner struct {
-	node      string
-	threshold int
-	log       zerolog.Logger
-	sinks     []TransitionSink
-	roundDone func()
+	cfg OwnerConfig
 
-	results chan ProbeResult
+	results chan domain.ProbeResult
 	relays  chan relayMsg
 
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
 	// the peers' states it had.
-	peers     []*peerState // in the order of Snapshot.Peers
+	peers     []*peerState // sorted by name, as the snapshot's entries
 	index     map[string]int
 	probed    map[string]bool // peers probed since the last complete round
 	published time.Time       // when the last snapshot was
+	// What the current snapshot was made of. The owner never changes them
+	// in place: a batch copies them first, since the snapshot shares them.
+	entries []*domain.PeerEntry
+	relayed map[string]*domain.RelayCopy
 
-	current atomic.Pointer[Snapshot]
+	current atomic.Pointer[domain.Snapshot]
 
 	// beforeApply lets tests make the owner panic mid-stream.
-	beforeApply func(ProbeResult)
+	beforeApply func(domain.ProbeResult)
 }
 
 type relayMsg struct {
 	node string
-	copy *RelayCopy
+	copy *domain.RelayCopy
 }
 
-// NewOwner returns an owner whose peers all start unknown at cfg.Boot.
+// NewOwner returns an owner whose peers start as cfg.Saved left them, or
+// unknown at cfg.Boot.
 func NewOwner(cfg OwnerConfig) *Owner {
-	names := slices.Clone(cfg.Peers)
-	slices.Sort(names)
+	peers := slices.SortedFunc(slices.Values(cfg.Peers), func(a, b config.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	o := &Owner{
-		node:      cfg.Node,
-		threshold: cfg.Threshold,
-		log:       cfg.Log,
-		results:   make(chan ProbeResult, len(names)+1), // each prober has at most one result in flight
-		relays:    make(chan relayMsg, 16),
-		index:     make(map[string]int, len(names)),
-		probed:    make(map[string]bool, len(names)),
+		cfg:     cfg,
+		results: make(chan domain.ProbeResult, len(peers)+1), // each prober has at most one result in flight
+		relays:  make(chan relayMsg, 16),
+		index:   make(map[string]int, len(peers)),
+		probed:  make(map[string]bool, len(peers)),
+		relayed: map[string]*domain.RelayCopy{},
 	}
-	entries := make([]*PeerEntry, len(names))
-	for i, name := range names {
-		o.index[name] = i
-		p := newPeerState(cfg.Boot)
-		if r, ok := cfg.Restored[name]; ok {
+	restored := cfg.Saved.Restored()
+	for i, peer := range peers {
+		o.index[peer.Name] = i
+		p := newPeerState(peer.Name, cfg.Boot)
+		if r, ok := restored[peer.Name]; ok {
 			p.view = r.View
 			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
 		}
 		o.peers = append(o.peers, p)
-		entries[i] = &PeerEntry{Name: name, View: p.view, History: p.history}
+		o.entries = append(o.entries, p.entry())
 	}
-	o.current.Store(&Snapshot{Node: cfg.Node, Peers: entries, Relay: map[string]*RelayCopy{}})
+	o.current.Store(domain.NewSnapshot(cfg.Node, o.entries, o.relayed))
+	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
 	return o
 }
-
-// Subscribe adds a sink for transitions. Call it before Serve starts.
-func (o *Owner) Subscribe(s TransitionSink) { o.sinks = append(o.sinks, s) }
-
-// OnRoundComplete sets what the owner calls (without blocking, from its own
-// goroutine) each time every peer has been probed once since the last call.
-// Call it before Serve starts.
-func (o *Owner) OnRoundComplete(f func()) { o.roundDone = f }
 
 func (o *Owner) String() string { return "state-owner" }
 
 // Snapshot returns the latest published view. It never waits on the owner.
-func (o *Owner) Snapshot() *Snapshot { return o.current.Load() }
+func (o *Owner) Snapshot() *domain.Snapshot { return o.current.Load() }
 
 // Report hands a probe result to the owner. It waits for room in the inbox,
 // or until ctx ends.
-func (o *Owner) Report(ctx context.Context, r ProbeResult) error {
+func (o *Owner) Report(ctx context.Context, r domain.ProbeResult) error {
 	select {
 	case o.results <- r:
 		return nil
@@ -128,10 +135,11 @@ func (o *Owner) Report(ctx context.Context, r ProbeResult) error {
 }
 
 // StoreRelay hands a validated relay from node to the owner, to be kept as
-// relay[node] = {received_at: at, peers}. It waits for room or until ctx ends.
-func (o *Owner) StoreRelay(ctx context.Context, node string, peers map[string]PeerView, at time.Time) error {
+// relay[node] = {received_at: at, peers}. The owner takes peers over. It
+// waits for room or until ctx ends.
+func (o *Owner) StoreRelay(ctx context.Context, node string, peers map[string]domain.PeerView, at time.Time) error {
 	select {
-	case o.relays <- relayMsg{node: node, copy: &RelayCopy{ReceivedAt: Time{at}, Peers: peers}}:
+	case o.relays <- relayMsg{node: node, copy: domain.NewRelayCopy(at, peers)}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -140,7 +148,7 @@ func (o *Owner) StoreRelay(ctx context.Context, node string, peers map[string]Pe
 
 // Serve runs the owner's loop: take one message, apply whatever else comes
 // before publishGap since the last snapshot is over, publish, and tell the
-// subscribers.
+// listeners.
 func (o *Owner) Serve(ctx context.Context) error {
 	for {
 		if err := o.turn(ctx); err != nil {
@@ -151,7 +159,7 @@ func (o *Owner) Serve(ctx context.Context) error {
 
 // turn is one pass of the loop. It publishes in a defer so that even if
 // applying a message panics, what was applied before it is published and
-// announced: the peers' states and what subscribers heard never disagree
+// announced: the peers' states and what listeners heard never disagree
 // when suture restarts the owner.
 func (o *Owner) turn(ctx context.Context) error {
 	var b batch
@@ -199,36 +207,36 @@ func (o *Owner) turn(ctx context.Context) error {
 }
 
 // batch collects what one turn of the loop changed, so that the snapshot is
-// copied once per turn and subscribers hear of changes only once they are
+// copied once per turn and listeners hear of changes only once they are
 // visible in the published snapshot.
 type batch struct {
-	peers       []*PeerEntry // a private copy of the snapshot's peers, made on first change
-	relay       map[string]*RelayCopy
-	transitions []Transition
+	entries     []*domain.PeerEntry // a private copy of the snapshot's entries, made on first change
+	relayed     map[string]*domain.RelayCopy
+	transitions []domain.Transition
 	roundDone   bool
 }
 
-func (o *Owner) applyResult(b *batch, r ProbeResult) {
+func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 	if o.beforeApply != nil {
 		o.beforeApply(r)
 	}
 	i, ok := o.index[r.Peer]
 	if !ok {
-		o.log.Warn().Str("peer", r.Peer).Msg("probe result for a peer this node does not probe; ignored")
+		o.cfg.Log.Warn().Str("peer", r.Peer).Msg("probe result for a peer this node does not probe; ignored")
 		return
 	}
 	p := o.peers[i]
-	t, changed := p.observe(r.OK, r.At, o.threshold, r.Peer)
-	p.view.RTT = Millis(r.RTT)
-	if b.peers == nil {
-		b.peers = slices.Clone(o.current.Load().Peers)
+	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold)
+	p.measured(r.RTT)
+	if b.entries == nil {
+		b.entries = slices.Clone(o.entries)
 	}
 	if changed {
 		p.record(t)
 		o.logTransition(t)
 		b.transitions = append(b.transitions, t)
 	}
-	b.peers[i] = &PeerEntry{Name: r.Peer, View: p.view, History: p.history}
+	b.entries[i] = p.entry()
 	o.probed[r.Peer] = true
 	if len(o.probed) == len(o.peers) {
 		clear(o.probed)
@@ -237,43 +245,46 @@ func (o *Owner) applyResult(b *batch, r ProbeResult) {
 }
 
 func (o *Owner) applyRelay(b *batch, m relayMsg) {
-	if b.relay == nil {
-		b.relay = maps.Clone(o.current.Load().Relay)
+	if b.relayed == nil {
+		b.relayed = maps.Clone(o.relayed)
 	}
-	b.relay[m.node] = m.copy
+	b.relayed[m.node] = m.copy
 }
 
 func (o *Owner) publish(b *batch) {
-	cur := o.current.Load()
-	if b.peers == nil && b.relay == nil {
+	if b.entries == nil && b.relayed == nil {
 		return
 	}
-	next := &Snapshot{Node: o.node, Peers: cur.Peers, Relay: cur.Relay}
-	if b.peers != nil {
-		next.Peers = b.peers
+	if b.entries != nil {
+		o.entries = b.entries
 	}
-	if b.relay != nil {
-		next.Relay = b.relay
+	if b.relayed != nil {
+		o.relayed = b.relayed
 	}
-	o.current.Store(next)
+	o.current.Store(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed))
 	o.published = time.Now()
 	for _, t := range b.transitions {
-		for _, s := range o.sinks {
-			s.Transition(t)
+		o.cfg.Metrics.Transition(t)
+		if o.cfg.Transitions != nil {
+			o.cfg.Transitions.Put(t)
+		}
+		if o.cfg.StatusChanged != nil {
+			o.cfg.StatusChanged.Notify()
 		}
 	}
-	if b.roundDone && o.roundDone != nil {
-		o.roundDone()
+	if b.roundDone && o.cfg.RoundDone != nil {
+		o.cfg.RoundDone.Notify()
 	}
 }
 
-func (o *Owner) logTransition(t Transition) {
-	ev := o.log.Info()
-	if t.To == StatusDown {
-		ev = o.log.Warn()
+func (o *Owner) logTransition(t domain.Transition) {
+	log := o.cfg.Log
+	ev := log.Info()
+	if t.To == domain.StatusDown {
+		ev = log.Warn()
 	}
 	ev = ev.Str("peer", t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
-	if !t.DownSince.IsZero() && t.To == StatusUp {
+	if !t.DownSince.IsZero() && t.To == domain.StatusUp {
 		ev = ev.Int64("duration_ms", t.At.Sub(t.DownSince).Milliseconds())
 	}
 	ev.Msgf("peer is %s", t.To)

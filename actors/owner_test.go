@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
+	"github.com/dupunkto/mesh/config"
 )
 
 // sinkRecorder is a TransitionSink that also records what the owner's
@@ -17,11 +22,11 @@ import (
 type sinkRecorder struct {
 	owner *Owner
 	mu    sync.Mutex
-	got   []Transition
-	seen  []Status // the snapshot's status of the peer at delivery
+	got   []domain.Transition
+	seen  []domain.Status // the snapshot's status of the peer at delivery
 }
 
-func (s *sinkRecorder) Transition(t Transition) {
+func (s *sinkRecorder) Put(t domain.Transition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, t)
@@ -29,15 +34,39 @@ func (s *sinkRecorder) Transition(t Transition) {
 	s.seen = append(s.seen, v.Status)
 }
 
-func (s *sinkRecorder) transitions() []Transition {
+func (s *sinkRecorder) transitions() []domain.Transition {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Transition(nil), s.got...)
+	return append([]domain.Transition(nil), s.got...)
 }
 
-func newTestOwner(peers ...string) *Owner {
-	return NewOwner(OwnerConfig{Node: "me", Peers: peers, Threshold: 2, Boot: time.Now(), Log: zerolog.Nop()})
+// configPeers returns the peers of these names, as config.ParsePeers would.
+func configPeers(names ...string) []config.Peer {
+	peers := make([]config.Peer, len(names))
+	for i, name := range names {
+		peers[i] = config.Peer{Name: name, URL: "https://" + name}
+	}
+	return peers
 }
+
+// newTestOwner returns an owner of peers with a threshold of 2 that tells
+// nobody of its changes.
+func newTestOwner(peers ...string) *Owner { return newOwnerTellingTo(nil, nil, peers...) }
+
+// newOwnerTellingTo returns an owner of peers with a threshold of 2 that
+// tells sink its transitions and rounds its complete rounds.
+func newOwnerTellingTo(sink TransitionSink, rounds Waker, peers ...string) *Owner {
+	return NewOwner(OwnerConfig{Node: "me", Peers: configPeers(peers...), Threshold: 2, Boot: time.Now(),
+		Transitions: sink, RoundDone: rounds, Log: zerolog.Nop()})
+}
+
+// roundCounter counts the owner's complete rounds.
+type roundCounter struct {
+	mu     sync.Mutex
+	rounds int
+}
+
+func (c *roundCounter) Notify() { c.mu.Lock(); c.rounds++; c.mu.Unlock() }
 
 func report(t *testing.T, o *Owner, peer string, ok bool) {
 	t.Helper()
@@ -45,7 +74,7 @@ func report(t *testing.T, o *Owner, peer string, ok bool) {
 	if !ok {
 		err = errors.New("connection refused")
 	}
-	if err := o.Report(t.Context(), ProbeResult{Peer: peer, At: time.Now(), OK: ok, Err: err}); err != nil {
+	if err := o.Report(t.Context(), domain.ProbeResult{Peer: peer, At: time.Now(), OK: ok, Err: err}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -53,21 +82,22 @@ func report(t *testing.T, o *Owner, peer string, ok bool) {
 func TestOwnerStartsEveryPeerUnknown(t *testing.T) {
 	o := newTestOwner("b", "a")
 	s := o.Snapshot()
-	if s.Node != "me" || len(s.Peers) != 2 || s.Peers[0].Name != "a" || s.Peers[1].Name != "b" {
+	peers := slices.Collect(s.Peers())
+	if s.Node() != "me" || len(peers) != 2 || peers[0].Name() != "a" || peers[1].Name() != "b" {
 		t.Fatalf("initial snapshot %+v", s)
 	}
-	if want := `{"node":"me","peers":{"a":{"status":"unknown","since":"` + s.Peers[0].View.Since.UTC().Format(time.RFC3339) +
-		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null},"b":{"status":"unknown","since":"` + s.Peers[1].View.Since.UTC().Format(time.RFC3339) +
-		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{}}`; string(s.JSON()) != want {
-		t.Fatalf("initial /state\n got %s\nwant %s", s.JSON(), want)
+	if want := `{"node":"me","peers":{"a":{"status":"unknown","since":"` + peers[0].View().Since.UTC().Format(time.RFC3339) +
+		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null},"b":{"status":"unknown","since":"` + peers[1].View().Since.UTC().Format(time.RFC3339) +
+		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{}}`; string(new(wire.StateEncoder).Encode(s)) != want {
+		t.Fatalf("initial /state\n got %s\nwant %s", new(wire.StateEncoder).Encode(s), want)
 	}
 }
 
 func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := newTestOwner("a", "b")
-		sink := &sinkRecorder{owner: o}
-		o.Subscribe(sink)
+		sink := &sinkRecorder{}
+		o := newOwnerTellingTo(sink, nil, "a", "b")
+		sink.owner = o
 		go o.Serve(t.Context())
 
 		before := o.Snapshot()
@@ -77,13 +107,13 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 		if after == before {
 			t.Fatal("no snapshot was published after a change")
 		}
-		if v, _ := before.Peer("a"); v.Status != StatusUnknown {
+		if v, _ := before.Peer("a"); v.Status != domain.StatusUnknown {
 			t.Fatal("a published snapshot changed afterwards")
 		}
-		if v, _ := after.Peer("a"); v.Status != StatusUp || v.LastSeen == nil {
+		if v, _ := after.Peer("a"); v.Status != domain.StatusUp || v.LastSeen.IsZero() {
 			t.Fatalf("a = %+v, want up with last_seen", v)
 		}
-		if after.Peers[1] != before.Peers[1] {
+		if b1, _ := before.Entry("b"); !has(after, b1) {
 			t.Fatal("an unchanged peer's entry was copied rather than shared")
 		}
 
@@ -91,10 +121,10 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 		report(t, o, "b", false)
 		settle()
 		got := sink.transitions()
-		if len(got) != 2 || got[0].Peer != "a" || got[0].To != StatusUp || got[1].Peer != "b" || got[1].To != StatusDown || got[1].From != StatusUnknown {
+		if len(got) != 2 || got[0].Peer != "a" || got[0].To != domain.StatusUp || got[1].Peer != "b" || got[1].To != domain.StatusDown || got[1].From != domain.StatusUnknown {
 			t.Fatalf("transitions %+v, want a up then b down", got)
 		}
-		if sink.seen[0] != StatusUp || sink.seen[1] != StatusDown {
+		if sink.seen[0] != domain.StatusUp || sink.seen[1] != domain.StatusDown {
 			t.Fatalf("a sink heard of a transition before the snapshot showed it: %v", sink.seen)
 		}
 	})
@@ -119,7 +149,7 @@ func TestOwnerPublishesABurstOfResultsAsOneSnapshot(t *testing.T) {
 		report(t, o, "a", true)
 		synctest.Wait()
 		first := o.Snapshot()
-		if v, _ := first.Peer("a"); v.Status != StatusUp {
+		if v, _ := first.Peer("a"); v.Status != domain.StatusUp {
 			t.Fatal("the first result after a quiet spell was not published at once")
 		}
 		for _, p := range peers[1:] {
@@ -133,7 +163,7 @@ func TestOwnerPublishesABurstOfResultsAsOneSnapshot(t *testing.T) {
 		synctest.Wait()
 		second := o.Snapshot()
 		for _, p := range peers {
-			if v, _ := second.Peer(p); v.Status != StatusUp {
+			if v, _ := second.Peer(p); v.Status != domain.StatusUp {
 				t.Fatalf("after publishGap, %s is %s, want every result of the burst in one snapshot", p, v.Status)
 			}
 		}
@@ -142,12 +172,10 @@ func TestOwnerPublishesABurstOfResultsAsOneSnapshot(t *testing.T) {
 
 func TestOwnerSignalsEachCompleteRound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := newTestOwner("a", "b", "c")
-		var mu sync.Mutex
-		rounds := 0
-		o.OnRoundComplete(func() { mu.Lock(); rounds++; mu.Unlock() })
+		rounds := &roundCounter{}
+		o := newOwnerTellingTo(nil, rounds, "a", "b", "c")
 		go o.Serve(t.Context())
-		count := func() int { settle(); mu.Lock(); defer mu.Unlock(); return rounds }
+		count := func() int { settle(); rounds.mu.Lock(); defer rounds.mu.Unlock(); return rounds.rounds }
 
 		report(t, o, "a", true)
 		report(t, o, "a", false) // probing one peer twice does not complete a round
@@ -175,17 +203,17 @@ func TestOwnerKeepsRelaysApartFromItsOwnView(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := newTestOwner("a")
 		go o.Serve(t.Context())
-		seen := Time{time.Now()}
-		peers := map[string]PeerView{"me": {Status: StatusUp, Since: Time{time.Now()}, LastSeen: &seen}, "a": {Status: StatusDown, Since: Time{time.Now()}, ConsecutiveFailures: 9}}
+		peers := map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: time.Now(), LastSeen: time.Now()}, "a": {Status: domain.StatusDown, Since: time.Now(), ConsecutiveFailures: 9}}
 		if err := o.StoreRelay(t.Context(), "a", peers, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		s := o.Snapshot()
-		if r := s.Relay["a"]; r == nil || r.Peers["me"].Status != StatusUp || !r.ReceivedAt.Equal(time.Now()) {
+		r, ok := s.Relay("a")
+		if me, _ := r.Peer("me"); !ok || me.Status != domain.StatusUp || !r.ReceivedAt().Equal(time.Now()) {
 			t.Fatalf("relay[a] = %+v", r)
 		}
-		if v, _ := s.Peer("a"); v.Status != StatusUnknown {
+		if v, _ := s.Peer("a"); v.Status != domain.StatusUnknown {
 			t.Fatalf("a relay changed this node's own view of a: %+v", v)
 		}
 	})
@@ -193,11 +221,11 @@ func TestOwnerKeepsRelaysApartFromItsOwnView(t *testing.T) {
 
 func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := newTestOwner("a", "b") // two peers: room in the inbox for three queued results
-		sink := &sinkRecorder{owner: o}
-		o.Subscribe(sink)
+		sink := &sinkRecorder{}
+		o := newOwnerTellingTo(sink, nil, "a", "b") // two peers: room in the inbox for three queued results
+		sink.owner = o
 		injected := false
-		o.beforeApply = func(r ProbeResult) {
+		o.beforeApply = func(r domain.ProbeResult) {
 			if r.Err != nil && r.Err.Error() == "boom" && !injected {
 				injected = true
 				panic("injected panic")
@@ -219,7 +247,7 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 		// before the panic must still be published and announced.
 		report(t, o, "a", false)
 		report(t, o, "a", false)
-		if err := o.Report(t.Context(), ProbeResult{Peer: "a", At: time.Now(), Err: errors.New("boom")}); err != nil {
+		if err := o.Report(t.Context(), domain.ProbeResult{Peer: "a", At: time.Now(), Err: errors.New("boom")}); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
@@ -231,7 +259,7 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 		}
 		mu.Unlock()
 		down, _ := o.Snapshot().Peer("a")
-		if down.Status != StatusDown || len(sink.transitions()) != 1 {
+		if down.Status != domain.StatusDown || len(sink.transitions()) != 1 {
 			t.Fatalf("a = %+v with transitions %+v: the down applied before the panic was lost", down, sink.transitions())
 		}
 
@@ -239,7 +267,7 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 		report(t, o, "a", false)
 		synctest.Wait()
 		after, _ := o.Snapshot().Peer("a")
-		if after.Status != StatusDown || after.Since != down.Since || after.ConsecutiveFailures != 3 {
+		if after.Status != domain.StatusDown || after.Since != down.Since || after.ConsecutiveFailures != 3 {
 			t.Fatalf("after the restart a = %+v, want down since %v with 3 failures", after, down.Since)
 		}
 		if n := len(sink.transitions()); n != 1 {
@@ -248,4 +276,10 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// has reports whether s shares entry e, rather than a copy of it.
+func has(s *domain.Snapshot, e *domain.PeerEntry) bool {
+	got, ok := s.Entry(e.Name())
+	return ok && got == e
 }

@@ -11,23 +11,57 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // Reporter takes probe results; the state owner is one.
 type Reporter interface {
-	Report(ctx context.Context, r ProbeResult) error
+	Report(ctx context.Context, r domain.ProbeResult) error
+}
+
+// ProbersConfig is what a node's probers are built from.
+type ProbersConfig struct {
+	Peers     []config.Peer
+	Interval  time.Duration
+	Timeout   time.Duration
+	UserAgent string
+	Owner     Reporter
+	Metrics   *Metrics // nil counts nothing
+	Log       zerolog.Logger
+}
+
+// NewProbers returns one prober per peer, their phases spread evenly over
+// the interval, sharing one probe client.
+func NewProbers(cfg ProbersConfig) []*Prober {
+	client := newHTTPClient(forProbes, cfg.Timeout)
+	probers := make([]*Prober, len(cfg.Peers))
+	for i, peer := range cfg.Peers {
+		probers[i] = NewProber(ProberConfig{
+			Peer:      peer,
+			Interval:  cfg.Interval,
+			Timeout:   cfg.Timeout,
+			Offset:    PhaseOffset(i, len(cfg.Peers), cfg.Interval),
+			Client:    client,
+			UserAgent: cfg.UserAgent,
+			Owner:     cfg.Owner,
+			Metrics:   cfg.Metrics,
+			Log:       cfg.Log,
+		})
+	}
+	return probers
 }
 
 // ProberConfig is what one prober is built from.
 type ProberConfig struct {
-	Peer     string // the peer's name
-	URL      string // the peer's base URL; the probe is GET URL+"/ping"
+	Peer     config.Peer // the probe is GET Peer.URL+"/ping"
 	Interval time.Duration
 	Timeout  time.Duration
 	// Offset is this peer's phase within the interval, so that many peers'
 	// probes are spread out rather than fired in the same millisecond.
 	Offset    time.Duration
-	Client    *http.Client // from NewProbeClient
+	Client    *http.Client // newHTTPClient(forProbes, ...), shared by all probers
 	UserAgent string
 	Owner     Reporter
 	Metrics   *Metrics // nil counts nothing
@@ -52,13 +86,13 @@ type Prober struct {
 
 // NewProber returns the prober for one peer.
 func NewProber(cfg ProberConfig) *Prober {
-	req, err := http.NewRequest(http.MethodGet, cfg.URL+"/ping", nil)
+	req, err := http.NewRequest(http.MethodGet, cfg.Peer.URL+"/ping", nil)
 	if err != nil {
 		// config.ParsePeer only lets through URLs that parse.
-		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer, cfg.URL, err))
+		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer.Name, cfg.Peer.URL, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)
-	return &Prober{cfg: cfg, req: req, metrics: cfg.Metrics.ForPeer(cfg.Peer)}
+	return &Prober{cfg: cfg, req: req, metrics: cfg.Metrics.ForPeer(cfg.Peer.Name)}
 }
 
 // PhaseOffset spreads n peers evenly over one interval: peer i of n starts
@@ -70,29 +104,7 @@ func PhaseOffset(i, n int, interval time.Duration) time.Duration {
 	return time.Duration(int64(interval) * int64(i) / int64(n))
 }
 
-// NewProbeClient returns the HTTP client every prober shares. Keep-alives are
-// off: each probe dials a fresh connection, because a pooled connection can
-// hide a peer that no longer accepts new ones. Redirects are not followed: a
-// probe answers for the peer itself, not for wherever it points. There is
-// no Client.Timeout: each probe's context carries its deadline, and a second
-// one would cost a timer and a context per probe for nothing.
-func NewProbeClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			// Probes measure direct reachability, so no proxy from the environment.
-			Proxy:                  nil,
-			DialContext:            (&net.Dialer{Timeout: timeout}).DialContext,
-			DisableKeepAlives:      true,
-			TLSHandshakeTimeout:    timeout,
-			ResponseHeaderTimeout:  timeout,
-			MaxResponseHeaderBytes: 64 << 10,
-			ForceAttemptHTTP2:      false,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-func (p *Prober) String() string { return "prober(" + p.cfg.Peer + ")" }
+func (p *Prober) String() string { return "prober(" + p.cfg.Peer.Name + ")" }
 
 // Serve probes the peer at next, next+interval, ... until ctx ends. The
 // schedule is fixed to the clock, not to when the last probe ended, so it
@@ -137,7 +149,7 @@ func nextSlot(last, now time.Time, interval time.Duration) time.Time {
 }
 
 // probe makes one GET /ping within the timeout; HTTP 200 is success.
-func (p *Prober) probe(ctx context.Context) ProbeResult {
+func (p *Prober) probe(ctx context.Context) domain.ProbeResult {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -154,7 +166,7 @@ func (p *Prober) probe(ctx context.Context) ProbeResult {
 		}
 	}
 	end := time.Now()
-	return ProbeResult{Peer: p.cfg.Peer, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start)}
+	return domain.ProbeResult{Peer: p.cfg.Peer.Name, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start)}
 }
 
 // describe turns a client error into what an operator needs to read: the
@@ -176,7 +188,7 @@ func (p *Prober) describe(err error) error {
 
 // logOutcome logs a failure once at info and identical repeats at debug, so
 // a peer that is down for a day does not flood the log.
-func (p *Prober) logOutcome(r ProbeResult) {
+func (p *Prober) logOutcome(r domain.ProbeResult) {
 	if r.OK {
 		if p.lastErr != "" {
 			p.log(zerolog.DebugLevel, r).Msg("probe succeeds again")
@@ -193,6 +205,6 @@ func (p *Prober) logOutcome(r ProbeResult) {
 	p.log(level, r).Err(r.Err).Msg("probe failed")
 }
 
-func (p *Prober) log(level zerolog.Level, r ProbeResult) *zerolog.Event {
-	return p.cfg.Log.WithLevel(level).Str("peer", r.Peer).Float64("rtt_ms", *Millis(r.RTT))
+func (p *Prober) log(level zerolog.Level, r domain.ProbeResult) *zerolog.Event {
+	return p.cfg.Log.WithLevel(level).Str("peer", r.Peer).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
 }

@@ -15,25 +15,28 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // recorder is a Reporter that keeps every result.
 type recorder struct {
 	mu      sync.Mutex
-	results []ProbeResult
+	results []domain.ProbeResult
 }
 
-func (r *recorder) Report(_ context.Context, res ProbeResult) error {
+func (r *recorder) Report(_ context.Context, res domain.ProbeResult) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.results = append(r.results, res)
 	return nil
 }
 
-func (r *recorder) all() []ProbeResult {
+func (r *recorder) all() []domain.ProbeResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]ProbeResult(nil), r.results...)
+	return append([]domain.ProbeResult(nil), r.results...)
 }
 
 // clockPeer is an in-memory peer for schedule tests under synctest, where a
@@ -59,13 +62,13 @@ func (c clockPeer) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func clockProber(name string, peer clockPeer, offset time.Duration, rep Reporter) *Prober {
 	return NewProber(ProberConfig{
-		Peer: name, URL: "http://" + name, Interval: time.Second, Timeout: 500 * time.Millisecond, Offset: offset,
+		Peer: config.Peer{Name: name, URL: "http://" + name}, Interval: time.Second, Timeout: 500 * time.Millisecond, Offset: offset,
 		Client: &http.Client{Transport: peer}, Owner: rep, Log: zerolog.Nop(),
 	})
 }
 
 // offsets returns each result's start time relative to start, in ms.
-func startOffsets(start time.Time, rs []ProbeResult) []time.Duration {
+func startOffsets(start time.Time, rs []domain.ProbeResult) []time.Duration {
 	var out []time.Duration
 	for _, r := range rs {
 		out = append(out, r.At.Add(-r.RTT).Sub(start))
@@ -192,8 +195,8 @@ func TestPhaseOffsetsSpreadPeersOverTheInterval(t *testing.T) {
 
 // realProber probes a loopback URL with the production client.
 func realProber(url string, timeout time.Duration, rep Reporter) *Prober {
-	return NewProber(ProberConfig{Peer: "peer", URL: url, Interval: time.Hour, Timeout: timeout,
-		Client: NewProbeClient(timeout), UserAgent: "mesh/test", Owner: rep, Log: zerolog.Nop()})
+	return NewProber(ProberConfig{Peer: config.Peer{Name: "peer", URL: url}, Interval: time.Hour, Timeout: timeout,
+		Client: newHTTPClient(forProbes, timeout), UserAgent: "mesh/test", Owner: rep, Log: zerolog.Nop()})
 }
 
 func TestProbeOverRealHTTP(t *testing.T) {

@@ -3,33 +3,30 @@ package actors
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-)
 
-// RelayTarget is a peer a relay is posted to.
-type RelayTarget struct {
-	Name string // the peer's name, as in the snapshot
-	URL  string // its base URL; the relay goes to URL+"/relay"
-}
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
+	"github.com/dupunkto/mesh/config"
+)
 
 // RelaySenderConfig is what the relay sender is built from.
 type RelaySenderConfig struct {
-	Node      string
-	Secret    string
-	Targets   []RelayTarget
-	Timeout   time.Duration // per post
-	State     interface{ Snapshot() *Snapshot }
-	Client    *http.Client // nil: NewRelayClient(Timeout)
+	Secret  string
+	Peers   []config.Peer // each gets the relay at URL+"/relay"
+	Timeout time.Duration // per post
+	// Rounds wakes the sender when a round of probes is complete.
+	Rounds    *Signal
+	State     interface{ Snapshot() *domain.Snapshot }
+	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout)
 	UserAgent string
 	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
@@ -39,47 +36,18 @@ type RelaySenderConfig struct {
 // says a round of probes is complete. Wake-ups coalesce: if rounds complete
 // while a send is under way, one more send follows it, with the newest view.
 type RelaySender struct {
-	cfg  RelaySenderConfig
-	wake chan struct{}
+	cfg RelaySenderConfig
 }
 
-// NewRelaySender returns a relay sender; wire its RoundComplete to the owner.
+// NewRelaySender returns a relay sender woken by cfg.Rounds.
 func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
-		cfg.Client = NewRelayClient(cfg.Timeout)
+		cfg.Client = newHTTPClient(forRelays, cfg.Timeout)
 	}
-	return &RelaySender{cfg: cfg, wake: make(chan struct{}, 1)}
-}
-
-// NewRelayClient returns the client relay posts use. Unlike probes, relays
-// may reuse connections: they measure nothing, and a round posts to every
-// peer.
-func NewRelayClient(timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            (&net.Dialer{Timeout: timeout}).DialContext,
-			TLSHandshakeTimeout:    timeout,
-			ResponseHeaderTimeout:  timeout,
-			MaxIdleConnsPerHost:    1,
-			IdleConnTimeout:        90 * time.Second,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       timeout,
-	}
+	return &RelaySender{cfg: cfg}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
-
-// RoundComplete asks for a relay. It never blocks: a request made while one
-// is pending is the same request.
-func (s *RelaySender) RoundComplete() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
 
 // Serve sends a relay each time it is woken, until ctx ends.
 func (s *RelaySender) Serve(ctx context.Context) error {
@@ -87,51 +55,41 @@ func (s *RelaySender) Serve(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.wake:
+		case <-s.cfg.Rounds.C():
 			s.send(ctx)
 		}
 	}
-}
-
-// relayPayload is what a relay carries, as the seed shows it.
-type relayPayload struct {
-	Node  string              `json:"node"`
-	Peers map[string]PeerView `json:"peers"`
 }
 
 // send posts the latest view to every peer that is not down, concurrently,
 // and returns when every post has ended.
 func (s *RelaySender) send(ctx context.Context) {
 	snap := s.cfg.State.Snapshot()
-	body, err := json.Marshal(relayPayload{Node: s.cfg.Node, Peers: snap.PeerViews()})
-	if err != nil {
-		s.cfg.Log.Error().Err(err).Msg("encode relay") // cannot happen: plain values
-		return
-	}
+	body := wire.EncodeRelay(snap)
 	var wg sync.WaitGroup
-	for _, t := range s.cfg.Targets {
-		if v, ok := snap.Peer(t.Name); ok && v.Status == StatusDown {
+	for _, t := range s.cfg.Peers {
+		if v, ok := snap.Peer(t.Name); ok && v.Status == domain.StatusDown {
 			continue // it would not answer; the next round will try again
 		}
 		wg.Go(func() {
 			if err := s.post(ctx, t, body); err != nil {
 				// A lost relay costs nothing: the next round carries newer state.
 				s.cfg.Log.Debug().Str("peer", t.Name).Err(err).Msg("relay not delivered")
-				result := RelayFailed
+				result := domain.RelayFailed
 				if refused := (*relayRefused)(nil); errors.As(err, &refused) {
-					result = RelayRejected
+					result = domain.RelayRejected
 				}
 				s.cfg.Metrics.RelaySent(result)
 				return
 			}
-			s.cfg.Metrics.RelaySent(RelayDelivered)
+			s.cfg.Metrics.RelaySent(domain.RelayDelivered)
 			s.cfg.Log.Trace().Str("peer", t.Name).Msg("relay delivered")
 		})
 	}
 	wg.Wait()
 }
 
-func (s *RelaySender) post(ctx context.Context, t RelayTarget, body []byte) error {
+func (s *RelaySender) post(ctx context.Context, t config.Peer, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(body))

@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // relayPeer is a loopback peer that records the relays posted to it.
@@ -59,17 +64,30 @@ func (p *relayPeer) received() []relayPayload {
 	return append([]relayPayload(nil), p.got...)
 }
 
-// fixedState is a Snapshotter that always returns one snapshot.
-type fixedState struct{ s *Snapshot }
+// relayPayload is a relay body as the seed shows it; the test decodes
+// relays strictly into it, so that nothing else is sent.
+type relayPayload struct {
+	Node  string `json:"node"`
+	Peers map[string]struct {
+		Status              domain.Status `json:"status"`
+		Since               string        `json:"since"`
+		LastSeen            *string       `json:"last_seen"`
+		ConsecutiveFailures int           `json:"consecutive_failures"`
+		RTT                 *float64      `json:"rtt_ms"`
+	} `json:"peers"`
+}
 
-func (f fixedState) Snapshot() *Snapshot { return f.s }
+// fixedState is a snapshot source that always returns one snapshot.
+type fixedState struct{ s *domain.Snapshot }
 
-func snapshotOf(views map[string]Status) *Snapshot {
-	s := &Snapshot{Node: "me"}
-	for name, st := range views {
-		s.Peers = append(s.Peers, &PeerEntry{Name: name, View: PeerView{Status: st, Since: Time{t0}}})
+func (f fixedState) Snapshot() *domain.Snapshot { return f.s }
+
+func snapshotOf(views map[string]domain.Status) *domain.Snapshot {
+	var entries []*domain.PeerEntry
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		entries = append(entries, domain.NewPeerEntry(name, domain.PeerView{Status: views[name], Since: t0}, domain.History{}))
 	}
-	return s
+	return domain.NewSnapshot("me", entries, nil)
 }
 
 type syncWriter struct {
@@ -96,17 +114,17 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 	closed.Close()
 
 	var logs syncWriter
-	snap := snapshotOf(map[string]Status{"up": StatusUp, "unknown": StatusUnknown, "down": StatusDown, "refusing": StatusUp, "gone": StatusUp})
+	snap := snapshotOf(map[string]domain.Status{"up": domain.StatusUp, "unknown": domain.StatusUnknown, "down": domain.StatusDown, "refusing": domain.StatusUp, "gone": domain.StatusUp})
 	s := NewRelaySender(RelaySenderConfig{
-		Node: "me", Secret: "s3cret", Timeout: time.Second, State: fixedState{snap},
-		Targets: []RelayTarget{{"up", up.URL}, {"unknown", unknown.URL}, {"down", down.URL}, {"refusing", refusing.URL}, {"gone", gone}},
-		Log:     zerolog.New(&logs).Level(zerolog.DebugLevel),
+		Secret: "s3cret", Timeout: time.Second, State: fixedState{snap},
+		Peers: []config.Peer{{Name: "up", URL: up.URL}, {Name: "unknown", URL: unknown.URL}, {Name: "down", URL: down.URL}, {Name: "refusing", URL: refusing.URL}, {Name: "gone", URL: gone}},
+		Log:   zerolog.New(&logs).Level(zerolog.DebugLevel),
 	})
 	s.send(t.Context())
 
 	for name, p := range map[string]*relayPeer{"up": up, "unknown": unknown, "refusing": refusing} {
 		got := p.received()
-		if len(got) != 1 || got[0].Node != "me" || len(got[0].Peers) != 5 || got[0].Peers["down"].Status != StatusDown {
+		if len(got) != 1 || got[0].Node != "me" || len(got[0].Peers) != 5 || got[0].Peers["down"].Status != domain.StatusDown {
 			t.Fatalf("%s received %+v, want this node's whole view once", name, got)
 		}
 		if p.auth[0] != "s3cret" {
@@ -130,18 +148,19 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 func TestRelayWakeUpsCoalesce(t *testing.T) {
 	p := newRelayPeer(t, 200)
 	p.release = make(chan struct{})
-	s := NewRelaySender(RelaySenderConfig{Node: "me", Secret: "x", Timeout: 5 * time.Second,
-		State: fixedState{snapshotOf(map[string]Status{"p": StatusUp})}, Targets: []RelayTarget{{"p", p.URL}}, Log: zerolog.Nop()})
+	rounds := NewSignal()
+	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: 5 * time.Second, Rounds: rounds,
+		State: fixedState{snapshotOf(map[string]domain.Status{"p": domain.StatusUp})}, Peers: []config.Peer{{Name: "p", URL: p.URL}}, Log: zerolog.Nop()})
 	go s.Serve(t.Context())
 
-	s.RoundComplete()
+	rounds.Notify()
 	<-p.requests // the first relay is in flight and held
 	for range 10 {
-		s.RoundComplete() // rounds completing during a slow send never block the owner...
+		rounds.Notify() // rounds completing during a slow send never block the owner...
 	}
 	p.release <- struct{}{}
 	<-p.requests // ...and give exactly one more send
-	if n := len(s.wake); n != 0 {
+	if n := len(rounds.C()); n != 0 {
 		t.Fatalf("%d wake-ups still queued after the coalesced send", n)
 	}
 	p.release <- struct{}{}
@@ -154,8 +173,8 @@ func TestRelayPostGivesUpAtTheTimeout(t *testing.T) {
 	p := newRelayPeer(t, 200)
 	p.release = make(chan struct{})
 	defer close(p.release)
-	s := NewRelaySender(RelaySenderConfig{Node: "me", Secret: "x", Timeout: 200 * time.Millisecond,
-		State: fixedState{snapshotOf(map[string]Status{"p": StatusUp})}, Targets: []RelayTarget{{"p", p.URL}}, Log: zerolog.Nop()})
+	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: 200 * time.Millisecond,
+		State: fixedState{snapshotOf(map[string]domain.Status{"p": domain.StatusUp})}, Peers: []config.Peer{{Name: "p", URL: p.URL}}, Log: zerolog.Nop()})
 	done := make(chan struct{})
 	go func() { s.send(t.Context()); close(done) }()
 	select {

@@ -13,6 +13,7 @@ import (
 	"github.com/google/renameio/v2"
 	"github.com/rs/zerolog"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -34,10 +35,10 @@ type stateFile struct {
 }
 
 type filePeer struct {
-	Status              Status     `json:"status"`
-	Since               time.Time  `json:"since"`
-	LastSeen            *time.Time `json:"last_seen"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
+	Status              domain.Status `json:"status"`
+	Since               time.Time     `json:"since"`
+	LastSeen            *time.Time    `json:"last_seen"`
+	ConsecutiveFailures int           `json:"consecutive_failures"`
 	// RemindersSent is how many still-down reminders the outage has had;
 	// absent when the peer is not down or the node has no webhook.
 	RemindersSent *int             `json:"reminders_sent,omitempty"`
@@ -45,8 +46,14 @@ type filePeer struct {
 }
 
 type fileTransition struct {
-	Status Status    `json:"status"`
-	At     time.Time `json:"at"`
+	Status domain.Status `json:"status"`
+	At     time.Time     `json:"at"`
+}
+
+// RestoredPeer is one peer as a previous run left it.
+type RestoredPeer struct {
+	View    domain.PeerView
+	History []domain.HistoryEntry
 }
 
 // SavedState is what a previous run left in the state file.
@@ -66,16 +73,26 @@ func (s *SavedState) Restored() map[string]RestoredPeer {
 	return s.Peers
 }
 
-// RemindersSent returns how many reminders the outage of peer had, or -1
-// when unknown (no state, or a file written without a webhook).
-func (s *SavedState) RemindersSent(peer string) int {
+// Outages returns the outages of peers that the previous run left down,
+// with how many reminders each had (-1 when the file does not say), for
+// the notifier to carry on. Peers no longer in peers are left out.
+func (s *SavedState) Outages(peers []config.Peer) []Outage {
 	if s == nil {
-		return -1
+		return nil
 	}
-	if n, ok := s.Reminders[peer]; ok {
-		return n
+	var outages []Outage
+	for _, p := range peers {
+		r, ok := s.Peers[p.Name]
+		if !ok || r.View.Status != domain.StatusDown {
+			continue
+		}
+		sent, ok := s.Reminders[p.Name]
+		if !ok {
+			sent = -1
+		}
+		outages = append(outages, Outage{Peer: p.Name, DownSince: r.View.Since, Sent: sent})
 	}
-	return -1
+	return outages
 }
 
 // CheckStateDir reports whether the state file's directory exists, so that
@@ -93,11 +110,14 @@ func CheckStateDir(path string) error {
 	return nil
 }
 
-// LoadStateFile reads the state file at path. A missing file gives nil: the
-// node starts fresh. A file that cannot be read or understood is logged and
+// LoadStateFile reads the state file at path. No path (STATE_FILE unset)
+// or a missing file gives nil: the node starts fresh. A file that cannot be read or understood is logged and
 // renamed aside to <path>.corrupt-<timestamp>, and the node starts fresh:
 // a damaged file must never keep a monitor from running.
 func LoadStateFile(path string, now time.Time, log zerolog.Logger) *SavedState {
+	if path == "" {
+		return nil
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		log.Info().Str("path", path).Msg("no state file yet; starting fresh")
@@ -137,18 +157,18 @@ func decodeStateFile(data []byte) (*SavedState, error) {
 		if !p.Status.Valid() || p.Since.IsZero() || p.ConsecutiveFailures < 0 {
 			return nil, fmt.Errorf("peer %q: invalid status, since or failures", name)
 		}
-		r := RestoredPeer{View: PeerView{Status: p.Status, Since: Time{p.Since}, ConsecutiveFailures: p.ConsecutiveFailures}}
+		r := RestoredPeer{View: domain.PeerView{Status: p.Status, Since: p.Since, ConsecutiveFailures: p.ConsecutiveFailures}}
 		if p.LastSeen != nil {
-			r.View.LastSeen = &Time{*p.LastSeen}
+			r.View.LastSeen = *p.LastSeen
 		}
 		for _, h := range p.History {
-			if h.Status != StatusUp && h.Status != StatusDown {
+			if h.Status != domain.StatusUp && h.Status != domain.StatusDown {
 				return nil, fmt.Errorf("peer %q: history status %q", name, h.Status)
 			}
-			r.History = append(r.History, HistoryEntry{Status: h.Status, At: h.At})
+			r.History = append(r.History, domain.HistoryEntry(h))
 		}
 		s.Peers[name] = r
-		if p.Status == StatusDown {
+		if p.Status == domain.StatusDown {
 			s.Reminders[name] = -1
 			if p.RemindersSent != nil && *p.RemindersSent >= 0 {
 				s.Reminders[name] = *p.RemindersSent
@@ -159,24 +179,25 @@ func decodeStateFile(data []byte) (*SavedState, error) {
 }
 
 // encodeStateFile writes a snapshot and the reminder progress as the file.
-func encodeStateFile(snap *Snapshot, reminders map[string]ReminderProgress, now time.Time) ([]byte, error) {
-	f := stateFile{Version: stateFileVersion, Node: snap.Node, SavedAt: now.UTC(), Peers: make(map[string]filePeer, len(snap.Peers))}
-	for _, e := range snap.Peers {
-		p := filePeer{Status: e.View.Status, Since: e.View.Since.UTC(), ConsecutiveFailures: e.View.ConsecutiveFailures, History: make([]fileTransition, len(e.History))}
-		if e.View.LastSeen != nil {
-			seen := e.View.LastSeen.UTC()
+func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, now time.Time) ([]byte, error) {
+	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
+	for e := range snap.Peers() {
+		v, h := e.View(), e.History()
+		p := filePeer{Status: v.Status, Since: v.Since.UTC(), ConsecutiveFailures: v.ConsecutiveFailures, History: make([]fileTransition, h.Len())}
+		if !v.LastSeen.IsZero() {
+			seen := v.LastSeen.UTC()
 			p.LastSeen = &seen
 		}
-		for i, h := range e.History {
-			p.History[i] = fileTransition{Status: h.Status, At: h.At.UTC()}
+		for i, t := range h.All() {
+			p.History[i] = fileTransition{Status: t.Status, At: t.At.UTC()}
 		}
 		// Only the progress of this very outage counts: a chain from an
 		// earlier one (the notifier has not caught up yet) would mislead.
-		if r, ok := reminders[e.Name]; ok && e.View.Status == StatusDown && r.DownSince.Equal(e.View.Since.Time) {
+		if r, ok := reminders[e.Name()]; ok && v.Status == domain.StatusDown && r.DownSince.Equal(v.Since) {
 			sent := r.Sent
 			p.RemindersSent = &sent
 		}
-		f.Peers[e.Name] = p
+		f.Peers[e.Name()] = p
 	}
 	return json.Marshal(f)
 }
@@ -184,7 +205,9 @@ func encodeStateFile(snap *Snapshot, reminders map[string]ReminderProgress, now 
 // StateFileConfig is what the state file writer is built from.
 type StateFileConfig struct {
 	Path  string
-	State interface{ Snapshot() *Snapshot }
+	State interface{ Snapshot() *domain.Snapshot }
+	// Changes wakes the writer when a status changed, to write at once.
+	Changes *Signal
 	// Reminders gives the notifier's reminder progress; nil without a webhook.
 	Reminders interface {
 		Progress() map[string]ReminderProgress
@@ -197,32 +220,23 @@ type StateFileConfig struct {
 // Interval when anything else changed, and once more on shutdown. A write
 // that fails is logged and tried again at the next turn; the node goes on.
 type StateFile struct {
-	cfg    StateFileConfig
-	urgent chan struct{}
+	cfg StateFileConfig
 
 	// Owned by Serve, kept across restarts.
-	written *Snapshot // the snapshot last written
+	written *domain.Snapshot // the snapshot last written
 	sent    map[string]ReminderProgress
 	failing bool
 }
 
-// NewStateFile returns the writer for cfg.Path; subscribe it to the owner.
+// NewStateFile returns the writer for cfg.Path.
 func NewStateFile(cfg StateFileConfig) *StateFile {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultSaveInterval
 	}
-	return &StateFile{cfg: cfg, urgent: make(chan struct{}, 1)}
+	return &StateFile{cfg: cfg}
 }
 
 func (w *StateFile) String() string { return "state-file" }
-
-// Transition asks for a write as soon as possible. It never blocks.
-func (w *StateFile) Transition(Transition) {
-	select {
-	case w.urgent <- struct{}{}:
-	default:
-	}
-}
 
 // Serve writes the file when asked and on its interval, until ctx ends,
 // then writes it a last time.
@@ -234,7 +248,7 @@ func (w *StateFile) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			w.save(true)
 			return ctx.Err()
-		case <-w.urgent:
+		case <-w.cfg.Changes.C():
 			w.save(false)
 		case <-tick.C:
 			w.save(false)

@@ -13,16 +13,19 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 	since := t0.Add(1234567 * time.Microsecond)
-	seen := Time{since.Add(time.Minute)}
-	snap := &Snapshot{Node: "nov", Peers: []*PeerEntry{
-		{Name: "dec", View: PeerView{Status: StatusDown, Since: Time{since}, LastSeen: &seen, ConsecutiveFailures: 9},
-			History: []HistoryEntry{{StatusUp, t0}, {StatusDown, since}}},
-		{Name: "oct", View: PeerView{Status: StatusUnknown, Since: Time{t0}}},
-	}}
+	dec := domain.PeerView{Status: domain.StatusDown, Since: since, LastSeen: since.Add(time.Minute), ConsecutiveFailures: 9}
+	decHistory := []domain.HistoryEntry{{Status: domain.StatusUp, At: t0}, {Status: domain.StatusDown, At: since}}
+	oct := domain.PeerView{Status: domain.StatusUnknown, Since: t0}
+	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
+		domain.NewPeerEntry("dec", dec, domain.NewHistory(decHistory)),
+		domain.NewPeerEntry("oct", oct, domain.History{}),
+	}, nil)
 	data, err := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: since, Sent: 2}}, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -32,22 +35,24 @@ func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]RestoredPeer{
-		"dec": {View: snap.Peers[0].View, History: snap.Peers[0].History},
-		"oct": {View: snap.Peers[1].View},
+		"dec": {View: dec, History: decHistory},
+		"oct": {View: oct},
 	}
 	if !reflect.DeepEqual(got.Peers, want) {
 		t.Fatalf("restored\n %+v\nwant\n %+v", got.Peers, want)
 	}
-	if got.RemindersSent("dec") != 2 || got.RemindersSent("oct") != -1 || !got.SavedAt.Equal(t0.Add(time.Hour)) {
+	if remindersSent(got, "dec") != 2 || remindersSent(got, "oct") != -1 || !got.SavedAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("reminders %v, saved at %v", got.Reminders, got.SavedAt)
 	}
 }
 
 func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
-	snap := &Snapshot{Node: "nov", Peers: []*PeerEntry{{Name: "dec", View: PeerView{Status: StatusDown, Since: Time{t0.Add(time.Hour)}}}}}
+	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
+		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
+	}, nil)
 	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, t0)
 	got, _ := decodeStateFile(data)
-	if n := got.RemindersSent("dec"); n != -1 {
+	if n := remindersSent(got, "dec"); n != -1 {
 		t.Fatalf("reminders sent %d, want unknown: the chain was the previous outage's", n)
 	}
 }
@@ -119,9 +124,9 @@ func readState(t *testing.T, path string) stateFile {
 func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "state.json")
-		o := newTestOwner("dec", "oct")
-		w := NewStateFile(StateFileConfig{Path: path, State: o, Log: zerolog.Nop()})
-		o.Subscribe(w)
+		changes := NewSignal()
+		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("dec", "oct"), Threshold: 2, Boot: time.Now(), StatusChanged: changes, Log: zerolog.Nop()})
+		w := NewStateFile(StateFileConfig{Path: path, State: o, Changes: changes, Log: zerolog.Nop()})
 		ctx, cancel := context.WithCancel(t.Context())
 		go o.Serve(ctx)
 		done := make(chan struct{})
@@ -129,9 +134,9 @@ func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing
 
 		report(t, o, "dec", false)
 		report(t, o, "dec", false) // threshold 2: down
-		synctest.Wait()
+		settle()                   // the owner may publish the second a publishGap after the first
 		f := readState(t, path)
-		if f.Peers["dec"].Status != StatusDown || len(f.Peers["dec"].History) != 1 {
+		if f.Peers["dec"].Status != domain.StatusDown || len(f.Peers["dec"].History) != 1 {
 			t.Fatalf("after the transition the file holds %+v", f.Peers["dec"])
 		}
 		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
@@ -139,7 +144,7 @@ func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing
 		}
 
 		report(t, o, "dec", false) // a change, but no transition: waits for the interval
-		synctest.Wait()
+		settle()
 		if readState(t, path).Peers["dec"].ConsecutiveFailures != 2 {
 			t.Fatal("a change without a transition was written at once")
 		}
@@ -150,10 +155,10 @@ func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing
 		}
 
 		report(t, o, "oct", true)
-		synctest.Wait()
+		settle()
 		cancel()
 		<-done
-		if readState(t, path).Peers["oct"].Status != StatusUp {
+		if readState(t, path).Peers["oct"].Status != domain.StatusUp {
 			t.Fatal("the last change was not written on shutdown")
 		}
 		entries, _ := os.ReadDir(filepath.Dir(path))
@@ -189,7 +194,7 @@ func TestStateFileWriteFailureIsLoggedAndRetried(t *testing.T) {
 		synctest.Wait()
 		time.Sleep(DefaultSaveInterval)
 		synctest.Wait()
-		if readState(t, path).Peers["dec"].Status != StatusUp || !strings.Contains(logs.String(), "state file written again") {
+		if readState(t, path).Peers["dec"].Status != domain.StatusUp || !strings.Contains(logs.String(), "state file written again") {
 			t.Fatalf("the write was not retried: %s", logs.String())
 		}
 	})
@@ -198,42 +203,51 @@ func TestStateFileWriteFailureIsLoggedAndRetried(t *testing.T) {
 func TestOwnerRestoresPeersFromAPreviousRun(t *testing.T) {
 	old := t0.Add(-100 * 24 * time.Hour)
 	restored := map[string]RestoredPeer{
-		"dec":     {View: PeerView{Status: StatusDown, Since: Time{t0}, ConsecutiveFailures: 12}, History: []HistoryEntry{{StatusUp, old}, {StatusDown, t0}}},
-		"removed": {View: PeerView{Status: StatusUp, Since: Time{t0}}},
+		"dec":     {View: domain.PeerView{Status: domain.StatusDown, Since: t0, ConsecutiveFailures: 12}, History: []domain.HistoryEntry{{Status: domain.StatusUp, At: old}, {Status: domain.StatusDown, At: t0}}},
+		"removed": {View: domain.PeerView{Status: domain.StatusUp, Since: t0}},
 	}
 	boot := t0.Add(time.Hour)
-	o := NewOwner(OwnerConfig{Node: "nov", Peers: []string{"dec", "new"}, Threshold: 3, Boot: boot, Restored: restored, Log: zerolog.Nop()})
+	o := NewOwner(OwnerConfig{Node: "nov", Peers: configPeers("dec", "new"), Threshold: 3, Boot: boot, Saved: &SavedState{Peers: restored}, Log: zerolog.Nop()})
 	s := o.Snapshot()
-	if len(s.Peers) != 2 {
-		t.Fatalf("peers %v: a peer no longer in PEERS must be dropped", s.Peers)
+	if s.Len() != 2 {
+		t.Fatalf("%d peers: a peer no longer in PEERS must be dropped", s.Len())
 	}
-	if v, _ := s.Peer("dec"); v.Status != StatusDown || !v.Since.Equal(t0) || v.ConsecutiveFailures != 12 {
+	if v, _ := s.Peer("dec"); v.Status != domain.StatusDown || !v.Since.Equal(t0) || v.ConsecutiveFailures != 12 {
 		t.Fatalf("dec = %+v, want down since before the restart", v)
 	}
-	if h := s.Peers[0].History; len(h) != 1 || h[0].Status != StatusDown {
-		t.Fatalf("history %v, want the entry older than 90 days dropped", h)
+	if e, _ := s.Entry("dec"); e.History().Len() != 1 || e.History().At(0).Status != domain.StatusDown {
+		t.Fatalf("history %v, want the entry older than 90 days dropped", e.History())
 	}
-	if v, _ := s.Peer("new"); v.Status != StatusUnknown || !v.Since.Equal(boot) {
+	if v, _ := s.Peer("new"); v.Status != domain.StatusUnknown || !v.Since.Equal(boot) {
 		t.Fatalf("new = %+v, want unknown since boot", v)
 	}
 }
 
 func TestHistoryIsBounded(t *testing.T) {
-	p := newPeerState(t0)
+	p := newPeerState("dec", t0)
 	at := t0
-	for i := range HistoryMaxEntries + 5 {
+	for i := range domain.HistoryMaxEntries + 5 {
 		at = at.Add(time.Second)
-		status := StatusUp
+		status := domain.StatusUp
 		if i%2 == 1 {
-			status = StatusDown
+			status = domain.StatusDown
 		}
-		p.record(Transition{To: status, At: at})
+		p.record(domain.Transition{To: status, At: at})
 	}
-	if len(p.history) != HistoryMaxEntries || !p.history[len(p.history)-1].At.Equal(at) {
-		t.Fatalf("%d entries, want the newest %d", len(p.history), HistoryMaxEntries)
+	if len(p.history) != domain.HistoryMaxEntries || !p.history[len(p.history)-1].At.Equal(at) {
+		t.Fatalf("%d entries, want the newest %d", len(p.history), domain.HistoryMaxEntries)
 	}
-	p.record(Transition{To: StatusUp, At: at.Add(HistoryMaxAge + time.Second)})
+	p.record(domain.Transition{To: domain.StatusUp, At: at.Add(domain.HistoryMaxAge + time.Second)})
 	if len(p.history) != 1 {
 		t.Fatalf("%d entries after 90 days, want only the newest", len(p.history))
 	}
+}
+
+// remindersSent is how far the outage of peer had got, as the notifier
+// would resume it: -1 when the file does not say.
+func remindersSent(s *SavedState, peer string) int {
+	for _, o := range s.Outages(configPeers(peer)) {
+		return o.Sent
+	}
+	return -1
 }

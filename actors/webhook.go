@@ -7,14 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/mailbox"
 )
 
 // Delivery defaults: Slack documents about one message per second per
@@ -25,7 +26,10 @@ const (
 	DefaultBackoffBase    = time.Second
 	DefaultBackoffMax     = time.Minute
 	DefaultGiveUpAfter    = 10 * time.Minute
-	DefaultQueueSize      = 256
+	// DefaultQueueSize is how many messages may wait: at the pace of one a
+	// second, over four minutes of backlog, which only a chat service that
+	// is down or throttling builds up. Past it, reminders give way.
+	DefaultQueueSize = 256
 )
 
 // WebhookConfig is what the webhook actor is built from. Zero durations and
@@ -40,8 +44,8 @@ type WebhookConfig struct {
 	BackoffMax  time.Duration
 	GiveUpAfter time.Duration // a message still failing after this is dropped
 	QueueSize   int
-	Client      *http.Client
-	Metrics     *Metrics // nil counts nothing
+	Client      *http.Client // nil: newHTTPClient(forWebhooks, Timeout)
+	Metrics     *Metrics     // nil counts nothing
 	Log         zerolog.Logger
 }
 
@@ -52,9 +56,7 @@ type Webhook struct {
 	cfg  WebhookConfig
 	host string // the only part of the URL that may be logged: the rest is a token
 
-	mu    sync.Mutex
-	queue []Message
-	wake  chan struct{}
+	queue *mailbox.Mailbox[Message]
 
 	// Owned by Serve, kept across restarts.
 	inflight *Message
@@ -77,72 +79,53 @@ func NewWebhook(cfg WebhookConfig) *Webhook {
 		cfg.QueueSize = DefaultQueueSize
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{
-			Transport: &http.Transport{
-				Proxy:                  http.ProxyFromEnvironment, // chat services are often reached through one
-				DialContext:            (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-				TLSHandshakeTimeout:    cfg.Timeout,
-				ResponseHeaderTimeout:  cfg.Timeout,
-				MaxResponseHeaderBytes: 64 << 10,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		cfg.Client = newHTTPClient(forWebhooks, cfg.Timeout)
 	}
 	host := "webhook"
 	if u, err := url.Parse(cfg.URL); err == nil {
 		host = u.Host
 	}
-	return &Webhook{cfg: cfg, host: host, wake: make(chan struct{}, 1)}
+	w := &Webhook{cfg: cfg, host: host}
+	w.queue = mailbox.New(mailbox.Config[Message]{Size: cfg.QueueSize, Policy: remindersFirst, Dropped: w.dropped})
+	return w
+}
+
+// remindersFirst is the webhook queue's policy: down and recovery messages
+// matter more than reminders, so when the queue is full a reminder gives
+// way: the incoming one, or the oldest queued one to make room for a down
+// or recovery message.
+func remindersFirst(queued []Message, incoming Message) int {
+	if incoming.Kind == MessageReminder {
+		return -1
+	}
+	return slices.IndexFunc(queued, func(q Message) bool { return q.Kind == MessageReminder })
+}
+
+func (w *Webhook) dropped(m Message, queued int) {
+	w.logMessage(w.cfg.Log.Warn(), m).Int("queued", queued).Msg("webhook queue full: message dropped")
+	w.cfg.Metrics.WebhookDelivery(WebhookDropped)
+	w.cfg.Metrics.MailboxDropped("webhook")
 }
 
 func (w *Webhook) String() string { return "webhook(" + w.host + ")" }
 
-// Enqueue queues a message. It never blocks. When the queue is full a
-// reminder is dropped (the new one, or the oldest queued one to make room
-// for a down or recovery message); the drop is logged.
-func (w *Webhook) Enqueue(m Message) {
-	w.mu.Lock()
-	if len(w.queue) >= w.cfg.QueueSize {
-		victim := -1
-		if m.Kind != MessageReminder {
-			for i, q := range w.queue {
-				if q.Kind == MessageReminder {
-					victim = i
-					break
-				}
-			}
-		}
-		dropped := m
-		if victim >= 0 {
-			dropped = w.queue[victim]
-			w.queue = append(w.queue[:victim], w.queue[victim+1:]...)
-		}
-		w.logMessage(w.cfg.Log.Warn(), dropped).Int("queued", len(w.queue)).Msg("webhook queue full: message dropped")
-		w.cfg.Metrics.WebhookDelivery(WebhookDropped)
-		if victim < 0 {
-			w.mu.Unlock()
-			return
-		}
-	}
-	w.queue = append(w.queue, m)
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+// Enqueue queues a message. It never blocks; when the queue is full,
+// remindersFirst says what is dropped, and the drop is logged and counted.
+func (w *Webhook) Enqueue(m Message) { w.queue.Put(m) }
 
 // Serve delivers queued messages until ctx ends.
 func (w *Webhook) Serve(ctx context.Context) error {
 	for {
 		if w.inflight == nil {
-			w.inflight = w.pop()
+			if m, ok := w.queue.Take(); ok {
+				w.inflight = &m
+			}
 		}
 		if w.inflight == nil {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-w.wake:
+			case <-w.queue.Ready():
 				continue
 			}
 		}
@@ -152,17 +135,6 @@ func (w *Webhook) Serve(ctx context.Context) error {
 		}
 		w.inflight = nil
 	}
-}
-
-func (w *Webhook) pop() *Message {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.queue) == 0 {
-		return nil
-	}
-	m := w.queue[0]
-	w.queue = w.queue[1:]
-	return &m
 }
 
 // deliver posts m until it is accepted, refused for good, or has been

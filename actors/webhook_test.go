@@ -174,7 +174,7 @@ func TestWebhookQueueOverflowDropsRemindersFirst(t *testing.T) {
 	w.Enqueue(msg(MessageDown, "d2"))     // evicts r2
 	w.Enqueue(msg(MessageDown, "d3"))     // full of downs and recoveries: dropped
 	var got []string
-	for _, m := range w.queue {
+	for _, m := range w.queue.TakeAll() {
 		got = append(got, m.Text)
 	}
 	if strings.Join(got, ",") != "d1,u1,d2" {

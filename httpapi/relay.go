@@ -1,23 +1,22 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
 )
 
-// RelayStore keeps accepted relays; the state owner is one.
-type RelayStore interface {
-	StoreRelay(ctx context.Context, node string, peers map[string]actors.PeerView, at time.Time) error
-}
+// MaxRelayBody bounds a relay's body; larger ones are refused with 413.
+const MaxRelayBody = 1 << 20
 
 // relayHandler serves POST /relay. The checks run cheapest and least
 // revealing first: is relaying on, is the caller authorised (before a byte
@@ -26,52 +25,57 @@ type RelayStore interface {
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
 	peers   map[string]bool
-	store   RelayStore
-	metrics *actors.Metrics
+	store   RelaySink
+	counter RelayCounter
 	log     zerolog.Logger
 }
 
+// uncounted counts nothing, for a router built without a RelayCounter.
+type uncounted struct{}
+
+func (uncounted) RelayReceived(string) {}
+
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, result, msg string) {
-		h.metrics.RelayReceived(result)
+		h.counter.RelayReceived(result)
 		writeError(w, status, msg)
 	}
 	if len(h.secret) == 0 {
-		refuse(http.StatusForbidden, actors.RelayDisabled, "relaying is disabled on this node")
+		refuse(http.StatusForbidden, domain.RelayDisabled, "relaying is disabled on this node")
 		return
 	}
 	if !h.authorised(r.Header.Get("Authorization")) {
-		refuse(http.StatusUnauthorized, actors.RelayUnauthorized, "missing or wrong relay secret")
+		refuse(http.StatusUnauthorized, domain.RelayUnauthorized, "missing or wrong relay secret")
 		return
 	}
 	if r.ContentLength > MaxRelayBody {
-		refuse(http.StatusRequestEntityTooLarge, actors.RelayTooLarge, "relay body is over 1 MiB")
+		refuse(http.StatusRequestEntityTooLarge, domain.RelayTooLarge, "relay body is over 1 MiB")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRelayBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			refuse(http.StatusRequestEntityTooLarge, actors.RelayTooLarge, "relay body is over 1 MiB")
+			refuse(http.StatusRequestEntityTooLarge, domain.RelayTooLarge, "relay body is over 1 MiB")
 			return
 		}
-		refuse(http.StatusBadRequest, actors.RelayInvalid, "could not read the body")
+		refuse(http.StatusBadRequest, domain.RelayInvalid, "could not read the body")
 		return
 	}
-	node, peers, err := DecodeRelay(body)
+	node, peers, err := wire.DecodeRelay(body)
 	if err != nil {
-		refuse(http.StatusBadRequest, actors.RelayInvalid, err.Error())
+		refuse(http.StatusBadRequest, domain.RelayInvalid, err.Error())
 		return
 	}
 	if !h.peers[node] {
-		refuse(http.StatusForbidden, actors.RelayUnknownSender, "node "+quoteShort(node)+" is not one of this node's peers")
+		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
 	if err := h.store.StoreRelay(r.Context(), node, peers, time.Now()); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "node is shutting down")
 		return
 	}
-	h.metrics.RelayReceived(actors.RelayAccepted)
+	h.counter.RelayReceived(domain.RelayAccepted)
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
 }
@@ -86,4 +90,13 @@ func (h *relayHandler) authorised(header string) bool {
 	token, _ := strings.CutPrefix(header, "Bearer ")
 	bearer := subtle.ConstantTimeCompare([]byte(token), h.secret)
 	return bare|bearer == 1
+}
+
+// quoteName quotes a sender's name for an error message, cut short as the
+// decoder's errors cut names.
+func quoteName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
 }

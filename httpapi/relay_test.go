@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,22 +14,21 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 const secret = "s3cret-relay"
 
-// seedRelay is the relay payload exactly as the seed document shows it.
-const seedRelay = `{
-  "node": "dec.mesh.dupunkto.org",
-  "peers": {
-    "nov.mesh.dupunkto.org": {
-      "status": "up",
-      "since": "2026-06-06T12:42:00Z",
-      "last_seen": "2026-06-06T13:01:28Z",
-      "consecutive_failures": 0
-    }
-  }
-}`
+// seedRelayOf returns the relay payload exactly as the seed document shows
+// it, from package wire's golden files.
+func seedRelayOf(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../actors/wire/testdata/seed_relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // relayNode is a router for nov.mesh.dupunkto.org, whose peers are dec and
 // oct, backed by a real state owner.
@@ -36,7 +36,7 @@ func relayNode(t *testing.T, relaySecret string) (*httptest.Server, *actors.Owne
 	t.Helper()
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	srv := httptest.NewServer(NewRouter(Options{State: o, AggregatorURL: "/", RelaySecret: relaySecret,
-		Peers: []string{"dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org"}, Relays: o, Log: zerolog.Nop()}))
+		Peers: configPeers("dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org"), Relays: o, Log: zerolog.Nop()}))
 	t.Cleanup(srv.Close)
 	return srv, o
 }
@@ -61,6 +61,7 @@ func relayWith(node, peerName, peer string) string {
 var goodPeer = peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, `"2026-06-06T13:01:28Z"`, "0")
 
 func TestRelayRefusals(t *testing.T) {
+	seedRelay := seedRelayOf(t)
 	manyPeers := func(n int) string {
 		var b strings.Builder
 		b.WriteString(`{"node":"dec.mesh.dupunkto.org","peers":{`)
@@ -130,14 +131,14 @@ func TestRelayRefusals(t *testing.T) {
 				t.Fatalf("the error echoes the input: %d characters", len(body.Error))
 			}
 			// A refused relay stores nothing, even once the owner has caught up.
-			if err := o.StoreRelay(t.Context(), "oct.mesh.dupunkto.org", map[string]actors.PeerView{}, time.Now()); err != nil {
+			if err := o.StoreRelay(t.Context(), "oct.mesh.dupunkto.org", map[string]domain.PeerView{}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			for len(o.Snapshot().Relay) == 0 {
+			for o.Snapshot().RelayCount() == 0 {
 				time.Sleep(time.Millisecond) // the owner applies the marker relay
 			}
-			if rel := o.Snapshot().Relay; len(rel) != 1 || rel["oct.mesh.dupunkto.org"] == nil {
-				t.Fatalf("relay after a refused request: %v", rel)
+			if s := o.Snapshot(); s.RelayCount() != 1 || !hasRelay(s, "oct.mesh.dupunkto.org") {
+				t.Fatalf("%d relays after a refused request", s.RelayCount())
 			}
 		})
 	}
@@ -145,7 +146,7 @@ func TestRelayRefusals(t *testing.T) {
 
 func TestRelayIsAuthorisedBeforeTheBodyIsRead(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org")
-	h := NewRouter(Options{State: o, RelaySecret: secret, Peers: []string{"dec.mesh.dupunkto.org"}, Relays: o, Log: zerolog.Nop()})
+	h := NewRouter(Options{State: o, RelaySecret: secret, Peers: configPeers("dec.mesh.dupunkto.org"), Relays: o, Log: zerolog.Nop()})
 	req := httptest.NewRequest("POST", "/relay", tripwire{t})
 	req.Header.Set("Authorization", "wrong")
 	rec := httptest.NewRecorder()
@@ -179,6 +180,7 @@ func TestChunkedBodyOver1MiBIs413(t *testing.T) {
 }
 
 func TestSeedRelayIsStoredAndShownInTheSeedsShape(t *testing.T) {
+	seedRelay := seedRelayOf(t)
 	for _, auth := range []string{secret, "Bearer " + secret} {
 		t.Run(auth, func(t *testing.T) {
 			srv, o := relayNode(t, secret)
@@ -187,7 +189,7 @@ func TestSeedRelayIsStoredAndShownInTheSeedsShape(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("seed relay answered %d %s", r.status, r.body)
 			}
-			for len(o.Snapshot().Relay) == 0 {
+			for o.Snapshot().RelayCount() == 0 {
 				time.Sleep(time.Millisecond) // the owner applies it in its own time
 			}
 			var got map[string]any
@@ -222,16 +224,18 @@ func TestRelayIgnoresUnknownFieldsAndCaseOfNames(t *testing.T) {
 	if r := postRelay(t, srv.URL, secret, body); r.status != 200 {
 		t.Fatalf("answer %d %s", r.status, r.body)
 	}
-	for len(o.Snapshot().Relay) == 0 {
+	for o.Snapshot().RelayCount() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	v := o.Snapshot().Relay["dec.mesh.dupunkto.org"].Peers["nov.mesh.dupunkto.org"]
-	if v.Status != actors.StatusDown || v.ConsecutiveFailures != 5 || v.LastSeen != nil || !v.Since.Equal(time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC)) {
+	r, _ := o.Snapshot().Relay("dec.mesh.dupunkto.org")
+	v, _ := r.Peer("nov.mesh.dupunkto.org")
+	if v.Status != domain.StatusDown || v.ConsecutiveFailures != 5 || !v.LastSeen.IsZero() || !v.Since.Equal(time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC)) {
 		t.Fatalf("stored %+v", v)
 	}
 }
 
 func TestRelaySendsNoCORSHeaders(t *testing.T) {
+	seedRelay := seedRelayOf(t)
 	srv, _ := relayNode(t, secret)
 	r := do(t, "POST", srv.URL+"/relay", map[string]string{"Origin": "https://evil.example", "Authorization": secret}, seedRelay)
 	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
@@ -246,18 +250,7 @@ func TestRelaySendsNoCORSHeaders(t *testing.T) {
 	}
 }
 
-func TestRelayedRTTIsKept(t *testing.T) {
-	for raw, want := range map[string]*float64{`12.5`: ptr(12.5), `null`: nil, `0`: ptr(0.0)} {
-		_, peers, err := DecodeRelay([]byte(relayWith(`"dec.mesh.dupunkto.org"`, "x.example",
-			`{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":`+raw+`}`)))
-		if err != nil {
-			t.Fatalf("rtt_ms %s: %v", raw, err)
-		}
-		got := peers["x.example"].RTT
-		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
-			t.Errorf("rtt_ms %s decoded as %v", raw, got)
-		}
-	}
+func hasRelay(s *domain.Snapshot, node string) bool {
+	_, ok := s.Relay(node)
+	return ok
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -1,44 +1,60 @@
 // Package httpapi is a node's HTTP interface: the chi router with the seed's
-// endpoints and the server actor that runs it. Handlers read the state
-// owner's published snapshots; they never touch state themselves.
+// endpoints and the server actor that runs it. Handlers read published
+// snapshots and hand relays on through the small interfaces below; they
+// never touch state themselves, and know nothing of the actors behind them.
 package httpapi
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/cors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
-	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
+	"github.com/dupunkto/mesh/config"
 )
 
 // gzipLevel trades a little compression for speed: /state is served often.
 const gzipLevel = 1
 
-// Snapshotter is where handlers read the node's view; the state owner is one.
-type Snapshotter interface {
-	Snapshot() *actors.Snapshot
+// SnapshotSource is where handlers read the node's view; the state owner
+// is one.
+type SnapshotSource interface {
+	Snapshot() *domain.Snapshot
+}
+
+// RelaySink keeps accepted relays; the state owner is one. It takes peers
+// over.
+type RelaySink interface {
+	StoreRelay(ctx context.Context, node string, peers map[string]domain.PeerView, at time.Time) error
+}
+
+// RelayCounter counts relays received by result (domain.RelayAccepted,
+// ...); the node's metrics are one.
+type RelayCounter interface {
+	RelayReceived(result string)
 }
 
 // Options is what the router is built from.
 type Options struct {
-	State         Snapshotter
+	State         SnapshotSource
 	AggregatorURL string
 	// RelaySecret turns POST /relay on; empty answers every relay with 403.
 	RelaySecret string
-	// Peers are this node's peers' names: the only senders a relay is taken from.
-	Peers  []string
-	Relays RelayStore
+	// Peers are this node's peers: the only senders a relay is taken from.
+	Peers  []config.Peer
+	Relays RelaySink
+	// RelayCounter counts relays received; nil counts nothing.
+	RelayCounter RelayCounter
 	// UI serves the aggregator page's files at /ui/; nil serves none.
 	UI http.Handler
-	// Metrics is served at /metrics and counts relays received; nil serves
-	// no /metrics.
-	Metrics *actors.Metrics
+	// Metrics serves GET /metrics; nil serves no /metrics.
+	Metrics http.Handler
 	Log     zerolog.Logger
 }
 
@@ -77,18 +93,12 @@ func NewRouter(o Options) http.Handler {
 	// /state keeps its own encodings, gzipped and not (see stateCache).
 	readable("/state", (&stateCache{state: o.State}).ServeHTTP)
 	readable("/history", compressed(func(w http.ResponseWriter, _ *http.Request) {
-		b, err := json.Marshal(o.State.Snapshot().History(time.Now()))
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "could not encode the history")
-			return
-		}
-		writeJSON(w, http.StatusOK, b)
+		writeJSON(w, http.StatusOK, wire.EncodeHistory(o.State.Snapshot(), time.Now()))
 	}))
 
 	if o.Metrics != nil {
-		metrics := promhttp.HandlerFor(o.Metrics.Registry(), promhttp.HandlerOpts{})
-		r.Method(http.MethodGet, "/metrics", metrics)
-		r.Method(http.MethodHead, "/metrics", metrics)
+		r.Method(http.MethodGet, "/metrics", o.Metrics)
+		r.Method(http.MethodHead, "/metrics", o.Metrics)
 	}
 
 	if o.UI != nil {
@@ -114,9 +124,13 @@ func NewRouter(o Options) http.Handler {
 	// /relay is for peers, not for pages: it sends no CORS headers.
 	peers := make(map[string]bool, len(o.Peers))
 	for _, p := range o.Peers {
-		peers[p] = true
+		peers[p.Name] = true
 	}
-	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, metrics: o.Metrics, log: o.Log})
+	counter := o.RelayCounter
+	if counter == nil {
+		counter = uncounted{}
+	}
+	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, counter: counter, log: o.Log})
 	return r
 }
 

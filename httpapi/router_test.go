@@ -17,12 +17,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/fatal"
+	"github.com/dupunkto/mesh/config"
 )
 
 // ownerWith returns a real state owner for peers, running until the test ends.
 func ownerWith(t *testing.T, peers ...string) *actors.Owner {
 	t.Helper()
-	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Peers: peers, Threshold: 1,
+	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Peers: configPeers(peers...), Threshold: 1,
 		Boot: time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC), Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -30,7 +33,16 @@ func ownerWith(t *testing.T, peers ...string) *actors.Owner {
 	return o
 }
 
-func newTestServer(t *testing.T, state Snapshotter) *httptest.Server {
+// configPeers returns the peers of these names, as config.ParsePeers would.
+func configPeers(names ...string) []config.Peer {
+	peers := make([]config.Peer, len(names))
+	for i, name := range names {
+		peers[i] = config.Peer{Name: name, URL: "https://" + name}
+	}
+	return peers
+}
+
+func newTestServer(t *testing.T, state SnapshotSource) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(NewRouter(Options{State: state, AggregatorURL: "https://agg.example/page", Log: zerolog.Nop()}))
 	t.Cleanup(srv.Close)
@@ -85,7 +97,7 @@ func TestPingAnswersPong(t *testing.T) {
 func TestStateIsTheSeedsShape(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	at := time.Date(2026, 6, 6, 13, 1, 30, 0, time.UTC)
-	if err := o.Report(t.Context(), actors.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true, RTT: 1234567 * time.Nanosecond}); err != nil {
+	if err := o.Report(t.Context(), domain.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true, RTT: 1234567 * time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}
 	srv := newTestServer(t, o)
@@ -148,7 +160,7 @@ func TestErrorsAreJSON(t *testing.T) {
 
 type panickingState struct{}
 
-func (panickingState) Snapshot() *actors.Snapshot { panic("snapshot exploded") }
+func (panickingState) Snapshot() *domain.Snapshot { panic("snapshot exploded") }
 
 func TestAPanickingHandlerGivesAJSON500AndTheServerLivesOn(t *testing.T) {
 	srv := newTestServer(t, panickingState{})
@@ -188,7 +200,7 @@ func TestServerThatCannotListenStopsTheNode(t *testing.T) {
 	}
 	defer taken.Close()
 	err = NewServer(taken.Addr().String(), http.NotFoundHandler(), zerolog.Nop()).Serve(t.Context())
-	code, fatal := actors.ExitCode(err)
+	code, fatal := fatal.ExitCode(err)
 	if !fatal || code != ExitListen || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("Serve on a taken port returned %v, want a fatal error with exit code %d", err, ExitListen)
 	}
@@ -221,7 +233,7 @@ func TestHeadersOver64KiBAreRefusedWith431(t *testing.T) {
 func TestHistoryListsTransitionsAndUptime(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	start := time.Now().Add(-time.Hour)
-	for _, r := range []actors.ProbeResult{
+	for _, r := range []domain.ProbeResult{
 		{Peer: "dec.mesh.dupunkto.org", At: start, OK: true},
 		{Peer: "dec.mesh.dupunkto.org", At: start.Add(45 * time.Minute), OK: false}, // threshold 1: down
 	} {

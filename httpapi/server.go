@@ -14,7 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/fatal"
 )
 
 // Server limits. A node is on the open internet: every connection gets a
@@ -68,7 +68,7 @@ func (s *Server) Addr() string {
 func (s *Server) Serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		return actors.Fatal(fmt.Errorf("listen on %s: %w", s.addr, err), ExitListen)
+		return fatal.New(fmt.Errorf("listen on %s: %w", s.addr, err), ExitListen)
 	}
 	addr := ln.Addr().String()
 	s.bound.Store(&addr)

@@ -10,7 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
 )
 
 // stateMaxAge is how far /state may lag the owner's latest snapshot. With
@@ -23,20 +24,23 @@ const stateMaxAge = 100 * time.Millisecond
 // stateCache serves /state from one encoding, plain and gzipped, rebuilt
 // when the snapshot has changed and the encoding is older than stateMaxAge.
 type stateCache struct {
-	state   Snapshotter
+	state   SnapshotSource
 	current atomic.Pointer[encodedState]
 	mu      sync.Mutex // held by the one request that rebuilds
+	// encoder is used by the one request that rebuilds, under mu. It keeps
+	// the encodings of the entries that did not change since.
+	encoder wire.StateEncoder
 }
 
 type encodedState struct {
-	snap   *actors.Snapshot
+	snap   *domain.Snapshot
 	built  time.Time
 	plain  []byte
 	gzOnce sync.Once
 	gz     []byte
 }
 
-func (e *encodedState) fresh(snap *actors.Snapshot) bool {
+func (e *encodedState) fresh(snap *domain.Snapshot) bool {
 	return e != nil && (e.snap == snap || time.Since(e.built) < stateMaxAge)
 }
 
@@ -71,7 +75,7 @@ func (c *stateCache) get() *encodedState {
 	if e := c.current.Load(); e.fresh(snap) {
 		return e // another request rebuilt it while this one waited
 	}
-	e := &encodedState{snap: snap, built: time.Now(), plain: snap.JSON()}
+	e := &encodedState{snap: snap, built: time.Now(), plain: c.encoder.Encode(snap)}
 	c.current.Store(e)
 	return e
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,26 +12,31 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// nodeState is the part of /state the harness reads.
-type nodeState struct {
-	Peers map[string]struct {
-		Status   string  `json:"status"`
-		LastSeen *string `json:"last_seen"`
-	} `json:"peers"`
-}
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
+)
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
-func getState(url string) (nodeState, error) {
-	var s nodeState
+// getState reads the node's /state as any reader would.
+func getState(url string) (*domain.Snapshot, error) {
 	resp, err := client.Get(url + "/state")
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	return s, json.NewDecoder(resp.Body).Decode(&s)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DecodeState(b)
+}
+
+// status is what s says of peer name; "" when it does not list it.
+func status(s *domain.Snapshot, name string) domain.Status {
+	v, _ := s.Peer(name)
+	return v.Status
 }
 
 func freeAddr() (string, error) {
@@ -70,11 +74,11 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 
 	if err := waitFor(30*time.Second+time.Duration(o.peers)*10*time.Millisecond, func() bool {
 		s, err := getState(url)
-		if err != nil || len(s.Peers) != o.peers {
+		if err != nil || s.Len() != o.peers {
 			return false
 		}
-		for _, v := range s.Peers {
-			if v.Status != "up" {
+		for p := range s.Peers() {
+			if p.View().Status != domain.StatusUp {
 				return false
 			}
 		}
@@ -106,13 +110,10 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 			if err != nil {
 				continue
 			}
-			for _, v := range s.Peers {
-				if v.LastSeen == nil {
-					continue
-				}
-				if t, err := time.Parse(time.RFC3339, *v.LastSeen); err == nil {
+			for p := range s.Peers() {
+				if seen := p.View().LastSeen; !seen.IsZero() {
 					mu.Lock()
-					lastSeenAge = max(lastSeenAge, now.Sub(t))
+					lastSeenAge = max(lastSeenAge, now.Sub(seen))
 					mu.Unlock()
 				}
 			}
@@ -273,7 +274,7 @@ func detect(o options, ts *targets, url string) ([]time.Duration, error) {
 		var seen time.Duration
 		err := waitFor(3*bound, func() bool {
 			s, err := getState(url)
-			if err == nil && s.Peers[name].Status == "down" {
+			if err == nil && status(s, name) == domain.StatusDown {
 				seen = time.Since(killed)
 				return true
 			}
@@ -288,7 +289,7 @@ func detect(o options, ts *targets, url string) ([]time.Duration, error) {
 		}
 		if err := waitFor(3*bound, func() bool {
 			s, err := getState(url)
-			return err == nil && s.Peers[name].Status == "up"
+			return err == nil && status(s, name) == domain.StatusUp
 		}); err != nil {
 			return out, fmt.Errorf("detection run %d: %s never seen up again", run+1, name)
 		}

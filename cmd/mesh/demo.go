@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
 
+	"github.com/dupunkto/mesh/actors/fatal"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -109,7 +110,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 // demoExit logs why the demo stopped and returns the exit code.
 func demoExit(ctx context.Context, log zerolog.Logger, err error) int {
-	if code, ok := exitCodeOf(err); ok {
+	if code, ok := fatal.ExitCode(err); ok {
 		log.Error().Err(err).Msg("demo stopped")
 		return code
 	}

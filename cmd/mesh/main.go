@@ -21,27 +21,27 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/fatal"
 	"github.com/dupunkto/mesh/config"
 	"github.com/dupunkto/mesh/deploy/aggregator"
 	"github.com/dupunkto/mesh/httpapi"
 )
 
-// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
-// Unstamped, it is what the Go toolchain recorded from the module or the Git
-// checkout (a pseudo-version such as v0.0.0-20261124183000-45b037d1a2b3).
-// (It is set in init, not here: -X only replaces a plain string constant.)
+// version is the version stamped at build time: go build -ldflags
+// "-X main.version=v1.2.3". The linker sets it; nothing else writes it.
 var version = "dev"
 
-func init() { version = stampedOrBuildVersion(version) }
-
-func stampedOrBuildVersion(stamped string) string {
-	if stamped != "dev" {
-		return stamped
+// buildVersion is the stamped version or, unstamped, what the Go toolchain
+// recorded from the module or the Git checkout (a pseudo-version such as
+// v0.0.0-20261124183000-45b037d1a2b3).
+func buildVersion() string {
+	if version != "dev" {
+		return version
 	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
-	return stamped
+	return version
 }
 
 // Exit codes.
@@ -80,7 +80,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	case errors.Is(err, config.ErrHelp):
 		return exitOK
 	case errors.Is(err, config.ErrVersion):
-		fmt.Fprintln(stdout, "mesh", version)
+		fmt.Fprintln(stdout, "mesh", buildVersion())
 		return exitOK
 	case err != nil:
 		fmt.Fprintf(stderr, "mesh: %v\n", err)
@@ -98,11 +98,11 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	defer stop()
 
 	n := newNode(cfg, log)
-	log.Info().Str("version", version).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
+	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("url", webhookHost(cfg)).Msg("mesh starting")
 	err = n.Serve(ctx)
-	if code, ok := exitCodeOf(err); ok {
+	if code, ok := fatal.ExitCode(err); ok {
 		log.Error().Err(err).Msg("mesh stopped")
 		return code
 	}
@@ -114,142 +114,78 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// exitCodeOf returns the exit code a fatal service error carries.
-func exitCodeOf(err error) (int, bool) { return actors.ExitCode(err) }
-
-// node is one Mesh node: its supervisor tree and the parts tests and the
-// demo look into.
+// node is one Mesh node: its supervisor tree, and its HTTP server, which
+// the demo waits for before it points people at the page.
 type node struct {
 	*suture.Supervisor
-	owner  *actors.Owner
 	server *httpapi.Server
 }
 
-// newNode builds the supervisor tree of DESIGN.md:
+// newNode builds the supervisor tree of DESIGN.md, each actor wired to
+// the others as it is built:
 //
 //	mesh (root)
-//	├── state owner
-//	├── probers (one prober per peer)
-//	├── relay sender (only when RELAY_SECRET is set)
-//	├── notifier (only when WEBHOOK_URL is set): reminder schedule + webhook delivery
-//	├── state file (only when STATE_FILE is set)
-//	└── http server
+//	├── state-owner
+//	├── probers: prober(peer) for each peer
+//	├── relay-sender (only when RELAY_SECRET is set)
+//	├── notifications (only when WEBHOOK_URL is set): notifier, webhook(host)
+//	├── state-file (only when STATE_FILE is set)
+//	├── http-server
+//	└── debug-server (only when DEBUG_ADDR is set)
 func newNode(cfg config.Config, log zerolog.Logger) *node {
+	boot, userAgent := time.Now(), "mesh/"+buildVersion()
+	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
+	metrics := actors.NewMetrics(cfg.Peers)
 	root := suture.New("mesh", supervisorSpec(log))
-	boot := time.Now()
 
-	var saved *actors.SavedState
-	if cfg.StateFile != "" {
-		saved = actors.LoadStateFile(cfg.StateFile, boot, log)
+	// What the owner tells others goes through these, made first so that the
+	// owner is built with them: a wake-up per complete round (relay sender),
+	// one per status change (state file), and the notifier's inbox of
+	// transitions (nil, which takes nothing, without a webhook).
+	rounds, changes := actors.NewSignal(), actors.NewSignal()
+	var inbox *actors.Inbox
+	if cfg.WebhookURL != "" {
+		inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
 	}
-
-	owner := actors.NewOwner(actors.OwnerConfig{
-		Node:      cfg.Node,
-		Peers:     peerNames(cfg),
-		Threshold: cfg.FailureThreshold,
-		Boot:      boot,
-		Restored:  saved.Restored(),
-		Log:       log,
-	})
+	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold, Boot: boot,
+		Saved: saved, Transitions: inbox, StatusChanged: changes, RoundDone: rounds, Metrics: metrics, Log: log})
 	root.Add(owner)
-	metrics := actors.NewMetrics(owner)
-	owner.Subscribe(metrics)
 
 	probers := suture.New("probers", supervisorSpec(log))
-	client := actors.NewProbeClient(cfg.ProbeTimeout)
-	for i, p := range cfg.Peers {
-		probers.Add(actors.NewProber(actors.ProberConfig{
-			Peer:      p.Name,
-			URL:       p.URL,
-			Interval:  cfg.PollInterval,
-			Timeout:   cfg.ProbeTimeout,
-			Offset:    actors.PhaseOffset(i, len(cfg.Peers), cfg.PollInterval),
-			Client:    client,
-			UserAgent: "mesh/" + version,
-			Owner:     owner,
-			Metrics:   metrics,
-			Log:       log,
-		}))
+	for _, p := range actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
+		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Owner: owner, Metrics: metrics, Log: log}) {
+		probers.Add(p)
 	}
 	root.Add(probers)
 
 	if cfg.RelaySecret != "" {
-		targets := make([]actors.RelayTarget, len(cfg.Peers))
-		for i, p := range cfg.Peers {
-			targets[i] = actors.RelayTarget{Name: p.Name, URL: p.URL}
-		}
-		relay := actors.NewRelaySender(actors.RelaySenderConfig{
-			Node:      cfg.Node,
-			Secret:    cfg.RelaySecret,
-			Targets:   targets,
-			Timeout:   cfg.ProbeTimeout,
-			State:     owner,
-			UserAgent: "mesh/" + version,
-			Metrics:   metrics,
-			Log:       log,
-		})
-		owner.OnRoundComplete(relay.RoundComplete)
-		root.Add(relay)
+		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
+			Rounds: rounds, State: owner, UserAgent: userAgent, Metrics: metrics, Log: log}))
 	}
 
-	var progress interface {
-		Progress() map[string]actors.ReminderProgress
-	}
+	var notifier *actors.Notifier // its reminder progress goes in the state file
 	if cfg.WebhookURL != "" {
-		notifier := suture.New("notifier", supervisorSpec(log))
-		webhook := actors.NewWebhook(actors.WebhookConfig{
-			URL:      cfg.WebhookURL,
-			Format:   cfg.WebhookFormat,
-			Username: cfg.Node,
-			Metrics:  metrics,
-			Log:      log,
-		})
-		reminders := actors.NewNotifier(actors.NotifierConfig{
-			Followups: cfg.FollowupIntervals,
-			Out:       webhook,
-			Log:       log,
-		})
-		// Outages a previous run announced go on without a second down message.
-		for _, peer := range cfg.Peers {
-			if v, ok := owner.Snapshot().Peer(peer.Name); ok && v.Status == actors.StatusDown {
-				reminders.Restore(peer.Name, v.Since.Time, saved.RemindersSent(peer.Name), boot)
-			}
-		}
-		owner.Subscribe(reminders)
-		notifier.Add(reminders)
-		notifier.Add(webhook)
-		root.Add(notifier)
-		progress = reminders
+		notifications := suture.New("notifications", supervisorSpec(log))
+		webhook := actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node, Metrics: metrics, Log: log})
+		notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
+			Outages: saved.Outages(cfg.Peers), Now: boot, Log: log})
+		notifications.Add(notifier)
+		notifications.Add(webhook)
+		root.Add(notifications)
 	}
 
 	if cfg.StateFile != "" {
-		file := actors.NewStateFile(actors.StateFileConfig{
-			Path:      cfg.StateFile,
-			State:     owner,
-			Reminders: progress,
-			Log:       log,
-		})
-		owner.Subscribe(file)
-		root.Add(file)
+		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes, Reminders: notifier, Log: log}))
 	}
 
-	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{
-		State:         owner,
-		AggregatorURL: cfg.AggregatorURL,
-		RelaySecret:   cfg.RelaySecret,
-		Peers:         peerNames(cfg),
-		Relays:        owner,
-		UI:            aggregator.Handler(),
-		Metrics:       metrics,
-		Log:           log,
-	}), log)
+	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
+		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, RelayCounter: metrics, UI: aggregator.Handler(),
+		Metrics: metrics.Handler(owner), Log: log}), log)
 	root.Add(server)
-
 	if cfg.DebugAddr != "" {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
-
-	return &node{Supervisor: root, owner: owner, server: server}
+	return &node{Supervisor: root, server: server}
 }
 
 // webhookHost is what the logs may say of WEBHOOK_URL: its host, never the

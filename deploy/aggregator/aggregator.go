@@ -6,15 +6,11 @@ package aggregator
 
 import (
 	"embed"
-	"io/fs"
 	"net/http"
 )
 
 //go:embed index.html app.mjs mesh.mjs style.css
 var files embed.FS
-
-// Files returns the page's files.
-func Files() fs.FS { return files }
 
 // Handler serves the page's files; mount it under a prefix with
 // http.StripPrefix.

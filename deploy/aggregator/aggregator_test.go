@@ -44,11 +44,11 @@ func TestHandlerServesThePage(t *testing.T) {
 // TestPageRulesHold checks the rules the page lives by in its own source:
 // no markup built from strings, and no request to any host but the nodes.
 func TestPageRulesHold(t *testing.T) {
-	err := fs.WalkDir(Files(), ".", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		f, _ := Files().Open(path)
+		f, _ := files.Open(path)
 		b, _ := io.ReadAll(f)
 		f.Close()
 		src := string(b)

@@ -309,7 +309,7 @@ func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, config)
 	})
-	static.Handle("/", http.FileServerFS(aggregator.Files()))
+	static.Handle("/", aggregator.Handler())
 	pages := httptest.NewServer(static)
 	defer pages.Close()
 

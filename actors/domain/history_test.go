@@ -1,9 +1,11 @@
-package actors
+package domain
 
 import (
 	"testing"
 	"time"
 )
+
+var t0 = time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC)
 
 func TestUptime(t *testing.T) {
 	now := t0.Add(48 * time.Hour)
@@ -30,7 +32,7 @@ func TestUptime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := Uptime(tc.history, now, tc.window)
+			got, ok := NewHistory(tc.history).Uptime(now, tc.window)
 			if ok != tc.known || got != tc.want {
 				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
 			}

@@ -1,4 +1,4 @@
-package httpapi
+package wire
 
 import (
 	"strings"
@@ -12,7 +12,7 @@ import (
 // The seed corpus below runs in the normal test suite.
 func FuzzRelayDecode(f *testing.F) {
 	for _, seed := range []string{
-		seedRelay,
+		seed(f, "seed_relay.json"),
 		`{"node":"a","peers":{}}`,
 		`{"node":"a","peers":{"b:1":{"status":"down","since":"2026-06-06T12:42:00.5+02:00","last_seen":null,"consecutive_failures":99}}}`,
 		`{"node":"a","peers":{"b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":"2026-06-06T12:42:00Z","consecutive_failures":1e3}}}`,

@@ -1,4 +1,4 @@
-package httpapi
+package wire
 
 import (
 	"bytes"
@@ -7,15 +7,30 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
 
 // MaxRelayPeers bounds how many peers one relay may list.
 const MaxRelayPeers = 1000
 
-// MaxRelayBody bounds a relay's body; larger ones are refused with 413.
-const MaxRelayBody = 1 << 20
+// EncodeRelay returns the relay body that tells this node's view, as the
+// seed shows it: {"node": ..., "peers": {...}}, the node's /state without
+// "relay".
+func EncodeRelay(s *domain.Snapshot) []byte {
+	b := make([]byte, 0, 32+len(s.Node())+s.Len()*160) // a view is about 150 bytes
+	b = append(b, `{"node":`...)
+	b = appendString(b, s.Node())
+	b = append(b, `,"peers":`...)
+	b = appendViews(b, func(yield func(string, domain.PeerView) bool) {
+		for p := range s.Peers() {
+			if !yield(p.Name(), p.View()) {
+				return
+			}
+		}
+	})
+	return append(b, '}')
+}
 
 // relayBody is a relay as it arrives. Fields are raw so that each one can be
 // checked and named in the error; unknown fields are ignored, as the seed's
@@ -37,9 +52,10 @@ type relayPeer struct {
 const maxRTT = 24 * 60 * 60 * 1000.0
 
 // DecodeRelay parses and validates a relay body: {"node": ..., "peers":
-// {name: {status, since, last_seen, consecutive_failures}}}. The error says
-// which field is wrong and why; it is safe to show to the sender.
-func DecodeRelay(body []byte) (node string, peers map[string]actors.PeerView, err error) {
+// {name: {status, since, last_seen, consecutive_failures}}}. Names come back
+// in lower case. The error says which field is wrong and why; it is safe to
+// show to the sender.
+func DecodeRelay(body []byte) (node string, peers map[string]domain.PeerView, err error) {
 	var b relayBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return "", nil, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
@@ -56,41 +72,51 @@ func DecodeRelay(body []byte) (node string, peers map[string]actors.PeerView, er
 	if len(b.Peers) > MaxRelayPeers {
 		return "", nil, fmt.Errorf("peers: more than %d peers", MaxRelayPeers)
 	}
-	peers = make(map[string]actors.PeerView, len(b.Peers))
-	for name, raw := range b.Peers {
-		field := fmt.Sprintf("peers[%s]", quoteShort(name))
-		if err := config.ValidateName(name); err != nil {
-			return "", nil, fmt.Errorf("%s: name: %v", field, err)
-		}
-		v, err := decodePeer(raw)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s.%v", field, err)
-		}
-		peers[strings.ToLower(name)] = v
+	if peers, err = decodeViews(b.Peers); err != nil {
+		return "", nil, err
 	}
 	return strings.ToLower(node), peers, nil
 }
 
-func decodePeer(raw json.RawMessage) (actors.PeerView, error) {
+// decodeViews checks and converts the members of a "peers" object.
+func decodeViews(raw map[string]json.RawMessage) (map[string]domain.PeerView, error) {
+	peers := make(map[string]domain.PeerView, len(raw))
+	for name, r := range raw {
+		field := fmt.Sprintf("peers[%s]", quoteShort(name))
+		if err := config.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("%s: name: %v", field, err)
+		}
+		v, err := decodeView(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%v", field, err)
+		}
+		peers[strings.ToLower(name)] = v
+	}
+	return peers, nil
+}
+
+func decodeView(raw json.RawMessage) (domain.PeerView, error) {
 	var p relayPeer
-	var v actors.PeerView
+	var v domain.PeerView
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return v, errors.New("must be an object")
 	}
 	var status string
-	if err := json.Unmarshal(orNull(p.Status), &status); err != nil || !actors.Status(status).Valid() {
+	if err := json.Unmarshal(orNull(p.Status), &status); err != nil || !domain.Status(status).Valid() {
 		return v, errors.New("status: must be \"unknown\", \"up\" or \"down\"")
 	}
-	v.Status = actors.Status(status)
-	if err := json.Unmarshal(orNull(p.Since), &v.Since); err != nil || v.Since.IsZero() {
+	v.Status = domain.Status(status)
+	var since stamp
+	if err := json.Unmarshal(orNull(p.Since), &since); err != nil || since.IsZero() {
 		return v, errors.New("since: must be an RFC 3339 time")
 	}
+	v.Since = since.Time
 	if len(p.LastSeen) > 0 && !bytes.Equal(p.LastSeen, []byte("null")) {
-		var seen actors.Time
-		if err := json.Unmarshal(p.LastSeen, &seen); err != nil {
+		var seen stamp
+		if err := json.Unmarshal(p.LastSeen, &seen); err != nil || seen.IsZero() {
 			return v, errors.New("last_seen: must be null or an RFC 3339 time")
 		}
-		v.LastSeen = &seen
+		v.LastSeen = seen.Time
 	}
 	var n int64
 	if err := json.Unmarshal(orNull(p.ConsecutiveFailures), &n); err != nil || n < 0 || len(p.ConsecutiveFailures) == 0 {
@@ -103,7 +129,7 @@ func decodePeer(raw json.RawMessage) (actors.PeerView, error) {
 		if err := json.Unmarshal(p.RTT, &ms); err != nil || ms < 0 || ms > maxRTT {
 			return v, errors.New("rtt_ms: must be null or a number of milliseconds from 0 to 86400000")
 		}
-		v.RTT = &ms
+		v.RTT, v.HasRTT = fromMillis(ms), true
 	}
 	return v, nil
 }

@@ -1,0 +1,57 @@
+package actors
+
+import (
+	"net"
+	"net/http"
+	"time"
+)
+
+// clientPurpose says what an HTTP client is for. Each purpose's client
+// differs from the others on purpose, and newHTTPClient says why.
+type clientPurpose int
+
+const (
+	forProbes clientPurpose = iota
+	forRelays
+	forWebhooks
+)
+
+// newHTTPClient returns the client for one purpose. What they share: every
+// step of a request (dial, TLS handshake, response headers) is bounded by
+// timeout, response headers by 64 KiB, and redirects are not followed (a
+// probe answers for the peer itself, not for wherever it points; a relay or
+// webhook that redirects is misconfigured).
+func newHTTPClient(purpose clientPurpose, timeout time.Duration) *http.Client {
+	t := &http.Transport{
+		DialContext:            (&net.Dialer{Timeout: timeout}).DialContext,
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	c := &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	switch purpose {
+	case forProbes:
+		// A fresh connection per probe, no keep-alive: a pooled connection
+		// can hide a peer that no longer accepts new ones. No proxy: a
+		// probe measures direct reachability. No Client.Timeout: each
+		// probe's context carries its deadline, and a second one would cost
+		// a timer and a context per probe for nothing.
+		t.DisableKeepAlives = true
+	case forRelays:
+		// Pooled: relays measure nothing, and a round posts to every peer,
+		// so one idle connection per peer saves a handshake a round. No
+		// proxy: peers talk to each other directly.
+		t.MaxIdleConnsPerHost = 1
+		t.IdleConnTimeout = 90 * time.Second
+		c.Timeout = timeout
+	case forWebhooks:
+		// Pooled, and through the environment's proxy: chat services are
+		// outside, and often reached through one. Each attempt's context
+		// carries its deadline.
+		t.Proxy = http.ProxyFromEnvironment
+	}
+	return c
+}

@@ -1,0 +1,143 @@
+package domain
+
+import (
+	"cmp"
+	"iter"
+	"maps"
+	"slices"
+	"time"
+)
+
+// PeerEntry is one peer's name, view and history inside a snapshot. Its
+// fields are unexported, so it cannot change once made; successive
+// snapshots share the entries of peers that did not change.
+type PeerEntry struct {
+	name    string
+	view    PeerView
+	history History
+}
+
+// NewPeerEntry returns the entry of one peer.
+func NewPeerEntry(name string, view PeerView, history History) *PeerEntry {
+	return &PeerEntry{name: name, view: view, history: history}
+}
+
+// Name is the peer's name, host[:port].
+func (e *PeerEntry) Name() string { return e.name }
+
+// View is what this node sees of the peer.
+func (e *PeerEntry) View() PeerView { return e.view }
+
+// History is the peer's transitions, oldest first.
+func (e *PeerEntry) History() History { return e.history }
+
+// RelayCopy is the latest view a peer relayed to this node. Its fields are
+// unexported, so it cannot change once made.
+type RelayCopy struct {
+	receivedAt time.Time
+	peers      map[string]PeerView
+}
+
+// NewRelayCopy returns a relay received at receivedAt. It takes peers over:
+// the caller must not use the map afterwards.
+func NewRelayCopy(receivedAt time.Time, peers map[string]PeerView) *RelayCopy {
+	if peers == nil {
+		peers = map[string]PeerView{}
+	}
+	return &RelayCopy{receivedAt: receivedAt, peers: peers}
+}
+
+// ReceivedAt is when this node received the relay.
+func (r *RelayCopy) ReceivedAt() time.Time { return r.receivedAt }
+
+// Len is the number of peers the relay lists.
+func (r *RelayCopy) Len() int { return len(r.peers) }
+
+// Peer returns what the relaying node sees of name.
+func (r *RelayCopy) Peer(name string) (PeerView, bool) {
+	v, ok := r.peers[name]
+	return v, ok
+}
+
+// Peers yields the relayed views in name order.
+func (r *RelayCopy) Peers() iter.Seq2[string, PeerView] {
+	return func(yield func(string, PeerView) bool) {
+		for _, name := range slices.Sorted(maps.Keys(r.peers)) {
+			if !yield(name, r.peers[name]) {
+				return
+			}
+		}
+	}
+}
+
+// Snapshot is a node's whole view at one instant: its peers and the relays
+// it holds. Its fields are unexported and it has no method that changes
+// it, so readers (HTTP handlers, the relay sender, the metrics) share it
+// freely and never wait on the state owner that made it.
+type Snapshot struct {
+	node   string
+	peers  []*PeerEntry          // sorted by name, for binary search
+	relays map[string]*RelayCopy // by sending node
+}
+
+// NewSnapshot returns the snapshot of node with these peers and relays. It
+// takes both over: the caller must not change them afterwards, and makes a
+// new slice or map for the next snapshot (sharing the entries that did not
+// change). peers must be sorted by name.
+func NewSnapshot(node string, peers []*PeerEntry, relays map[string]*RelayCopy) *Snapshot {
+	if !slices.IsSortedFunc(peers, byName) {
+		panic("domain: NewSnapshot: peers not sorted by name") // a bug in the caller
+	}
+	if relays == nil {
+		relays = map[string]*RelayCopy{}
+	}
+	return &Snapshot{node: node, peers: peers, relays: relays}
+}
+
+func byName(a, b *PeerEntry) int { return cmp.Compare(a.name, b.name) }
+
+// Node is the name of the node whose view this is.
+func (s *Snapshot) Node() string { return s.node }
+
+// Len is the number of peers.
+func (s *Snapshot) Len() int { return len(s.peers) }
+
+// Peers yields the peers' entries in name order.
+func (s *Snapshot) Peers() iter.Seq[*PeerEntry] { return slices.Values(s.peers) }
+
+// Entry returns the entry of one peer, if this node probes it.
+func (s *Snapshot) Entry(name string) (*PeerEntry, bool) {
+	i, ok := slices.BinarySearchFunc(s.peers, name, func(e *PeerEntry, name string) int { return cmp.Compare(e.name, name) })
+	if !ok {
+		return nil, false
+	}
+	return s.peers[i], true
+}
+
+// Peer returns the view of one peer, if this node probes it.
+func (s *Snapshot) Peer(name string) (PeerView, bool) {
+	if e, ok := s.Entry(name); ok {
+		return e.view, true
+	}
+	return PeerView{}, false
+}
+
+// RelayCount is the number of nodes that relayed their view here.
+func (s *Snapshot) RelayCount() int { return len(s.relays) }
+
+// Relay returns the latest view node relayed here.
+func (s *Snapshot) Relay(node string) (*RelayCopy, bool) {
+	r, ok := s.relays[node]
+	return r, ok
+}
+
+// Relays yields the relays held, by sending node in name order.
+func (s *Snapshot) Relays() iter.Seq2[string, *RelayCopy] {
+	return func(yield func(string, *RelayCopy) bool) {
+		for _, node := range slices.Sorted(maps.Keys(s.relays)) {
+			if !yield(node, s.relays[node]) {
+				return
+			}
+		}
+	}
+}

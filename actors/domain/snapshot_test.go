@@ -1,0 +1,58 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestSnapshotFindsEveryPeerByName(t *testing.T) {
+	var entries []*PeerEntry
+	for i := range 1000 {
+		entries = append(entries, NewPeerEntry(fmt.Sprintf("node-%04d.example", i), PeerView{ConsecutiveFailures: i}, History{}))
+	}
+	s := NewSnapshot("me", entries, nil)
+	for i, e := range entries {
+		if v, ok := s.Peer(e.Name()); !ok || v.ConsecutiveFailures != i {
+			t.Fatalf("Peer(%s) = %+v, %v", e.Name(), v, ok)
+		}
+	}
+	for _, name := range []string{"", "a", "node-0000.example.", "node-1000.example", "zzz"} {
+		if _, ok := s.Peer(name); ok {
+			t.Fatalf("Peer(%q) found a peer this node does not probe", name)
+		}
+	}
+	if got := slices.Collect(s.Peers()); len(got) != 1000 || got[0] != entries[0] || s.Len() != 1000 || s.Node() != "me" {
+		t.Fatalf("Peers() yields %d entries", len(got))
+	}
+}
+
+func TestSnapshotRefusesPeersOutOfOrder(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("NewSnapshot took peers out of name order, which its binary search cannot find")
+		}
+	}()
+	NewSnapshot("me", []*PeerEntry{NewPeerEntry("b", PeerView{}, History{}), NewPeerEntry("a", PeerView{}, History{})}, nil)
+}
+
+func TestRelaysAreYieldedInNameOrder(t *testing.T) {
+	r := NewRelayCopy(t0, map[string]PeerView{"b": {Status: StatusDown}, "a": {Status: StatusUp}})
+	s := NewSnapshot("me", nil, map[string]*RelayCopy{"y": r, "x": NewRelayCopy(t0, nil)})
+	var nodes, peers []string
+	for node := range s.Relays() {
+		nodes = append(nodes, node)
+	}
+	for name := range r.Peers() {
+		peers = append(peers, name)
+	}
+	if !slices.Equal(nodes, []string{"x", "y"}) || !slices.Equal(peers, []string{"a", "b"}) || s.RelayCount() != 2 {
+		t.Fatalf("relays %v, peers %v", nodes, peers)
+	}
+	if v, ok := r.Peer("b"); !ok || v.Status != StatusDown {
+		t.Fatalf("Peer(b) = %+v, %v", v, ok)
+	}
+	if x, _ := s.Relay("x"); x.Len() != 0 || !x.ReceivedAt().Equal(t0) {
+		t.Fatal("a relay made from nil peers is not empty")
+	}
+}

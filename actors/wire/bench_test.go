@@ -1,0 +1,74 @@
+package wire
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// Benchmarks; BENCHMARKS.md has the figures and the commands.
+
+// clusterOf builds the view of a node with n peers, all up, and n relays
+// that each hold a view of n peers: the largest /state a cluster of n+1
+// nodes serves.
+func clusterOf(n int) ([]*domain.PeerEntry, map[string]*domain.RelayCopy, map[string]domain.PeerView) {
+	now := time.Now()
+	view := domain.PeerView{Status: domain.StatusUp, Since: now.Add(-time.Hour), LastSeen: now, RTT: 1234 * time.Microsecond, HasRTT: true}
+	entries := make([]*domain.PeerEntry, n)
+	relays := make(map[string]*domain.RelayCopy, n)
+	for i := range entries {
+		entries[i] = domain.NewPeerEntry(fmt.Sprintf("node-%04d.mesh.example:4000", i), view, domain.History{})
+	}
+	views := make(map[string]domain.PeerView, n) // every relay holds the same view
+	for _, p := range entries {
+		views[p.Name()] = view
+	}
+	for _, e := range entries {
+		relays[e.Name()] = domain.NewRelayCopy(now, views)
+	}
+	return entries, relays, views
+}
+
+// BenchmarkStateJSON measures encoding /state for 10, 100 and 1000 peers
+// with as many relays, each relay holding a view of as many peers.
+// "one-change" is the steady state: one peer's entry changed since the last
+// encoding, as after a probe. "cold" encodes every entry and relay afresh,
+// as for a snapshot whose every part is new (not something a node does).
+func BenchmarkStateJSON(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("peers=%d/one-change", n), func(b *testing.B) {
+			entries, relays, _ := clusterOf(n)
+			var enc StateEncoder
+			enc.Encode(domain.NewSnapshot("me", entries, relays)) // earlier snapshots' entries are encoded
+			b.ReportAllocs()
+			var size, i int
+			for b.Loop() {
+				// The next snapshot, as the owner publishes it after a probe.
+				entries = slices.Clone(entries)
+				old := entries[i%n]
+				entries[i%n] = domain.NewPeerEntry(old.Name(), old.View(), old.History())
+				i++
+				size = len(enc.Encode(domain.NewSnapshot("me", entries, relays)))
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+		b.Run(fmt.Sprintf("peers=%d/cold", n), func(b *testing.B) {
+			entries, relays, views := clusterOf(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				fresh := make([]*domain.PeerEntry, n)
+				for i, e := range entries {
+					fresh[i] = domain.NewPeerEntry(e.Name(), e.View(), e.History())
+				}
+				freshRelays := make(map[string]*domain.RelayCopy, n)
+				for name, r := range relays {
+					freshRelays[name] = domain.NewRelayCopy(r.ReceivedAt(), views)
+				}
+				_ = new(StateEncoder).Encode(domain.NewSnapshot("me", fresh, freshRelays))
+			}
+		})
+	}
+}

@@ -1,0 +1,137 @@
+package wire
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// stateDoc is the /state document as it is read, {"node", "peers",
+// "relay"}: views stay raw until decodeViews checks each.
+type stateDoc struct {
+	Node  string                     `json:"node"`
+	Peers map[string]json.RawMessage `json:"peers"`
+	Relay map[string]relayCopyDoc    `json:"relay"`
+}
+
+// relayCopyDoc is one entry of /state's "relay": the last view a peer
+// relayed, and when it came.
+type relayCopyDoc struct {
+	ReceivedAt stamp                      `json:"received_at"`
+	Peers      map[string]json.RawMessage `json:"peers"`
+}
+
+// StateEncoder writes /state documents. With a thousand peers a snapshot
+// changes with every probe, but the entry of one peer, or the copy of one
+// relay, changes rarely; snapshots share the entries that did not change,
+// so the encoder keeps each entry's encoding from its last call and reuses
+// it while the entry is the same. The result is byte for byte what
+// json.Marshal writes for the same document.
+//
+// An encoder is not safe for concurrent use.
+type StateEncoder struct {
+	// Encodings of the last call's entries, and the maps the current call
+	// fills; swapped at the end, so only live entries are kept.
+	peers, nextPeers   map[*domain.PeerEntry][]byte
+	relays, nextRelays map[*domain.RelayCopy][]byte
+}
+
+// Encode returns the /state document of s.
+func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
+	if e.peers == nil {
+		e.peers, e.nextPeers = map[*domain.PeerEntry][]byte{}, map[*domain.PeerEntry][]byte{}
+		e.relays, e.nextRelays = map[*domain.RelayCopy][]byte{}, map[*domain.RelayCopy][]byte{}
+	}
+	node := appendString(nil, s.Node())
+	size := len(node) + 32
+	views := make([][]byte, 0, s.Len())
+	for p := range s.Peers() {
+		b, ok := e.peers[p]
+		if !ok {
+			b = appendMember(nil, p.Name(), p.View())
+		}
+		e.nextPeers[p] = b
+		views = append(views, b)
+		size += len(b) + 1 // and a comma
+	}
+	relays := make([][]byte, 0, s.RelayCount())
+	for name, r := range s.Relays() {
+		b, ok := e.relays[r]
+		if !ok {
+			b = encodeRelayCopy(name, r)
+		}
+		e.nextRelays[r] = b
+		relays = append(relays, b)
+		size += len(b) + 1
+	}
+	e.peers, e.nextPeers = e.nextPeers, e.peers
+	e.relays, e.nextRelays = e.nextRelays, e.relays
+	clear(e.nextPeers)
+	clear(e.nextRelays)
+
+	b := make([]byte, 0, size)
+	b = append(append(append(b, `{"node":`...), node...), `,"peers":`...)
+	b = joinMembers(b, views)
+	b = append(b, `,"relay":`...)
+	b = joinMembers(b, relays)
+	return append(b, '}')
+}
+
+// joinMembers appends members as one object: "a":1 and "b":2 make {"a":1,"b":2}.
+func joinMembers(b []byte, members [][]byte) []byte {
+	b = append(b, '{')
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, m...)
+	}
+	return append(b, '}')
+}
+
+// encodeRelayCopy encodes one member of /state's "relay",
+// "node":{"received_at":...,"peers":{...}}.
+func encodeRelayCopy(node string, r *domain.RelayCopy) []byte {
+	b := make([]byte, 0, 64+len(node)+r.Len()*160) // a view is about 150 bytes
+	b = appendString(b, node)
+	b = append(b, `:{"received_at":`...)
+	b = appendTime(b, r.ReceivedAt())
+	b = append(b, `,"peers":`...)
+	b = appendViews(b, r.Peers())
+	return append(b, '}')
+}
+
+// DecodeState reads a /state document, as a Mesh or an original node
+// writes it, into a snapshot. Every peer's view is checked as a relayed
+// one is.
+func DecodeState(b []byte) (*domain.Snapshot, error) {
+	var doc stateDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("not a /state document: %s", jsonProblem(err))
+	}
+	if doc.Node == "" || doc.Peers == nil {
+		return nil, errors.New("not a /state document: node or peers missing")
+	}
+	views, err := decodeViews(doc.Peers)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]*domain.PeerEntry, 0, len(views))
+	for name, v := range views {
+		entries = append(entries, domain.NewPeerEntry(name, v, domain.History{}))
+	}
+	slices.SortFunc(entries, func(a, b *domain.PeerEntry) int { return cmp.Compare(a.Name(), b.Name()) })
+	relays := make(map[string]*domain.RelayCopy, len(doc.Relay))
+	for node, r := range doc.Relay {
+		views, err := decodeViews(r.Peers)
+		if err != nil {
+			return nil, fmt.Errorf("relay[%s]: %w", quoteShort(node), err)
+		}
+		relays[node] = domain.NewRelayCopy(r.ReceivedAt.Time, views)
+	}
+	return domain.NewSnapshot(doc.Node, entries, relays), nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/thejerf/suture/v4"
+
+	"github.com/dupunkto/mesh/config"
+)
+
+// paths lists every service under sup as a path of the names suture logs
+// (supervisor/service), sorted.
+func paths(prefix string, sup *suture.Supervisor) []string {
+	var out []string
+	for _, s := range sup.Services() {
+		name := prefix + "/" + s.(interface{ String() string }).String()
+		out = append(out, name)
+		if child, ok := s.(*suture.Supervisor); ok {
+			out = append(out, paths(name, child)...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// With every feature on, the tree is DESIGN.md's, and no supervisor has
+// the name of a service inside it, so that a log line's service_name and
+// supervisor never leave a reader guessing which one it was.
+func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer hook.Close()
+	env := map[string]string{
+		"NODE": "nov", "PEERS": "http://127.0.0.1:9,http://127.0.0.1:10", "LISTEN_ADDR": "127.0.0.1:0",
+		"RELAY_SECRET": "s", "WEBHOOK_URL": hook.URL + "/hook", "STATE_FILE": filepath.Join(t.TempDir(), "state.json"),
+	}
+	cfg, err := config.Load(nil, func(k string) string { return env[k] }, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNode(cfg, zerolog.Nop())
+	done := n.ServeBackground(t.Context())
+	t.Cleanup(func() { <-done }) // the node stops when the test's context ends
+	<-n.server.Ready()
+
+	want := []string{
+		"mesh/http-server",
+		"mesh/notifications",
+		"mesh/notifications/notifier",
+		"mesh/notifications/webhook(" + hook.Listener.Addr().String() + ")",
+		"mesh/probers",
+		"mesh/probers/prober(127.0.0.1:10)",
+		"mesh/probers/prober(127.0.0.1:9)",
+		"mesh/relay-sender",
+		"mesh/state-file",
+		"mesh/state-owner",
+	}
+	got := paths(n.String(), n.Supervisor)
+	if !slices.Equal(got, want) {
+		t.Fatalf("tree\n %v\nwant\n %v", got, want)
+	}
+	for _, p := range got {
+		dir, name := filepath.Split(p)
+		if filepath.Base(dir) == name {
+			t.Fatalf("%s: a supervisor and a service inside it share the name %q", p, name)
+		}
+	}
+}
