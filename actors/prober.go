@@ -88,7 +88,7 @@ type Prober struct {
 func NewProber(cfg ProberConfig) *Prober {
 	req, err := http.NewRequest(http.MethodGet, cfg.Peer.URL+"/ping", nil)
 	if err != nil {
-		// config.ParsePeer only lets through URLs that parse.
+		// config.ParsePeers only lets through URLs that parse.
 		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer.Name, cfg.Peer.URL, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)

@@ -63,17 +63,12 @@ var settings = []setting{
 	{"PEERS", "peers", "", "comma-separated peers: host, host:port or an http(s) URL (required)", nil},
 	{"NODE", "node", "system hostname", "this node's name", nil},
 	{"AGGREGATOR_URL", "aggregator-url", "https://mesh.dupunkto.org", "where GET / redirects", setAggregatorURL},
-	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", func(c *Config, v string) error {
-		c.RelaySecret = v
-		return nil
-	}},
+	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", setRelaySecret},
 	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},
 	{"WEBHOOK_FORMAT", "webhook-format", "auto", "discord, slack, or auto: slack for hooks.slack.com, else discord", setWebhookFormat},
 	{"PORT", "port", "4000", "port to listen on when LISTEN_ADDR is unset", nil},
 	{"LISTEN_ADDR", "listen-addr", ":$PORT", "address the HTTP server listens on", nil},
-	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer", func(c *Config, v string) error {
-		return positiveDuration(v, &c.PollInterval)
-	}},
+	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer; at least " + MinPollInterval.String(), setPollInterval},
 	{"PROBE_TIMEOUT", "probe-timeout", "5s", "time limit of one probe and one relay post", func(c *Config, v string) error {
 		return positiveDuration(v, &c.ProbeTimeout)
 	}},
@@ -134,6 +129,12 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 	bad := func(name, value string, err error) error {
 		return fmt.Errorf("invalid %s=%q: %v", name, value, err)
 	}
+	quoteShort := func(v string) string {
+		if len(v) > 64 {
+			return v[:64] + "..." // NODE may be 10,000 characters of markup
+		}
+		return v
+	}
 
 	var c Config
 	for _, s := range settings {
@@ -160,8 +161,8 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 		}
 		node = h
 	}
-	if strings.TrimSpace(node) != node || strings.ContainsFunc(node, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return Config{}, bad(nodeName, node, errors.New("must not contain spaces at the ends or control characters"))
+	if err := checkNode(node); err != nil {
+		return Config{}, bad(nodeName, quoteShort(node), err)
 	}
 	c.Node = node
 
@@ -238,6 +239,56 @@ func writeUsage(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
 	_ = tw.Flush()
+}
+
+// MinPollInterval is the shortest POLL_INTERVAL: each peer is probed on a
+// fresh connection, so a node with a thousand peers at this interval already
+// opens ten thousand connections a second; below it a typo (1ns for 1s) makes
+// a node flood its peers.
+const MinPollInterval = 100 * time.Millisecond
+
+func setPollInterval(c *Config, v string) error {
+	if err := positiveDuration(v, &c.PollInterval); err != nil {
+		return err
+	}
+	if c.PollInterval < MinPollInterval {
+		return fmt.Errorf("must be at least %s", MinPollInterval)
+	}
+	return nil
+}
+
+// setRelaySecret refuses a secret with spaces or a line break at its ends:
+// the other nodes' secret, written by hand, will not have them, and every
+// relay would then be refused. A Kubernetes secret made with --from-file
+// carries the file's trailing newline.
+func setRelaySecret(c *Config, v string) error {
+	if strings.TrimSpace(v) != v {
+		return errors.New("has spaces or a line break at its start or end (a secret made from a file keeps the file's last newline)")
+	}
+	c.RelaySecret = v
+	return nil
+}
+
+// checkNode checks NODE: it is the name this node's relays are accepted
+// under, which its peers list as host[:port], so it must be one.
+func checkNode(node string) error {
+	if strings.Contains(node, "://") {
+		return errors.New("must be host[:port], the name the other nodes list this node by, without a scheme")
+	}
+	if err := ValidateName(node); err != nil {
+		return fmt.Errorf("must be host[:port], the name the other nodes list this node by: %v", err)
+	}
+	return nil
+}
+
+// Warnings are what a valid config may still get wrong, for the node to log
+// at start.
+func (c Config) Warnings() []string {
+	var w []string
+	if len(c.Peers) == 0 {
+		w = append(w, "PEERS lists only this node ("+c.Node+"): it has no one to probe")
+	}
+	return w
 }
 
 func positiveDuration(v string, dst *time.Duration) error {

@@ -76,8 +76,15 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.DebugAddr == "127.0.0.1:6060" }},
 		{"DEBUG_ADDR on IPv6 loopback or localhost", map[string]string{"PEERS": "a"}, []string{"--debug-addr=[::1]:6060"},
 			func(c Config) bool { return c.DebugAddr == "[::1]:6060" }},
-		{"a list naming only this node is a cluster of one", map[string]string{"PEERS": "me", "NODE": "me"}, nil,
-			func(c Config) bool { return c.Peers != nil && len(c.Peers) == 0 }},
+		{"a list naming only this node is a cluster of one, with a warning", map[string]string{"PEERS": "me", "NODE": "me"}, nil,
+			func(c Config) bool {
+				w := c.Warnings()
+				return c.Peers != nil && len(c.Peers) == 0 && len(w) == 1 && strings.Contains(w[0], "only this node")
+			}},
+		{"a list with peers has no warning", map[string]string{"PEERS": "me,you", "NODE": "me"}, nil,
+			func(c Config) bool { return len(c.Warnings()) == 0 }},
+		{"POLL_INTERVAL at the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "100ms"}, nil,
+			func(c Config) bool { return c.PollInterval == MinPollInterval }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +121,13 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"peer that is not a host", map[string]string{"PEERS": "a b"}, nil, []string{"PEERS", `"a b"`}},
 		{"peer with a bad port", map[string]string{"PEERS": "a.example:99999"}, nil, []string{"PEERS", "a.example:99999"}},
 		{"peer listed twice", map[string]string{"PEERS": "a.example,https://a.example"}, nil, []string{"PEERS", "twice"}},
+		{"peer listed with and without its default port", map[string]string{"PEERS": "http://h.example:80,http://h.example"}, nil, []string{"PEERS", "twice"}},
+		{"RELAY_SECRET with a trailing newline", map[string]string{"PEERS": "a", "RELAY_SECRET": "s3cret\n"}, nil, []string{"RELAY_SECRET", "newline"}},
+		{"RELAY_SECRET with spaces at the ends", map[string]string{"PEERS": "a", "RELAY_SECRET": " s3cret "}, nil, []string{"RELAY_SECRET", "spaces"}},
+		{"POLL_INTERVAL below the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "1ns"}, nil, []string{"POLL_INTERVAL", `"1ns"`, "at least 100ms"}},
+		{"NODE with a scheme", map[string]string{"PEERS": "a", "NODE": "http://nov.example"}, nil, []string{"NODE", "without a scheme"}},
+		{"NODE with markup", map[string]string{"PEERS": "a", "NODE": "<b>nov</b>"}, nil, []string{"NODE", "host[:port]"}},
+		{"NODE of 10000 characters", map[string]string{"PEERS": "a", "NODE": strings.Repeat("n", 10000)}, nil, []string{"NODE", "longer than 253"}},
 		{"peer with credentials", map[string]string{"PEERS": "https://u:p@a.example"}, nil, []string{"PEERS"}},
 		{"unknown log level", map[string]string{"PEERS": "a", "LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL", `"loud"`}},
 		{"unknown webhook format", map[string]string{"PEERS": "a", "WEBHOOK_FORMAT": "teams"}, nil, []string{"WEBHOOK_FORMAT", `"teams"`}},
@@ -193,6 +207,10 @@ func TestParsePeers(t *testing.T) {
 		{"this node is skipped", "a.example, b.example ,c.example", "b.example", []Peer{{"a.example", "https://a.example"}, {"c.example", "https://c.example"}}},
 		{"this node is skipped when given as a URL", "https://a.example,b.example", "a.example", []Peer{{"b.example", "https://b.example"}}},
 		{"empty entries are ignored", "a.example,,", "", []Peer{{"a.example", "https://a.example"}}},
+		{"the scheme's own port is left out of the name", "http://a.example:80,https://b.example:443", "", []Peer{{"a.example", "http://a.example"}, {"b.example", "https://b.example"}}},
+		{"another scheme's port stays", "http://a.example:443,https://b.example:80", "", []Peer{{"a.example:443", "http://a.example:443"}, {"b.example:80", "https://b.example:80"}}},
+		{"this node is skipped when NODE has the default port", "http://a.example:80,b.example", "a.example:80", []Peer{{"b.example", "https://b.example"}}},
+		{"this node is skipped when NODE has no port", "http://a.example:80,b.example", "a.example", []Peer{{"b.example", "https://b.example"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

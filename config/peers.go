@@ -33,11 +33,13 @@ func ParsePeers(list, node string) ([]Peer, error) {
 			continue // tolerate "a,b," and spaces around commas
 		}
 		entries++
-		p, err := ParsePeer(entry)
+		p, hostPort, err := parsePeer(entry)
 		if err != nil {
 			return nil, err
 		}
-		if p.Name == strings.ToLower(node) {
+		// NODE may carry the port the entry's scheme leaves out of the name
+		// (NODE=h:80 and PEERS=http://h:80): it is this node all the same.
+		if p.Name == strings.ToLower(node) || hostPort == strings.ToLower(node) {
 			continue
 		}
 		if seen[p.Name] {
@@ -52,26 +54,34 @@ func ParsePeers(list, node string) ([]Peer, error) {
 	return peers, nil
 }
 
-// ParsePeer parses one PEERS entry.
-func ParsePeer(entry string) (Peer, error) {
+// parsePeer parses one PEERS entry into the peer and its host[:port] as
+// written, default port and all.
+func parsePeer(entry string) (Peer, string, error) {
 	if !strings.Contains(entry, "://") {
 		entry = "https://" + entry
 	}
 	u, err := url.Parse(entry)
 	if err != nil {
-		return Peer{}, fmt.Errorf("peer %q is not a host or URL", entry)
+		return Peer{}, "", fmt.Errorf("peer %q is not a host or URL", entry)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return Peer{}, fmt.Errorf("peer %q: scheme must be http or https", entry)
+		return Peer{}, "", fmt.Errorf("peer %q: scheme must be http or https", entry)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return Peer{}, fmt.Errorf("peer %q: only scheme://host[:port] is allowed", entry)
+		return Peer{}, "", fmt.Errorf("peer %q: only scheme://host[:port] is allowed", entry)
 	}
-	name := strings.ToLower(u.Host)
-	if err := ValidateName(name); err != nil {
-		return Peer{}, fmt.Errorf("peer %q: %w", entry, err)
+	hostPort := strings.ToLower(u.Host)
+	if err := ValidateName(hostPort); err != nil {
+		return Peer{}, "", fmt.Errorf("peer %q: %w", entry, err)
 	}
-	return Peer{Name: name, URL: u.Scheme + "://" + name}, nil
+	// The scheme's own port is left out of the name, as browsers and the
+	// page leave it out: http://h:80 is h, https://h:443 is h, and so one
+	// peer is never listed under two names.
+	name := hostPort
+	if port := u.Port(); (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		name = strings.TrimSuffix(hostPort, ":"+port)
+	}
+	return Peer{Name: name, URL: u.Scheme + "://" + name}, hostPort, nil
 }
 
 // ValidateName reports whether name is a valid host[:port]: a DNS name or IP

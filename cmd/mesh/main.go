@@ -101,6 +101,9 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("url", webhookHost(cfg)).Msg("mesh starting")
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w)
+	}
 	err = n.Serve(ctx)
 	if code, ok := fatal.ExitCode(err); ok {
 		log.Error().Err(err).Msg("mesh stopped")

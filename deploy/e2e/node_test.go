@@ -124,6 +124,17 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 	}
 }
 
+func TestANodeThatListsOnlyItselfSaysSoAtStart(t *testing.T) {
+	ports := freePorts(t, 1)
+	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	n := startNode(t, name, "PEERS=http://"+name)
+	eventually(t, 10*time.Second, "the node to answer", func() bool { _, err := n.state(); return err == nil })
+	n.stop()
+	if lines := n.logsMatching(map[string]any{"level": "warn"}); len(lines) != 1 || !strings.Contains(fmt.Sprint(lines[0]["message"]), "PEERS lists only this node") {
+		t.Fatalf("warnings %v, want one saying PEERS lists only this node", lines)
+	}
+}
+
 func TestBadSettingStopsTheNodeWithOneLineAndExit2(t *testing.T) {
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
