@@ -3,6 +3,7 @@ package actors
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -109,14 +110,14 @@ func (n *Notifier) String() string { return "notifier" }
 
 // restore resumes the reminder chain of an outage a previous run announced:
 // the down message is not sent again, and reminders carry on from the
-// schedule counted from its start.
+// schedule counted from its start. When the previous run did not say how
+// far it got, the slots already past count as sent.
 func (n *Notifier) restore(o Outage) {
-	c := &chain{downSince: o.DownSince, next: o.DownSince.Add(n.gap(0))}
-	for i := 0; (o.Sent < 0 && !c.next.After(n.cfg.Now)) || i < o.Sent; i++ {
-		c.sent++
-		c.next = c.next.Add(n.gap(c.sent))
+	sent := o.Sent
+	if sent < 0 {
+		sent = n.dueBy(o.DownSince, n.cfg.Now)
 	}
-	n.chains[o.Peer] = c
+	n.chains[o.Peer] = &chain{downSince: o.DownSince, sent: sent, next: n.due(o.DownSince, sent)}
 }
 
 // Progress returns how far each running reminder chain has got. A nil
@@ -170,7 +171,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 		switch {
 		case t.To == domain.StatusDown:
 			// A new outage replaces any chain the peer had: never two at once.
-			n.chains[t.Peer] = &chain{downSince: t.At, next: t.At.Add(n.gap(0))}
+			n.chains[t.Peer] = &chain{downSince: t.At, next: n.due(t.At, 0)}
 			n.cfg.Out.Enqueue(downMessage(t.Peer, t.At))
 		case t.To == domain.StatusUp && t.From == domain.StatusDown:
 			delete(n.chains, t.Peer) // the recovery cancels the chain
@@ -208,14 +209,53 @@ func (n *Notifier) remind(now time.Time) {
 	for _, p := range peers {
 		c := n.chains[p]
 		n.cfg.Out.Enqueue(reminderMessage(p, now.Sub(c.downSince), now))
-		for !c.next.After(now) {
-			c.sent++
-			c.next = c.next.Add(n.gap(c.sent))
-		}
+		c.sent = n.dueBy(c.downSince, now) // every slot up to now, however many were missed
+		c.next = n.due(c.downSince, c.sent)
 	}
 }
 
-// gap returns the wait before reminder i (0-based); the last gap repeats.
-func (n *Notifier) gap(i int) time.Duration {
-	return n.cfg.Followups[min(i, len(n.cfg.Followups)-1)]
+// never stands for a reminder too far ahead to compute: a chain that has
+// got there sends no more.
+const never = time.Duration(math.MaxInt64)
+
+// due returns when reminder i (0-based) of an outage that began at since
+// is due: since + gap 0 + ... + gap i, the last gap repeating. It is
+// arithmetic, not a walk, so that a state file claiming 9e18 reminders
+// costs no more than one claiming two.
+func (n *Notifier) due(since time.Time, i int) time.Time {
+	gaps := n.cfg.Followups
+	var offset time.Duration
+	for j := 0; j <= i && j < len(gaps); j++ {
+		if gaps[j] > never-offset {
+			return since.Add(never)
+		}
+		offset += gaps[j]
+	}
+	if repeats := i - (len(gaps) - 1); repeats > 0 {
+		last := gaps[len(gaps)-1]
+		if time.Duration(repeats) > (never-offset)/last {
+			return since.Add(never)
+		}
+		offset += time.Duration(repeats) * last
+	}
+	return since.Add(offset)
+}
+
+// dueBy returns how many reminders of an outage that began at since are
+// due at or before now: the inverse of due.
+func (n *Notifier) dueBy(since, now time.Time) int {
+	elapsed := now.Sub(since)
+	gaps := n.cfg.Followups
+	var offset time.Duration
+	for j, g := range gaps {
+		if g > never-offset {
+			return j // the rest is beyond any time there is
+		}
+		offset += g
+		if offset > elapsed {
+			return j
+		}
+	}
+	// Every gap has passed once; the last one repeats from here.
+	return len(gaps) + int((elapsed-offset)/gaps[len(gaps)-1])
 }

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -298,4 +300,52 @@ func TestAFullInboxDropsSilentTransitionsFirstAndCountsTheDrops(t *testing.T) {
 	if len(dropped.GetMetric()) != 2 {
 		t.Fatalf("mesh_mailbox_dropped_total has %d series, want notifier and webhook from the start", len(dropped.GetMetric()))
 	}
+}
+
+// due and dueBy are each other's inverse, for any gaps: reminder i is due
+// at due(i), and dueBy counts it from that instant on, not a nanosecond
+// before.
+func TestReminderArithmeticAgreesWithItsInverse(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	since := t0
+	for range 2000 {
+		gaps := make([]time.Duration, 1+r.IntN(5))
+		for i := range gaps {
+			gaps[i] = time.Duration(1 + r.Int64N(int64(5*time.Hour)))
+		}
+		n := newTestNotifierWith(gaps)
+		i := r.IntN(100)
+		at := n.due(since, i)
+		if got := n.dueBy(since, at); got != i+1 {
+			t.Fatalf("gaps %v: reminder %d due at %v, but dueBy then is %d", gaps, i, at.Sub(since), got)
+		}
+		if got := n.dueBy(since, at.Add(-1)); got != i {
+			t.Fatalf("gaps %v: a nanosecond before reminder %d, dueBy is %d", gaps, i, got)
+		}
+	}
+}
+
+// A state file may claim any number of reminders sent; resuming such an
+// outage is arithmetic, so it takes no longer than resuming any other.
+func TestAHugeReminderCountResumesAtOnce(t *testing.T) {
+	for _, sent := range []int{math.MaxInt, 9e18, 1 << 40} {
+		n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), &messageRecorder{}, Outage{Peer: "dec", DownSince: t0, Sent: sent})
+		if p := n.Progress()["dec"]; p.Sent != sent {
+			t.Fatalf("progress %+v, want %d sent", p, sent)
+		}
+		if next := n.chains["dec"].next; next.Before(t0.Add(100 * 365 * 24 * time.Hour)) {
+			t.Fatalf("after %d reminders the next is due at %v, want beyond any outage", sent, next)
+		}
+	}
+	// Missed slots are counted, not walked: a chain of 1 ns gaps resumed a
+	// year later.
+	n := NewNotifier(NotifierConfig{Followups: []time.Duration{1}, Inbox: NewInbox(1, nil, zerolog.Nop()), Out: &messageRecorder{},
+		Outages: []Outage{{Peer: "dec", DownSince: t0, Sent: -1}}, Now: t0.Add(365 * 24 * time.Hour), Log: zerolog.Nop()})
+	if p := n.Progress()["dec"]; p.Sent != int(365*24*time.Hour) {
+		t.Fatalf("progress %+v after a year of 1 ns gaps", p)
+	}
+}
+
+func newTestNotifierWith(gaps []time.Duration) *Notifier {
+	return NewNotifier(NotifierConfig{Followups: gaps, Inbox: NewInbox(1, nil, zerolog.Nop()), Out: &messageRecorder{}, Now: t0, Log: zerolog.Nop()})
 }

@@ -285,7 +285,8 @@ func (o *Owner) logTransition(t domain.Transition) {
 	}
 	ev = ev.Str("peer", t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
 	if !t.DownSince.IsZero() && t.To == domain.StatusUp {
-		ev = ev.Int64("duration_ms", t.At.Sub(t.DownSince).Milliseconds())
+		// A clock stepped back mid-outage must not log a negative downtime.
+		ev = ev.Int64("duration_ms", max(t.At.Sub(t.DownSince), 0).Milliseconds())
 	}
 	ev.Msgf("peer is %s", t.To)
 }

@@ -21,9 +21,21 @@ import (
 // version is set aside, not guessed at.
 const stateFileVersion = 1
 
-// DefaultSaveInterval is how often the state file is rewritten when
-// something changed but no peer changed status.
+// DefaultSaveInterval is how often the writer looks for changes that no
+// transition announced: a reminder sent, a history pruned.
 const DefaultSaveInterval = 5 * time.Second
+
+// DefaultSeenInterval is how often the state file is rewritten when only
+// last_seen and failure counts changed. Every probe changes them; writing
+// and fsyncing the file for each would wear a disk for nothing, since a
+// restart a few minutes behind on last_seen loses nothing that matters.
+const DefaultSeenInterval = 5 * time.Minute
+
+// Bounds on what the decoder accepts, beyond which a file is not one this
+// node wrote: at most this many reminders for one outage (a year of
+// reminders a minute apart is half a million), and at most
+// domain.HistoryMaxEntries transitions a peer.
+const maxRemindersSent = 1 << 20
 
 // stateFile is what STATE_FILE holds. Times keep their full precision here,
 // unlike on the wire, so that a restart changes nothing.
@@ -63,6 +75,8 @@ type SavedState struct {
 	// Reminders is the reminder progress of each outage, by peer; -1 when
 	// the file does not say.
 	Reminders map[string]int
+
+	clamped int // times in the file after now, taken as now
 }
 
 // Restored returns the peers to restore; nil (start fresh) for a nil state.
@@ -95,10 +109,13 @@ func (s *SavedState) Outages(peers []config.Peer) []Outage {
 	return outages
 }
 
-// CheckStateDir reports whether the state file's directory exists, so that
-// a typo in STATE_FILE stops the node at start rather than failing every
-// write later.
-func CheckStateDir(path string) error {
+// CheckStateFile reports whether path can be the state file, so that a typo
+// in STATE_FILE stops the node at start rather than failing every write
+// later: its directory must exist, and the path must be a file this node
+// may read, or nothing yet. A directory at the path is refused, never
+// renamed aside, and a file the node may not read is an error, not
+// corruption to start fresh from.
+func CheckStateFile(path string) error {
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -107,13 +124,30 @@ func CheckStateDir(path string) error {
 	if !st.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	return nil
+	st, err = os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil && !st.Mode().IsRegular() {
+		return errors.New("is a directory or another non-file; it must name a file (which need not exist yet)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		return fmt.Errorf("cannot be read: %v", err)
+	}
+	return f.Close()
 }
 
 // LoadStateFile reads the state file at path. No path (STATE_FILE unset)
-// or a missing file gives nil: the node starts fresh. A file that cannot be read or understood is logged and
-// renamed aside to <path>.corrupt-<timestamp>, and the node starts fresh:
-// a damaged file must never keep a monitor from running.
+// or a missing file gives nil: the node starts fresh. A file that cannot be
+// understood is logged and renamed aside to <path>.corrupt-<timestamp>, and
+// the node starts fresh: a damaged file must never keep a monitor from
+// running. A file that cannot be read (CheckStateFile stops the node for
+// that at start) is left where it is.
 func LoadStateFile(path string, now time.Time, log zerolog.Logger) *SavedState {
 	if path == "" {
 		return nil
@@ -123,10 +157,11 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) *SavedState {
 		log.Info().Str("path", path).Msg("no state file yet; starting fresh")
 		return nil
 	}
-	var saved *SavedState
-	if err == nil {
-		saved, err = decodeStateFile(data)
+	if err != nil {
+		log.Error().Str("path", path).Err(err).Msg("state file cannot be read; starting fresh, the file left as it is")
+		return nil
 	}
+	saved, err := decodeStateFile(data, now)
 	if err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
 		ev := log.Error().Str("path", path).Err(err)
@@ -137,11 +172,21 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) *SavedState {
 		}
 		return nil
 	}
+	if saved.clamped > 0 {
+		log.Warn().Str("path", path).Int("times", saved.clamped).Time("saved_at", saved.SavedAt).
+			Msg("state file has times in the future (the clock stepped back?); taken as now")
+	}
 	log.Info().Str("path", path).Int("peers", len(saved.Peers)).Time("saved_at", saved.SavedAt).Msg("state file loaded")
 	return saved
 }
 
-func decodeStateFile(data []byte) (*SavedState, error) {
+// decodeStateFile reads a state file as of now. It refuses what this node
+// would never have written: unknown statuses, invalid names, transitions
+// out of order, more of them or more reminders than the bounds. Times
+// after now, which a clock stepped back leaves behind, are taken as now:
+// an outage must not look as if it began in the future, or its recovery
+// would report a negative downtime.
+func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 	var f stateFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("not a state file: %w", err)
@@ -150,6 +195,13 @@ func decodeStateFile(data []byte) (*SavedState, error) {
 		return nil, fmt.Errorf("state file version %d, this node reads %d", f.Version, stateFileVersion)
 	}
 	s := &SavedState{SavedAt: f.SavedAt, Peers: make(map[string]RestoredPeer, len(f.Peers)), Reminders: map[string]int{}}
+	notAfterNow := func(t time.Time) time.Time {
+		if t.After(now) {
+			s.clamped++
+			return now
+		}
+		return t
+	}
 	for name, p := range f.Peers {
 		if err := config.ValidateName(name); err != nil {
 			return nil, fmt.Errorf("peer %q: %w", name, err)
@@ -157,20 +209,29 @@ func decodeStateFile(data []byte) (*SavedState, error) {
 		if !p.Status.Valid() || p.Since.IsZero() || p.ConsecutiveFailures < 0 {
 			return nil, fmt.Errorf("peer %q: invalid status, since or failures", name)
 		}
-		r := RestoredPeer{View: domain.PeerView{Status: p.Status, Since: p.Since, ConsecutiveFailures: p.ConsecutiveFailures}}
-		if p.LastSeen != nil {
-			r.View.LastSeen = *p.LastSeen
+		if len(p.History) > domain.HistoryMaxEntries {
+			return nil, fmt.Errorf("peer %q: %d transitions, more than %d", name, len(p.History), domain.HistoryMaxEntries)
 		}
-		for _, h := range p.History {
+		r := RestoredPeer{View: domain.PeerView{Status: p.Status, Since: notAfterNow(p.Since), ConsecutiveFailures: p.ConsecutiveFailures}}
+		if p.LastSeen != nil {
+			r.View.LastSeen = notAfterNow(*p.LastSeen)
+		}
+		for i, h := range p.History {
 			if h.Status != domain.StatusUp && h.Status != domain.StatusDown {
 				return nil, fmt.Errorf("peer %q: history status %q", name, h.Status)
 			}
-			r.History = append(r.History, domain.HistoryEntry(h))
+			if i > 0 && h.At.Before(p.History[i-1].At) {
+				return nil, fmt.Errorf("peer %q: history out of order at entry %d", name, i)
+			}
+			r.History = append(r.History, domain.HistoryEntry{Status: h.Status, At: notAfterNow(h.At)})
 		}
 		s.Peers[name] = r
 		if p.Status == domain.StatusDown {
 			s.Reminders[name] = -1
-			if p.RemindersSent != nil && *p.RemindersSent >= 0 {
+			if p.RemindersSent != nil {
+				if *p.RemindersSent < 0 || *p.RemindersSent > maxRemindersSent {
+					return nil, fmt.Errorf("peer %q: reminders_sent %d is not 0 to %d", name, *p.RemindersSent, maxRemindersSent)
+				}
 				s.Reminders[name] = *p.RemindersSent
 			}
 		}
@@ -212,26 +273,33 @@ type StateFileConfig struct {
 	Reminders interface {
 		Progress() map[string]ReminderProgress
 	}
-	Interval time.Duration // DefaultSaveInterval when zero
-	Log      zerolog.Logger
+	Interval     time.Duration // DefaultSaveInterval when zero
+	SeenInterval time.Duration // DefaultSeenInterval when zero
+	Log          zerolog.Logger
 }
 
-// StateFile keeps STATE_FILE up to date: at once after a transition, every
-// Interval when anything else changed, and once more on shutdown. A write
-// that fails is logged and tried again at the next turn; the node goes on.
+// StateFile keeps STATE_FILE up to date: at once after a transition; within
+// Interval when a reminder was sent or a history changed; within
+// SeenInterval when only last_seen and failure counts moved; and once more
+// on shutdown. A write that fails is logged and tried again at the next
+// turn; the node goes on.
 type StateFile struct {
 	cfg StateFileConfig
 
 	// Owned by Serve, kept across restarts.
-	written *domain.Snapshot // the snapshot last written
-	sent    map[string]ReminderProgress
-	failing bool
+	written   *domain.Snapshot // the snapshot last written
+	writtenAt time.Time
+	sent      map[string]ReminderProgress
+	failing   bool
 }
 
 // NewStateFile returns the writer for cfg.Path.
 func NewStateFile(cfg StateFileConfig) *StateFile {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultSaveInterval
+	}
+	if cfg.SeenInterval <= 0 {
+		cfg.SeenInterval = DefaultSeenInterval
 	}
 	return &StateFile{cfg: cfg}
 }
@@ -256,22 +324,26 @@ func (w *StateFile) Serve(ctx context.Context) error {
 	}
 }
 
-// save writes the file if anything changed since the last write (or
-// always, when final).
+// save writes the file if something that matters changed since the last
+// write, or only last_seen and failure counts did and SeenInterval is
+// over, or a write is failing, or this is the final save.
 func (w *StateFile) save(final bool) {
 	snap := w.cfg.State.Snapshot()
 	var reminders map[string]ReminderProgress
 	if w.cfg.Reminders != nil {
 		reminders = w.cfg.Reminders.Progress()
 	}
-	if !final && snap == w.written && sameProgress(reminders, w.sent) {
+	start := time.Now()
+	switch {
+	case final || w.failing || w.written == nil:
+	case !sameProgress(reminders, w.sent) || statusOrHistoryChanged(w.written, snap):
+	case snap != w.written && start.Sub(w.writtenAt) >= w.cfg.SeenInterval:
+	default:
 		return
 	}
-	start := time.Now()
 	data, err := encodeStateFile(snap, reminders, start)
 	if err == nil {
-		err = renameio.WriteFile(w.cfg.Path, data, 0o600,
-			renameio.WithTempDir(filepath.Dir(w.cfg.Path)), renameio.WithStaticPermissions(0o600))
+		err = writeFile(w.cfg.Path, data, final)
 	}
 	if err != nil {
 		ev := w.cfg.Log.Error()
@@ -286,9 +358,72 @@ func (w *StateFile) save(final bool) {
 		w.cfg.Log.Info().Str("path", w.cfg.Path).Msg("state file written again")
 	}
 	w.failing = false
-	w.written, w.sent = snap, reminders
+	w.written, w.writtenAt, w.sent = snap, start, reminders
 	w.cfg.Log.Trace().Str("path", w.cfg.Path).Int("bytes", len(data)).
 		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Msg("state file written")
+}
+
+// writeFile replaces path with data atomically: a temporary file in the
+// same directory, synced, then renamed over it, so that a crash leaves the
+// old file or the new one. It is 0600 whatever the old one was: it holds
+// the node's view of its peers. On the final save the directory is synced
+// too, so that the rename itself survives a power cut right after.
+func writeFile(path string, data []byte, syncDir bool) error {
+	dir := filepath.Dir(path)
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o600))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		return err
+	}
+	if !syncDir {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// statusOrHistoryChanged reports whether a peer's status or history
+// differs between two snapshots, or the peers themselves do: what a
+// restart must not lose.
+func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
+	if old.Len() != cur.Len() {
+		return true
+	}
+	for e := range cur.Peers() {
+		was, ok := old.Entry(e.Name())
+		if !ok {
+			return true
+		}
+		if was == e {
+			continue
+		}
+		a, b := was.View(), e.View()
+		if a.Status != b.Status || !a.Since.Equal(b.Since) || !sameHistory(was.History(), e.History()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHistory compares two histories of one peer by their ends: the owner
+// only appends and prunes from the start.
+func sameHistory(a, b domain.History) bool {
+	if a.Len() != b.Len() {
+		return false
+	}
+	n := a.Len()
+	same := func(x, y domain.HistoryEntry) bool { return x.Status == y.Status && x.At.Equal(y.At) }
+	return n == 0 || (same(a.At(0), b.At(0)) && same(a.At(n-1), b.At(n-1)))
 }
 
 func sameProgress(a, b map[string]ReminderProgress) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,7 +31,7 @@ func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeStateFile(data)
+	got, err := decodeStateFile(data, t0.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
 	}, nil)
 	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, t0)
-	got, _ := decodeStateFile(data)
+	got, _ := decodeStateFile(data, t0.Add(2*time.Hour))
 	if n := remindersSent(got, "dec"); n != -1 {
 		t.Fatalf("reminders sent %d, want unknown: the chain was the previous outage's", n)
 	}
@@ -59,13 +60,16 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 
 func TestUnusableStateFilesAreSetAsideAndTheNodeStartsFresh(t *testing.T) {
 	cases := map[string]string{
-		"garbage":             "\x00\x01 not json",
-		"truncated":           `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
-		"an unknown version":  `{"version":99,"node":"nov","peers":{}}`,
-		"an invalid status":   `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"an invalid name":     `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"a history of limbo":  `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
-		"a JSON list instead": `[]`,
+		"garbage":                "\x00\x01 not json",
+		"truncated":              `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
+		"an unknown version":     `{"version":99,"node":"nov","peers":{}}`,
+		"an invalid status":      `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"an invalid name":        `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"a history of limbo":     `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
+		"a JSON list instead":    `[]`,
+		"a history out of order": `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-06T11:42:00Z"}]}}}`,
+		"9e18 reminders sent":    `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":9000000000000000000,"history":[]}}}`,
+		"negative reminders":     `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":-5,"history":[]}}}`,
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -97,13 +101,71 @@ func TestUnusableStateFilesAreSetAsideAndTheNodeStartsFresh(t *testing.T) {
 	})
 }
 
-func TestCheckStateDir(t *testing.T) {
+func TestCheckStateFile(t *testing.T) {
 	dir := t.TempDir()
-	if err := CheckStateDir(filepath.Join(dir, "state.json")); err != nil {
+	if err := CheckStateFile(filepath.Join(dir, "state.json")); err != nil {
+		t.Fatalf("a file that does not exist yet: %v", err)
+	}
+	if err := CheckStateFile(filepath.Join(dir, "missing", "state.json")); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing directory: %v", err)
+	}
+	if err := CheckStateFile(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("a directory: %v", err)
+	}
+	file := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckStateDir(filepath.Join(dir, "missing", "state.json")); err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("missing directory: %v", err)
+	if err := CheckStateFile(file); err != nil {
+		t.Fatalf("an existing file: %v", err)
+	}
+}
+
+// A clock stepped back leaves times in the future in the file: they are
+// taken as now, so that an outage never began after it is reported over.
+func TestTimesInTheFutureAreTakenAsNow(t *testing.T) {
+	now := t0
+	future := now.Add(200 * 365 * 24 * time.Hour)
+	f := fmt.Sprintf(`{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":%q,"last_seen":%q,"consecutive_failures":9,"history":[{"status":"down","at":%q}]}}}`,
+		future.Format(time.RFC3339Nano), future.Format(time.RFC3339Nano), future.Format(time.RFC3339Nano))
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, []byte(f), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s := LoadStateFile(path, now, zerolog.New(&logs))
+	dec := s.Peers["dec"]
+	if !dec.View.Since.Equal(now) || !dec.View.LastSeen.Equal(now) || !dec.History[0].At.Equal(now) {
+		t.Fatalf("restored %+v, want every time at now", dec)
+	}
+	if !strings.Contains(logs.String(), `"level":"warn"`) || !strings.Contains(logs.String(), "future") {
+		t.Fatalf("log %s", logs.String())
+	}
+	// The recovery that follows reports no negative downtime.
+	o := NewOwner(OwnerConfig{Node: "nov", Peers: configPeers("dec"), Threshold: 1, Boot: now, Saved: s, Log: zerolog.New(&logs)})
+	var b batch
+	o.applyResult(&b, domain.ProbeResult{Peer: "dec", At: now.Add(time.Minute), OK: true})
+	if len(b.transitions) != 1 || b.transitions[0].At.Sub(b.transitions[0].DownSince) != time.Minute {
+		t.Fatalf("transitions %+v, want a recovery after a minute down", b.transitions)
+	}
+}
+
+// A new or rewritten state file is 0600, whatever the file it replaces was.
+func TestStateFileIsAlways0600(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, []byte("{}"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	for _, final := range []bool{false, true} {
+		if err := writeFile(path, []byte(`{"version":1}`), final); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v after a rewrite, want 0600", st.Mode().Perm())
+		}
 	}
 }
 
@@ -143,15 +205,17 @@ func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing
 			t.Fatalf("mode %v, want 0600", st.Mode().Perm())
 		}
 
-		report(t, o, "dec", false) // a change, but no transition: waits for the interval
+		report(t, o, "dec", false) // a change, but not of status or history: waits for the slow schedule
 		settle()
-		if readState(t, path).Peers["dec"].ConsecutiveFailures != 2 {
-			t.Fatal("a change without a transition was written at once")
-		}
 		time.Sleep(DefaultSaveInterval)
 		synctest.Wait()
+		if readState(t, path).Peers["dec"].ConsecutiveFailures != 2 {
+			t.Fatal("a change of failure count alone was written within the save interval")
+		}
+		time.Sleep(DefaultSeenInterval)
+		synctest.Wait()
 		if n := readState(t, path).Peers["dec"].ConsecutiveFailures; n != 3 {
-			t.Fatalf("after the interval the file says %d failures, want 3", n)
+			t.Fatalf("after the seen interval the file says %d failures, want 3", n)
 		}
 
 		report(t, o, "oct", true)

@@ -87,7 +87,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if cfg.StateFile != "" {
-		if err := actors.CheckStateDir(cfg.StateFile); err != nil {
+		if err := actors.CheckStateFile(cfg.StateFile); err != nil {
 			fmt.Fprintf(stderr, "mesh: invalid STATE_FILE=%q: %v\n", cfg.StateFile, err)
 			return exitConfig
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,20 @@ func TestRunWithAStateFileInAMissingDirectoryExits2(t *testing.T) {
 	}
 	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "STATE_FILE") || !strings.Contains(got, "/nonexistent-mesh-dir") {
 		t.Fatalf("stderr %q, want one line naming STATE_FILE and the directory", got)
+	}
+}
+
+func TestRunWithAStateFileThatIsADirectoryExits2AndLeavesItAlone(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	env := func(k string) string { return map[string]string{"PEERS": "a", "STATE_FILE": dir}[k] }
+	if code := run(nil, env, &stdout, &stderr); code != exitConfig {
+		t.Fatalf("exit code %d, want %d", code, exitConfig)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "STATE_FILE") || !strings.Contains(got, "is a directory") {
+		t.Fatalf("stderr %q, want one line naming STATE_FILE and saying it is a directory", got)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("the directory was moved or replaced: %v", err)
 	}
 }

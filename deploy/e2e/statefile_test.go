@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -187,4 +190,56 @@ func TestChangedPeersBetweenRuns(t *testing.T) {
 		t.Fatalf("the kept peer is %+v, want up since %s as before", v, selfSince)
 	}
 	n.stop()
+}
+
+// A state file the node may not read is an error that stops it at start,
+// not corruption to set aside: the file is the operator's, and a node that
+// started fresh would overwrite it. The node runs as nobody (uid 65534)
+// against a file only root may read.
+func TestAStateFileTheNodeMayNotReadStopsItAndStaysInPlace(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and setpriv (util-linux) to run the node as another user")
+	}
+	// A copy of the binary nobody may run, in a directory nobody may enter.
+	bin := filepath.Join(t.TempDir(), "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := bin; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe := filepath.Join(bin, "mesh")
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(bin, "state.json")
+	content := `{"version":1,"node":"n","peers":{}}`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe)
+	cmd.Env = []string{"NODE=n", "PEERS=a.example", "LISTEN_ADDR=127.0.0.1:0", "STATE_FILE=" + path}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit %v, want 2; stderr %s", err, stderr.String())
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "STATE_FILE") || !strings.Contains(got, "permission denied") {
+		t.Fatalf("stderr %q, want one line naming STATE_FILE and the permission", got)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != content {
+		t.Fatalf("the file was moved or changed: %v", err)
+	}
+	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 0 {
+		t.Fatalf("the file was set aside as corrupt: %v", aside)
+	}
 }
