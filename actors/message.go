@@ -17,6 +17,17 @@ const (
 	MessageReminder
 )
 
+// parseMessageKind reads a kind back from its String, as the state file
+// keeps it.
+func parseMessageKind(s string) (MessageKind, bool) {
+	for _, k := range []MessageKind{MessageDown, MessageRecovery, MessageReminder} {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 func (k MessageKind) String() string {
 	switch k {
 	case MessageDown:

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -44,7 +45,21 @@ type stateFile struct {
 	Node    string              `json:"node"`
 	SavedAt time.Time           `json:"saved_at"`
 	Peers   map[string]filePeer `json:"peers"`
+	// Messages are the webhook messages not yet delivered, oldest first:
+	// a down message being retried when the node stops is sent by the next
+	// run, not lost.
+	Messages []fileMessage `json:"pending_messages,omitempty"`
 }
+
+type fileMessage struct {
+	Kind string    `json:"kind"` // down, recovery or reminder
+	Peer string    `json:"peer"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// maxMessageText bounds a kept message's text; Mesh's are under 200 bytes.
+const maxMessageText = 2000
 
 type filePeer struct {
 	Status              domain.Status `json:"status"`
@@ -75,6 +90,8 @@ type SavedState struct {
 	// Reminders is the reminder progress of each outage, by peer; -1 when
 	// the file does not say.
 	Reminders map[string]int
+	// messages are the webhook messages a previous run had not delivered.
+	messages []Message
 
 	clamped int // times in the file after now, taken as now
 }
@@ -236,12 +253,34 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 			}
 		}
 	}
+	if len(f.Messages) > DefaultQueueSize+1 {
+		return nil, fmt.Errorf("%d pending messages, more than a queue holds", len(f.Messages))
+	}
+	for i, m := range f.Messages {
+		kind, ok := parseMessageKind(m.Kind)
+		if !ok || config.ValidateName(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText {
+			return nil, fmt.Errorf("pending message %d: invalid kind, peer or text", i)
+		}
+		s.messages = append(s.messages, Message{Kind: kind, Peer: m.Peer, Text: m.Text, At: m.At})
+	}
 	return s, nil
 }
 
+// Messages returns the webhook messages a previous run had not delivered;
+// none for a nil state.
+func (s *SavedState) Messages() []Message {
+	if s == nil {
+		return nil
+	}
+	return s.messages
+}
+
 // encodeStateFile writes a snapshot and the reminder progress as the file.
-func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, now time.Time) ([]byte, error) {
+func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages []Message, now time.Time) ([]byte, error) {
 	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
+	for _, m := range messages {
+		f.Messages = append(f.Messages, fileMessage{Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
+	}
 	for e := range snap.Peers() {
 		v, h := e.View(), e.History()
 		p := filePeer{Status: v.Status, Since: v.Since.UTC(), ConsecutiveFailures: v.ConsecutiveFailures, History: make([]fileTransition, h.Len())}
@@ -273,6 +312,10 @@ type StateFileConfig struct {
 	Reminders interface {
 		Progress() map[string]ReminderProgress
 	}
+	// Messages gives the webhook's undelivered messages; nil without one.
+	Messages interface {
+		Pending() []Message
+	}
 	Interval     time.Duration // DefaultSaveInterval when zero
 	SeenInterval time.Duration // DefaultSeenInterval when zero
 	Log          zerolog.Logger
@@ -290,6 +333,7 @@ type StateFile struct {
 	written   *domain.Snapshot // the snapshot last written
 	writtenAt time.Time
 	sent      map[string]ReminderProgress
+	pending   []Message
 	failing   bool
 }
 
@@ -333,15 +377,19 @@ func (w *StateFile) save(final bool) {
 	if w.cfg.Reminders != nil {
 		reminders = w.cfg.Reminders.Progress()
 	}
+	var pending []Message
+	if w.cfg.Messages != nil {
+		pending = w.cfg.Messages.Pending()
+	}
 	start := time.Now()
 	switch {
 	case final || w.failing || w.written == nil:
-	case !sameProgress(reminders, w.sent) || statusOrHistoryChanged(w.written, snap):
+	case !sameProgress(reminders, w.sent) || !slices.Equal(pending, w.pending) || statusOrHistoryChanged(w.written, snap):
 	case snap != w.written && start.Sub(w.writtenAt) >= w.cfg.SeenInterval:
 	default:
 		return
 	}
-	data, err := encodeStateFile(snap, reminders, start)
+	data, err := encodeStateFile(snap, reminders, pending, start)
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -358,7 +406,7 @@ func (w *StateFile) save(final bool) {
 		w.cfg.Log.Info().Str("path", w.cfg.Path).Msg("state file written again")
 	}
 	w.failing = false
-	w.written, w.writtenAt, w.sent = snap, start, reminders
+	w.written, w.writtenAt, w.sent, w.pending = snap, start, reminders, pending
 	w.cfg.Log.Trace().Str("path", w.cfg.Path).Int("bytes", len(data)).
 		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Msg("state file written")
 }

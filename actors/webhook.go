@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -26,6 +27,9 @@ const (
 	DefaultBackoffBase    = time.Second
 	DefaultBackoffMax     = time.Minute
 	DefaultGiveUpAfter    = 10 * time.Minute
+	// MaxRetryAfter caps how long a 429 may pause the queue: a service
+	// that asks for a day is broken, and its queue would fill and drop.
+	MaxRetryAfter = time.Hour
 	// DefaultQueueSize is how many messages may wait: at the pace of one a
 	// second, over four minutes of backlog, which only a chat service that
 	// is down or throttling builds up. Past it, reminders give way.
@@ -44,7 +48,13 @@ type WebhookConfig struct {
 	BackoffMax  time.Duration
 	GiveUpAfter time.Duration // a message still failing after this is dropped
 	QueueSize   int
-	Client      *http.Client // nil: newHTTPClient(forWebhooks, Timeout)
+	// Pending are the messages a previous run had not delivered (from the
+	// state file); they go first.
+	Pending []Message
+	// Persisted says whether a state file keeps undelivered messages
+	// across a restart, for the stop to say where they went.
+	Persisted bool
+	Client    *http.Client // nil: newHTTPClient(forWebhooks, Timeout)
 	Metrics     *Metrics     // nil counts nothing
 	Log         zerolog.Logger
 }
@@ -58,9 +68,14 @@ type Webhook struct {
 
 	queue *mailbox.Mailbox[Message]
 
-	// Owned by Serve, kept across restarts.
+	// inflight is the message being delivered: taken from the queue and set
+	// under mu, so that Pending never misses it between the two.
+	mu       sync.Mutex
 	inflight *Message
-	lastPost time.Time
+
+	// Owned by Serve, kept across restarts.
+	lastPost    time.Time
+	pausedUntil time.Time // a 429 asked the whole queue to wait until then
 }
 
 // NewWebhook returns the webhook actor for cfg.URL.
@@ -87,7 +102,29 @@ func NewWebhook(cfg WebhookConfig) *Webhook {
 	}
 	w := &Webhook{cfg: cfg, host: host}
 	w.queue = mailbox.New(mailbox.Config[Message]{Size: cfg.QueueSize, Policy: remindersFirst, Dropped: w.dropped})
+	for _, m := range cfg.Pending {
+		w.queue.Put(m)
+	}
+	if len(cfg.Pending) > 0 {
+		cfg.Log.Info().Int("queued", len(cfg.Pending)).Str("url", host).Msg("webhook: delivering what the previous run had not")
+	}
+	w.cfg.Pending = nil
 	return w
+}
+
+// Pending returns the messages not yet delivered, the one being delivered
+// first, for the state file to keep. A nil webhook (webhooks off) has none.
+func (w *Webhook) Pending() []Message {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	queued := w.queue.Snapshot()
+	if w.inflight == nil {
+		return queued
+	}
+	return append([]Message{*w.inflight}, queued...)
 }
 
 // remindersFirst is the webhook queue's policy: down and recovery messages
@@ -113,37 +150,75 @@ func (w *Webhook) String() string { return "webhook(" + w.host + ")" }
 // remindersFirst says what is dropped, and the drop is logged and counted.
 func (w *Webhook) Enqueue(m Message) { w.queue.Put(m) }
 
-// Serve delivers queued messages until ctx ends.
+// Serve delivers queued messages until ctx ends, then says what it had not
+// delivered.
 func (w *Webhook) Serve(ctx context.Context) error {
 	for {
-		if w.inflight == nil {
-			if m, ok := w.queue.Take(); ok {
-				w.inflight = &m
-			}
-		}
-		if w.inflight == nil {
+		m, ok := w.next()
+		if !ok {
 			select {
 			case <-ctx.Done():
+				w.logUndelivered()
 				return ctx.Err()
 			case <-w.queue.Ready():
 				continue
 			}
 		}
-		w.deliver(ctx, *w.inflight)
+		w.deliver(ctx, m)
 		if ctx.Err() != nil {
+			w.logUndelivered()
 			return ctx.Err()
 		}
+		w.mu.Lock()
 		w.inflight = nil
+		w.mu.Unlock()
+	}
+}
+
+// next returns the message to deliver: the one in flight when Serve was
+// restarted mid-delivery, else the oldest queued.
+func (w *Webhook) next() (Message, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight == nil {
+		m, ok := w.queue.Take()
+		if !ok {
+			return Message{}, false
+		}
+		w.inflight = &m
+	}
+	return *w.inflight, true
+}
+
+// logUndelivered says, as the node stops, what it had not delivered and
+// whether the state file keeps it for the next run.
+func (w *Webhook) logUndelivered() {
+	pending := w.Pending()
+	if len(pending) == 0 {
+		return
+	}
+	kinds := map[string]int{}
+	for _, m := range pending {
+		kinds[m.Kind.String()]++
+	}
+	ev := w.cfg.Log.Warn().Str("url", w.host).Int("queued", len(pending)).Interface("kinds", kinds)
+	if w.cfg.Persisted {
+		ev.Msg("webhook stopping with undelivered messages; the state file keeps them for the next run")
+	} else {
+		ev.Msg("webhook stopping with undelivered messages; they are lost (set STATE_FILE to keep them)")
 	}
 }
 
 // deliver posts m until it is accepted, refused for good, or has been
-// failing for GiveUpAfter. Every attempt respects MinGap since the last.
+// failing for GiveUpAfter. Every attempt respects MinGap since the last and
+// any pause a 429 asked for. Time spent paused at the service's request is
+// not failing: a rate-limited message is never dropped for waiting, only
+// by the queue's own policy when the queue overflows meanwhile.
 func (w *Webhook) deliver(ctx context.Context, m Message) {
-	first := time.Now()
+	failing := time.Duration(0) // time spent failing, pauses asked for not counted
 	backoff := w.cfg.BackoffBase
 	for attempt := 1; ; attempt++ {
-		if !sleep(ctx, time.Until(w.lastPost.Add(w.cfg.MinGap))) {
+		if !sleep(ctx, time.Until(latest(w.lastPost.Add(w.cfg.MinGap), w.pausedUntil))) {
 			return
 		}
 		w.lastPost = time.Now()
@@ -161,17 +236,22 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 			w.logMessage(w.cfg.Log.Error(), m).Err(err).Msg("webhook refused the message; dropped (check WEBHOOK_URL)")
 			return
 		}
-		wait := backoff
+		w.cfg.Metrics.WebhookDelivery(WebhookRetried)
 		if retryAfter > 0 {
-			wait = retryAfter
+			wait := min(retryAfter, MaxRetryAfter)
+			w.pausedUntil = time.Now().Add(wait)
+			w.logMessage(w.cfg.Log.Warn(), m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
+				Int("queued", len(w.queue.Snapshot())).Msg("webhook asked to wait (rate limited); queue paused, message kept")
+			continue
 		}
+		wait := backoff
 		backoff = min(backoff*2, w.cfg.BackoffMax)
-		if time.Since(first)+wait > w.cfg.GiveUpAfter {
+		failing += time.Since(w.lastPost) + wait
+		if failing > w.cfg.GiveUpAfter {
 			w.cfg.Metrics.WebhookDelivery(WebhookGaveUp)
 			w.logMessage(w.cfg.Log.Error(), m).Err(err).Int("attempt", attempt).Msg("webhook kept failing; message dropped")
 			return
 		}
-		w.cfg.Metrics.WebhookDelivery(WebhookRetried)
 		ev := w.cfg.Log.Warn()
 		if attempt > 1 {
 			ev = w.cfg.Log.Debug() // one warning per message, not one per retry
@@ -248,6 +328,14 @@ func retryAfterOf(header string, body []byte) time.Duration {
 
 func (w *Webhook) logMessage(ev *zerolog.Event, m Message) *zerolog.Event {
 	return ev.Str("peer", m.Peer).Str("kind", m.Kind.String()).Str("url", w.host)
+}
+
+// latest is the later of two instants.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // sleep waits d or until ctx ends; it reports whether the wait ran out.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -295,6 +296,75 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		deliverAll(t, w, h, 2)
 		if waited := time.Since(start); waited < time.Second {
 			t.Fatalf("retried after %v, before the 1s Retry-After", waited)
+		}
+	})
+}
+
+// A 429 that asks for longer than the retry window pauses the whole queue
+// for as long as it asks (up to MaxRetryAfter): the message that met it is
+// kept, not dropped at its first attempt, and the messages behind it wait
+// out the pause too rather than hitting the service at once.
+func TestA429LongerThanTheRetryWindowPausesTheQueueAndKeepsTheMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, h := scriptedWebhook(t, answer(429, http.Header{"Retry-After": {"1800"}}, ""), answer(204, nil, ""))
+		w.Enqueue(msg(MessageDown, "down"))
+		w.Enqueue(msg(MessageReminder, "reminder"))
+		time.Sleep(time.Hour)
+		assertTimes(t, h.times(), 0, 1800*s, 1801*s)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.posts[1].body["content"] != "down" || h.posts[2].body["content"] != "reminder" {
+			t.Fatalf("posts %+v, want the down message again, then the reminder", h.posts)
+		}
+	})
+}
+
+// A service that asks for a day is broken: the pause stops at MaxRetryAfter.
+func TestARetryAfterOfADayPausesForAnHour(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, h := scriptedWebhook(t, answer(429, http.Header{"Retry-After": {"86400"}}, ""), answer(204, nil, ""))
+		w.Enqueue(msg(MessageDown, "down"))
+		time.Sleep(2 * time.Hour)
+		assertTimes(t, h.times(), 0, MaxRetryAfter)
+	})
+}
+
+// The messages not yet delivered, the one in flight first, are what the
+// state file keeps; a webhook built with them delivers them first.
+func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		h := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(503, nil, "")}}
+		var logs syncWriter
+		w := NewWebhook(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h}, Persisted: true, Log: zerolog.New(&logs)})
+		done := make(chan struct{})
+		go func() { w.Serve(ctx); close(done) }()
+		w.Enqueue(msg(MessageDown, "down"))
+		w.Enqueue(msg(MessageReminder, "reminder"))
+		time.Sleep(3 * time.Second) // the down message is being retried
+		cancel()
+		<-done
+		pending := w.Pending()
+		if len(pending) != 2 || pending[0].Text != "down" || pending[1].Text != "reminder" {
+			t.Fatalf("pending %+v, want the down message in flight, then the reminder", pending)
+		}
+		if !strings.Contains(logs.String(), `"queued":2`) || !strings.Contains(logs.String(), "the state file keeps them") {
+			t.Fatalf("the stop did not say what the queue held: %s", logs.String())
+		}
+
+		h2 := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(204, nil, "")}}
+		next := NewWebhook(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h2}, Pending: pending, Log: zerolog.Nop()})
+		go next.Serve(t.Context())
+		next.Enqueue(msg(MessageRecovery, "recovery"))
+		time.Sleep(time.Minute)
+		h2.mu.Lock()
+		defer h2.mu.Unlock()
+		var got []string
+		for _, p := range h2.posts {
+			got = append(got, p.body["content"])
+		}
+		if strings.Join(got, ",") != "down,reminder,recovery" {
+			t.Fatalf("delivered %v after the restart, want down, reminder, recovery", got)
 		}
 	})
 }

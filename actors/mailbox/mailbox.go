@@ -102,6 +102,14 @@ func (m *Mailbox[T]) Take() (T, bool) {
 	return item, true
 }
 
+// Snapshot returns a copy of what is queued, oldest first, leaving it in
+// place.
+func (m *Mailbox[T]) Snapshot() []T {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]T(nil), m.items...)
+}
+
 // TakeAll removes and returns everything queued, oldest first.
 func (m *Mailbox[T]) TakeAll() []T {
 	m.mu.Lock()

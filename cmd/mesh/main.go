@@ -166,10 +166,12 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Rounds: rounds, State: owner, UserAgent: userAgent, Metrics: metrics, Log: log}))
 	}
 
-	var notifier *actors.Notifier // its reminder progress goes in the state file
+	var notifier *actors.Notifier // its reminder progress and the webhook's queue go in the state file
+	var webhook *actors.Webhook
 	if cfg.WebhookURL != "" {
 		notifications := suture.New("notifications", supervisorSpec(log))
-		webhook := actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node, Metrics: metrics, Log: log})
+		webhook = actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node,
+			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
 		notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
 			Outages: saved.Outages(cfg.Peers), Now: boot, Log: log})
 		notifications.Add(notifier)
@@ -178,7 +180,8 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	}
 
 	if cfg.StateFile != "" {
-		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes, Reminders: notifier, Log: log}))
+		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes,
+			Reminders: notifier, Messages: webhook, Log: log}))
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,

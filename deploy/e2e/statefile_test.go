@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -241,5 +244,45 @@ func TestAStateFileTheNodeMayNotReadStopsItAndStaysInPlace(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) != 0 {
 		t.Fatalf("the file was set aside as corrupt: %v", aside)
+	}
+}
+
+// A down message still being retried when the node is stopped (SIGTERM) is
+// not lost: the stop says what the queue held, the state file keeps it, and
+// the next run delivers it.
+func TestADownMessageBeingRetriedAtSIGTERMIsSentAfterTheRestart(t *testing.T) {
+	dir := t.TempDir()
+	hook := newChat(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		hook.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(broken.Close)
+	nodes := clusterWith(t, 2, stateFiles(dir), "WEBHOOK_URL="+broken.URL+"/hook", "FAILURE_THRESHOLD=5")
+	a, c := nodes[0], nodes[1]
+
+	c.kill()
+	downSince(t, a, c.name)
+	eventually(t, 5*time.Second, "the down message to fail", func() bool {
+		return len(a.logsMatching(map[string]any{"message": "webhook failed; will retry"})) > 0
+	})
+	if code := a.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	stop := a.logsMatching(map[string]any{"message": "webhook stopping with undelivered messages; the state file keeps them for the next run"})
+	if len(stop) != 1 || stop[0]["queued"] != float64(1) {
+		t.Fatalf("the stop said %v, want one line saying one message was kept", stop)
+	}
+
+	failing.Store(false)
+	a.restart()
+	eventually(t, 10*time.Second, "the down message after the restart", func() bool { return len(hook.from(a.name, c.name)) == 1 })
+	if m := hook.from(a.name, c.name)[0]; !strings.HasPrefix(m.Content, "🔴") {
+		t.Fatalf("after the restart %q, want the down message", m.Content)
 	}
 }
