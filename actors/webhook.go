@@ -55,8 +55,8 @@ type WebhookConfig struct {
 	// across a restart, for the stop to say where they went.
 	Persisted bool
 	Client    *http.Client // nil: newHTTPClient(forWebhooks, Timeout)
-	Metrics     *Metrics     // nil counts nothing
-	Log         zerolog.Logger
+	Metrics   *Metrics     // nil counts nothing
+	Log       zerolog.Logger
 }
 
 // Webhook delivers messages to one chat webhook, one at a time, in the
