@@ -15,7 +15,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/actors/wire"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -82,19 +81,13 @@ func NewRouter(o Options) http.Handler {
 		r.With(public).Head(pattern, h)
 		r.With(public).Options(pattern, func(http.ResponseWriter, *http.Request) {})
 	}
-	// /history grows with the number of peers and compresses about tenfold;
-	// it is gzipped for clients that accept it.
-	compressed := func(h http.HandlerFunc) http.HandlerFunc {
-		return middleware.Compress(gzipLevel, "application/json")(h).ServeHTTP
-	}
 	readable("/ping", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []byte(`{"pong":true}`))
 	})
-	// /state keeps its own encodings, gzipped and not (see stateCache).
-	readable("/state", (&stateCache{state: o.State}).ServeHTTP)
-	readable("/history", compressed(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, wire.EncodeHistory(o.State.Snapshot(), time.Now()))
-	}))
+	// /state and /history keep their own encodings, gzipped and not, for
+	// every reader until they are stale (see docCache).
+	readable("/state", newStateCache(o.State).ServeHTTP)
+	readable("/history", newHistoryCache(o.State).ServeHTTP)
 
 	if o.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", o.Metrics)

@@ -21,18 +21,31 @@ import (
 // tell a tenth of a second.
 const stateMaxAge = 100 * time.Millisecond
 
-// stateCache serves /state from one encoding, plain and gzipped, rebuilt
-// when the snapshot has changed and the encoding is older than stateMaxAge.
-type stateCache struct {
-	state   SnapshotSource
-	current atomic.Pointer[encodedState]
+// historyMaxAge is how far /history may lag. It is every peer's whole
+// history with its uptime over three windows, heavier than /state, and
+// every open page reads it every refresh: rebuilding it per request let a
+// few readers cost more than the probing. A second behind moves an uptime
+// ratio in its sixth decimal, and shows a transition a second late.
+const historyMaxAge = time.Second
+
+// docCache serves one JSON document made from the latest snapshot, from one
+// encoding, plain and gzipped, shared by every request until it is stale.
+// Only one request at a time rebuilds it; the others serve the last one.
+type docCache struct {
+	source SnapshotSource
+	// encode makes the document. It runs under mu, one call at a time.
+	encode func(s *domain.Snapshot, now time.Time) []byte
+	maxAge time.Duration
+	// bySnapshot: an encoding of the current snapshot stays fresh however
+	// old (/state is the snapshot and nothing else; /history depends on
+	// the time too).
+	bySnapshot bool
+
+	current atomic.Pointer[encodedDoc]
 	mu      sync.Mutex // held by the one request that rebuilds
-	// encoder is used by the one request that rebuilds, under mu. It keeps
-	// the encodings of the entries that did not change since.
-	encoder wire.StateEncoder
 }
 
-type encodedState struct {
+type encodedDoc struct {
 	snap   *domain.Snapshot
 	built  time.Time
 	plain  []byte
@@ -40,8 +53,29 @@ type encodedState struct {
 	gz     []byte
 }
 
-func (e *encodedState) fresh(snap *domain.Snapshot) bool {
-	return e != nil && (e.snap == snap || time.Since(e.built) < stateMaxAge)
+// newStateCache serves /state. Its encoder keeps the encodings of the
+// entries that did not change since the last rebuild.
+func newStateCache(source SnapshotSource) *docCache {
+	var enc wire.StateEncoder
+	return &docCache{source: source, maxAge: stateMaxAge, bySnapshot: true,
+		encode: func(s *domain.Snapshot, _ time.Time) []byte { return enc.Encode(s) }}
+}
+
+// newHistoryCache serves /history.
+func newHistoryCache(source SnapshotSource) *docCache {
+	return &docCache{source: source, maxAge: historyMaxAge, encode: wire.EncodeHistory}
+}
+
+// fresh reports whether e may still be served: it is young, or (for a
+// document of the snapshot alone) of the snapshot current now.
+func (c *docCache) fresh(e *encodedDoc) bool {
+	if e == nil {
+		return false
+	}
+	if time.Since(e.built) < c.maxAge {
+		return true
+	}
+	return c.bySnapshot && e.snap == c.source.Snapshot()
 }
 
 // gzipWriters keeps gzip writers between rebuilds: each holds about a
@@ -51,7 +85,7 @@ var gzipWriters = sync.Pool{New: func() any {
 	return zw
 }}
 
-func (e *encodedState) gzipped() []byte {
+func (e *encodedDoc) gzipped() []byte {
 	e.gzOnce.Do(func() {
 		var buf bytes.Buffer
 		buf.Grow(len(e.plain) / 8)
@@ -65,22 +99,22 @@ func (e *encodedState) gzipped() []byte {
 	return e.gz
 }
 
-func (c *stateCache) get() *encodedState {
-	if e := c.current.Load(); e.fresh(c.state.Snapshot()) {
+func (c *docCache) get() *encodedDoc {
+	if e := c.current.Load(); c.fresh(e) {
 		return e
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	snap := c.state.Snapshot()
-	if e := c.current.Load(); e.fresh(snap) {
+	if e := c.current.Load(); c.fresh(e) {
 		return e // another request rebuilt it while this one waited
 	}
-	e := &encodedState{snap: snap, built: time.Now(), plain: c.encoder.Encode(snap)}
+	snap, now := c.source.Snapshot(), time.Now()
+	e := &encodedDoc{snap: snap, built: now, plain: c.encode(snap, now)}
 	c.current.Store(e)
 	return e
 }
 
-func (c *stateCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (c *docCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := c.get()
 	w.Header().Add("Vary", "Accept-Encoding")
 	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
