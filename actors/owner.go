@@ -244,7 +244,18 @@ func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 	}
 }
 
+// applyRelay keeps a relay unless the view held from that node is newer by
+// its own times: a relay replayed, or one overtaken by the next round on
+// the way, must not turn this node's copy back.
 func (o *Owner) applyRelay(b *batch, m relayMsg) {
+	held := o.relayed
+	if b.relayed != nil {
+		held = b.relayed
+	}
+	if old, ok := held[m.node]; ok && m.copy.Newest().Before(old.Newest()) {
+		o.cfg.Log.Debug().Str("peer", m.node).Msg("relay older than the view held; ignored")
+		return
+	}
 	if b.relayed == nil {
 		b.relayed = maps.Clone(o.relayed)
 	}

@@ -283,3 +283,26 @@ func has(s *domain.Snapshot, e *domain.PeerEntry) bool {
 	got, ok := s.Entry(e.Name())
 	return ok && got == e
 }
+
+// Two relays from one node that pass the handler's check at once reach the
+// owner in either order; the owner keeps the newer by their own times.
+func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := newTestOwner("a")
+		go o.Serve(t.Context())
+		view := func(seen time.Time) map[string]domain.PeerView {
+			return map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: t0, LastSeen: seen}}
+		}
+		newer, older := t0.Add(2*time.Minute), t0.Add(time.Minute)
+		for _, seen := range []time.Time{newer, older} {
+			if err := o.StoreRelay(t.Context(), "a", view(seen), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle()
+		r, _ := o.Snapshot().Relay("a")
+		if v, _ := r.Peer("me"); !v.LastSeen.Equal(newer) {
+			t.Fatalf("held last_seen %v, want the newer relay's %v", v.LastSeen, newer)
+		}
+	})
+}

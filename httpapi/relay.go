@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"io"
@@ -18,6 +19,19 @@ import (
 // MaxRelayBody bounds a relay's body; larger ones are refused with 413.
 const MaxRelayBody = 1 << 20
 
+// Relay admission. A body up to 1 MiB takes a few times that to decode, so
+// reading bodies without a bound let 2000 parallel posts with the right
+// secret take a node from 14 MB to 1.4 GB and /ping to seconds. At most
+// maxRelaysRead bodies are read and decoded at once: on two cores more
+// would only share the CPU, and four cost at most ~16 MB. A post that waits
+// longer than relayAdmitWait for its turn, or for the state owner to take
+// the relay, gets 503: a relay is sent every round, so the next one makes
+// up for it.
+const (
+	maxRelaysRead  = 4
+	relayAdmitWait = 2 * time.Second
+)
+
 // relayHandler serves POST /relay. The checks run cheapest and least
 // revealing first: is relaying on, is the caller authorised (before a byte
 // of the body is read), is the body small, well-formed and valid, and is
@@ -25,9 +39,19 @@ const MaxRelayBody = 1 << 20
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
 	peers   map[string]bool
+	state   SnapshotSource // the relays held, to refuse older ones
 	store   RelaySink
 	counter RelayCounter
+	reading chan struct{} // a semaphore of maxRelaysRead slots
 	log     zerolog.Logger
+}
+
+func newRelayHandler(secret string, peers map[string]bool, state SnapshotSource, store RelaySink, counter RelayCounter, log zerolog.Logger) *relayHandler {
+	if counter == nil {
+		counter = uncounted{}
+	}
+	return &relayHandler{secret: []byte(secret), peers: peers, state: state, store: store, counter: counter,
+		reading: make(chan struct{}, maxRelaysRead), log: log}
 }
 
 // uncounted counts nothing, for a router built without a RelayCounter.
@@ -52,6 +76,20 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusRequestEntityTooLarge, domain.RelayTooLarge, "relay body is over 1 MiB")
 		return
 	}
+	admitted := time.NewTimer(relayAdmitWait)
+	defer admitted.Stop()
+	select {
+	case h.reading <- struct{}{}:
+		defer func() { <-h.reading }()
+	case <-admitted.C:
+		// The body is left unread, so the connection is closed rather than
+		// kept for another request: that frees it at once.
+		w.Header().Set("Connection", "close")
+		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "too many relays at once; the next round will do")
+		return
+	case <-r.Context().Done():
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRelayBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -71,8 +109,14 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
-	if err := h.store.StoreRelay(r.Context(), node, peers, time.Now()); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "node is shutting down")
+	if held, ok := h.state.Snapshot().Relay(node); ok && domain.Newest(peers).Before(held.Newest()) {
+		refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
+	defer cancel()
+	if err := h.store.StoreRelay(ctx, node, peers, time.Now()); err != nil {
+		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}
 	h.counter.RelayReceived(domain.RelayAccepted)

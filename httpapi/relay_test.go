@@ -1,14 +1,18 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -253,4 +257,110 @@ func TestRelaySendsNoCORSHeaders(t *testing.T) {
 func hasRelay(s *domain.Snapshot, node string) bool {
 	_, ok := s.Relay(node)
 	return ok
+}
+
+// A relay replayed, or overtaken on the way by the next one, is older by
+// its own times than the view held: it is refused and changes nothing.
+func TestAnOlderRelayDoesNotReplaceANewerOne(t *testing.T) {
+	srv, o := relayNode(t, secret)
+	relayAt := func(lastSeen string) string {
+		return relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, `"`+lastSeen+`"`, "0"))
+	}
+	if r := postRelay(t, srv.URL, secret, relayAt("2026-06-06T13:05:00Z")); r.status != 200 {
+		t.Fatalf("newer relay: %d %s", r.status, r.body)
+	}
+	for o.Snapshot().RelayCount() == 0 {
+		time.Sleep(time.Millisecond) // the owner applies it in its own time
+	}
+	r := postRelay(t, srv.URL, secret, relayAt("2026-06-06T13:01:00Z"))
+	if r.status != 409 || !strings.Contains(r.body, "older") {
+		t.Fatalf("older relay: %d %s, want 409", r.status, r.body)
+	}
+	held, _ := o.Snapshot().Relay("dec.mesh.dupunkto.org")
+	if v, _ := held.Peer("nov.mesh.dupunkto.org"); !v.LastSeen.Equal(time.Date(2026, 6, 6, 13, 5, 0, 0, time.UTC)) {
+		t.Fatalf("held view %+v, want the newer one kept", v)
+	}
+	if r := postRelay(t, srv.URL, secret, relayAt("2026-06-06T13:05:00Z")); r.status != 200 {
+		t.Fatalf("the same relay again: %d %s, want accepted (nothing older in it)", r.status, r.body)
+	}
+}
+
+// stuckSink is a state owner that never takes a relay.
+type stuckSink struct{}
+
+func (stuckSink) StoreRelay(ctx context.Context, _ string, _ map[string]domain.PeerView, _ time.Time) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// counted records what a RelayCounter was told.
+type counted struct {
+	mu      sync.Mutex
+	results []string
+}
+
+func (c *counted) RelayReceived(result string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.results = append(c.results, result)
+}
+
+// A relay the state owner does not take in time gets 503 and is counted,
+// instead of holding its connection (and its decoded body) for as long as
+// the sender waits.
+func TestARelayTheOwnerCannotTakeGets503InBoundedTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counted
+		h := NewRouter(Options{State: ownerlessState{}, RelaySecret: secret, Peers: configPeers("dec.mesh.dupunkto.org"),
+			Relays: stuckSink{}, RelayCounter: &c, Log: zerolog.Nop()})
+		req := httptest.NewRequest("POST", "/relay", strings.NewReader(seedRelayOf(t)))
+		req.Header.Set("Authorization", secret)
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 503 || time.Since(start) != relayAdmitWait {
+			t.Fatalf("answer %d after %v, want 503 after %v", rec.Code, time.Since(start), relayAdmitWait)
+		}
+		if len(c.results) != 1 || c.results[0] != domain.RelayBusy {
+			t.Fatalf("counted %v, want one busy", c.results)
+		}
+	})
+}
+
+// At most maxRelaysRead bodies are read at once; the next post waits its
+// turn, and gets 503 if the turn does not come within relayAdmitWait.
+func TestRelaysBeyondTheReadersWaitThenGet503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counted
+		h := NewRouter(Options{State: ownerlessState{}, RelaySecret: secret, Peers: configPeers("dec.mesh.dupunkto.org"),
+			Relays: stuckSink{}, RelayCounter: &c, Log: zerolog.Nop()})
+		var bodies []*io.PipeWriter
+		for range maxRelaysRead {
+			pr, pw := io.Pipe() // a body that never ends: its reader holds a slot
+			bodies = append(bodies, pw)
+			req := httptest.NewRequest("POST", "/relay", pr)
+			req.Header.Set("Authorization", secret)
+			go h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+		synctest.Wait()
+		req := httptest.NewRequest("POST", "/relay", strings.NewReader(seedRelayOf(t)))
+		req.Header.Set("Authorization", secret)
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 503 || time.Since(start) != relayAdmitWait || !strings.Contains(rec.Body.String(), "too many relays") {
+			t.Fatalf("answer %d %s after %v, want 503 after %v", rec.Code, rec.Body, time.Since(start), relayAdmitWait)
+		}
+		for _, pw := range bodies {
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+		}
+		synctest.Wait()
+	})
+}
+
+// ownerlessState is a node that holds no relays.
+type ownerlessState struct{}
+
+func (ownerlessState) Snapshot() *domain.Snapshot {
+	return domain.NewSnapshot("nov.mesh.dupunkto.org", nil, nil)
 }

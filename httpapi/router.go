@@ -119,11 +119,7 @@ func NewRouter(o Options) http.Handler {
 	for _, p := range o.Peers {
 		peers[p.Name] = true
 	}
-	counter := o.RelayCounter
-	if counter == nil {
-		counter = uncounted{}
-	}
-	r.Method(http.MethodPost, "/relay", &relayHandler{secret: []byte(o.RelaySecret), peers: peers, store: o.Relays, counter: counter, log: o.Log})
+	r.Method(http.MethodPost, "/relay", newRelayHandler(o.RelaySecret, peers, o.State, o.Relays, o.RelayCounter, o.Log))
 	return r
 }
 

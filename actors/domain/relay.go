@@ -15,6 +15,8 @@ const (
 	RelayTooLarge      = "too_large"      // body over the limit
 	RelayInvalid       = "invalid"        // not a relay's shape
 	RelayUnknownSender = "unknown_sender" // not one of this node's peers
+	RelayStale         = "stale"          // older, by its own times, than the view held
+	RelayBusy          = "busy"           // too many relays at once, or the state owner behind
 )
 
 // RelaySentResults lists every result of a post, so that the counter's
@@ -23,5 +25,5 @@ func RelaySentResults() []string { return []string{RelayDelivered, RelayRejected
 
 // RelayReceivedResults lists every result of a relay received.
 func RelayReceivedResults() []string {
-	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender}
+	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender, RelayStale, RelayBusy}
 }

@@ -35,6 +35,7 @@ func (e *PeerEntry) History() History { return e.history }
 // unexported, so it cannot change once made.
 type RelayCopy struct {
 	receivedAt time.Time
+	newest     time.Time
 	peers      map[string]PeerView
 }
 
@@ -44,8 +45,28 @@ func NewRelayCopy(receivedAt time.Time, peers map[string]PeerView) *RelayCopy {
 	if peers == nil {
 		peers = map[string]PeerView{}
 	}
-	return &RelayCopy{receivedAt: receivedAt, peers: peers}
+	return &RelayCopy{receivedAt: receivedAt, newest: Newest(peers), peers: peers}
 }
+
+// Newest returns the latest instant a set of views records: a since or a
+// last_seen. It dates a relay by its own content, so that a relay replayed
+// or delayed can be told from a newer one whatever the clocks of the nodes
+// that passed it on: the sender's probes only move its times forward.
+func Newest(views map[string]PeerView) time.Time {
+	var newest time.Time
+	for _, v := range views {
+		if v.Since.After(newest) {
+			newest = v.Since
+		}
+		if v.LastSeen.After(newest) {
+			newest = v.LastSeen
+		}
+	}
+	return newest
+}
+
+// Newest is the latest instant the relayed views record (see Newest).
+func (r *RelayCopy) Newest() time.Time { return r.newest }
 
 // ReceivedAt is when this node received the relay.
 func (r *RelayCopy) ReceivedAt() time.Time { return r.receivedAt }

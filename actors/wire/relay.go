@@ -56,6 +56,9 @@ const maxRTT = 24 * 60 * 60 * 1000.0
 // in lower case. The error says which field is wrong and why; it is safe to
 // show to the sender.
 func DecodeRelay(body []byte) (node string, peers map[string]domain.PeerView, err error) {
+	if err := noTwinKeys(body); err != nil {
+		return "", nil, err
+	}
 	var b relayBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return "", nil, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
@@ -132,6 +135,57 @@ func decodeView(raw json.RawMessage) (domain.PeerView, error) {
 		v.RTT, v.HasRTT = fromMillis(ms), true
 	}
 	return v, nil
+}
+
+// noTwinKeys refuses a document in which one object has two keys that are
+// equal but for case ("node" and "NODE", or the same key twice).
+// encoding/json takes the last of them and matches field names ignoring
+// case, while another parser may take the first or refuse: a relay that
+// two readers would read differently is not accepted at all. Peer names
+// are case-insensitive too, so "A.example" and "a.example" are twins.
+func noTwinKeys(body []byte) error {
+	type frame struct {
+		keys    map[string]bool // the object's keys, lower-cased; nil in an array
+		wantKey bool            // in an object, between members
+	}
+	var stack []frame
+	// valueDone marks the end of a value: its object, if any, wants a key.
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			// io.EOF at the end; anything else is malformed, which
+			// json.Unmarshal reports in its own words next.
+			return nil
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if key, ok := tok.(string); ok {
+				folded := strings.ToLower(key)
+				if stack[n-1].keys[folded] {
+					return fmt.Errorf("the key %s appears twice in one object (perhaps in another case)", quoteShort(key))
+				}
+				stack[n-1].keys[folded] = true
+				stack[n-1].wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // orNull makes a missing field decode like null, which every required field
