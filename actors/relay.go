@@ -37,14 +37,33 @@ type RelaySenderConfig struct {
 // while a send is under way, one more send follows it, with the newest view.
 type RelaySender struct {
 	cfg RelaySenderConfig
+
+	// trouble is owned by Serve: the peers whose relays keep failing.
+	trouble map[string]*relayTrouble
 }
+
+// relayTrouble is one peer's run of failed relays.
+type relayTrouble struct {
+	rounds     int       // failed in a row
+	warnedAt   time.Time // zero until warned
+	lastReason string
+}
+
+// Warnings about a peer whose relays keep failing: after warnAfterRounds
+// failed rounds in a row (one lost relay is nothing, the next round makes
+// up for it), then again every warnEvery while it lasts, so that a wrong
+// secret on one node shows above debug without flooding the log.
+const (
+	warnAfterRounds = 3
+	warnEvery       = 10 * time.Minute
+)
 
 // NewRelaySender returns a relay sender woken by cfg.Rounds.
 func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout)
 	}
-	return &RelaySender{cfg: cfg}
+	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
@@ -66,11 +85,14 @@ func (s *RelaySender) Serve(ctx context.Context) error {
 func (s *RelaySender) send(ctx context.Context) {
 	snap := s.cfg.State.Snapshot()
 	body := wire.EncodeRelay(snap)
+	errs := make([]error, len(s.cfg.Peers))
+	sent := make([]bool, len(s.cfg.Peers))
 	var wg sync.WaitGroup
-	for _, t := range s.cfg.Peers {
+	for i, t := range s.cfg.Peers {
 		if v, ok := snap.Peer(t.Name); ok && v.Status == domain.StatusDown {
 			continue // it would not answer; the next round will try again
 		}
+		sent[i] = true
 		wg.Go(func() {
 			if err := s.post(ctx, t, body); err != nil {
 				// A lost relay costs nothing: the next round carries newer state.
@@ -80,6 +102,7 @@ func (s *RelaySender) send(ctx context.Context) {
 					result = domain.RelayRejected
 				}
 				s.cfg.Metrics.RelaySent(result)
+				errs[i] = err
 				return
 			}
 			s.cfg.Metrics.RelaySent(domain.RelayDelivered)
@@ -87,6 +110,44 @@ func (s *RelaySender) send(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return // shutting down: what was cut short says nothing of the peers
+	}
+	for i, t := range s.cfg.Peers {
+		if sent[i] {
+			s.tally(t.Name, errs[i], time.Now())
+		}
+	}
+}
+
+// tally notes how one peer's relay went, and says so when its relays have
+// kept failing, and when they work again after that.
+func (s *RelaySender) tally(peer string, err error, now time.Time) {
+	tr := s.trouble[peer]
+	if err == nil {
+		if tr != nil && !tr.warnedAt.IsZero() {
+			s.cfg.Log.Info().Str("peer", peer).Int("failures", tr.rounds).Msg("relays delivered again")
+		}
+		delete(s.trouble, peer)
+		return
+	}
+	if tr == nil {
+		tr = &relayTrouble{}
+		s.trouble[peer] = tr
+	}
+	tr.rounds++
+	tr.lastReason = err.Error()
+	if tr.rounds < warnAfterRounds || (!tr.warnedAt.IsZero() && now.Sub(tr.warnedAt) < warnEvery) {
+		return
+	}
+	tr.warnedAt = now
+	ev := s.cfg.Log.Warn().Str("peer", peer).Int("failures", tr.rounds).Str("error", tr.lastReason)
+	var refused *relayRefused
+	if errors.As(err, &refused) && refused.code == http.StatusUnauthorized {
+		ev.Msg("relays keep being refused: the peer's RELAY_SECRET differs from this node's")
+		return
+	}
+	ev.Msg("relays to the peer keep failing")
 }
 
 func (s *RelaySender) post(ctx context.Context, t config.Peer, body []byte) error {
@@ -106,7 +167,7 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, body []byte) erro
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 4 {
-		return &relayRefused{status: resp.Status, msg: strings.TrimSpace(string(msg))}
+		return &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
@@ -117,6 +178,9 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, body []byte) erro
 // relayRefused is a peer's 4xx answer: it heard the relay and said no (a
 // wrong secret, relaying off, this node not among its peers), which retrying
 // will not change, unlike a network failure or a 5xx.
-type relayRefused struct{ status, msg string }
+type relayRefused struct {
+	code        int
+	status, msg string
+}
 
 func (e *relayRefused) Error() string { return "answered " + e.status + ": " + e.msg }

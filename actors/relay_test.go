@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -182,4 +184,57 @@ func TestRelayPostGivesUpAtTheTimeout(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a hanging peer held the relay sender past its timeout")
 	}
+}
+
+// answering is an in-memory peer that gives every relay the same answer.
+type answering int
+
+func (a answering) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: int(a), Status: fmt.Sprintf("%d %s", a, http.StatusText(int(a))), Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader(`{"error":"missing or wrong relay secret"}`)), Request: req}, nil
+}
+
+// Relays a peer keeps refusing with 401 (a RELAY_SECRET that differs, say
+// with a newline from a Kubernetes secret on one side) are said at warn
+// after three rounds, then every ten minutes, not every round; once they
+// get through, that is said too.
+func TestRelaysThatKeepBeingRefusedAreWarnedAboutNamingThePeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncWriter
+		client := &http.Client{Transport: answering(401)}
+		s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, Client: client,
+			State: fixedState{snapshotOf(map[string]domain.Status{"p": domain.StatusUp})}, Peers: []config.Peer{{Name: "p", URL: "http://p"}},
+			Log: zerolog.New(&logs)})
+		warnings := func() int {
+			return strings.Count(logs.String(), "relays keep being refused: the peer's RELAY_SECRET differs")
+		}
+		round := func() { s.send(t.Context()); time.Sleep(5 * time.Second) }
+
+		round()
+		round()
+		if n := warnings(); n != 0 {
+			t.Fatalf("%d warnings after two failed rounds, want none yet", n)
+		}
+		round()
+		if n := warnings(); n != 1 || !strings.Contains(logs.String(), `"peer":"p"`) {
+			t.Fatalf("%d warnings after three rounds, want one naming the peer: %s", n, logs.String())
+		}
+		for range 100 { // a little over eight minutes of rounds
+			round()
+		}
+		if n := warnings(); n != 1 {
+			t.Fatalf("%d warnings within ten minutes, want still one", n)
+		}
+		for range 30 {
+			round()
+		}
+		if n := warnings(); n != 2 {
+			t.Fatalf("%d warnings after ten minutes, want a second", n)
+		}
+		client.Transport = answering(200)
+		round()
+		if !strings.Contains(logs.String(), "relays delivered again") {
+			t.Fatalf("no word that relays work again: %s", logs.String())
+		}
+	})
 }
