@@ -12,6 +12,7 @@ import {
   parseNodeList,
   uptimeBar,
   uptimeSummary,
+  validateHistory,
   validateState,
 } from "./mesh.mjs";
 
@@ -66,7 +67,7 @@ async function resolveNodes() {
 
 /** Fetches one node: its validated state (or why not) and its history, if it serves one. */
 async function fetchNode(node) {
-  const out = { node, state: null, history: null, problem: null, malformed: false };
+  const out = { node, state: null, history: null, problem: null, malformed: false, historyProblem: null };
   try {
     out.state = validateState(await fetchJSON(`${node.url}/state`));
   } catch (err) {
@@ -74,11 +75,18 @@ async function fetchNode(node) {
     out.problem = err.name === "AbortError" ? "timed out" : err.message;
     return out;
   }
+  let h;
   try {
-    const h = await fetchJSON(`${node.url}/history`);
-    if (h && typeof h === "object" && h.peers && typeof h.peers === "object") out.history = h;
-  } catch {
+    h = await fetchJSON(`${node.url}/history`);
+  } catch (err) {
     // Older nodes serve no history; uptime is then left out.
+    if (!err.malformed) return out;
+    h = undefined;
+  }
+  try {
+    out.history = validateHistory(h);
+  } catch (err) {
+    out.historyProblem = err.message; // one bad history never takes the page down
   }
   return out;
 }
@@ -187,6 +195,7 @@ function renderNotes(results, source) {
   const notes = [];
   const silent = [];
   for (const r of results.values()) {
+    if (r.historyProblem) notes.push(el("li", { class: "malformed", "data-node": r.node.name }, el("code", {}, r.node.name), ` sent a malformed /history (${r.historyProblem}); its uptime is left out`));
     if (r.state) continue;
     if (r.malformed) notes.push(el("li", { class: "malformed", "data-node": r.node.name }, el("code", {}, r.node.name), ` sent a malformed /state (${r.problem}); skipped`));
     else silent.push(r.node.name);
@@ -214,8 +223,19 @@ async function main() {
     meta.textContent = `${answered}/${nodes.length} nodes answered · updated ${new Date(now).toLocaleTimeString()} · every ${refreshSeconds}s · nodes from ${source ?? "nowhere"}`;
     document.body.dataset.updated = String(now);
   };
-  await refresh();
-  setInterval(refresh, refreshSeconds * 1000);
+  // The next refresh is set when this one has ended, however it ended:
+  // refreshes never overlap, and one that fails never stops the next.
+  const loop = async () => {
+    try {
+      await refresh();
+    } catch (err) {
+      meta.textContent = `the last refresh failed (${err.message}); trying again every ${refreshSeconds}s`;
+      console.error(err);
+    } finally {
+      setTimeout(loop, refreshSeconds * 1000);
+    }
+  };
+  await loop();
 }
 
 main();

@@ -4,18 +4,33 @@
 
 export const STATUSES = ["unknown", "up", "down"];
 
-/** A node of the cluster: its name (host[:port], as /state names it) and base URL. */
+/**
+ * A node of the cluster: its name (host[:port], as /state names it) and base
+ * URL. Names follow the node's rule: a URL's own scheme's default port is
+ * left out (http://h:80 is h, as the URL standard writes it), while a bare
+ * host:port keeps the port it was written with, whatever the page's
+ * protocol (a node takes a bare entry for https, so h:80 stays h:80).
+ */
 export function nodeFromEntry(entry, protocol) {
   const text = String(entry).trim();
   if (text === "") return null;
+  const hasScheme = text.includes("://");
   let url;
   try {
-    url = new URL(text.includes("://") ? text : `${protocol}//${text}`);
+    url = new URL(hasScheme ? text : `${protocol}//${text}`);
   } catch {
     return null;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return null;
-  return { name: url.host.toLowerCase(), url: url.origin };
+  let name = url.host.toLowerCase();
+  const written = /:(\d+)\/?$/.exec(text);
+  if (!hasScheme && written && url.port === "") name = `${name}:${Number(written[1])}`;
+  return { name, url: url.origin };
+}
+
+/** obj[key] if obj has it as its own property: names from nodes such as "__proto__" or "constructor" reach nothing else. */
+export function own(obj, key) {
+  return obj !== null && typeof obj === "object" && Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /** The nodes of a comma-separated list (?nodes= or config.json), without duplicates. */
@@ -72,7 +87,7 @@ export function validateState(doc) {
   if (typeof doc.node !== "string" || doc.node === "") throw new Error("node is missing");
   if (!isObject(doc.peers)) throw new Error("peers is not an object");
   for (const [name, v] of Object.entries(doc.peers)) checkView(v, `peers[${JSON.stringify(name).slice(0, 40)}]`);
-  const relay = {};
+  const relay = Object.create(null); // keyed by names from the node: no prototype to reach
   if (isObject(doc.relay)) {
     for (const [sender, copy] of Object.entries(doc.relay)) {
       try {
@@ -100,14 +115,14 @@ export function validateState(doc) {
  *  - unreachable, and some observer does not say so -> partial
  */
 export function consensus(names, states) {
-  const result = {};
+  const result = Object.create(null); // keyed by node names: no prototype to reach
   for (const name of names) {
     const reachable = states.get(name) != null;
     const observers = [];
     for (const other of names) {
       const s = states.get(other);
       if (other === name || s == null) continue;
-      const v = s.peers[name];
+      const v = own(s.peers, name);
       if (v) observers.push({ name: other, status: v.status });
     }
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
@@ -158,7 +173,7 @@ export function freshestRelay(node, names, states) {
   let best = null;
   for (const holder of names) {
     const s = states.get(holder);
-    const copy = s?.relay?.[node];
+    const copy = own(s?.relay, node);
     if (copy && (best === null || Date.parse(copy.received_at) > Date.parse(best.received_at))) {
       best = { ...copy, via: holder };
     }
@@ -168,12 +183,43 @@ export function freshestRelay(node, names, states) {
 
 /** Positions of n nodes evenly on a circle, the first at the top. */
 export function circleLayout(names, cx, cy, r) {
-  const pos = {};
+  const pos = Object.create(null);
   names.forEach((name, i) => {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(names.length, 1);
     pos[name] = { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) };
   });
   return pos;
+}
+
+/**
+ * Checks a /history document: {node, peers: {name: {transitions: [{status,
+ * at}], uptime: {24h, 7d, 30d}}}}, transitions oldest first, uptime ratios
+ * from 0 to 1 or null. Throws an Error that says what is wrong; the page
+ * then leaves that node's history out and says so.
+ */
+export function validateHistory(doc) {
+  if (!isObject(doc)) throw new Error("not a JSON object");
+  if (!isObject(doc.peers)) throw new Error("peers is not an object");
+  const peers = Object.create(null);
+  for (const [name, h] of Object.entries(doc.peers)) {
+    const field = `peers[${JSON.stringify(name).slice(0, 40)}]`;
+    if (!isObject(h) || !Array.isArray(h.transitions)) throw new Error(`${field}.transitions is not a list`);
+    let last = -Infinity;
+    h.transitions.forEach((t, i) => {
+      if (!isObject(t) || (t.status !== "up" && t.status !== "down")) throw new Error(`${field}.transitions[${i}] is not an up or down transition`);
+      checkTime(t.at, `${field}.transitions[${i}].at`);
+      if (Date.parse(t.at) < last) throw new Error(`${field}.transitions are out of order`);
+      last = Date.parse(t.at);
+    });
+    const uptime = Object.create(null);
+    for (const w of ["24h", "7d", "30d"]) {
+      const v = own(h.uptime, w);
+      if (v !== undefined && v !== null && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Error(`${field}.uptime.${w} is not a ratio`);
+      uptime[w] = v ?? null;
+    }
+    peers[name] = { transitions: h.transitions, uptime };
+  }
+  return { node: doc.node, peers };
 }
 
 /** A short age: 12s, 3m, 2h, 4d. */
@@ -195,7 +241,7 @@ export function uptimeSummary(node, histories) {
   for (const w of ["24h", "7d", "30d"]) {
     const values = [];
     for (const doc of histories.values()) {
-      const v = doc?.peers?.[node]?.uptime?.[w];
+      const v = own(own(own(doc, "peers"), node)?.uptime, w);
       if (typeof v === "number" && v >= 0 && v <= 1) values.push(v);
     }
     out[w] = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
@@ -231,7 +277,7 @@ export function uptimeBar(node, histories, now, slots = 24, span = 24 * 3600 * 1
     let up = 0;
     let known = 0;
     for (const doc of histories.values()) {
-      const transitions = doc?.peers?.[node]?.transitions;
+      const transitions = own(own(own(doc, "peers"), node), "transitions");
       if (!Array.isArray(transitions)) continue;
       const r = upWithin(transitions, start, start + size);
       up += r.up;

@@ -10,8 +10,10 @@ import {
   nodeFromEntry,
   nodesFromState,
   parseNodeList,
+  own,
   uptimeBar,
   uptimeSummary,
+  validateHistory,
   validateState,
 } from "./mesh.mjs";
 
@@ -126,4 +128,54 @@ test("the 24-hour bar shows each hour's share of time up", () => {
   assert.equal(bar.length, 24);
   assert.equal(bar[19], null, "before the first transition nothing is known");
   assert.deepEqual(bar.slice(20), [1, 1, 0.5, 0]);
+});
+
+test("a scheme's default port is left out of a name, as the node leaves it out; a bare port stays", () => {
+  assert.equal(nodeFromEntry("http://127.0.0.1:80", "https:").name, "127.0.0.1");
+  assert.equal(nodeFromEntry("https://h.example:443", "http:").name, "h.example");
+  assert.equal(nodeFromEntry("http://h.example:443", "https:").name, "h.example:443");
+  assert.equal(nodeFromEntry("h.example:80", "http:").name, "h.example:80", "a bare entry is https to a node, so :80 is not its default");
+  assert.equal(nodeFromEntry("h.example:443", "https:").name, "h.example:443");
+  assert.equal(nodeFromEntry("[::1]:80", "http:").name, "[::1]:80");
+  assert.deepEqual(parseNodeList("http://h.example:80,http://h.example", "https:").map((n) => n.name), ["h.example"], "one node, not two");
+});
+
+test("names such as __proto__ and constructor reach nothing but their own data", () => {
+  const names = ["__proto__", "constructor", "a"];
+  const states = new Map([
+    ["__proto__", state("__proto__", { a: "up", constructor: "down" })],
+    ["constructor", null],
+    ["a", state("a", { __proto__: "up" })],
+  ]);
+  // JSON.parse makes "__proto__" an own key, as a node's /state would.
+  states.set("a", validateState(JSON.parse(`{"node":"a","peers":{"__proto__":${JSON.stringify(view("up"))}},"relay":{"__proto__":{"received_at":"${T}","peers":{}}}}`)));
+  const got = consensus(names, states);
+  assert.equal(got["__proto__"].status, "up");
+  assert.equal(got["constructor"].status, "down");
+  assert.deepEqual(got["constructor"].downFrom, ["__proto__"]);
+  assert.equal(Object.keys(got).length, 3);
+  assert.equal(own({}, "constructor"), undefined);
+  assert.equal(own(JSON.parse('{"__proto__": 1}'), "__proto__"), 1);
+  const pos = circleLayout(names, 0, 0, 1);
+  assert.equal(Object.keys(pos).length, 3);
+  assert.ok(freshestRelay("__proto__", ["a"], states), "a relay copy keyed __proto__ is found as data");
+  assert.equal(freshestRelay("constructor", ["a"], states), null);
+  assert.deepEqual(uptimeSummary("constructor", new Map([["a", { peers: {} }]])), { "24h": null, "7d": null, "30d": null });
+});
+
+test("a /history is checked before it is used", () => {
+  const good = { node: "a", peers: { b: { transitions: [{ status: "up", at: T }, { status: "down", at: "2026-06-07T00:00:00Z" }], uptime: { "24h": 0.5, "7d": null } } } };
+  assert.deepEqual(validateHistory(good).peers.b.uptime["7d"], null);
+  for (const [why, doc] of [
+    ["a null transition", { peers: { b: { transitions: [null], uptime: {} } } }],
+    ["a transition to limbo", { peers: { b: { transitions: [{ status: "unknown", at: T }], uptime: {} } } }],
+    ["transitions out of order", { peers: { b: { transitions: [{ status: "up", at: "2026-06-07T00:00:00Z" }, { status: "down", at: T }], uptime: {} } } }],
+    ["a time that is not one", { peers: { b: { transitions: [{ status: "up", at: "soon" }], uptime: {} } } }],
+    ["an uptime over 1", { peers: { b: { transitions: [], uptime: { "24h": 7 } } } }],
+    ["no transitions", { peers: { b: { uptime: {} } } }],
+    ["peers not an object", { peers: [] }],
+    ["not an object", null],
+  ]) {
+    assert.throws(() => validateHistory(doc), Error, why);
+  }
 });

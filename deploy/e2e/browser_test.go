@@ -326,3 +326,51 @@ func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
 		t.Fatal("the page does not say where its node list came from")
 	}
 }
+
+// One node whose /history holds "transitions": [null], and names such as
+// constructor and __proto__ in ?nodes=, once blanked the page for good: the
+// first refresh threw and no timer was set again. Now the bad history is
+// left out with a note, every node still has its row, and the refreshes go
+// on.
+func TestPageSurvivesABadHistoryAndHostileNamesAndKeepsRefreshing(t *testing.T) {
+	nodes := cluster(t, 1)
+	a := nodes[0]
+	badHistory := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/state":
+			fmt.Fprintf(w, `{"node":%q,"peers":{%q:{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{}}`,
+				r.Host, a.name)
+		case "/history":
+			fmt.Fprintf(w, `{"node":"x","peers":{%q:{"transitions":[null],"uptime":{}}}}`, a.name)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer badHistory.Close()
+	badName := strings.TrimPrefix(badHistory.URL, "http://")
+
+	ctx := newBrowser(t)
+	url := fmt.Sprintf("http://%s/ui/?refresh=1&nodes=%s,%s,constructor,__proto__", a.name, a.name, badHistory.URL)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	first := waitView(t, ctx, "every node drawn", func(v pageView) bool { return len(v.Rows) == 4 && v.Updated != "" })
+	for _, name := range []string{a.name, badName, "constructor", "__proto__"} {
+		if status, _, _, _ := first.row(name); status == "" {
+			t.Fatalf("no row for %s: %+v", name, first.Rows)
+		}
+	}
+	found := false
+	for _, n := range first.Notes {
+		found = found || (strings.Contains(n, badName) && strings.Contains(n, "malformed /history"))
+	}
+	if !found {
+		t.Fatalf("notes %v, want one saying %s sent a malformed /history", first.Notes, badName)
+	}
+	// The refreshes go on: the page is redrawn twice more.
+	second := waitView(t, ctx, "a second refresh", func(v pageView) bool { return v.Updated != "" && v.Updated != first.Updated })
+	waitView(t, ctx, "a third refresh", func(v pageView) bool { return v.Updated != "" && v.Updated != second.Updated })
+	screenshot(t, ctx, "survives.png")
+}
