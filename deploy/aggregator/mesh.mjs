@@ -7,7 +7,7 @@ export const STATUSES = ["unknown", "up", "down"];
 /**
  * A node of the cluster: its name (host[:port], as /state names it) and base
  * URL. Names follow the node's rule: a URL's own scheme's default port is
- * left out (http://h:80 is h, as the URL standard writes it), while a bare
+ * left out (an http URL of h on port 80 is h, as the URL standard writes it), while a bare
  * host:port keeps the port it was written with, whatever the page's
  * protocol (a node takes a bare entry for https, so h:80 stays h:80).
  */
