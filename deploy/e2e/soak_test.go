@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// soakFor is how long the soak test churns the cluster; MESH_SOAK sets
+// another duration (go test -run TestSoak with MESH_SOAK=30m, say).
+func soakFor(t *testing.T) time.Duration {
+	if v := os.Getenv("MESH_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("MESH_SOAK=%q: %v", v, err)
+		}
+		return d
+	}
+	return 2 * time.Minute
+}
+
+// runtimeStats reads a node's goroutines and heap in use from /metrics.
+func runtimeStats(t *testing.T, n *node) (goroutines, heap float64) {
+	t.Helper()
+	resp, err := client.Get("http://" + n.name + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	return metricValue(t, text, "go_goroutines"), metricValue(t, text, "go_memstats_heap_inuse_bytes")
+}
+
+// Five nodes, with webhooks and state files, while three of them are
+// stopped and started again at random for a few minutes. Afterwards the two
+// that ran all along have as many goroutines and as much heap as before the
+// churn (nothing leaks), every transition a node logged was announced
+// exactly once by that node (down and recovery), and no node reported a
+// data race (the suite's binary is built with -race when the tests are).
+func TestSoakFiveNodesThroughRandomStopsAndStarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak test of minutes; not with -short")
+	}
+	dir := t.TempDir()
+	hook := newChat(t)
+	nodes := clusterWith(t, 5, stateFiles(dir), "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=1h", "RELAY_SECRET=soak")
+	steady, churned := nodes[:2], nodes[2:]
+
+	time.Sleep(2 * time.Second) // every node has probed and relayed for a while
+	type stats struct{ goroutines, heap float64 }
+	baseline := map[*node]stats{}
+	for _, n := range steady {
+		g, h := runtimeStats(t, n)
+		baseline[n] = stats{g, h}
+	}
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("soak for %s, seed %d", soakFor(t), seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	stopped := map[*node]bool{}
+	for end := time.Now().Add(soakFor(t)); time.Now().Before(end); {
+		n := churned[rng.IntN(len(churned))]
+		if stopped[n] {
+			n.restart()
+			delete(stopped, n)
+		} else {
+			if code := n.stop(); code != 0 {
+				t.Fatalf("%s exited %d on SIGTERM", n.name, code)
+			}
+			stopped[n] = true
+		}
+		time.Sleep(time.Duration(1000+rng.IntN(4000)) * time.Millisecond)
+	}
+	for n := range stopped {
+		n.restart()
+	}
+	for _, obs := range nodes {
+		for _, peer := range nodes {
+			if obs != peer {
+				eventually(t, 20*time.Second, obs.name+" to see "+peer.name+" up", func() bool { return sees(obs, peer.name, isUp) })
+			}
+		}
+	}
+
+	// Every transition a node logged, announced once by that node.
+	for _, obs := range nodes {
+		for _, peer := range nodes {
+			if obs == peer {
+				continue
+			}
+			downs := len(obs.logsMatching(map[string]any{"message": "peer is down", "peer": peer.name}))
+			recoveries := len(obs.logsMatching(map[string]any{"message": "peer is up", "peer": peer.name, "previous": "down"}))
+			count := func() (d, r int) {
+				for _, m := range hook.from(obs.name, peer.name) {
+					switch {
+					case strings.HasPrefix(m.Content, "🔴"):
+						d++
+					case strings.HasPrefix(m.Content, "🟢"):
+						r++
+					}
+				}
+				return d, r
+			}
+			// Messages leave at most one a second; the last may still be queued.
+			eventually(t, 60*time.Second, fmt.Sprintf("%s's messages about %s", obs.name, peer.name), func() bool {
+				d, r := count()
+				return d >= downs && r >= recoveries
+			})
+			if d, r := count(); d != downs || r != recoveries {
+				t.Errorf("%s about %s: logged %d downs and %d recoveries, sent %d and %d", obs.name, peer.name, downs, recoveries, d, r)
+			}
+		}
+	}
+
+	// Nothing leaks in the nodes that ran all along.
+	for _, n := range steady {
+		base := baseline[n]
+		eventually(t, 30*time.Second, n.name+"'s goroutines and heap back to their baseline", func() bool {
+			g, h := runtimeStats(t, n)
+			return g <= base.goroutines+10 && h <= 2*base.heap+8e6
+		})
+		g, h := runtimeStats(t, n)
+		t.Logf("%s: goroutines %.0f (baseline %.0f), heap in use %.1f MB (baseline %.1f)", n.name, g, base.goroutines, h/1e6, base.heap/1e6)
+	}
+	for _, n := range nodes {
+		if code := n.stop(); code != 0 {
+			t.Errorf("%s exited %d", n.name, code)
+		}
+	}
+}
