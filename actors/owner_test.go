@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -305,4 +306,17 @@ func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
 			t.Fatalf("held last_seen %v, want the newer relay's %v", v.LastSeen, newer)
 		}
 	})
+}
+
+// A clock stepped back mid-outage makes a recovery come "before" the
+// outage began: the log says a downtime of zero, never a negative one.
+func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {
+	var logs syncWriter
+	o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a"), Threshold: 1, Boot: t0, Log: zerolog.New(&logs)})
+	var b batch
+	o.applyResult(&b, domain.ProbeResult{Peer: "a", At: t0.Add(time.Hour)})             // down an hour in
+	o.applyResult(&b, domain.ProbeResult{Peer: "a", At: t0.Add(time.Minute), OK: true}) // the clock went back
+	if !strings.Contains(logs.String(), `"duration_ms":0`) || strings.Contains(logs.String(), `"duration_ms":-`) {
+		t.Fatalf("log %s, want a recovery with duration_ms 0", logs.String())
+	}
 }
