@@ -216,6 +216,7 @@ func (w *Webhook) logUndelivered() {
 // by the queue's own policy when the queue overflows meanwhile.
 func (w *Webhook) deliver(ctx context.Context, m Message) {
 	failing := time.Duration(0) // time spent failing, pauses asked for not counted
+	paused := false             // a 429 paused the queue for this message
 	backoff := w.cfg.BackoffBase
 	for attempt := 1; ; attempt++ {
 		if !sleep(ctx, time.Until(latest(w.lastPost.Add(w.cfg.MinGap), w.pausedUntil))) {
@@ -240,7 +241,12 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 		if retryAfter > 0 {
 			wait := min(retryAfter, MaxRetryAfter)
 			w.pausedUntil = time.Now().Add(wait)
-			w.logMessage(w.cfg.Log.Warn(), m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
+			ev := w.cfg.Log.Warn()
+			if paused {
+				ev = w.cfg.Log.Debug() // said once for this message
+			}
+			paused = true
+			w.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
 				Int("queued", len(w.queue.Snapshot())).Msg("webhook asked to wait (rate limited); queue paused, message kept")
 			continue
 		}
