@@ -56,12 +56,14 @@ const maxRTT = 24 * 60 * 60 * 1000.0
 // in lower case. The error says which field is wrong and why; it is safe to
 // show to the sender.
 func DecodeRelay(body []byte) (node string, peers map[string]domain.PeerView, err error) {
-	if err := noTwinKeys(body); err != nil {
-		return "", nil, err
-	}
 	var b relayBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return "", nil, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
+	}
+	// Only a body that parses is walked for twin keys: the walk costs a
+	// token at a time, and garbage fails the parse far sooner.
+	if err := noTwinKeys(body); err != nil {
+		return "", nil, err
 	}
 	if err := json.Unmarshal(orNull(b.Node), &node); err != nil || node == "" {
 		return "", nil, errors.New("node: must be a non-empty string")

@@ -60,11 +60,14 @@ func TestGarbageAtRelayIsRefusedAndCostsNothing(t *testing.T) {
 		"a status that is not a word":  `{"node":"` + b + `","peers":{"x.example":{"status":"<script>","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}}}`,
 		"a since a million years away": `{"node":"` + b + `","peers":{"x.example":{"status":"up","since":"1000000-01-01T00:00:00Z","last_seen":null,"consecutive_failures":0}}}`,
 	}
+	// The node reads four relay bodies at a time and lets a post wait up to
+	// 2 s for its turn; the client waits for that and a slow (-race) decode.
+	patient := &http.Client{Timeout: 10 * time.Second}
 	post := func(body string) (int, string, error) {
 		req, _ := http.NewRequest("POST", "http://"+a+"/relay", strings.NewReader(body))
 		req.Header.Set("Authorization", secret)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		resp, err := patient.Do(req)
 		if err != nil {
 			return 0, "", err
 		}
