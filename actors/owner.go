@@ -41,7 +41,10 @@ type OwnerConfig struct {
 	Node      string
 	Peers     []config.Peer
 	Threshold int // consecutive failures before a peer is down
-	Boot      time.Time
+	// SuccessThreshold is how many successes in a row bring a down peer
+	// back up; 0 is taken as 1, the seed's behaviour.
+	SuccessThreshold int
+	Boot             time.Time
 	// Saved is what a state file kept of the peers: a peer in Peers but not
 	// there starts unknown, one there but not in Peers is dropped. Nil
 	// starts every peer unknown.
@@ -226,7 +229,7 @@ func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 		return
 	}
 	p := o.peers[i]
-	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold)
+	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
 	p.measured(r.RTT)
 	if b.entries == nil {
 		b.entries = slices.Clone(o.entries)

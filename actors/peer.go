@@ -19,6 +19,8 @@ type peerState struct {
 	// beyond what they hold or reslices its start, so what a reader holds
 	// never changes.
 	history []domain.HistoryEntry
+	// successes counts successful probes in a row while the peer is down.
+	successes int
 }
 
 func newPeerState(name string, boot time.Time) *peerState {
@@ -52,8 +54,9 @@ func pruneHistory(h []domain.HistoryEntry, now time.Time) []domain.HistoryEntry 
 }
 
 // observe applies one probe outcome to the peer, following DESIGN.md's
-// Behaviour section, and returns the transition it caused, if any.
-func (p *peerState) observe(ok bool, at time.Time, threshold int) (domain.Transition, bool) {
+// Behaviour section, and returns the transition it caused, if any. A down
+// peer is up again after successes probes in a row (SUCCESS_THRESHOLD).
+func (p *peerState) observe(ok bool, at time.Time, failures, successes int) (domain.Transition, bool) {
 	v := &p.view
 	if ok {
 		v.LastSeen = at
@@ -61,6 +64,12 @@ func (p *peerState) observe(ok bool, at time.Time, threshold int) (domain.Transi
 		if v.Status == domain.StatusUp {
 			return domain.Transition{}, false
 		}
+		if v.Status == domain.StatusDown {
+			if p.successes++; p.successes < successes {
+				return domain.Transition{}, false
+			}
+		}
+		p.successes = 0
 		t := domain.Transition{Peer: p.name, From: v.Status, To: domain.StatusUp, At: at}
 		if v.Status == domain.StatusDown {
 			t.DownSince = v.Since
@@ -68,8 +77,9 @@ func (p *peerState) observe(ok bool, at time.Time, threshold int) (domain.Transi
 		v.Status, v.Since = domain.StatusUp, at
 		return t, true
 	}
+	p.successes = 0
 	v.ConsecutiveFailures++
-	if v.ConsecutiveFailures < threshold || v.Status == domain.StatusDown {
+	if v.ConsecutiveFailures < failures || v.Status == domain.StatusDown {
 		return domain.Transition{}, false
 	}
 	t := domain.Transition{Peer: p.name, From: v.Status, To: domain.StatusDown, At: at, DownSince: at, Failures: v.ConsecutiveFailures}

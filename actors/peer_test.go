@@ -47,7 +47,7 @@ func TestPeerStateMachine(t *testing.T) {
 			for i, s := range tc.steps {
 				at := t0.Add(time.Duration(i+1) * time.Minute)
 				before := p.view
-				tr, changed := p.observe(s.ok, at, th)
+				tr, changed := p.observe(s.ok, at, th, 1)
 				if p.view.Status != s.status || p.view.ConsecutiveFailures != s.failures {
 					t.Fatalf("step %d: %s with %d failures, want %s with %d", i, p.view.Status, p.view.ConsecutiveFailures, s.status, s.failures)
 				}
@@ -79,12 +79,49 @@ func TestPeerStateLastSeen(t *testing.T) {
 	if p.view.Status != domain.StatusUnknown || !p.view.LastSeen.IsZero() || !p.view.Since.Equal(t0) {
 		t.Fatalf("a new peer must be unknown since boot with no last_seen, got %+v", p.view)
 	}
-	p.observe(false, t0.Add(time.Second), 4)
+	p.observe(false, t0.Add(time.Second), 4, 1)
 	if !p.view.LastSeen.IsZero() {
 		t.Fatal("a failure set last_seen")
 	}
-	p.observe(true, t0.Add(2*time.Second), 4)
+	p.observe(true, t0.Add(2*time.Second), 4, 1)
 	if p.view.LastSeen.IsZero() || !p.view.LastSeen.Equal(t0.Add(2*time.Second)) {
 		t.Fatalf("last_seen = %v, want the success time", p.view.LastSeen)
+	}
+}
+
+func TestSuccessThreshold(t *testing.T) {
+	cases := []struct {
+		name  string
+		probe []bool // after the peer is down
+		want  []domain.Status
+	}{
+		{"a down peer is up after three successes in a row", []bool{true, true, true}, []domain.Status{domain.StatusDown, domain.StatusDown, domain.StatusUp}},
+		{"a failure between successes starts the count again", []bool{true, true, false, true, true, true},
+			[]domain.Status{domain.StatusDown, domain.StatusDown, domain.StatusDown, domain.StatusDown, domain.StatusDown, domain.StatusUp}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeerState("dec", t0)
+			at := t0
+			p.observe(false, at, 1, 3) // down at once
+			for i, ok := range tc.probe {
+				at = at.Add(time.Second)
+				tr, changed := p.observe(ok, at, 1, 3)
+				if p.view.Status != tc.want[i] {
+					t.Fatalf("probe %d: %s, want %s", i, p.view.Status, tc.want[i])
+				}
+				if changed && (tr.To != domain.StatusUp || !tr.DownSince.Equal(t0)) {
+					t.Fatalf("probe %d: transition %+v, want the recovery of the outage since %v", i, tr, t0)
+				}
+				if ok && !p.view.LastSeen.Equal(at) {
+					t.Fatalf("probe %d: last_seen %v, want each success recorded", i, p.view.LastSeen)
+				}
+			}
+		})
+	}
+	// From unknown, the first success is enough: the threshold is for coming back.
+	p := newPeerState("dec", t0)
+	if _, changed := p.observe(true, t0, 4, 3); !changed || p.view.Status != domain.StatusUp {
+		t.Fatalf("unknown peer after a success: %s", p.view.Status)
 	}
 }

@@ -30,6 +30,7 @@ type Config struct {
 	PollInterval      time.Duration
 	ProbeTimeout      time.Duration
 	FailureThreshold  int
+	SuccessThreshold  int
 	FollowupIntervals []time.Duration
 	StateFile         string
 	LogLevel          zerolog.Level
@@ -72,7 +73,12 @@ var settings = []setting{
 	{"PROBE_TIMEOUT", "probe-timeout", "5s", "time limit of one probe and one relay post", func(c *Config, v string) error {
 		return positiveDuration(v, &c.ProbeTimeout)
 	}},
-	{"FAILURE_THRESHOLD", "failure-threshold", "4", "consecutive failures before a peer is down", setThreshold},
+	{"FAILURE_THRESHOLD", "failure-threshold", "4", "consecutive failures before a peer is down", func(c *Config, v string) error {
+		return atLeastOne(v, &c.FailureThreshold)
+	}},
+	{"SUCCESS_THRESHOLD", "success-threshold", "1", "consecutive successes before a down peer is up again", func(c *Config, v string) error {
+		return atLeastOne(v, &c.SuccessThreshold)
+	}},
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
 	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
 		c.StateFile = v
@@ -303,12 +309,12 @@ func positiveDuration(v string, dst *time.Duration) error {
 	return nil
 }
 
-func setThreshold(c *Config, v string) error {
+func atLeastOne(v string, dst *int) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return errors.New("must be a whole number of at least 1")
 	}
-	c.FailureThreshold = n
+	*dst = n
 	return nil
 }
 

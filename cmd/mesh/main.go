@@ -150,7 +150,8 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	if cfg.WebhookURL != "" {
 		inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
 	}
-	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold, Boot: boot,
+	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold,
+		SuccessThreshold: cfg.SuccessThreshold, Boot: boot,
 		Saved: saved, Transitions: inbox, StatusChanged: changes, RoundDone: rounds, Metrics: metrics, Log: log})
 	root.Add(owner)
 
