@@ -158,15 +158,24 @@ var (
 		"1 if this node sees the peer up, 0 if down; absent while unknown.", []string{"peer"}, nil)
 	peerFailuresDesc = prometheus.NewDesc("mesh_peer_consecutive_failures",
 		"Failed probes of the peer since its last success.", []string{"peer"}, nil)
+	clusterStatusDesc = prometheus.NewDesc("mesh_cluster_peer_status",
+		"The cluster's verdict on the peer as this node reaches it: 1 for the status it is in, 0 for the others.", []string{"peer", "status"}, nil)
 )
+
+// clusterStatuses are the values of mesh_cluster_peer_status's status label.
+func clusterStatuses() []domain.ClusterStatus {
+	return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown}
+}
 
 func (g peerGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- peerUpDesc
 	ch <- peerFailuresDesc
+	ch <- clusterStatusDesc
 }
 
 func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
-	for e := range g.state.Snapshot().Peers() {
+	snap := g.state.Snapshot()
+	for e := range snap.Peers() {
 		v := e.View()
 		switch v.Status {
 		case domain.StatusUp:
@@ -175,6 +184,17 @@ func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name())
 		}
 		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
+	}
+	// A series per status, 1 for the one the peer is in (a state set), so
+	// that an alert reads as mesh_cluster_peer_status{status="down"} == 1.
+	for v := range snap.Verdicts().All() {
+		for _, st := range clusterStatuses() {
+			value := 0.0
+			if v.Status() == st {
+				value = 1
+			}
+			ch <- prometheus.MustNewConstMetric(clusterStatusDesc, prometheus.GaugeValue, value, v.Peer(), string(st))
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -129,5 +130,35 @@ func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 		if w, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != w {
 			t.Errorf("bucket le=%v holds %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), w)
 		}
+	}
+}
+
+func TestClusterStatusIsAStateSetPerPeer(t *testing.T) {
+	o := newTestOwner("a", "b")
+	m := NewMetrics(configPeers("a", "b"))
+	go o.Serve(t.Context())
+	report(t, o, "a", true)
+	report(t, o, "b", false)
+	report(t, o, "b", false) // threshold 2: down; alone, this node's view is the verdict
+	for {
+		s := o.Snapshot()
+		va, _ := s.Verdicts().Of("a")
+		vb, _ := s.Verdicts().Of("b")
+		if va.Status() == domain.ClusterUp && vb.Status() == domain.ClusterDown {
+			break
+		}
+		time.Sleep(time.Millisecond) // the owner publishes in its own time
+	}
+	got := map[string]float64{}
+	for _, s := range scrape(t, m, o)["mesh_cluster_peer_status"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range s.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		got[labels["peer"]+" "+labels["status"]] = s.GetGauge().GetValue()
+	}
+	want := map[string]float64{"a up": 1, "a partial": 0, "a down": 0, "b up": 0, "b partial": 0, "b down": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mesh_cluster_peer_status %v, want %v", got, want)
 	}
 }

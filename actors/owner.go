@@ -57,8 +57,11 @@ type OwnerConfig struct {
 	// RoundDone is woken each time every peer has been probed once since
 	// the last time (the relay sender).
 	RoundDone Waker
-	Metrics   *Metrics // counts transitions; nil counts nothing
-	Log       zerolog.Logger
+	// Cluster is how the cluster's verdicts on the peers are reached from
+	// this node's view and the fresh relays it holds.
+	Cluster domain.ClusterRule
+	Metrics *Metrics // counts transitions; nil counts nothing
+	Log     zerolog.Logger
 }
 
 // Owner is the state owner: its loop is the only code that reads or writes
@@ -81,6 +84,11 @@ type Owner struct {
 	// in place: a batch copies them first, since the snapshot shares them.
 	entries []*domain.PeerEntry
 	relayed map[string]*domain.RelayCopy
+	// The verdicts of the current snapshot, and when a relay they counted
+	// goes stale: until then, only a change of status or of relays can
+	// change them.
+	verdicts      *domain.Verdicts
+	verdictsUntil time.Time
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -116,7 +124,7 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		o.peers = append(o.peers, p)
 		o.entries = append(o.entries, p.entry())
 	}
-	o.current.Store(domain.NewSnapshot(cfg.Node, o.entries, o.relayed))
+	o.current.Store(o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed), true, cfg.Boot))
 	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
 	return o
 }
@@ -275,8 +283,9 @@ func (o *Owner) publish(b *batch) {
 	if b.relayed != nil {
 		o.relayed = b.relayed
 	}
-	o.current.Store(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed))
-	o.published = time.Now()
+	now := time.Now()
+	o.current.Store(o.withVerdicts(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed), len(b.transitions) > 0 || b.relayed != nil, now))
+	o.published = now
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 		if o.cfg.Transitions != nil {
@@ -289,6 +298,18 @@ func (o *Owner) publish(b *batch) {
 	if b.roundDone && o.cfg.RoundDone != nil {
 		o.cfg.RoundDone.Notify()
 	}
+}
+
+// withVerdicts returns s with the cluster's verdicts: those of the last
+// snapshot while they stand, or reached again when a status or the relays
+// changed, or a relay they counted went stale.
+func (o *Owner) withVerdicts(s *domain.Snapshot, changed bool, now time.Time) *domain.Snapshot {
+	stale := !o.verdictsUntil.IsZero() && !now.Before(o.verdictsUntil)
+	if changed || stale || o.verdicts == nil {
+		o.verdicts = domain.ComputeVerdicts(s, o.cfg.Cluster, now)
+		o.verdictsUntil = domain.NextExpiry(s, o.cfg.Cluster, now)
+	}
+	return s.WithVerdicts(o.verdicts)
 }
 
 func (o *Owner) logTransition(t domain.Transition) {

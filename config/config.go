@@ -31,6 +31,7 @@ type Config struct {
 	ProbeTimeout      time.Duration
 	FailureThreshold  int
 	SuccessThreshold  int
+	AlertQuorum       int // observers that must see a peer down for the cluster; 0 is a majority
 	FollowupIntervals []time.Duration
 	StateFile         string
 	LogLevel          zerolog.Level
@@ -79,6 +80,7 @@ var settings = []setting{
 	{"SUCCESS_THRESHOLD", "success-threshold", "1", "consecutive successes before a down peer is up again", func(c *Config, v string) error {
 		return atLeastOne(v, &c.SuccessThreshold)
 	}},
+	{"ALERT_QUORUM", "alert-quorum", "majority", "observers that must see a peer down for the cluster to call it down: majority (never fewer than 2 of 2 or more), or a number", setAlertQuorum},
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
 	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
 		c.StateFile = v
@@ -306,6 +308,17 @@ func positiveDuration(v string, dst *time.Duration) error {
 		return errors.New("must be greater than zero")
 	}
 	*dst = d
+	return nil
+}
+
+func setAlertQuorum(c *Config, v string) error {
+	if v == "majority" {
+		c.AlertQuorum = 0
+		return nil
+	}
+	if err := atLeastOne(v, &c.AlertQuorum); err != nil {
+		return errors.New("must be majority or a whole number of at least 1")
+	}
 	return nil
 }
 

@@ -108,10 +108,13 @@ func TestStateIsTheSeedsShape(t *testing.T) {
 			break
 		}
 	}
-	// The seed's shape plus rtt_ms, which the seed's aggregator ignores.
+	// The seed's shape plus rtt_ms, which the seed's aggregator ignores...
 	want := `{"node":"nov.mesh.dupunkto.org","peers":{` +
 		`"dec.mesh.dupunkto.org":{"status":"up","since":"2026-06-06T13:01:30Z","last_seen":"2026-06-06T13:01:30Z","consecutive_failures":0,"rtt_ms":1.234},` +
-		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{}}`
+		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{},` +
+		// And the cluster's verdicts, which it ignores too: from this node alone here.
+		`"cluster":{"dec.mesh.dupunkto.org":{"status":"up","down_from":[],"up_from":["nov.mesh.dupunkto.org"]},` +
+		`"oct.mesh.dupunkto.org":{"status":"partial","down_from":[],"up_from":[]}}}`
 	if r.status != 200 || r.body != want {
 		t.Fatalf("GET /state = %d\n got %s\nwant %s", r.status, r.body, want)
 	}

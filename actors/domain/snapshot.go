@@ -96,9 +96,10 @@ func (r *RelayCopy) Peers() iter.Seq2[string, PeerView] {
 // it, so readers (HTTP handlers, the relay sender, the metrics) share it
 // freely and never wait on the state owner that made it.
 type Snapshot struct {
-	node   string
-	peers  []*PeerEntry          // sorted by name, for binary search
-	relays map[string]*RelayCopy // by sending node
+	node     string
+	peers    []*PeerEntry          // sorted by name, for binary search
+	relays   map[string]*RelayCopy // by sending node
+	verdicts *Verdicts             // nil: not reached (a /state read from elsewhere)
 }
 
 // NewSnapshot returns the snapshot of node with these peers and relays. It
@@ -116,6 +117,16 @@ func NewSnapshot(node string, peers []*PeerEntry, relays map[string]*RelayCopy) 
 }
 
 func byName(a, b *PeerEntry) int { return cmp.Compare(a.name, b.name) }
+
+// WithVerdicts returns a copy of s that carries the cluster's verdicts.
+func (s *Snapshot) WithVerdicts(vs *Verdicts) *Snapshot {
+	c := *s
+	c.verdicts = vs
+	return &c
+}
+
+// Verdicts are the cluster's verdicts on the peers; nil when not reached.
+func (s *Snapshot) Verdicts() *Verdicts { return s.verdicts }
 
 // Node is the name of the node whose view this is.
 func (s *Snapshot) Node() string { return s.node }

@@ -38,6 +38,9 @@ type StateEncoder struct {
 	// fills; swapped at the end, so only live entries are kept.
 	peers, nextPeers   map[*domain.PeerEntry][]byte
 	relays, nextRelays map[*domain.RelayCopy][]byte
+	// The last "cluster" member and the verdicts it encodes.
+	verdicts *domain.Verdicts
+	cluster  []byte
 }
 
 // Encode returns the /state document of s.
@@ -78,7 +81,49 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	b = joinMembers(b, views)
 	b = append(b, `,"relay":`...)
 	b = joinMembers(b, relays)
+	// Mesh's addition, which an original aggregator ignores; a /state read
+	// from a node that has none has none written back.
+	if vs := s.Verdicts(); vs != nil {
+		if vs != e.verdicts {
+			e.verdicts, e.cluster = vs, appendCluster(nil, vs)
+		}
+		b = append(append(b, `,"cluster":`...), e.cluster...)
+	}
 	return append(b, '}')
+}
+
+// appendCluster appends the "cluster" object: per peer, the cluster's
+// verdict and who sees it down and up, {"status","down_from","up_from"}.
+func appendCluster(b []byte, vs *domain.Verdicts) []byte {
+	b = append(b, '{')
+	first := true
+	for v := range vs.All() {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, v.Peer())
+		b = append(b, `:{"status":`...)
+		b = appendString(b, string(v.Status()))
+		b = append(b, `,"down_from":`...)
+		b = appendNames(b, v.DownFrom())
+		b = append(b, `,"up_from":`...)
+		b = appendNames(b, v.UpFrom())
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendNames appends a JSON list of names.
+func appendNames(b []byte, names []string) []byte {
+	b = append(b, '[')
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, n)
+	}
+	return append(b, ']')
 }
 
 // joinMembers appends members as one object: "a":1 and "b":2 make {"a":1,"b":2}.

@@ -21,6 +21,7 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/dupunkto/mesh/actors"
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/actors/fatal"
 	"github.com/dupunkto/mesh/config"
 	"github.com/dupunkto/mesh/deploy/aggregator"
@@ -151,7 +152,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
 	}
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Boot: boot,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot,
 		Saved: saved, Transitions: inbox, StatusChanged: changes, RoundDone: rounds, Metrics: metrics, Log: log})
 	root.Add(owner)
 
@@ -193,6 +194,14 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
 	return &node{Supervisor: root, server: server}
+}
+
+// clusterRule is how a node reaches the cluster's verdicts: a relayed view
+// counts while it is at most three rounds old (a round is POLL_INTERVAL:
+// every peer probed once, then the relay leaves), so one lost relay does
+// not make a node's view vanish, and a node gone for longer stops counting.
+func clusterRule(cfg config.Config) domain.ClusterRule {
+	return domain.ClusterRule{Fresh: 3 * cfg.PollInterval, Quorum: cfg.AlertQuorum}
 }
 
 // webhookHost is what the logs may say of WEBHOOK_URL: its host, never the

@@ -225,9 +225,17 @@ type relayCopy struct {
 }
 
 type state struct {
-	Node  string               `json:"node"`
-	Peers map[string]peerView  `json:"peers"`
-	Relay map[string]relayCopy `json:"relay"`
+	Node    string                  `json:"node"`
+	Peers   map[string]peerView     `json:"peers"`
+	Relay   map[string]relayCopy    `json:"relay"`
+	Cluster map[string]clusterEntry `json:"cluster"`
+}
+
+// clusterEntry is the cluster's verdict on one peer, as a node reaches it.
+type clusterEntry struct {
+	Status   string   `json:"status"`
+	DownFrom []string `json:"down_from"`
+	UpFrom   []string `json:"up_from"`
 }
 
 var client = &http.Client{Timeout: 2 * time.Second}

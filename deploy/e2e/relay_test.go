@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,28 @@ func TestANodeWithoutRelaySecretRefusesRelays(t *testing.T) {
 		if s, err := n.state(); err != nil || len(s.Relay) != 0 {
 			t.Fatalf("%s relay = %v (%v), want empty", n.name, s.Relay, err)
 		}
+	}
+}
+
+// With relaying on, every node reaches the cluster's verdict from its own
+// view and its peers' relays, and /state says it with the vantage points:
+// a killed node is down from both others, on both.
+func TestClusterVerdictInStateNamesTheVantagePoints(t *testing.T) {
+	nodes := cluster(t, 3, "RELAY_SECRET=verdict")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	for _, obs := range []*node{a, b} {
+		eventually(t, 10*time.Second, obs.name+" to call "+c.name+" up for the cluster", func() bool {
+			s, err := obs.state()
+			return err == nil && s.Cluster[c.name].Status == "up" && len(s.Cluster[c.name].UpFrom) == 2
+		})
+	}
+	c.kill()
+	want := []string{a.name, b.name}
+	slices.Sort(want)
+	for _, obs := range []*node{a, b} {
+		eventually(t, 10*time.Second, obs.name+" to call "+c.name+" down for the cluster from both", func() bool {
+			s, err := obs.state()
+			return err == nil && s.Cluster[c.name].Status == "down" && slices.Equal(s.Cluster[c.name].DownFrom, want)
+		})
 	}
 }

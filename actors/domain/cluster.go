@@ -1,0 +1,169 @@
+package domain
+
+import (
+	"iter"
+	"slices"
+	"time"
+)
+
+// ClusterStatus is what the cluster, as one node can tell, says of a peer.
+type ClusterStatus string
+
+// The three cluster verdicts.
+const (
+	ClusterUp      ClusterStatus = "up"      // a majority of its observers see it up
+	ClusterPartial ClusterStatus = "partial" // neither: some cannot reach it, or too few know
+	ClusterDown    ClusterStatus = "down"    // at least a quorum of its observers see it down
+)
+
+// Verdict is the cluster's verdict on one peer, with the vantage points:
+// the observers that see it down and those that see it up, in name order.
+type Verdict struct {
+	peer     string
+	status   ClusterStatus
+	downFrom []string
+	upFrom   []string
+}
+
+// Peer is the peer the verdict is on.
+func (v Verdict) Peer() string { return v.peer }
+
+// Status is the verdict.
+func (v Verdict) Status() ClusterStatus { return v.status }
+
+// DownFrom are the observers that see the peer down.
+func (v Verdict) DownFrom() []string { return slices.Clone(v.downFrom) }
+
+// UpFrom are the observers that see the peer up.
+func (v Verdict) UpFrom() []string { return slices.Clone(v.upFrom) }
+
+// Verdicts are the cluster's verdicts on every peer of a node, in peer
+// name order. A snapshot shares them with the next while they stand.
+type Verdicts struct{ list []Verdict }
+
+// All yields the verdicts in peer name order.
+func (vs *Verdicts) All() iter.Seq[Verdict] {
+	return func(yield func(Verdict) bool) {
+		if vs == nil {
+			return
+		}
+		for _, v := range vs.list {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Of returns the verdict on peer.
+func (vs *Verdicts) Of(peer string) (Verdict, bool) {
+	if vs == nil {
+		return Verdict{}, false
+	}
+	i, ok := slices.BinarySearchFunc(vs.list, peer, func(v Verdict, p string) int {
+		switch {
+		case v.peer < p:
+			return -1
+		case v.peer > p:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return Verdict{}, false
+	}
+	return vs.list[i], true
+}
+
+// ClusterRule is how verdicts are reached.
+type ClusterRule struct {
+	// Fresh is how recent a relayed view must be to count: received within
+	// this long before now.
+	Fresh time.Duration
+	// Quorum is how many observers seeing a peer down make it down for the
+	// cluster; 0 is a majority of its observers, and never fewer than 2
+	// when there are 2 or more.
+	Quorum int
+}
+
+// quorum is the number of down observers, out of n, that make a peer down.
+func (r ClusterRule) quorum(n int) int {
+	if r.Quorum > 0 {
+		return r.Quorum
+	}
+	q := n/2 + 1
+	if n >= 2 {
+		q = max(q, 2)
+	}
+	return q
+}
+
+// ComputeVerdicts reaches the cluster's verdict on every peer of s, as the
+// node s is of can tell at now: its own view of each peer, and the view of
+// every other node it holds a fresh relay from. The observers of peer P are
+// this node and the relaying nodes other than P whose fresh view lists P.
+// P is down when at least the quorum of its observers see it down, up when
+// more than half see it up, else partial.
+func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
+	type fresh struct {
+		node string
+		copy *RelayCopy
+	}
+	var relays []fresh
+	for node, r := range s.Relays() {
+		if node != s.node && now.Sub(r.ReceivedAt()) <= rule.Fresh {
+			relays = append(relays, fresh{node, r})
+		}
+	}
+	vs := &Verdicts{list: make([]Verdict, 0, len(s.peers))}
+	for _, e := range s.peers {
+		v := Verdict{peer: e.name}
+		n := 0
+		see := func(observer string, status Status) {
+			n++
+			switch status {
+			case StatusDown:
+				v.downFrom = append(v.downFrom, observer)
+			case StatusUp:
+				v.upFrom = append(v.upFrom, observer)
+			}
+		}
+		see(s.node, e.view.Status)
+		for _, r := range relays {
+			if r.node == e.name {
+				continue // a node's word on itself is not an observation
+			}
+			if pv, ok := r.copy.Peer(e.name); ok {
+				see(r.node, pv.Status)
+			}
+		}
+		slices.Sort(v.downFrom)
+		slices.Sort(v.upFrom)
+		switch {
+		case len(v.downFrom) >= rule.quorum(n):
+			v.status = ClusterDown
+		case 2*len(v.upFrom) > n:
+			v.status = ClusterUp
+		default:
+			v.status = ClusterPartial
+		}
+		vs.list = append(vs.list, v)
+	}
+	return vs
+}
+
+// NextExpiry returns when the next relay held in s stops being fresh, after
+// which the verdicts must be reached again; zero when s holds none.
+func NextExpiry(s *Snapshot, rule ClusterRule, now time.Time) time.Time {
+	var next time.Time
+	for node, r := range s.Relays() {
+		end := r.ReceivedAt().Add(rule.Fresh)
+		if node == s.node || end.Before(now) {
+			continue
+		}
+		if next.IsZero() || end.Before(next) {
+			next = end
+		}
+	}
+	return next
+}

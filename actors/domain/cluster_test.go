@@ -1,0 +1,108 @@
+package domain
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// viewsOf builds what one node sees: peer -> status.
+type viewsOf map[string]Status
+
+func snapshotFor(self string, own viewsOf, relays map[string]viewsOf, receivedAt map[string]time.Time) *Snapshot {
+	var entries []*PeerEntry
+	for _, name := range sortedKeys(own) {
+		entries = append(entries, NewPeerEntry(name, PeerView{Status: own[name], Since: t0}, History{}))
+	}
+	copies := map[string]*RelayCopy{}
+	for node, views := range relays {
+		m := map[string]PeerView{}
+		for p, st := range views {
+			m[p] = PeerView{Status: st, Since: t0}
+		}
+		at, ok := receivedAt[node]
+		if !ok {
+			at = t0
+		}
+		copies[node] = NewRelayCopy(at, m)
+	}
+	return NewSnapshot(self, entries, copies)
+}
+
+func sortedKeys(m viewsOf) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func TestClusterVerdicts(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	const up, down, unknown = StatusUp, StatusDown, StatusUnknown
+	cases := []struct {
+		name       string
+		own        viewsOf
+		relays     map[string]viewsOf
+		receivedAt map[string]time.Time
+		rule       ClusterRule
+		peer       string
+		want       ClusterStatus
+		downFrom   []string
+		upFrom     []string
+	}{
+		{"four of five observers see it down: down", viewsOf{"p": down, "b": up, "c": up, "d": up},
+			map[string]viewsOf{"b": {"p": down}, "c": {"p": down}, "d": {"p": up}}, nil, rule, "p", ClusterDown, []string{"a", "b", "c"}, []string{"d"}},
+		{"one of four sees it down: up, as the other three see it", viewsOf{"p": down, "b": up, "c": up, "d": up},
+			map[string]viewsOf{"b": {"p": up}, "c": {"p": up}, "d": {"p": up}}, nil, rule, "p", ClusterUp, []string{"a"}, []string{"b", "c", "d"}},
+		{"two of four down, two up: partial", viewsOf{"p": down, "b": up, "c": up, "d": up},
+			map[string]viewsOf{"b": {"p": down}, "c": {"p": up}, "d": {"p": up}}, nil, rule, "p", ClusterPartial, []string{"a", "b"}, []string{"c", "d"}},
+		{"alone, this node's view is the verdict", viewsOf{"p": down}, nil, nil, rule, "p", ClusterDown, []string{"a"}, nil},
+		{"two observers: one down is not a quorum", viewsOf{"p": down, "b": up},
+			map[string]viewsOf{"b": {"p": up}}, nil, rule, "p", ClusterPartial, []string{"a"}, []string{"b"}},
+		{"two observers: both down", viewsOf{"p": down, "b": up},
+			map[string]viewsOf{"b": {"p": down}}, nil, rule, "p", ClusterDown, []string{"a", "b"}, nil},
+		{"a quorum of 1 takes one observer's word", viewsOf{"p": down, "b": up},
+			map[string]viewsOf{"b": {"p": up}}, nil, ClusterRule{Fresh: 3 * time.Second, Quorum: 1}, "p", ClusterDown, []string{"a"}, []string{"b"}},
+		{"a stale relay does not count", viewsOf{"p": down, "b": up},
+			map[string]viewsOf{"b": {"p": down}}, map[string]time.Time{"b": t0.Add(-4 * time.Second)}, rule, "p", ClusterDown, []string{"a"}, nil},
+		{"a relay at the edge of freshness counts", viewsOf{"p": down, "b": up},
+			map[string]viewsOf{"b": {"p": up}}, map[string]time.Time{"b": t0.Add(-3 * time.Second)}, rule, "p", ClusterPartial, []string{"a"}, []string{"b"}},
+		{"a node's word on itself is not an observation", viewsOf{"p": down},
+			map[string]viewsOf{"p": {"p": up}}, nil, rule, "p", ClusterDown, []string{"a"}, nil},
+		{"unknown counts as an observer that sees neither", viewsOf{"p": unknown, "b": up, "c": up},
+			map[string]viewsOf{"b": {"p": up}, "c": {"p": unknown}}, nil, rule, "p", ClusterPartial, nil, []string{"b"}},
+		{"a relaying node that does not list the peer is no observer", viewsOf{"p": up, "b": up},
+			map[string]viewsOf{"b": {"x": down}}, nil, rule, "p", ClusterUp, nil, []string{"a"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := snapshotFor("a", tc.own, tc.relays, tc.receivedAt)
+			v, ok := ComputeVerdicts(s, tc.rule, t0).Of(tc.peer)
+			if !ok || v.Status() != tc.want || !slices.Equal(v.DownFrom(), tc.downFrom) || !slices.Equal(v.UpFrom(), tc.upFrom) {
+				t.Fatalf("verdict %s down from %v up from %v; want %s, %v, %v", v.Status(), v.DownFrom(), v.UpFrom(), tc.want, tc.downFrom, tc.upFrom)
+			}
+		})
+	}
+}
+
+func TestDefaultQuorum(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 10: 6} {
+		if got := (ClusterRule{}).quorum(n); got != want {
+			t.Errorf("quorum of %d observers = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestNextExpiryIsTheFirstRelayToGoStale(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	s := snapshotFor("a", viewsOf{"b": StatusUp, "c": StatusUp}, map[string]viewsOf{"b": {}, "c": {}, "d": {}},
+		map[string]time.Time{"b": t0.Add(-time.Second), "c": t0.Add(-2 * time.Second), "d": t0.Add(-10 * time.Second)})
+	if got := NextExpiry(s, rule, t0); !got.Equal(t0.Add(time.Second)) {
+		t.Fatalf("next expiry %v, want when c's relay turns stale", got.Sub(t0))
+	}
+	if got := NextExpiry(snapshotFor("a", viewsOf{}, nil, nil), rule, t0); !got.IsZero() {
+		t.Fatalf("next expiry %v with no relays, want none", got)
+	}
+}
