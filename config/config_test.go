@@ -86,6 +86,12 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return len(c.Warnings()) == 0 }},
 		{"POLL_INTERVAL at the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "100ms"}, nil,
 			func(c Config) bool { return c.PollInterval == MinPollInterval }},
+		{"ALERT_QUORUM is a majority by default", map[string]string{"PEERS": "a"}, nil,
+			func(c Config) bool { return c.AlertQuorum == 0 }},
+		{"ALERT_QUORUM may be one", map[string]string{"PEERS": "a", "ALERT_QUORUM": "1"}, nil,
+			func(c Config) bool { return c.AlertQuorum == 1 }},
+		{"SUCCESS_THRESHOLD", map[string]string{"PEERS": "a", "SUCCESS_THRESHOLD": "3"}, nil,
+			func(c Config) bool { return c.SuccessThreshold == 3 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +122,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"threshold below one", map[string]string{"PEERS": "a", "FAILURE_THRESHOLD": "0"}, nil, []string{"FAILURE_THRESHOLD", `"0"`}},
 		{"threshold not a number", map[string]string{"PEERS": "a", "FAILURE_THRESHOLD": "four"}, nil, []string{"FAILURE_THRESHOLD", `"four"`}},
 		{"success threshold below one", map[string]string{"PEERS": "a", "SUCCESS_THRESHOLD": "0"}, nil, []string{"SUCCESS_THRESHOLD", `"0"`}},
+		{"ALERT_QUORUM of zero", map[string]string{"PEERS": "a", "ALERT_QUORUM": "0"}, nil, []string{"ALERT_QUORUM", `"0"`, "majority"}},
+		{"ALERT_QUORUM that is a word", map[string]string{"PEERS": "a", "ALERT_QUORUM": "most"}, nil, []string{"ALERT_QUORUM", `"most"`}},
 		{"bad follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,soon"}, nil, []string{"FOLLOWUP_INTERVALS", `"15m,soon"`}},
 		{"negative follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,-1h"}, nil, []string{"FOLLOWUP_INTERVALS"}},
 		{"peer with another scheme", map[string]string{"PEERS": "ftp://a.example"}, nil, []string{"PEERS", "ftp://a.example"}},
