@@ -263,7 +263,7 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	if b.relayed != nil {
 		held = b.relayed
 	}
-	if old, ok := held[m.node]; ok && m.copy.Newest().Before(old.Newest()) {
+	if old, ok := held[m.node]; ok && !old.Supersedes(m.copy.Newest(), m.copy.ReceivedAt()) {
 		o.cfg.Log.Debug().Str("peer", m.node).Msg("relay older than the view held; ignored")
 		return
 	}

@@ -292,10 +292,11 @@ func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := newTestOwner("a")
 		go o.Serve(t.Context())
+		now := time.Now()
 		view := func(seen time.Time) map[string]domain.PeerView {
-			return map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: t0, LastSeen: seen}}
+			return map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: now.Add(-time.Hour), LastSeen: seen}}
 		}
-		newer, older := t0.Add(2*time.Minute), t0.Add(time.Minute)
+		newer, older := now.Add(-time.Minute), now.Add(-2*time.Minute)
 		for _, seen := range []time.Time{newer, older} {
 			if err := o.StoreRelay(t.Context(), "a", view(seen), time.Now()); err != nil {
 				t.Fatal(err)

@@ -109,7 +109,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
-	if held, ok := h.state.Snapshot().Relay(node); ok && domain.Newest(peers).Before(held.Newest()) {
+	if held, ok := h.state.Snapshot().Relay(node); ok && !held.Supersedes(domain.Newest(peers), time.Now()) {
 		refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
 		return
 	}

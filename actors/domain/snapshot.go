@@ -68,6 +68,18 @@ func Newest(views map[string]PeerView) time.Time {
 // Newest is the latest instant the relayed views record (see Newest).
 func (r *RelayCopy) Newest() time.Time { return r.newest }
 
+// clockSkew is how far ahead of this node's clock a relayed time may be and
+// still be believed.
+const clockSkew = time.Minute
+
+// Supersedes reports whether views dated newest (see Newest) may replace
+// the copy held: not when they are older than it. A copy dated ahead of
+// now, from a sender whose clock ran fast, holds nothing back: else a clock
+// set right again would have its relays refused until it caught up.
+func (r *RelayCopy) Supersedes(newest, now time.Time) bool {
+	return r == nil || !newest.Before(r.newest) || r.newest.After(now.Add(clockSkew))
+}
+
 // ReceivedAt is when this node received the relay.
 func (r *RelayCopy) ReceivedAt() time.Time { return r.receivedAt }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestSnapshotFindsEveryPeerByName(t *testing.T) {
@@ -54,5 +55,27 @@ func TestRelaysAreYieldedInNameOrder(t *testing.T) {
 	}
 	if x, _ := s.Relay("x"); x.Len() != 0 || !x.ReceivedAt().Equal(t0) {
 		t.Fatal("a relay made from nil peers is not empty")
+	}
+}
+
+func TestARelaySupersedesOnlyWhatIsNotNewer(t *testing.T) {
+	now := time.Date(2026, 6, 6, 13, 0, 0, 0, time.UTC)
+	held := NewRelayCopy(now, map[string]PeerView{"p": {Status: StatusUp, Since: now.Add(-time.Hour), LastSeen: now.Add(-time.Second)}})
+	cases := []struct {
+		name   string
+		held   *RelayCopy
+		newest time.Time
+		want   bool
+	}{
+		{"nothing held", nil, now.Add(-time.Hour), true},
+		{"newer", held, now, true},
+		{"as new", held, now.Add(-time.Second), true},
+		{"older: a replay", held, now.Add(-time.Minute), false},
+		{"older, but the held copy is from a clock that ran ahead", NewRelayCopy(now, map[string]PeerView{"p": {Since: now.Add(24 * time.Hour)}}), now, true},
+	}
+	for _, tc := range cases {
+		if got := tc.held.Supersedes(tc.newest, now); got != tc.want {
+			t.Errorf("%s: Supersedes = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
