@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -10,17 +11,23 @@ import (
 // go first.
 type MessageKind int
 
-// The three messages of DESIGN.md.
+// The three messages of DESIGN.md, and the two of a peer that only some
+// nodes cannot reach (cluster alerts).
 const (
 	MessageDown MessageKind = iota
 	MessageRecovery
 	MessageReminder
+	MessagePartial
+	MessagePartialOver
 )
+
+// messageKinds are every kind, for parsing and for metrics.
+var messageKinds = []MessageKind{MessageDown, MessageRecovery, MessageReminder, MessagePartial, MessagePartialOver}
 
 // parseMessageKind reads a kind back from its String, as the state file
 // keeps it.
 func parseMessageKind(s string) (MessageKind, bool) {
-	for _, k := range []MessageKind{MessageDown, MessageRecovery, MessageReminder} {
+	for _, k := range messageKinds {
 		if k.String() == s {
 			return k, true
 		}
@@ -34,6 +41,10 @@ func (k MessageKind) String() string {
 		return "down"
 	case MessageRecovery:
 		return "recovery"
+	case MessagePartial:
+		return "partial"
+	case MessagePartialOver:
+		return "partial_over"
 	default:
 		return "reminder"
 	}
@@ -57,6 +68,33 @@ func recoveryMessage(peer string, downFor time.Duration, at time.Time) Message {
 
 func reminderMessage(peer string, downFor time.Duration, at time.Time) Message {
 	return Message{MessageReminder, peer, fmt.Sprintf("🟠 `%s` is still unreachable (down for %s)", peer, FormatDuration(downFor)), at}
+}
+
+// clusterDownMessage names the vantage points: the nodes that cannot reach
+// the peer, out of every node of the cluster.
+func clusterDownMessage(peer string, downFrom []string, nodes int, at time.Time) Message {
+	return Message{MessageDown, peer, fmt.Sprintf("🔴 `%s` is unreachable from %d of %d nodes (%s)",
+		peer, len(downFrom), nodes, strings.Join(downFrom, ", ")), at}
+}
+
+func clusterReminderMessage(peer string, downFrom, nodes int, downFor time.Duration, at time.Time) Message {
+	return Message{MessageReminder, peer, fmt.Sprintf("🟠 `%s` is still unreachable from %d of %d nodes (down for %s)",
+		peer, downFrom, nodes, FormatDuration(downFor)), at}
+}
+
+// partialMessage is the network problem a single-location monitor cannot
+// see: some nodes cannot reach the peer, others can.
+func partialMessage(peer string, downFrom, upFrom []string, at time.Time) Message {
+	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", peer, strings.Join(downFrom, ", "))
+	if len(upFrom) > 0 {
+		text += "; reachable from " + strings.Join(upFrom, ", ")
+	}
+	return Message{MessagePartial, peer, text, at}
+}
+
+func partialOverMessage(peer string, lasted time.Duration, at time.Time) Message {
+	return Message{MessagePartialOver, peer, fmt.Sprintf("🟢 `%s` is reachable from every node again (partly unreachable for %s)",
+		peer, FormatDuration(lasted)), at}
 }
 
 // FormatDuration writes a downtime as the messages show it: under a minute

@@ -26,6 +26,24 @@ const (
 	WebhookDropped   = "dropped" // the queue was full
 )
 
+// Why a message was not sent, as the "reason" label of the suppressed
+// messages' counter (cluster alerts).
+const (
+	// SuppressedElsewhere: another node announced the outage and sends its
+	// messages.
+	SuppressedElsewhere = "announced_elsewhere"
+	// SuppressedUnconfirmed: this node sees the peer down, the cluster does
+	// not (yet): no down message until it does.
+	SuppressedUnconfirmed = "unconfirmed"
+	// SuppressedOver: the outage ended before this node's turn to announce
+	// it came, and nobody had.
+	SuppressedOver = "over_before_turn"
+)
+
+func suppressedReasons() []string {
+	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver}
+}
+
 // mailboxes are the names of the bounded mailboxes whose drops are counted.
 func mailboxes() []string { return []string{"notifier", "webhook"} }
 
@@ -41,6 +59,8 @@ type Metrics struct {
 	relayReceived *prometheus.CounterVec
 	webhook       *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
+	sent          *prometheus.CounterVec
+	suppressed    *prometheus.CounterVec
 }
 
 // NewMetrics returns the metrics of a node that probes peers: its counters
@@ -64,9 +84,15 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_mailbox_dropped_total", Help: "Items a full mailbox dropped, by mailbox (notifier: transitions; webhook: messages).",
 		}, []string{"mailbox"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_messages_sent_total", Help: "Chat messages this node decided to send, by kind (delivery is mesh_webhook_deliveries_total).",
+		}, []string{"kind"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_messages_suppressed_total", Help: "Chat messages this node did not send, by kind and reason (cluster alerts).",
+		}, []string{"kind", "reason"}),
 	}
 	m.registry.MustRegister(
-		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped,
+		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -89,7 +115,27 @@ func NewMetrics(peers []config.Peer) *Metrics {
 	for _, name := range mailboxes() {
 		m.dropped.WithLabelValues(name)
 	}
+	for _, k := range messageKinds {
+		m.sent.WithLabelValues(k.String())
+		for _, r := range suppressedReasons() {
+			m.suppressed.WithLabelValues(k.String(), r)
+		}
+	}
 	return m
+}
+
+// MessageSent counts a message handed to the webhook.
+func (m *Metrics) MessageSent(kind MessageKind) {
+	if m != nil {
+		m.sent.WithLabelValues(kind.String()).Inc()
+	}
+}
+
+// MessageSuppressed counts a message this node did not send, and why.
+func (m *Metrics) MessageSuppressed(kind MessageKind, reason string) {
+	if m != nil {
+		m.suppressed.WithLabelValues(kind.String(), reason).Inc()
+	}
 }
 
 // Handler serves GET /metrics: the node's counters, and the peers' gauges

@@ -3,7 +3,6 @@ package actors
 import (
 	"cmp"
 	"context"
-	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -59,12 +58,13 @@ type Outage struct {
 // NotifierConfig is what the notifier is built from.
 type NotifierConfig struct {
 	// Followups are the gaps between still-down reminders; the last repeats.
-	Followups []time.Duration
+	Followups Schedule
 	Inbox     *Inbox // from NewInbox, given to the state owner too
 	Out       MessageSink
 	// Outages are the outages a previous run announced, resumed as of Now.
 	Outages []Outage
 	Now     time.Time
+	Metrics *Metrics // counts the messages sent; nil counts nothing
 	Log     zerolog.Logger
 }
 
@@ -115,9 +115,9 @@ func (n *Notifier) String() string { return "notifier" }
 func (n *Notifier) restore(o Outage) {
 	sent := o.Sent
 	if sent < 0 {
-		sent = n.dueBy(o.DownSince, n.cfg.Now)
+		sent = n.cfg.Followups.dueBy(o.DownSince, n.cfg.Now)
 	}
-	n.chains[o.Peer] = &chain{downSince: o.DownSince, sent: sent, next: n.due(o.DownSince, sent)}
+	n.chains[o.Peer] = &chain{downSince: o.DownSince, sent: sent, next: n.cfg.Followups.due(o.DownSince, sent)}
 }
 
 // Progress returns how far each running reminder chain has got. A nil
@@ -171,11 +171,11 @@ func (n *Notifier) process(now time.Time) time.Time {
 		switch {
 		case t.To == domain.StatusDown:
 			// A new outage replaces any chain the peer had: never two at once.
-			n.chains[t.Peer] = &chain{downSince: t.At, next: n.due(t.At, 0)}
-			n.cfg.Out.Enqueue(downMessage(t.Peer, t.At))
+			n.chains[t.Peer] = &chain{downSince: t.At, next: n.cfg.Followups.due(t.At, 0)}
+			n.send(downMessage(t.Peer, t.At))
 		case t.To == domain.StatusUp && t.From == domain.StatusDown:
 			delete(n.chains, t.Peer) // the recovery cancels the chain
-			n.cfg.Out.Enqueue(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
+			n.send(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
 		}
 	}
 	n.remind(now)
@@ -188,6 +188,12 @@ func (n *Notifier) process(now time.Time) time.Time {
 		}
 	}
 	return next
+}
+
+// send hands a message to the webhook, and counts it.
+func (n *Notifier) send(m Message) {
+	n.cfg.Out.Enqueue(m)
+	n.cfg.Metrics.MessageSent(m.Kind)
 }
 
 // remind sends the reminders due at or before now, in peer order for the
@@ -208,54 +214,8 @@ func (n *Notifier) remind(now time.Time) {
 	})
 	for _, p := range peers {
 		c := n.chains[p]
-		n.cfg.Out.Enqueue(reminderMessage(p, now.Sub(c.downSince), now))
-		c.sent = n.dueBy(c.downSince, now) // every slot up to now, however many were missed
-		c.next = n.due(c.downSince, c.sent)
+		n.send(reminderMessage(p, now.Sub(c.downSince), now))
+		c.sent = n.cfg.Followups.dueBy(c.downSince, now) // every slot up to now, however many were missed
+		c.next = n.cfg.Followups.due(c.downSince, c.sent)
 	}
-}
-
-// never stands for a reminder too far ahead to compute: a chain that has
-// got there sends no more.
-const never = time.Duration(math.MaxInt64)
-
-// due returns when reminder i (0-based) of an outage that began at since
-// is due: since + gap 0 + ... + gap i, the last gap repeating. It is
-// arithmetic, not a walk, so that a state file claiming 9e18 reminders
-// costs no more than one claiming two.
-func (n *Notifier) due(since time.Time, i int) time.Time {
-	gaps := n.cfg.Followups
-	var offset time.Duration
-	for j := 0; j <= i && j < len(gaps); j++ {
-		if gaps[j] > never-offset {
-			return since.Add(never)
-		}
-		offset += gaps[j]
-	}
-	if repeats := i - (len(gaps) - 1); repeats > 0 {
-		last := gaps[len(gaps)-1]
-		if time.Duration(repeats) > (never-offset)/last {
-			return since.Add(never)
-		}
-		offset += time.Duration(repeats) * last
-	}
-	return since.Add(offset)
-}
-
-// dueBy returns how many reminders of an outage that began at since are
-// due at or before now: the inverse of due.
-func (n *Notifier) dueBy(since, now time.Time) int {
-	elapsed := now.Sub(since)
-	gaps := n.cfg.Followups
-	var offset time.Duration
-	for j, g := range gaps {
-		if g > never-offset {
-			return j // the rest is beyond any time there is
-		}
-		offset += g
-		if offset > elapsed {
-			return j
-		}
-	}
-	// Every gap has passed once; the last one repeats from here.
-	return len(gaps) + int((elapsed-offset)/gaps[len(gaps)-1])
 }

@@ -315,11 +315,11 @@ func TestReminderArithmeticAgreesWithItsInverse(t *testing.T) {
 		}
 		n := newTestNotifierWith(gaps)
 		i := r.IntN(100)
-		at := n.due(since, i)
-		if got := n.dueBy(since, at); got != i+1 {
+		at := n.cfg.Followups.due(since, i)
+		if got := n.cfg.Followups.dueBy(since, at); got != i+1 {
 			t.Fatalf("gaps %v: reminder %d due at %v, but dueBy then is %d", gaps, i, at.Sub(since), got)
 		}
-		if got := n.dueBy(since, at.Add(-1)); got != i {
+		if got := n.cfg.Followups.dueBy(since, at.Add(-1)); got != i {
 			t.Fatalf("gaps %v: a nanosecond before reminder %d, dueBy is %d", gaps, i, got)
 		}
 	}

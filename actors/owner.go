@@ -57,6 +57,9 @@ type OwnerConfig struct {
 	// RoundDone is woken each time every peer has been probed once since
 	// the last time (the relay sender).
 	RoundDone Waker
+	// ClusterChanged is woken after each snapshot whose verdicts were
+	// reached again or whose relays changed (the cluster notifier).
+	ClusterChanged Waker
 	// Cluster is how the cluster's verdicts on the peers are reached from
 	// this node's view and the fresh relays it holds.
 	Cluster domain.ClusterRule
@@ -124,7 +127,8 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		o.peers = append(o.peers, p)
 		o.entries = append(o.entries, p.entry())
 	}
-	o.current.Store(o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed), true, cfg.Boot))
+	snap, _ := o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed), true, cfg.Boot)
+	o.current.Store(snap)
 	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
 	return o
 }
@@ -146,11 +150,10 @@ func (o *Owner) Report(ctx context.Context, r domain.ProbeResult) error {
 }
 
 // StoreRelay hands a validated relay from node to the owner, to be kept as
-// relay[node] = {received_at: at, peers}. The owner takes peers over. It
-// waits for room or until ctx ends.
-func (o *Owner) StoreRelay(ctx context.Context, node string, peers map[string]domain.PeerView, at time.Time) error {
+// relay[node]. It waits for room or until ctx ends.
+func (o *Owner) StoreRelay(ctx context.Context, node string, copy *domain.RelayCopy) error {
 	select {
-	case o.relays <- relayMsg{node: node, copy: domain.NewRelayCopy(at, peers)}:
+	case o.relays <- relayMsg{node: node, copy: copy}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -284,8 +287,12 @@ func (o *Owner) publish(b *batch) {
 		o.relayed = b.relayed
 	}
 	now := time.Now()
-	o.current.Store(o.withVerdicts(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed), len(b.transitions) > 0 || b.relayed != nil, now))
+	snap, reached := o.withVerdicts(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed), len(b.transitions) > 0 || b.relayed != nil, now)
+	o.current.Store(snap)
 	o.published = now
+	if (reached || b.relayed != nil) && o.cfg.ClusterChanged != nil {
+		o.cfg.ClusterChanged.Notify()
+	}
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 		if o.cfg.Transitions != nil {
@@ -302,14 +309,16 @@ func (o *Owner) publish(b *batch) {
 
 // withVerdicts returns s with the cluster's verdicts: those of the last
 // snapshot while they stand, or reached again when a status or the relays
-// changed, or a relay they counted went stale.
-func (o *Owner) withVerdicts(s *domain.Snapshot, changed bool, now time.Time) *domain.Snapshot {
+// changed, or a relay they counted went stale. It reports whether they
+// were reached again.
+func (o *Owner) withVerdicts(s *domain.Snapshot, changed bool, now time.Time) (*domain.Snapshot, bool) {
 	stale := !o.verdictsUntil.IsZero() && !now.Before(o.verdictsUntil)
-	if changed || stale || o.verdicts == nil {
+	reached := changed || stale || o.verdicts == nil
+	if reached {
 		o.verdicts = domain.ComputeVerdicts(s, o.cfg.Cluster, now)
 		o.verdictsUntil = domain.NextExpiry(s, o.cfg.Cluster, now)
 	}
-	return s.WithVerdicts(o.verdicts)
+	return s.WithVerdicts(o.verdicts), reached
 }
 
 func (o *Owner) logTransition(t domain.Transition) {

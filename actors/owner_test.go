@@ -206,7 +206,7 @@ func TestOwnerKeepsRelaysApartFromItsOwnView(t *testing.T) {
 		o := newTestOwner("a")
 		go o.Serve(t.Context())
 		peers := map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: time.Now(), LastSeen: time.Now()}, "a": {Status: domain.StatusDown, Since: time.Now(), ConsecutiveFailures: 9}}
-		if err := o.StoreRelay(t.Context(), "a", peers, time.Now()); err != nil {
+		if err := o.StoreRelay(t.Context(), "a", domain.NewRelayCopy(time.Now(), peers)); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -298,7 +298,7 @@ func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
 		}
 		newer, older := now.Add(-time.Minute), now.Add(-2*time.Minute)
 		for _, seen := range []time.Time{newer, older} {
-			if err := o.StoreRelay(t.Context(), "a", view(seen), time.Now()); err != nil {
+			if err := o.StoreRelay(t.Context(), "a", domain.NewRelayCopy(time.Now(), view(seen))); err != nil {
 				t.Fatal(err)
 			}
 		}

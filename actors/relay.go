@@ -24,8 +24,13 @@ type RelaySenderConfig struct {
 	Peers   []config.Peer // each gets the relay at URL+"/relay"
 	Timeout time.Duration // per post
 	// Rounds wakes the sender when a round of probes is complete.
-	Rounds    *Signal
-	State     interface{ Snapshot() *domain.Snapshot }
+	Rounds *Signal
+	State  interface{ Snapshot() *domain.Snapshot }
+	// Announcements gives the outages this node announced, to pass on in
+	// each relay (the cluster notifier); nil announces nothing.
+	Announcements interface {
+		Announced() map[string]domain.Announcement
+	}
 	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout)
 	UserAgent string
 	Metrics   *Metrics // nil counts nothing
@@ -84,7 +89,11 @@ func (s *RelaySender) Serve(ctx context.Context) error {
 // and returns when every post has ended.
 func (s *RelaySender) send(ctx context.Context) {
 	snap := s.cfg.State.Snapshot()
-	body := wire.EncodeRelay(snap)
+	var announced map[string]domain.Announcement
+	if s.cfg.Announcements != nil {
+		announced = s.cfg.Announcements.Announced()
+	}
+	body := wire.EncodeRelay(snap, announced)
 	errs := make([]error, len(s.cfg.Peers))
 	sent := make([]bool, len(s.cfg.Peers))
 	var wg sync.WaitGroup

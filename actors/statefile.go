@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -49,6 +50,18 @@ type stateFile struct {
 	// a down message being retried when the node stops is sent by the next
 	// run, not lost.
 	Messages []fileMessage `json:"pending_messages,omitempty"`
+	// Announcements are the episodes this node announced and those it
+	// heard others announce (cluster alerts): a restarted node neither
+	// repeats an announcement nor forgets one.
+	Announcements []fileAnnouncement `json:"announcements,omitempty"`
+}
+
+type fileAnnouncement struct {
+	Peer      string                  `json:"peer"`
+	By        string                  `json:"by"`
+	Kind      domain.AnnouncementKind `json:"kind"`
+	Since     time.Time               `json:"since"`
+	Reminders int                     `json:"reminders"`
 }
 
 type fileMessage struct {
@@ -92,6 +105,8 @@ type SavedState struct {
 	Reminders map[string]int
 	// messages are the webhook messages a previous run had not delivered.
 	messages []Message
+	// announcements are the cluster alerts' announcements it knew of.
+	announcements []AnnouncementRecord
 
 	clamped int // times in the file after now, taken as now
 }
@@ -263,7 +278,33 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 		}
 		s.messages = append(s.messages, Message{Kind: kind, Peer: m.Peer, Text: m.Text, At: m.At})
 	}
+	if len(f.Announcements) > wire.MaxAnnouncements {
+		return nil, fmt.Errorf("%d announcements, more than a node makes", len(f.Announcements))
+	}
+	for i, a := range f.Announcements {
+		if config.ValidateName(a.Peer) != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() ||
+			a.Reminders < 0 || a.Reminders > maxRemindersSent {
+			return nil, fmt.Errorf("announcement %d: invalid peer, node, kind, since or reminders", i)
+		}
+		s.announcements = append(s.announcements, AnnouncementRecord{Peer: a.Peer, By: a.By,
+			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders}})
+	}
 	return s, nil
+}
+
+// Announcements returns the announcements a previous run made or heard of,
+// of peers still in peers; none for a nil state.
+func (s *SavedState) Announcements(peers []config.Peer) []AnnouncementRecord {
+	if s == nil {
+		return nil
+	}
+	var out []AnnouncementRecord
+	for _, a := range s.announcements {
+		if slices.ContainsFunc(peers, func(p config.Peer) bool { return p.Name == a.Peer }) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Messages returns the webhook messages a previous run had not delivered;
@@ -276,8 +317,11 @@ func (s *SavedState) Messages() []Message {
 }
 
 // encodeStateFile writes a snapshot and the reminder progress as the file.
-func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages []Message, now time.Time) ([]byte, error) {
+func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages []Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
 	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
+	for _, a := range announcements {
+		f.Announcements = append(f.Announcements, fileAnnouncement{Peer: a.Peer, By: a.By, Kind: a.Kind, Since: a.Since.UTC(), Reminders: a.Reminders})
+	}
 	for _, m := range messages {
 		f.Messages = append(f.Messages, fileMessage{Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
 	}
@@ -316,6 +360,11 @@ type StateFileConfig struct {
 	Messages interface {
 		Pending() []Message
 	}
+	// Announcements gives the cluster notifier's announcements; nil
+	// without one.
+	Announcements interface {
+		Records() []AnnouncementRecord
+	}
 	Interval     time.Duration // DefaultSaveInterval when zero
 	SeenInterval time.Duration // DefaultSeenInterval when zero
 	Log          zerolog.Logger
@@ -334,6 +383,7 @@ type StateFile struct {
 	writtenAt time.Time
 	sent      map[string]ReminderProgress
 	pending   []Message
+	announced []AnnouncementRecord
 	failing   bool
 }
 
@@ -381,15 +431,20 @@ func (w *StateFile) save(final bool) {
 	if w.cfg.Messages != nil {
 		pending = w.cfg.Messages.Pending()
 	}
+	var announced []AnnouncementRecord
+	if w.cfg.Announcements != nil {
+		announced = w.cfg.Announcements.Records()
+	}
 	start := time.Now()
 	switch {
 	case final || w.failing || w.written == nil:
-	case !sameProgress(reminders, w.sent) || !slices.Equal(pending, w.pending) || statusOrHistoryChanged(w.written, snap):
+	case !sameProgress(reminders, w.sent) || !slices.Equal(pending, w.pending) || !slices.Equal(announced, w.announced) ||
+		statusOrHistoryChanged(w.written, snap):
 	case snap != w.written && start.Sub(w.writtenAt) >= w.cfg.SeenInterval:
 	default:
 		return
 	}
-	data, err := encodeStateFile(snap, reminders, pending, start)
+	data, err := encodeStateFile(snap, reminders, pending, announced, start)
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -406,7 +461,7 @@ func (w *StateFile) save(final bool) {
 		w.cfg.Log.Info().Str("path", w.cfg.Path).Msg("state file written again")
 	}
 	w.failing = false
-	w.written, w.writtenAt, w.sent, w.pending = snap, start, reminders, pending
+	w.written, w.writtenAt, w.sent, w.pending, w.announced = snap, start, reminders, pending, announced
 	w.cfg.Log.Trace().Str("path", w.cfg.Path).Int("bytes", len(data)).
 		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Msg("state file written")
 }

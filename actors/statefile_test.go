@@ -27,7 +27,7 @@ func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 		domain.NewPeerEntry("dec", dec, domain.NewHistory(decHistory)),
 		domain.NewPeerEntry("oct", oct, domain.History{}),
 	}, nil)
-	data, err := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: since, Sent: 2}}, nil, t0.Add(time.Hour))
+	data, err := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: since, Sent: 2}}, nil, nil, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
 		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
 	}, nil)
-	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, nil, t0)
+	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, nil, nil, t0)
 	got, _ := decodeStateFile(data, t0.Add(2*time.Hour))
 	if n := remindersSent(got, "dec"); n != -1 {
 		t.Fatalf("reminders sent %d, want unknown: the chain was the previous outage's", n)
@@ -319,7 +319,7 @@ func remindersSent(s *SavedState, peer string) int {
 func TestUndeliveredMessagesRoundTripThroughTheStateFile(t *testing.T) {
 	snap := domain.NewSnapshot("nov", nil, nil)
 	msgs := []Message{downMessage("dec", t0), reminderMessage("dec", 15*time.Minute, t0.Add(15*time.Minute))}
-	data, err := encodeStateFile(snap, nil, msgs, t0.Add(time.Hour))
+	data, err := encodeStateFile(snap, nil, msgs, nil, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,8 @@ type Config struct {
 	FailureThreshold  int
 	SuccessThreshold  int
 	AlertQuorum       int // observers that must see a peer down for the cluster; 0 is a majority
+	Alerts            string        // AlertsCluster or AlertsNode
+	PartialAfter      time.Duration // how long a minority must see a peer down before it is told
 	FollowupIntervals []time.Duration
 	StateFile         string
 	LogLevel          zerolog.Level
@@ -82,6 +84,8 @@ var settings = []setting{
 	}},
 	{"ALERT_QUORUM", "alert-quorum", "majority", "observers that must see a peer down for the cluster to call it down: majority (never fewer than 2 of 2 or more), or a number", setAlertQuorum},
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
+	{"ALERTS", "alerts", "cluster with RELAY_SECRET, else node", "cluster: one message per outage the cluster confirms, naming where it is seen from; node: each node messages its own view (needs no relaying)", nil},
+	{"PARTIAL_AFTER", "partial-after", "the first FOLLOWUP_INTERVALS gap", "how long a minority of nodes must see a peer down before one message says so (cluster alerts)", nil},
 	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
 		c.StateFile = v
 		return nil
@@ -190,10 +194,44 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 		}
 	}
 
+	if err := c.setAlerts(lookup); err != nil {
+		return Config{}, err
+	}
 	if c.ListenAddr, err = listenAddr(lookup); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// The alert modes of ALERTS.
+const (
+	AlertsCluster = "cluster" // messages follow the cluster's verdict, one node sends each
+	AlertsNode    = "node"    // each node messages its own view, as the seed did
+)
+
+// setAlerts reads ALERTS and PARTIAL_AFTER, whose defaults depend on
+// RELAY_SECRET and FOLLOWUP_INTERVALS: cluster alerts need the other
+// nodes' views, which only relaying brings.
+func (c *Config) setAlerts(lookup func(envName string) (value, name string, given bool)) error {
+	mode, name, given := lookup("ALERTS")
+	switch {
+	case !given && c.RelaySecret != "":
+		mode = AlertsCluster
+	case !given:
+		mode = AlertsNode
+	case mode != AlertsCluster && mode != AlertsNode:
+		return fmt.Errorf("invalid %s=%q: must be cluster or node", name, mode)
+	case mode == AlertsCluster && c.RelaySecret == "":
+		return fmt.Errorf("invalid %s=%q: cluster alerts need RELAY_SECRET, since the other nodes' views come by relay", name, mode)
+	}
+	c.Alerts = mode
+	c.PartialAfter = c.FollowupIntervals[0]
+	if v, name, given := lookup("PARTIAL_AFTER"); given {
+		if err := positiveDuration(v, &c.PartialAfter); err != nil {
+			return fmt.Errorf("invalid %s=%q: %v", name, v, err)
+		}
+	}
+	return nil
 }
 
 // ListenAddr resolves the address a node listens on from PORT and

@@ -35,6 +35,8 @@ func TestLoadDefaults(t *testing.T) {
 		ProbeTimeout:      5 * time.Second,
 		FailureThreshold:  4,
 		SuccessThreshold:  1,
+		Alerts:            AlertsNode,
+		PartialAfter:      15 * time.Minute,
 		FollowupIntervals: []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 5 * time.Hour},
 		LogLevel:          zerolog.InfoLevel,
 		LogFormat:         "json",
@@ -92,6 +94,14 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.AlertQuorum == 1 }},
 		{"SUCCESS_THRESHOLD", map[string]string{"PEERS": "a", "SUCCESS_THRESHOLD": "3"}, nil,
 			func(c Config) bool { return c.SuccessThreshold == 3 }},
+		{"ALERTS is cluster by default with RELAY_SECRET", map[string]string{"PEERS": "a", "RELAY_SECRET": "s"}, nil,
+			func(c Config) bool { return c.Alerts == AlertsCluster }},
+		{"ALERTS=node with RELAY_SECRET", map[string]string{"PEERS": "a", "RELAY_SECRET": "s", "ALERTS": "node"}, nil,
+			func(c Config) bool { return c.Alerts == AlertsNode }},
+		{"PARTIAL_AFTER is the first reminder gap by default", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "2m,1h"}, nil,
+			func(c Config) bool { return c.PartialAfter == 2*time.Minute }},
+		{"PARTIAL_AFTER", map[string]string{"PEERS": "a", "PARTIAL_AFTER": "90s"}, nil,
+			func(c Config) bool { return c.PartialAfter == 90*time.Second }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,6 +133,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"threshold not a number", map[string]string{"PEERS": "a", "FAILURE_THRESHOLD": "four"}, nil, []string{"FAILURE_THRESHOLD", `"four"`}},
 		{"success threshold below one", map[string]string{"PEERS": "a", "SUCCESS_THRESHOLD": "0"}, nil, []string{"SUCCESS_THRESHOLD", `"0"`}},
 		{"ALERT_QUORUM of zero", map[string]string{"PEERS": "a", "ALERT_QUORUM": "0"}, nil, []string{"ALERT_QUORUM", `"0"`, "majority"}},
+		{"ALERTS of another mode", map[string]string{"PEERS": "a", "RELAY_SECRET": "s", "ALERTS": "everyone"}, nil, []string{"ALERTS", `"everyone"`, "cluster or node"}},
+		{"ALERTS=cluster without relaying", map[string]string{"PEERS": "a", "ALERTS": "cluster"}, nil, []string{"ALERTS", `"cluster"`, "RELAY_SECRET"}},
+		{"PARTIAL_AFTER that is not a duration", map[string]string{"PEERS": "a", "PARTIAL_AFTER": "later"}, nil, []string{"PARTIAL_AFTER", `"later"`}},
 		{"ALERT_QUORUM that is a word", map[string]string{"PEERS": "a", "ALERT_QUORUM": "most"}, nil, []string{"ALERT_QUORUM", `"most"`}},
 		{"bad follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,soon"}, nil, []string{"FOLLOWUP_INTERVALS", `"15m,soon"`}},
 		{"negative follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,-1h"}, nil, []string{"FOLLOWUP_INTERVALS"}},

@@ -100,11 +100,12 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, domain.RelayInvalid, "could not read the body")
 		return
 	}
-	node, peers, err := wire.DecodeRelay(body)
+	relay, err := wire.DecodeRelay(body)
 	if err != nil {
 		refuse(http.StatusBadRequest, domain.RelayInvalid, err.Error())
 		return
 	}
+	node, peers := relay.Node, relay.Peers
 	if !h.peers[node] {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
@@ -115,7 +116,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
 	defer cancel()
-	if err := h.store.StoreRelay(ctx, node, peers, time.Now()); err != nil {
+	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).Announcing(relay.Announced)); err != nil {
 		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}

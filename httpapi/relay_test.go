@@ -135,7 +135,7 @@ func TestRelayRefusals(t *testing.T) {
 				t.Fatalf("the error echoes the input: %d characters", len(body.Error))
 			}
 			// A refused relay stores nothing, even once the owner has caught up.
-			if err := o.StoreRelay(t.Context(), "oct.mesh.dupunkto.org", map[string]domain.PeerView{}, time.Now()); err != nil {
+			if err := o.StoreRelay(t.Context(), "oct.mesh.dupunkto.org", domain.NewRelayCopy(time.Now(), nil)); err != nil {
 				t.Fatal(err)
 			}
 			for o.Snapshot().RelayCount() == 0 {
@@ -288,7 +288,7 @@ func TestAnOlderRelayDoesNotReplaceANewerOne(t *testing.T) {
 // stuckSink is a state owner that never takes a relay.
 type stuckSink struct{}
 
-func (stuckSink) StoreRelay(ctx context.Context, _ string, _ map[string]domain.PeerView, _ time.Time) error {
+func (stuckSink) StoreRelay(ctx context.Context, _ string, _ *domain.RelayCopy) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

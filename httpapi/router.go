@@ -27,10 +27,9 @@ type SnapshotSource interface {
 	Snapshot() *domain.Snapshot
 }
 
-// RelaySink keeps accepted relays; the state owner is one. It takes peers
-// over.
+// RelaySink keeps accepted relays; the state owner is one.
 type RelaySink interface {
-	StoreRelay(ctx context.Context, node string, peers map[string]domain.PeerView, at time.Time) error
+	StoreRelay(ctx context.Context, node string, copy *domain.RelayCopy) error
 }
 
 // RelayCounter counts relays received by result (domain.RelayAccepted,

@@ -37,6 +37,7 @@ type RelayCopy struct {
 	receivedAt time.Time
 	newest     time.Time
 	peers      map[string]PeerView
+	announced  map[string]Announcement // by peer; nil from a node that announces nothing
 }
 
 // NewRelayCopy returns a relay received at receivedAt. It takes peers over:
@@ -78,6 +79,31 @@ const clockSkew = time.Minute
 // set right again would have its relays refused until it caught up.
 func (r *RelayCopy) Supersedes(newest, now time.Time) bool {
 	return r == nil || !newest.Before(r.newest) || r.newest.After(now.Add(clockSkew))
+}
+
+// Announcing returns a copy of r that carries the relaying node's
+// announcements, by peer. It takes the map over.
+func (r *RelayCopy) Announcing(announced map[string]Announcement) *RelayCopy {
+	c := *r
+	c.announced = announced
+	return &c
+}
+
+// Announced returns the relaying node's announcement about peer.
+func (r *RelayCopy) Announced(peer string) (Announcement, bool) {
+	a, ok := r.announced[peer]
+	return a, ok
+}
+
+// Announcements yields the relaying node's announcements in peer order.
+func (r *RelayCopy) Announcements() iter.Seq2[string, Announcement] {
+	return func(yield func(string, Announcement) bool) {
+		for _, peer := range slices.Sorted(maps.Keys(r.announced)) {
+			if !yield(peer, r.announced[peer]) {
+				return
+			}
+		}
+	}
 }
 
 // ReceivedAt is when this node received the relay.

@@ -14,10 +14,19 @@ import (
 // MaxRelayPeers bounds how many peers one relay may list.
 const MaxRelayPeers = 1000
 
+// MaxAnnouncements bounds how many announcements one relay may carry: one
+// per peer at most.
+const MaxAnnouncements = MaxRelayPeers
+
+// maxReminders bounds an announcement's reminder count: a year of
+// reminders a minute apart is half a million.
+const maxReminders = 1 << 20
+
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
-// "relay".
-func EncodeRelay(s *domain.Snapshot) []byte {
+// "relay". The node's announcements, if any, follow as "announced": {peer:
+// {"kind", "since", "reminders"}}, a field the seed's nodes ignore.
+func EncodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement) []byte {
 	b := make([]byte, 0, 32+len(s.Node())+s.Len()*160) // a view is about 150 bytes
 	b = append(b, `{"node":`...)
 	b = appendString(b, s.Node())
@@ -29,15 +38,31 @@ func EncodeRelay(s *domain.Snapshot) []byte {
 			}
 		}
 	})
+	if len(announced) > 0 {
+		docs := make(map[string]announcementDoc, len(announced))
+		for peer, a := range announced {
+			docs[peer] = announcementDoc{Kind: a.Kind, Since: stamp{a.Since}, Reminders: a.Reminders}
+		}
+		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
+		b = append(append(b, `,"announced":`...), enc...)
+	}
 	return append(b, '}')
+}
+
+// announcementDoc is one announcement as it travels.
+type announcementDoc struct {
+	Kind      domain.AnnouncementKind `json:"kind"`
+	Since     stamp                   `json:"since"`
+	Reminders int                     `json:"reminders"`
 }
 
 // relayBody is a relay as it arrives. Fields are raw so that each one can be
 // checked and named in the error; unknown fields are ignored, as the seed's
 // nodes may add some.
 type relayBody struct {
-	Node  json.RawMessage            `json:"node"`
-	Peers map[string]json.RawMessage `json:"peers"`
+	Node      json.RawMessage            `json:"node"`
+	Peers     map[string]json.RawMessage `json:"peers"`
+	Announced map[string]json.RawMessage `json:"announced"`
 }
 
 type relayPeer struct {
@@ -51,36 +76,91 @@ type relayPeer struct {
 // maxRTT bounds a relayed rtt_ms: no probe outlasts a day.
 const maxRTT = 24 * 60 * 60 * 1000.0
 
+// Relay is a relay body as DecodeRelay reads it.
+type Relay struct {
+	Node  string
+	Peers map[string]domain.PeerView
+	// Announced are the sender's announcements by peer; nil when it sent
+	// none (the seed's nodes never do).
+	Announced map[string]domain.Announcement
+}
+
 // DecodeRelay parses and validates a relay body: {"node": ..., "peers":
-// {name: {status, since, last_seen, consecutive_failures}}}. Names come back
-// in lower case. The error says which field is wrong and why; it is safe to
-// show to the sender.
-func DecodeRelay(body []byte) (node string, peers map[string]domain.PeerView, err error) {
+// {name: {status, since, last_seen, consecutive_failures}}}, and the
+// optional "announced". Names come back in lower case. The error says which
+// field is wrong and why; it is safe to show to the sender.
+func DecodeRelay(body []byte) (Relay, error) {
 	var b relayBody
+	var r Relay
 	if err := json.Unmarshal(body, &b); err != nil {
-		return "", nil, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
+		return r, fmt.Errorf("body is not a JSON object of the relay's shape: %s", jsonProblem(err))
 	}
 	// Only a body that parses is walked for twin keys: the walk costs a
 	// token at a time, and garbage fails the parse far sooner.
 	if err := noTwinKeys(body); err != nil {
-		return "", nil, err
+		return r, err
 	}
+	var node string
 	if err := json.Unmarshal(orNull(b.Node), &node); err != nil || node == "" {
-		return "", nil, errors.New("node: must be a non-empty string")
+		return r, errors.New("node: must be a non-empty string")
 	}
 	if err := config.ValidateName(node); err != nil {
-		return "", nil, fmt.Errorf("node: %v", err)
+		return r, fmt.Errorf("node: %v", err)
 	}
 	if b.Peers == nil {
-		return "", nil, errors.New("peers: must be an object")
+		return r, errors.New("peers: must be an object")
 	}
 	if len(b.Peers) > MaxRelayPeers {
-		return "", nil, fmt.Errorf("peers: more than %d peers", MaxRelayPeers)
+		return r, fmt.Errorf("peers: more than %d peers", MaxRelayPeers)
 	}
-	if peers, err = decodeViews(b.Peers); err != nil {
-		return "", nil, err
+	peers, err := decodeViews(b.Peers)
+	if err != nil {
+		return r, err
 	}
-	return strings.ToLower(node), peers, nil
+	announced, err := decodeAnnouncements(b.Announced)
+	if err != nil {
+		return r, err
+	}
+	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced}, nil
+}
+
+// decodeAnnouncements checks and converts a relay's "announced" object.
+func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Announcement, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if len(raw) > MaxAnnouncements {
+		return nil, fmt.Errorf("announced: more than %d announcements", MaxAnnouncements)
+	}
+	out := make(map[string]domain.Announcement, len(raw))
+	for name, r := range raw {
+		field := fmt.Sprintf("announced[%s]", quoteShort(name))
+		if err := config.ValidateName(name); err != nil {
+			return nil, fmt.Errorf("%s: name: %v", field, err)
+		}
+		var d struct {
+			Kind      json.RawMessage `json:"kind"`
+			Since     json.RawMessage `json:"since"`
+			Reminders json.RawMessage `json:"reminders"`
+		}
+		if err := json.Unmarshal(r, &d); err != nil {
+			return nil, fmt.Errorf("%s: must be an object", field)
+		}
+		var kind string
+		if err := json.Unmarshal(orNull(d.Kind), &kind); err != nil || !domain.AnnouncementKind(kind).Valid() {
+			return nil, fmt.Errorf("%s.kind: must be \"down\" or \"partial\"", field)
+		}
+		var since stamp
+		if err := json.Unmarshal(orNull(d.Since), &since); err != nil || since.IsZero() {
+			return nil, fmt.Errorf("%s.since: must be an RFC 3339 time", field)
+		}
+		var n int64
+		if err := json.Unmarshal(orNull(d.Reminders), &n); err != nil || len(d.Reminders) == 0 || string(d.Reminders) == "null" || n < 0 || n > maxReminders {
+			return nil, fmt.Errorf("%s.reminders: must be an integer from 0 to %d", field, maxReminders)
+		}
+		out[strings.ToLower(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
+	}
+	return out, nil
 }
 
 // decodeViews checks and converts the members of a "peers" object.

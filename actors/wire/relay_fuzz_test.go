@@ -20,16 +20,19 @@ func FuzzRelayDecode(f *testing.F) {
 		`{"node":["a"],"peers":{"b":[]}}`,
 		`[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`,
 		`{"node":"a","peers":{"b":{"status":"up","since":"2026-13-40T99:99:99Z","last_seen":null,"consecutive_failures":0}}}`,
+		`{"node":"a","peers":{},"announced":{"b":{"kind":"down","since":"2026-06-06T12:42:00Z","reminders":2}}}`,
+		`{"node":"a","peers":{},"announced":{"b":{"kind":"up","since":"2026-06-06T12:42:00Z","reminders":-1}}}`,
 		"\x00\xff{",
 		``,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		node, peers, err := DecodeRelay(body)
+		r, err := DecodeRelay(body)
+		node, peers := r.Node, r.Peers
 		if err != nil {
-			if node != "" || peers != nil {
-				t.Fatalf("a refused relay returned data: %q %v", node, peers)
+			if node != "" || peers != nil || r.Announced != nil {
+				t.Fatalf("a refused relay returned data: %+v", r)
 			}
 			if len(err.Error()) > 300 {
 				t.Fatalf("error of %d characters echoes the input", len(err.Error()))
@@ -45,6 +48,14 @@ func FuzzRelayDecode(f *testing.F) {
 		for name, v := range peers {
 			if config.ValidateName(name) != nil || !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 {
 				t.Fatalf("accepted peer %q: %+v", name, v)
+			}
+		}
+		if len(r.Announced) > MaxAnnouncements {
+			t.Fatalf("accepted %d announcements", len(r.Announced))
+		}
+		for name, a := range r.Announced {
+			if config.ValidateName(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
+				t.Fatalf("accepted announcement %q: %+v", name, a)
 			}
 		}
 	})

@@ -101,7 +101,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	n := newNode(cfg, log)
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
-		Bool("relay", cfg.RelaySecret != "").Str("url", webhookHost(cfg)).Msg("mesh starting")
+		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).Msg("mesh starting")
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
@@ -132,7 +132,7 @@ type node struct {
 //	├── state-owner
 //	├── probers: prober(peer) for each peer
 //	├── relay-sender (only when RELAY_SECRET is set)
-//	├── notifications (only when WEBHOOK_URL is set): notifier, webhook(host)
+//	├── notifications (only when WEBHOOK_URL is set): notifier (of ALERTS's mode), webhook(host)
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
 //	└── debug-server (only when DEBUG_ADDR is set)
@@ -144,17 +144,46 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 
 	// What the owner tells others goes through these, made first so that the
 	// owner is built with them: a wake-up per complete round (relay sender),
-	// one per status change (state file), and the notifier's inbox of
-	// transitions (nil, which takes nothing, without a webhook).
+	// one per status change (state file), and the notifier's: an inbox of
+	// transitions in node mode, a wake-up per change of the verdicts or the
+	// relays in cluster mode (nil, which takes nothing, without a webhook).
 	rounds, changes := actors.NewSignal(), actors.NewSignal()
 	var inbox *actors.Inbox
-	if cfg.WebhookURL != "" {
+	var clusterChanges *actors.Signal
+	switch {
+	case cfg.WebhookURL == "":
+	case cfg.Alerts == config.AlertsNode:
 		inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
+	default:
+		clusterChanges = actors.NewSignal()
 	}
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot,
-		Saved: saved, Transitions: inbox, StatusChanged: changes, RoundDone: rounds, Metrics: metrics, Log: log})
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot, Saved: saved,
+		Transitions: inbox, StatusChanged: changes, RoundDone: rounds, ClusterChanged: clusterChanges, Metrics: metrics, Log: log})
 	root.Add(owner)
+
+	// The notifier and the webhook it hands its messages to; what they keep
+	// goes in the state file, and the cluster notifier's announcements in
+	// the relays too.
+	var notifier *actors.Notifier
+	var clusterNotifier *actors.ClusterNotifier
+	var webhook *actors.Webhook
+	if cfg.WebhookURL != "" {
+		notifications := suture.New("notifications", supervisorSpec(log))
+		webhook = actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node,
+			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
+		if cfg.Alerts == config.AlertsNode {
+			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
+				Outages: saved.Outages(cfg.Peers), Now: boot, Metrics: metrics, Log: log})
+			notifications.Add(notifier)
+		} else {
+			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, webhook,
+				saved.Announcements(cfg.Peers), boot, metrics, log))
+			notifications.Add(clusterNotifier)
+		}
+		notifications.Add(webhook)
+		root.Add(notifications)
+	}
 
 	probers := suture.New("probers", supervisorSpec(log))
 	for _, p := range actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
@@ -165,25 +194,12 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 
 	if cfg.RelaySecret != "" {
 		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, UserAgent: userAgent, Metrics: metrics, Log: log}))
-	}
-
-	var notifier *actors.Notifier // its reminder progress and the webhook's queue go in the state file
-	var webhook *actors.Webhook
-	if cfg.WebhookURL != "" {
-		notifications := suture.New("notifications", supervisorSpec(log))
-		webhook = actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node,
-			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
-		notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
-			Outages: saved.Outages(cfg.Peers), Now: boot, Log: log})
-		notifications.Add(notifier)
-		notifications.Add(webhook)
-		root.Add(notifications)
+			Rounds: rounds, State: owner, Announcements: clusterNotifier, UserAgent: userAgent, Metrics: metrics, Log: log}))
 	}
 
 	if cfg.StateFile != "" {
 		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes,
-			Reminders: notifier, Messages: webhook, Log: log}))
+			Reminders: notifier, Messages: webhook, Announcements: clusterNotifier, Log: log}))
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
@@ -196,12 +212,29 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	return &node{Supervisor: root, server: server}
 }
 
+// round is the longest a round takes: every peer probed once, after which
+// the relay leaves. A probe starts every POLL_INTERVAL; one that runs into
+// PROBE_TIMEOUT makes its prober skip to the next slot after it, so a round
+// ends within POLL_INTERVAL + PROBE_TIMEOUT.
+func round(cfg config.Config) time.Duration { return cfg.PollInterval + cfg.ProbeTimeout }
+
 // clusterRule is how a node reaches the cluster's verdicts: a relayed view
-// counts while it is at most three rounds old (a round is POLL_INTERVAL:
-// every peer probed once, then the relay leaves), so one lost relay does
+// counts while it is at most three rounds old, so one or two lost relays do
 // not make a node's view vanish, and a node gone for longer stops counting.
 func clusterRule(cfg config.Config) domain.ClusterRule {
-	return domain.ClusterRule{Fresh: 3 * cfg.PollInterval, Quorum: cfg.AlertQuorum}
+	return domain.ClusterRule{Fresh: 3 * round(cfg), Quorum: cfg.AlertQuorum}
+}
+
+// clusterNotifierConfig is the cluster notifier's configuration. Its slot,
+// how long each node waits per node before it in the election, is two
+// rounds: an announcement leaves in the relay at the end of the round it
+// was made in, after any relay still being posted (PROBE_TIMEOUT), and a
+// slot of one round would race it.
+func clusterNotifierConfig(cfg config.Config, owner *actors.Owner, changes *actors.Signal, out actors.MessageSink,
+	saved []actors.AnnouncementRecord, boot time.Time, metrics *actors.Metrics, log zerolog.Logger) actors.ClusterNotifierConfig {
+	return actors.ClusterNotifierConfig{Node: cfg.Node, Nodes: len(cfg.Peers) + 1, Followups: cfg.FollowupIntervals,
+		PartialAfter: cfg.PartialAfter, Slot: 2 * round(cfg), Fresh: clusterRule(cfg).Fresh, State: owner, Changes: changes,
+		Out: out, Saved: saved, Now: boot, Metrics: metrics, Log: log}
 }
 
 // webhookHost is what the logs may say of WEBHOOK_URL: its host, never the
