@@ -31,7 +31,7 @@ type Config struct {
 	ProbeTimeout      time.Duration
 	FailureThreshold  int
 	SuccessThreshold  int
-	AlertQuorum       int // observers that must see a peer down for the cluster; 0 is a majority
+	AlertQuorum       int           // observers that must see a peer down for the cluster; 0 is a majority
 	Alerts            string        // AlertsCluster or AlertsNode
 	PartialAfter      time.Duration // how long a minority must see a peer down before it is told
 	FollowupIntervals []time.Duration
