@@ -219,7 +219,7 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	}
 
 	if !e.held() && !e.mine {
-		turn := n.turn(e, v)
+		turn := n.turn(e, v, now)
 		if now.Before(turn) {
 			return earliest(turn, e.next)
 		}
@@ -234,15 +234,28 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 
 // turn is when this node announces the episode, or takes it over from an
 // announcer gone silent, if nobody has by then.
-func (n *ClusterNotifier) turn(e *episode, v domain.Verdict) time.Time {
+//
+// An outage: the first node in the election waits for the observers that
+// still see the peer up, which may be a probe behind, so that its message
+// names every vantage point; at most a slot. Each other node waits a slot
+// more than that per node before it: the first's wait, then a slot for its
+// announcement to arrive. A partial episode has waited PARTIAL_AFTER
+// already; a takeover sends no message: neither waits for stragglers.
+func (n *ClusterNotifier) turn(e *episode, v domain.Verdict, now time.Time) time.Time {
+	pos := e.place(position(v, n.cfg.Node), now)
 	from := e.began
+	if e.moved.After(from) {
+		from = e.moved
+	}
 	switch {
 	case !e.lost.IsZero():
-		from = e.lost
+		from = later(from, e.lost)
 	case e.kind == domain.AnnouncedPartial:
-		from = e.began.Add(n.cfg.PartialAfter)
+		from = later(from, e.began.Add(n.cfg.PartialAfter))
+	case pos > 0 || len(v.UpFrom()) > 0:
+		pos++
 	}
-	turn := from.Add(time.Duration(position(v, n.cfg.Node)) * n.cfg.Slot)
+	turn := from.Add(time.Duration(pos) * n.cfg.Slot)
 	if turn.Before(n.quietUntil) {
 		turn = n.quietUntil
 	}
@@ -367,6 +380,14 @@ func startKind(k domain.AnnouncementKind) MessageKind {
 		return MessagePartial
 	}
 	return MessageDown
+}
+
+// later returns the later of two instants.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // earliest returns the earlier of two instants, a zero one not counting.

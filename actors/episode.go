@@ -43,6 +43,23 @@ type episode struct {
 	// lost is when the announcer's word went stale (it stopped relaying:
 	// dead or cut off); zero while it holds. The next node takes over.
 	lost time.Time
+
+	// pos is this node's place in the election when last looked at, and
+	// moved when it last moved forward: a node before it went silent, and
+	// every node after it moved forward at about the same moment, so the
+	// waits count from there, else the next two would be a slot apart no
+	// longer.
+	pos   int
+	moved time.Time
+}
+
+// place notes this node's place in the election as of now and returns it.
+func (e *episode) place(pos int, now time.Time) int {
+	if pos < e.pos {
+		e.moved = now
+	}
+	e.pos = pos
+	return pos
 }
 
 // holder is a fresh announcement of a peer by another node.
@@ -65,9 +82,9 @@ func episodeKind(v domain.Verdict) (domain.AnnouncementKind, bool) {
 
 // position is this node's place in the election of the node that announces
 // an episode of v's peer: how many of the peer's observers (those that see
-// it up or down) have a name before this node's. The first announces at
-// once; each other waits its position times a slot, and announces only if
-// no announcement has reached it by then.
+// it up or down) have a name before this node's. The first announces; each
+// other waits its place times a slot (see ClusterNotifier.turn), and
+// announces only if no announcement has reached it by then.
 //
 // Observers that see the peer up count too. Nodes notice an outage up to a
 // round apart; one that is a probe behind still shows the peer up, and if

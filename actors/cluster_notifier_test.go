@@ -1,0 +1,386 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// simCluster is a cluster of cluster notifiers in a synctest bubble, with
+// everything between them made by hand: each node's own view of the
+// others is what the test sets, and at the end of every round each live
+// node's view and announcements reach every live node it is not cut from,
+// as relays do. Verdicts are reached with the rule the nodes use.
+type simCluster struct {
+	t     *testing.T
+	round time.Duration
+	rule  domain.ClusterRule
+	names []string
+	start time.Time
+
+	mu    sync.Mutex
+	nodes map[string]*simNode
+	cut   map[[2]string]bool // from, to: relays from the first do not reach the second
+	sent  []simMessage
+}
+
+type simNode struct {
+	name     string
+	own      map[string]domain.Status
+	since    map[string]time.Time
+	relays   map[string]*domain.RelayCopy
+	alive    bool
+	stop     context.CancelFunc
+	notifier *ClusterNotifier
+	changes  *Signal
+	snap     atomic.Pointer[domain.Snapshot]
+}
+
+func (n *simNode) Snapshot() *domain.Snapshot { return n.snap.Load() }
+
+// simMessage is a message and the node that sent it.
+type simMessage struct {
+	from string
+	Message
+}
+
+type simSink struct {
+	c    *simCluster
+	from string
+}
+
+func (s simSink) Enqueue(m Message) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.c.sent = append(s.c.sent, simMessage{s.from, m})
+}
+
+// Timings of the simulated cluster, as cmd/mesh derives them from a round.
+const (
+	simRound = time.Second
+	simSlot  = 2 * simRound
+	simFresh = 3 * simRound
+)
+
+var simFollowups = Schedule{10 * time.Minute, 20 * time.Minute}
+
+// newSimCluster starts one notifier per name, every node seeing every
+// other up, and delivers relays every round until the test ends.
+func newSimCluster(t *testing.T, names ...string) *simCluster {
+	c := &simCluster{t: t, round: simRound, rule: domain.ClusterRule{Fresh: simFresh}, names: names, start: time.Now(),
+		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
+	for _, name := range names {
+		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{}}
+		for _, p := range names {
+			if p != name {
+				n.own[p], n.since[p] = domain.StatusUp, c.start
+			}
+		}
+		c.nodes[name] = n
+	}
+	for _, name := range names {
+		c.boot(name, nil)
+	}
+	c.relayAll() // as if the cluster had been running: everyone heard from everyone
+	go func() {
+		tick := time.NewTicker(c.round)
+		defer tick.Stop()
+		for {
+			select {
+			case <-t.Context().Done():
+				return
+			case <-tick.C:
+				c.relayAll()
+			}
+		}
+	}()
+	return c
+}
+
+// boot starts (or restarts) one node's notifier, resuming saved.
+func (c *simCluster) boot(name string, saved []AnnouncementRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[name]
+	n.changes = NewSignal()
+	c.publish(n)
+	n.notifier = NewClusterNotifier(ClusterNotifierConfig{Node: name, Nodes: len(c.names), Followups: simFollowups,
+		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, State: n, Changes: n.changes,
+		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Log: zerolog.Nop()})
+	ctx, cancel := context.WithCancel(c.t.Context())
+	n.stop, n.alive = cancel, true
+	go n.notifier.Serve(ctx)
+}
+
+// kill stops a node: its notifier ends and it relays no more.
+func (c *simCluster) kill(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[name]
+	n.alive = false
+	n.stop()
+	n.relays = map[string]*domain.RelayCopy{}
+}
+
+// publish makes n's snapshot from its own view and the relays it holds,
+// with verdicts, and wakes its notifier. c.mu is held.
+func (c *simCluster) publish(n *simNode) {
+	var entries []*domain.PeerEntry
+	for _, p := range slices.Sorted(maps.Keys(n.own)) {
+		entries = append(entries, domain.NewPeerEntry(p, domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
+	}
+	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays))
+	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
+	n.changes.Notify()
+}
+
+// relayAll delivers every live node's view and announcements to every live
+// node it is not cut from.
+func (c *simCluster) relayAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for _, from := range c.nodes {
+		if !from.alive {
+			continue
+		}
+		views := map[string]domain.PeerView{}
+		for p, st := range from.own {
+			views[p] = domain.PeerView{Status: st, Since: from.since[p]}
+		}
+		for _, to := range c.nodes {
+			if to != from && to.alive && !c.cut[[2]string{from.name, to.name}] {
+				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Announcing(from.notifier.Announced())
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		if n.alive {
+			c.publish(n)
+		}
+	}
+}
+
+// see sets what observer's own probes say of peer, from now on.
+func (c *simCluster) see(observer, peer string, st domain.Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[observer]
+	if n.own[peer] != st {
+		n.own[peer], n.since[peer] = st, time.Now()
+	}
+	c.publish(n)
+}
+
+// down makes every live node but the peer see it down, each `spread` after
+// the one before in the order given (nodes notice an outage at different
+// moments). An empty order is every live node but the peer in name order.
+func (c *simCluster) everyoneSees(peer string, st domain.Status, spread time.Duration, order ...string) {
+	if len(order) == 0 {
+		for _, name := range c.names {
+			if name != peer && c.nodes[name].alive {
+				order = append(order, name)
+			}
+		}
+	}
+	for i, o := range order {
+		if i > 0 {
+			time.Sleep(spread)
+		}
+		c.see(o, peer, st)
+	}
+}
+
+// messages returns what was sent, as "from: text", in order.
+func (c *simCluster) messages() []string {
+	synctest.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, m := range c.sent {
+		out = append(out, m.from+": "+m.Text)
+	}
+	return out
+}
+
+// count returns how many messages of kind about peer were sent.
+func (c *simCluster) count(kind MessageKind, peer string) int {
+	synctest.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, m := range c.sent {
+		if m.Kind == kind && m.Peer == peer {
+			n++
+		}
+	}
+	return n
+}
+
+// Five nodes, one dies; the four others notice it in various orders, up to
+// a round apart as nodes probing at the same interval do, or further apart
+// still. Exactly one down message goes out, from the first of the observers
+// by name, naming all four when they noticed within a round; one reminder
+// per gap; one recovery.
+func TestClusterAlertsOneMessagePerOutageWhateverOrderTheObserversNoticeIn(t *testing.T) {
+	for _, order := range [][]string{{"a", "b", "c", "d"}, {"d", "c", "b", "a"}, {"b", "c", "d", "a"}, {"c", "a", "d", "b"}} {
+		for _, spread := range []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, simRound} {
+			t.Run(fmt.Sprintf("%s/%v", strings.Join(order, ""), spread), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					c := newSimCluster(t, "a", "b", "c", "d", "e")
+					time.Sleep(simFresh) // past every node's warm-up
+					c.kill("e")
+					c.everyoneSees("e", domain.StatusDown, spread, order...)
+					time.Sleep(5 * simSlot)
+					want := "a: 🔴 `e` is unreachable from 4 of 5 nodes (a, b, c, d)"
+					if got := c.messages(); len(got) != 1 || (got[0] != want && 3*spread <= simRound) || !strings.HasPrefix(got[0], "a: 🔴 `e`") {
+						t.Fatalf("sent %q, want one down message from a naming the observers", got)
+					}
+					time.Sleep(simFollowups[0] + simFollowups[1] + time.Second)
+					if n := c.count(MessageReminder, "e"); n != 2 {
+						t.Fatalf("%d reminders after two gaps, want 2: %q", n, c.messages())
+					}
+					c.everyoneSees("e", domain.StatusUp, spread, order...)
+					time.Sleep(5 * simSlot)
+					if n, all := c.count(MessageRecovery, "e"), c.messages(); n != 1 || len(all) != 4 || !strings.HasPrefix(all[3], "a: 🟢 `e` is reachable again") {
+						t.Fatalf("sent %q, want one recovery from a after the down and two reminders", all)
+					}
+				})
+			})
+		}
+	}
+}
+
+// The announcer dies mid-outage: the next node takes the outage over
+// without a second down message, and the reminders go on from it.
+func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		c.kill("a")
+		c.everyoneSees("a", domain.StatusDown, 0, "b", "c", "d")
+		time.Sleep(simFollowups[0] + 5*time.Minute)
+		got := c.messages()
+		want := []string{
+			"a: 🔴 `e` is unreachable from 4 of 5 nodes (a, b, c, d)",
+			"b: 🔴 `a` is unreachable from 3 of 5 nodes (b, c, d)",
+			"b: 🟠 `e` is still unreachable from 3 of 5 nodes (down for 10m 0s)",
+			"b: 🟠 `a` is still unreachable from 3 of 5 nodes (down for 10m 0s)",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if n := c.count(MessageDown, "e"); n != 1 {
+			t.Fatalf("%d down messages for e, want 1", n)
+		}
+	})
+}
+
+// Only one of four observers cannot reach the peer: no down message, and
+// after PARTIAL_AFTER one message naming who cannot and who can; one more
+// when it ends.
+func TestClusterAlertsAMinorityThatCannotReachAPeerGetsOneMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.see("c", "e", domain.StatusDown)
+		time.Sleep(4 * time.Minute)
+		if got := c.messages(); len(got) != 0 {
+			t.Fatalf("sent %q before PARTIAL_AFTER", got)
+		}
+		time.Sleep(2 * time.Minute)
+		if got := c.messages(); !slices.Equal(got, []string{"a: 🟠 `e` is unreachable from c; reachable from a, b, d"}) {
+			t.Fatalf("sent %q, want one partial message from a", got)
+		}
+		time.Sleep(time.Hour)
+		c.see("c", "e", domain.StatusUp)
+		time.Sleep(5 * simSlot)
+		got := c.messages()
+		if len(got) != 2 || !strings.HasPrefix(got[1], "a: 🟢 `e` is reachable from every node again (partly unreachable for 1h") {
+			t.Fatalf("sent %q, want the partial message and one saying it ended", got)
+		}
+	})
+}
+
+// A partition 2 | 3: each side sees the other down and may announce it (a
+// duplicate is better than a missed outage), but never more than one node
+// per side does.
+func TestClusterAlertsAPartitionAnnouncesAtMostOncePerSide(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		left, right := []string{"a", "b"}, []string{"c", "d", "e"}
+		c.mu.Lock()
+		for _, l := range left {
+			for _, r := range right {
+				c.cut[[2]string{l, r}], c.cut[[2]string{r, l}] = true, true
+			}
+		}
+		c.mu.Unlock()
+		for _, l := range left {
+			for _, r := range right {
+				c.see(l, r, domain.StatusDown)
+				c.see(r, l, domain.StatusDown)
+			}
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		perSide := map[string]int{}
+		for _, m := range c.sent {
+			if m.Kind == MessageDown {
+				side := "left"
+				if slices.Contains(right, m.from) {
+					side = "right"
+				}
+				perSide[side+" "+m.Peer]++
+			}
+		}
+		want := map[string]int{"left c": 1, "left d": 1, "left e": 1, "right a": 1, "right b": 1}
+		if !maps.Equal(perSide, want) {
+			t.Fatalf("down messages by side and peer %v, want one each: %v", perSide, c.sent)
+		}
+	})
+}
+
+// A restarted node resumes the announcements it made and heard of from its
+// state file: it neither repeats a down message nor drops the outage.
+func TestClusterAlertsARestartRepeatsNoAnnouncement(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		for _, name := range []string{"a", "b"} {
+			c.mu.Lock()
+			saved := c.nodes[name].notifier.Records()
+			c.mu.Unlock()
+			if len(saved) != 1 || saved[0].By != "a" || saved[0].Peer != "e" {
+				t.Fatalf("%s keeps %+v, want a's announcement of e", name, saved)
+			}
+			c.kill(name)
+			c.boot(name, saved)
+		}
+		time.Sleep(simFollowups[0])
+		got := c.messages()
+		if len(got) != 2 || got[1] != "a: 🟠 `e` is still unreachable from 4 of 5 nodes (down for 10m 0s)" {
+			t.Fatalf("sent %q, want the down message and a's first reminder, on time", got)
+		}
+	})
+}
