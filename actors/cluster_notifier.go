@@ -91,9 +91,7 @@ func NewClusterNotifier(cfg ClusterNotifierConfig) *ClusterNotifier {
 			// over, as it would have had this node not restarted.
 			e.by, e.heardAt = r.By, cfg.Now
 		}
-		if e.kind == domain.AnnouncedDown {
-			e.next = cfg.Followups.due(e.since, e.sent)
-		}
+		e.left = cfg.Followups.dueBy(e.since, cfg.Now)
 		n.episodes[r.Peer] = e
 	}
 	n.publish()
@@ -199,9 +197,6 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 		if own, ok := snap.Peer(peer); ok && kind == domain.AnnouncedDown && own.Status == domain.StatusDown && own.Since.Before(now) {
 			e.since = own.Since // the downtime counts from this node's own down, as in node mode
 		}
-		if kind == domain.AnnouncedDown {
-			e.next = n.cfg.Followups.due(e.since, 0)
-		}
 		n.episodes[peer] = e
 	}
 
@@ -209,10 +204,13 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	if r, ok := snap.Relay(e.by); ok && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh {
 		relayed = r.ReceivedAt()
 	}
-	wasMine := e.mine
+	wasMine, wasHeld := e.mine, e.held()
 	if e.hear(n.cfg.Node, holders, relayed, n.cfg.Fresh, now) {
 		n.cfg.Metrics.MessageSuppressed(startKind(kind), SuppressedElsewhere)
 		n.cfg.Log.Debug().Str("peer", peer).Str("kind", string(kind)).Str("by", e.by).Msg("announced by another node; leaving it the messages")
+	}
+	if !wasHeld && e.held() {
+		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
 	}
 	if wasMine && !e.mine {
 		n.cfg.Log.Info().Str("peer", peer).Str("kind", string(kind)).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
@@ -221,7 +219,7 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	if !e.held() && !e.mine {
 		turn := n.turn(e, v, now)
 		if now.Before(turn) {
-			return earliest(turn, e.next)
+			return turn
 		}
 		n.takeTurn(peer, e, v, now)
 	}
@@ -282,23 +280,30 @@ func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, no
 }
 
 // remind sends the outage's reminder when it is due and this node holds
-// the announcement, or counts it left to the node that does. A reminder
-// missed (the node was busy, or took over late) is sent once, not in a
-// burst, and the chain moves on to its next slot in the future.
+// the announcement, or counts the reminders it leaves to the node that
+// does, and sets when to look again. A reminder missed (the node was busy,
+// or took over from a node that died before sending it) is sent once, not
+// in a burst, and the chain moves on to its next slot in the future.
 func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now time.Time) {
-	if e.kind != domain.AnnouncedDown || e.next.After(now) {
-		return
-	}
+	gaps := n.cfg.Followups
 	switch {
+	case e.kind != domain.AnnouncedDown:
+		e.next = time.Time{}
 	case e.mine:
-		n.send(clusterReminderMessage(peer, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
+		if !gaps.due(e.since, e.sent).After(now) {
+			n.send(clusterReminderMessage(peer, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
+			e.sent = max(e.sent+1, gaps.dueBy(e.since, now))
+		}
+		e.next = gaps.due(e.since, e.sent)
 	case e.held():
-		n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedElsewhere)
+		if due := gaps.dueBy(e.since, now); due > e.left {
+			n.cfg.Metrics.MessagesSuppressed(MessageReminder, SuppressedElsewhere, due-e.left)
+			e.left = due
+		}
+		e.next = gaps.due(e.since, e.left)
 	default:
-		return // its turn to take over has not come: the reminder waits for it
+		e.next = time.Time{} // waiting for its turn, which wakes it
 	}
-	e.sent = max(e.sent, n.cfg.Followups.dueBy(e.since, now))
-	e.next = n.cfg.Followups.due(e.since, e.sent)
 }
 
 // end closes an episode the verdict no longer shows. Its announcer says it

@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
@@ -44,6 +45,7 @@ type simNode struct {
 	stop     context.CancelFunc
 	notifier *ClusterNotifier
 	changes  *Signal
+	metrics  *Metrics
 	snap     atomic.Pointer[domain.Snapshot]
 }
 
@@ -81,7 +83,8 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 	c := &simCluster{t: t, round: simRound, rule: domain.ClusterRule{Fresh: simFresh}, names: names, start: time.Now(),
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
-		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{}}
+		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
+			metrics: NewMetrics(nil)}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start
@@ -117,7 +120,7 @@ func (c *simCluster) boot(name string, saved []AnnouncementRecord) {
 	c.publish(n)
 	n.notifier = NewClusterNotifier(ClusterNotifierConfig{Node: name, Nodes: len(c.names), Followups: simFollowups,
 		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, State: n, Changes: n.changes,
-		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Log: zerolog.Nop()})
+		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Metrics: n.metrics, Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(c.t.Context())
 	n.stop, n.alive = cancel, true
 	go n.notifier.Serve(ctx)
@@ -253,6 +256,22 @@ func TestClusterAlertsOneMessagePerOutageWhateverOrderTheObserversNoticeIn(t *te
 					}
 					c.everyoneSees("e", domain.StatusUp, spread, order...)
 					time.Sleep(5 * simSlot)
+					counted := func(node string, kind MessageKind, reason string) float64 {
+						m := c.nodes[node].metrics
+						if reason == "" {
+							return testutil.ToFloat64(m.sent.WithLabelValues(kind.String()))
+						}
+						return testutil.ToFloat64(m.suppressed.WithLabelValues(kind.String(), reason))
+					}
+					for _, node := range []string{"a", "b", "c", "d"} {
+						mine := node == "a"
+						for kind, want := range map[MessageKind]float64{MessageDown: 1, MessageReminder: 2, MessageRecovery: 1} {
+							sent, left := counted(node, kind, ""), counted(node, kind, SuppressedElsewhere)
+							if (mine && (sent != want || left != 0)) || (!mine && (sent != 0 || left != want)) {
+								t.Errorf("%s counted %v %s messages sent and %v left to another node", node, sent, kind, left)
+							}
+						}
+					}
 					if n, all := c.count(MessageRecovery, "e"), c.messages(); n != 1 || len(all) != 4 || !strings.HasPrefix(all[3], "a: 🟢 `e` is reachable again") {
 						t.Fatalf("sent %q, want one recovery from a after the down and two reminders", all)
 					}

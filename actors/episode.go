@@ -26,11 +26,14 @@ type episode struct {
 	// mine: this node holds the announcement and sends what follows.
 	mine bool
 	// sent is how many reminders went out: this node's own count when
-	// mine, else the announcer's as last heard.
+	// mine, else the announcer's as last heard, which a node that takes
+	// over carries on from.
 	sent int
-	// next is when the next reminder is due (outages only). Other nodes
-	// keep the schedule too, to count the reminders they leave to the
-	// announcer and to take over on time.
+	// left is how many reminders this node left to the announcer, counted
+	// as their slots pass while another node holds the announcement.
+	left int
+	// next is when the next reminder is due (outages only): to send it,
+	// or to count it left to the announcer.
 	next time.Time
 
 	// by is the other node last heard announcing it, and heardAt when the

@@ -133,8 +133,13 @@ func (m *Metrics) MessageSent(kind MessageKind) {
 
 // MessageSuppressed counts a message this node did not send, and why.
 func (m *Metrics) MessageSuppressed(kind MessageKind, reason string) {
+	m.MessagesSuppressed(kind, reason, 1)
+}
+
+// MessagesSuppressed counts n messages of one kind not sent for one reason.
+func (m *Metrics) MessagesSuppressed(kind MessageKind, reason string, n int) {
 	if m != nil {
-		m.suppressed.WithLabelValues(kind.String(), reason).Inc()
+		m.suppressed.WithLabelValues(kind.String(), reason).Add(float64(n))
 	}
 }
 

@@ -87,6 +87,27 @@ func TestNilMetricsCountNothing(t *testing.T) {
 	m.RelayReceived(domain.RelayAccepted)
 	m.WebhookDelivery(WebhookDelivered)
 	m.MailboxDropped("webhook")
+	m.MessageSent(MessageDown)
+	m.MessageSuppressed(MessageDown, SuppressedElsewhere)
+}
+
+// Every kind of message has its sent and suppressed series from the start,
+// at zero, so that a rate() or an alert on them works before the first.
+func TestMessageCountersExistFromTheStart(t *testing.T) {
+	m := NewMetrics(nil)
+	families := scrape(t, m, newTestOwner())
+	count := func(name string) int {
+		if f, ok := families[name]; ok {
+			return len(f.GetMetric())
+		}
+		return 0
+	}
+	if n := count("mesh_messages_sent_total"); n != len(messageKinds) {
+		t.Fatalf("%d series of mesh_messages_sent_total, want one per kind", n)
+	}
+	if n := count("mesh_messages_suppressed_total"); n != len(messageKinds)*len(suppressedReasons()) {
+		t.Fatalf("%d series of mesh_messages_suppressed_total, want one per kind and reason", n)
+	}
 }
 
 func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {

@@ -322,3 +322,51 @@ func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {
 		t.Fatalf("log %s, want a recovery with duration_ms 0", logs.String())
 	}
 }
+
+// The cluster notifier hears of every snapshot whose verdicts may have
+// changed: a relay came, a status changed, or a relay the verdicts counted
+// went stale; not of one where only failure counts moved.
+func TestOwnerWakesTheClusterNotifierWhenTheVerdictsMayChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		wakes := &roundCounter{}
+		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a", "b"), Threshold: 2, Boot: time.Now(),
+			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, ClusterChanged: wakes, Log: zerolog.Nop()})
+		go o.Serve(t.Context())
+		woken := func() int {
+			settle()
+			wakes.mu.Lock()
+			defer wakes.mu.Unlock()
+			n := wakes.rounds
+			wakes.rounds = 0
+			return n
+		}
+		report(t, o, "a", true) // unknown -> up
+		report(t, o, "b", true)
+		if n := woken(); n == 0 {
+			t.Fatal("no wake-up for a change of status")
+		}
+		time.Sleep(time.Second)
+		report(t, o, "a", false) // a failure, no change of status
+		if n := woken(); n != 0 {
+			t.Fatalf("%d wake-ups for a failure count", n)
+		}
+		b := map[string]domain.PeerView{"a": {Status: domain.StatusDown, Since: time.Now()}}
+		if err := o.StoreRelay(t.Context(), "b", domain.NewRelayCopy(time.Now(), b)); err != nil {
+			t.Fatal(err)
+		}
+		if n := woken(); n != 1 {
+			t.Fatalf("%d wake-ups for a relay, want 1", n)
+		}
+		if v, _ := o.Snapshot().Verdicts().Of("a"); !slices.Equal(v.DownFrom(), []string{"b"}) {
+			t.Fatalf("verdict on a %+v, want b among those that see it down", v)
+		}
+		time.Sleep(4 * time.Second) // b's relay is stale
+		report(t, o, "b", true)
+		if n := woken(); n != 1 {
+			t.Fatalf("%d wake-ups once a relay went stale, want 1", n)
+		}
+		if v, _ := o.Snapshot().Verdicts().Of("a"); len(v.DownFrom()) != 0 {
+			t.Fatalf("verdict on a %+v, still counting b's stale relay", v)
+		}
+	})
+}

@@ -20,6 +20,7 @@ func FuzzStateFile(f *testing.F) {
 		`{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"0001-01-01T00:00:01Z","last_seen":null,"consecutive_failures":9,"reminders_sent":1048576,"history":[]}}}`,
 		`{"version":1,"peers":{"x":`,
 		`[]`,
+		`{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"history":[]}},"announcements":[{"peer":"dec","by":"oct","kind":"down","since":"2026-06-06T12:40:00Z","reminders":1048576}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -35,6 +36,9 @@ func FuzzStateFile(f *testing.F) {
 		n := NewNotifier(NotifierConfig{Followups: []time.Duration{time.Second, time.Minute}, Inbox: NewInbox(2, nil, zerolog.Nop()),
 			Out: &messageRecorder{}, Outages: saved.Outages(peers), Now: now, Log: zerolog.Nop()})
 		n.process(now.Add(24 * time.Hour))
+		c := NewClusterNotifier(ClusterNotifierConfig{Node: "nov", Nodes: 3, Followups: Schedule{time.Second, time.Minute},
+			Slot: time.Second, Fresh: time.Second, State: o, Out: &messageRecorder{}, Saved: saved.Announcements(peers), Now: now, Log: zerolog.Nop()})
+		c.process(now.Add(24 * time.Hour))
 		if took := time.Since(start); took > 5*time.Second {
 			t.Fatalf("restoring took %v", took)
 		}

@@ -47,6 +47,28 @@ func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 	}
 }
 
+// The cluster notifier's announcements, its own and those it heard of, are
+// kept; those of peers no longer listed are not resumed.
+func TestAnnouncementsRoundTripThroughTheStateFile(t *testing.T) {
+	snap := domain.NewSnapshot("nov", nil, nil)
+	records := []AnnouncementRecord{
+		{Peer: "dec", By: "nov", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0.Add(time.Millisecond), Reminders: 3}},
+		{Peer: "oct", By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedPartial, Since: t0}},
+		{Peer: "gone", By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0}},
+	}
+	data, err := encodeStateFile(snap, nil, nil, records, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeStateFile(data, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed := got.Announcements(configPeers("dec", "oct")); !reflect.DeepEqual(resumed, records[:2]) {
+		t.Fatalf("resumed %+v, want %+v", resumed, records[:2])
+	}
+}
+
 func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
 		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
@@ -60,16 +82,18 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 
 func TestUnusableStateFilesAreSetAsideAndTheNodeStartsFresh(t *testing.T) {
 	cases := map[string]string{
-		"garbage":                "\x00\x01 not json",
-		"truncated":              `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
-		"an unknown version":     `{"version":99,"node":"nov","peers":{}}`,
-		"an invalid status":      `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"an invalid name":        `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"a history of limbo":     `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
-		"a JSON list instead":    `[]`,
-		"a history out of order": `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-06T11:42:00Z"}]}}}`,
-		"9e18 reminders sent":    `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":9000000000000000000,"history":[]}}}`,
-		"negative reminders":     `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":-5,"history":[]}}}`,
+		"garbage":                         "\x00\x01 not json",
+		"truncated":                       `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
+		"an unknown version":              `{"version":99,"node":"nov","peers":{}}`,
+		"an invalid status":               `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"an invalid name":                 `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
+		"a history of limbo":              `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
+		"a JSON list instead":             `[]`,
+		"a history out of order":          `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-06T11:42:00Z"}]}}}`,
+		"9e18 reminders sent":             `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":9000000000000000000,"history":[]}}}`,
+		"negative reminders":              `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":-5,"history":[]}}}`,
+		"an announcement of another kind": `{"version":1,"node":"nov","peers":{},"announcements":[{"peer":"dec","by":"oct","kind":"up","since":"2026-06-06T12:42:00Z","reminders":0}]}`,
+		"an announcement by nobody":       `{"version":1,"node":"nov","peers":{},"announcements":[{"peer":"dec","by":"","kind":"down","since":"2026-06-06T12:42:00Z","reminders":0}]}`,
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -2,9 +2,12 @@ package wire
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 func TestRelayedRTTIsKept(t *testing.T) {
@@ -42,5 +45,51 @@ func TestRelaysWithTwinKeysAreRefused(t *testing.T) {
 	// Keys that are only alike in other objects are fine.
 	if _, err := DecodeRelay([]byte(`{"node":"dec.example","peers":{"a.example":` + view + `,"b.example":` + view + `},"x":{"node":1}}`)); err != nil {
 		t.Fatalf("a relay without twins was refused: %v", err)
+	}
+}
+
+// A node's announcements travel in its relay as "announced", and come back
+// as they left, to the second (the seed's time format).
+func TestAnnouncementsTravelInTheRelay(t *testing.T) {
+	since := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	sent := map[string]domain.Announcement{
+		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
+		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
+	}
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), sent)
+	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":2}`) {
+		t.Fatalf("relay body %s", body)
+	}
+	r, err := DecodeRelay(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]domain.Announcement{
+		"e.example":      {Kind: domain.AnnouncedDown, Since: since, Reminders: 2},
+		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
+	}
+	if !maps.Equal(r.Announced, want) {
+		t.Fatalf("decoded %+v, want %+v", r.Announced, want)
+	}
+	// A node that announces nothing sends the seed's body, and an original
+	// node's body announces nothing.
+	if body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), nil); strings.Contains(string(body), "announced") {
+		t.Fatalf("relay body %s", body)
+	}
+}
+
+func TestABadAnnouncementRefusesTheRelayAndSaysWhy(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"node":"a","peers":{},"announced":[]}`: "announced",
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"up","since":"2026-11-25T10:00:00Z","reminders":0}}}`:     `announced["e"].kind`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"yesterday","reminders":0}}}`:              `announced["e"].since`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z"}}}`:                 `announced["e"].reminders`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":-1}}}`:  `announced["e"].reminders`,
+		`{"node":"a","peers":{},"announced":{"e/x":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":0}}}`: `announced["e/x"]: name`,
+		`{"node":"a","peers":{},"announced":{"e":"down"}}`:                                                         `announced["e"]: must be an object`,
+	} {
+		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", body, err, want)
+		}
 	}
 }
