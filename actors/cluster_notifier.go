@@ -32,7 +32,11 @@ type ClusterNotifierConfig struct {
 	State interface{ Snapshot() *domain.Snapshot }
 	// Changes wakes the notifier when the verdicts or the relays changed.
 	Changes *Signal
-	Out     MessageSink
+	// Announcing is woken when this node's announcements changed (the
+	// relay sender), so that they leave at once rather than at the end of
+	// the round; nil wakes nobody.
+	Announcing Waker
+	Out        MessageSink
 	// Saved are the announcements a previous run made and heard of.
 	Saved []AnnouncementRecord
 	Now   time.Time // when the node started
@@ -374,6 +378,9 @@ func (n *ClusterNotifier) publish() {
 		case e.announced && e.by != "":
 			records = append(records, AnnouncementRecord{Peer: peer, By: e.by, Announcement: a})
 		}
+	}
+	if old := n.announced.Load(); old != nil && !maps.Equal(*old, announced) && n.cfg.Announcing != nil {
+		defer n.cfg.Announcing.Notify()
 	}
 	n.announced.Store(&announced)
 	n.records.Store(&records)

@@ -177,7 +177,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 				Outages: saved.Outages(cfg.Peers), Now: boot, Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
-			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, webhook,
+			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, webhook,
 				saved.Announcements(cfg.Peers), boot, metrics, log))
 			notifications.Add(clusterNotifier)
 		}
@@ -227,14 +227,15 @@ func clusterRule(cfg config.Config) domain.ClusterRule {
 
 // clusterNotifierConfig is the cluster notifier's configuration. Its slot,
 // how long each node waits per node before it in the election, is two
-// rounds: an announcement leaves in the relay at the end of the round it
-// was made in, after any relay still being posted (PROBE_TIMEOUT), and a
-// slot of one round would race it.
-func clusterNotifierConfig(cfg config.Config, owner *actors.Owner, changes *actors.Signal, out actors.MessageSink,
+// rounds. A new announcement wakes the relay sender at once (announcing),
+// but a relay still being posted may hold it up to PROBE_TIMEOUT, and the
+// verdicts of two nodes turn down up to a round apart: a slot of one round
+// would race it.
+func clusterNotifierConfig(cfg config.Config, owner *actors.Owner, changes, announcing *actors.Signal, out actors.MessageSink,
 	saved []actors.AnnouncementRecord, boot time.Time, metrics *actors.Metrics, log zerolog.Logger) actors.ClusterNotifierConfig {
 	return actors.ClusterNotifierConfig{Node: cfg.Node, Nodes: len(cfg.Peers) + 1, Followups: cfg.FollowupIntervals,
 		PartialAfter: cfg.PartialAfter, Slot: 2 * round(cfg), Fresh: clusterRule(cfg).Fresh, State: owner, Changes: changes,
-		Out: out, Saved: saved, Now: boot, Metrics: metrics, Log: log}
+		Announcing: announcing, Out: out, Saved: saved, Now: boot, Metrics: metrics, Log: log}
 }
 
 // webhookHost is what the logs may say of WEBHOOK_URL: its host, never the

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // These tests put each node in its own network namespace, on a bridge in a
@@ -31,8 +35,9 @@ func get(url string) int {
 	return 0
 }
 
-// netCluster is three nodes, each in namespace ns[i] at 10.77.0.(i+1), joined
-// by a bridge in namespace hub through the link hostLink[i].
+// netCluster is n nodes, each in namespace ns[i] at 10.77.0.(i+1), joined
+// by a bridge in namespace hub through the link mh<i><id>. The hub itself
+// is at hubIP on the bridge, where a test may serve a webhook.
 type netCluster struct {
 	t     *testing.T
 	id    string
@@ -49,7 +54,17 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
+const hubIP = "10.77.0.254"
+
 func newNetCluster(t *testing.T) *netCluster {
+	t.Helper()
+	c := newNetwork(t, 3)
+	c.start()
+	return c
+}
+
+// newNetwork makes the namespaces and links of n nodes, and starts none.
+func newNetwork(t *testing.T, n int) *netCluster {
 	t.Helper()
 	id := fmt.Sprintf("%04x", os.Getpid()%0xffff)
 	c := &netCluster{t: t, id: id, hub: "mesh-hub-" + id}
@@ -61,8 +76,9 @@ func newNetCluster(t *testing.T) *netCluster {
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", c.hub).Run() })
 	run(t, "ip", "-n", c.hub, "link", "add", "br0", "type", "bridge")
+	run(t, "ip", "-n", c.hub, "addr", "add", hubIP+"/24", "dev", "br0")
 	run(t, "ip", "-n", c.hub, "link", "set", "br0", "up")
-	for i := range 3 {
+	for i := range n {
 		ns := fmt.Sprintf("mesh-n%d-%s", i, id)
 		run(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
@@ -79,15 +95,66 @@ func newNetCluster(t *testing.T) *netCluster {
 		c.ns = append(c.ns, ns)
 		c.ips = append(c.ips, ip)
 	}
+	return c
+}
+
+// start starts a node in each namespace, with the common settings and env.
+func (c *netCluster) start(env ...string) {
+	t := c.t
+	t.Helper()
 	var peers []string
 	for _, ip := range c.ips {
 		peers = append(peers, "http://"+ip+":4000")
 	}
 	for i, ns := range c.ns {
 		c.nodes = append(c.nodes, startNodeUnder(t, []string{"ip", "netns", "exec", ns}, c.ips[i]+":4000",
-			"PEERS="+strings.Join(peers, ","), "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=500ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=netns"))
+			append([]string{"PEERS=" + strings.Join(peers, ","), "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=500ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=netns"}, env...)...))
 	}
-	return c
+}
+
+// name is node i's name.
+func (c *netCluster) name(i int) string { return c.ips[i] + ":4000" }
+
+// listen opens a TCP listener inside the hub's namespace, at hubIP: a
+// socket stays in the namespace it was made in, whichever thread serves it
+// afterwards. The thread that makes it enters the namespace and leaves it
+// again; it is locked for that while, so no other goroutine runs there.
+func (c *netCluster) listen(t *testing.T) net.Listener {
+	t.Helper()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			return // the thread stays locked and ends with the goroutine
+		}
+		defer own.Close()
+		hub, err := os.Open("/var/run/netns/" + c.hub)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer hub.Close()
+		if err := unix.Setns(int(hub.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: err}
+			return
+		}
+		l, err := net.Listen("tcp", hubIP+":0")
+		if back := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); back == nil {
+			runtime.UnlockOSThread() // back home: the thread may serve others again
+		}
+		done <- result{l, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("listening in %s: %v", c.hub, r.err)
+	}
+	return r.l
 }
 
 // state reads node i's /state from inside its namespace, which works
@@ -111,8 +178,8 @@ func (c *netCluster) sees(i, j int, status string) bool {
 func (c *netCluster) allUp(t *testing.T) {
 	t.Helper()
 	eventually(t, 20*time.Second, "every node to see every other up", func() bool {
-		for i := range 3 {
-			for j := range 3 {
+		for i := range c.nodes {
+			for j := range c.nodes {
 				if i != j && !c.sees(i, j, "up") {
 					return false
 				}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -26,9 +27,12 @@ type chatMessage struct {
 	at       time.Time
 }
 
-func newChat(t *testing.T) *chat {
+func newChat(t *testing.T) *chat { return newChatOn(t, nil) }
+
+// newChatOn is newChat serving on l; nil is a loopback port.
+func newChatOn(t *testing.T, l net.Listener) *chat {
 	c := &chat{}
-	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m chatMessage
 		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
 			t.Errorf("webhook body: %v", err)
@@ -39,8 +43,31 @@ func newChat(t *testing.T) *chat {
 		c.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	if l != nil {
+		c.Server.Listener.Close()
+		c.Server.Listener = l
+	}
+	c.Start()
 	t.Cleanup(c.Close)
 	return c
+}
+
+// all returns every message received, in order.
+func (c *chat) all() []chatMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]chatMessage(nil), c.messages...)
+}
+
+// about returns the messages about peer, from any node, in order.
+func (c *chat) about(peer string) []chatMessage {
+	var out []chatMessage
+	for _, m := range c.all() {
+		if strings.Contains(m.Content, "`"+peer+"`") {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // from returns the messages one node sent about peer, in order.
