@@ -35,19 +35,28 @@ func runtimeStats(t *testing.T, n *node) (goroutines, heap float64) {
 	return metricValue(t, text, "go_goroutines"), metricValue(t, text, "go_memstats_heap_inuse_bytes")
 }
 
-// Five nodes, with webhooks and state files, while three of them are
-// stopped and started again at random for a few minutes. Afterwards the two
-// that ran all along have as many goroutines and as much heap as before the
-// churn (nothing leaks), every transition a node logged was announced
-// exactly once by that node (down and recovery), and no node reported a
-// data race (the suite's binary is built with -race when the tests are).
+// Five nodes, with webhooks, state files and cluster alerts, while three of
+// them are stopped and started again at random for a few minutes.
+// Afterwards the two that ran all along have as many goroutines and as much
+// heap as before the churn (nothing leaks); about each node, the cluster
+// sent a down message and a recovery in turn, never two down messages for
+// one outage, and the last one a recovery; and no node reported a data race
+// (the suite's binary is built with -race when the tests are). Node alerts
+// through the same churn: every transition a node logged was announced
+// exactly once by that node.
 func TestSoakFiveNodesThroughRandomStopsAndStarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a soak test of minutes; not with -short")
 	}
+	for _, alerts := range []string{"cluster", "node"} {
+		t.Run("ALERTS="+alerts, func(t *testing.T) { soak(t, alerts) })
+	}
+}
+
+func soak(t *testing.T, alerts string) {
 	dir := t.TempDir()
 	hook := newChat(t)
-	nodes := clusterWith(t, 5, stateFiles(dir), "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=1h", "RELAY_SECRET=soak")
+	nodes := clusterWith(t, 5, stateFiles(dir), "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=1h", "RELAY_SECRET=soak", "ALERTS="+alerts)
 	steady, churned := nodes[:2], nodes[2:]
 
 	time.Sleep(2 * time.Second) // every node has probed and relayed for a while
@@ -86,8 +95,34 @@ func TestSoakFiveNodesThroughRandomStopsAndStarts(t *testing.T) {
 		}
 	}
 
-	// Every transition a node logged, announced once by that node.
+	if alerts == "cluster" {
+		// About each node, down and recovery in turn; the last a recovery.
+		for _, peer := range nodes {
+			marks := func() string {
+				var s strings.Builder
+				for _, m := range hook.about(peer.name) {
+					if r := []rune(m.Content)[0]; r == '🔴' || r == '🟢' {
+						s.WriteRune(r)
+					}
+				}
+				return s.String()
+			}
+			eventually(t, 60*time.Second, "the last message about "+peer.name+" to be a recovery", func() bool {
+				return !strings.HasSuffix(marks(), "🔴")
+			})
+			if m := marks(); strings.Contains(m, "🔴🔴") || strings.Contains(m, "🟢🟢") || strings.HasPrefix(m, "🟢") {
+				t.Errorf("about %s, the cluster sent %s, want down and recovery in turn:%s", peer.name, m, dump(hook.about(peer.name)))
+			}
+		}
+		down, _, green := kinds(hook.all())
+		t.Logf("the cluster sent %d down messages and %d recoveries", down, green)
+	}
+
+	// In node mode, every transition a node logged, announced once by that node.
 	for _, obs := range nodes {
+		if alerts == "cluster" {
+			break
+		}
 		for _, peer := range nodes {
 			if obs == peer {
 				continue

@@ -101,11 +101,22 @@ func secondsDown(t *testing.T, m chatMessage) int {
 	return n
 }
 
+// Node alerts, the seed's: each node messages its own view. They are the
+// default without relaying, and what ALERTS=node keeps with it.
 func TestWebhookAlertsFromRealNodes(t *testing.T) {
+	for name, env := range map[string][]string{
+		"without relaying":          nil,
+		"ALERTS=node with relaying": {"RELAY_SECRET=node-alerts", "ALERTS=node"},
+	} {
+		t.Run(name, func(t *testing.T) { nodeAlerts(t, env...) })
+	}
+}
+
+func nodeAlerts(t *testing.T, env ...string) {
 	hook := newChat(t)
 	// A threshold of 5 (half a second of refusals) keeps the staggered
 	// start of the three processes from counting as an outage.
-	nodes := cluster(t, 3, "WEBHOOK_URL="+hook.URL+"/api/webhooks/123/t0ken-e2e", "FOLLOWUP_INTERVALS=1s,2s", "FAILURE_THRESHOLD=5")
+	nodes := cluster(t, 3, append([]string{"WEBHOOK_URL=" + hook.URL + "/api/webhooks/123/t0ken-e2e", "FOLLOWUP_INTERVALS=1s,2s", "FAILURE_THRESHOLD=5"}, env...)...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	if n := hook.count(); n != 0 {
 		t.Fatalf("boot sent %d messages, want none", n)
