@@ -32,8 +32,10 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	}))
 	defer hook.Close()
 
+	// Node alerts, so that both nodes post about the dead one, each to its
+	// own webhook.
 	common := []string{"PEERS=http://" + a + ",http://" + b + ",http://" + dead, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms",
-		fmt.Sprintf("FAILURE_THRESHOLD=%d", threshold), "RELAY_SECRET=" + secret, "LOG_LEVEL=trace"}
+		fmt.Sprintf("FAILURE_THRESHOLD=%d", threshold), "RELAY_SECRET=" + secret, "ALERTS=node", "LOG_LEVEL=trace"}
 	nodeA := startNode(t, a, append(common, "WEBHOOK_URL="+hook.URL+"/api/webhooks/1/"+tokenA)...)
 	nodeB := startNode(t, b, append(common, fmt.Sprintf("WEBHOOK_URL=http://127.0.0.1:%d/api/webhooks/2/%s", closed, tokenB))...)
 
