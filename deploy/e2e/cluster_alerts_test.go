@@ -105,6 +105,16 @@ func TestClusterAlertsOneDownOneReminderPerGapOneRecovery(t *testing.T) {
 	if d, _, _ := kinds(hook.all()); d != 1 {
 		t.Fatalf("%d down messages in all, want 1:%s", d, dump(hook.all()))
 	}
+	// Each node's metrics say what it sent and what it left to the sender.
+	for i, obs := range observers {
+		families, _ := scrape(t, obs)
+		sent, _ := sample(families, "mesh_messages_sent_total", map[string]string{"kind": "down"})
+		left, _ := sample(families, "mesh_messages_suppressed_total", map[string]string{"kind": "down", "reason": "announced_elsewhere"})
+		leftRecovery, _ := sample(families, "mesh_messages_suppressed_total", map[string]string{"kind": "recovery", "reason": "announced_elsewhere"})
+		if want := map[bool][3]float64{true: {1, 0, 0}, false: {0, 1, 1}}[i == 0]; [3]float64{sent, left, leftRecovery} != want {
+			t.Errorf("%s: down messages sent %v, left to another %v, recoveries left %v; want %v", obs.name, sent, left, leftRecovery, want)
+		}
+	}
 }
 
 // The announcer killed mid-outage: the next node by name carries on with
