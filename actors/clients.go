@@ -14,6 +14,7 @@ const (
 	forProbes clientPurpose = iota
 	forRelays
 	forWebhooks
+	forOutside
 )
 
 // newHTTPClient returns the client for one purpose. What they share: every
@@ -52,6 +53,12 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration) *http.Client {
 		// outside, and often reached through one. Each attempt's context
 		// carries its deadline.
 		t.Proxy = http.ProxyFromEnvironment
+	case forOutside:
+		// The isolation guard's check that the outside still answers: by
+		// the way the chat service is reached (the environment's proxy),
+		// on a fresh connection, which is what a lost network refuses.
+		t.Proxy = http.ProxyFromEnvironment
+		t.DisableKeepAlives = true
 	}
 	return c
 }

@@ -61,6 +61,7 @@ type Metrics struct {
 	dropped       *prometheus.CounterVec
 	sent          *prometheus.CounterVec
 	suppressed    *prometheus.CounterVec
+	isolated      prometheus.Gauge
 }
 
 // NewMetrics returns the metrics of a node that probes peers: its counters
@@ -90,9 +91,12 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_messages_suppressed_total", Help: "Chat messages this node did not send, by kind and reason (cluster alerts).",
 		}, []string{"kind", "reason"}),
+		isolated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mesh_isolated", Help: "1 while this node has lost its own network (the isolation guard), else 0.",
+		}),
 	}
 	m.registry.MustRegister(
-		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed,
+		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -122,6 +126,18 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		}
 	}
 	return m
+}
+
+// SetIsolated sets mesh_isolated.
+func (m *Metrics) SetIsolated(isolated bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if isolated {
+		v = 1
+	}
+	m.isolated.Set(v)
 }
 
 // MessageSent counts a message handed to the webhook.

@@ -73,8 +73,9 @@ type OwnerConfig struct {
 type Owner struct {
 	cfg OwnerConfig
 
-	results chan domain.ProbeResult
-	relays  chan relayMsg
+	results  chan domain.ProbeResult
+	relays   chan relayMsg
+	isolated chan bool
 
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
@@ -92,6 +93,8 @@ type Owner struct {
 	// change them.
 	verdicts      *domain.Verdicts
 	verdictsUntil time.Time
+	// isolation is what the isolation guard last said (see SetIsolated).
+	isolation bool
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -109,12 +112,13 @@ type relayMsg struct {
 func NewOwner(cfg OwnerConfig) *Owner {
 	peers := slices.SortedFunc(slices.Values(cfg.Peers), func(a, b config.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	o := &Owner{
-		cfg:     cfg,
-		results: make(chan domain.ProbeResult, len(peers)+1), // each prober has at most one result in flight
-		relays:  make(chan relayMsg, 16),
-		index:   make(map[string]int, len(peers)),
-		probed:  make(map[string]bool, len(peers)),
-		relayed: map[string]*domain.RelayCopy{},
+		cfg:      cfg,
+		results:  make(chan domain.ProbeResult, len(peers)+1), // each prober has at most one result in flight
+		relays:   make(chan relayMsg, 16),
+		isolated: make(chan bool, 1),
+		index:    make(map[string]int, len(peers)),
+		probed:   make(map[string]bool, len(peers)),
+		relayed:  map[string]*domain.RelayCopy{},
 	}
 	restored := cfg.Saved.Restored()
 	for i, peer := range peers {
@@ -127,7 +131,7 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		o.peers = append(o.peers, p)
 		o.entries = append(o.entries, p.entry())
 	}
-	snap, _ := o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed), true, cfg.Boot)
+	snap, _ := o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed).WithIsolated(false), true, cfg.Boot)
 	o.current.Store(snap)
 	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
 	return o
@@ -160,6 +164,19 @@ func (o *Owner) StoreRelay(ctx context.Context, node string, copy *domain.RelayC
 	}
 }
 
+// SetIsolated tells the owner whether this node has lost its own network
+// (the isolation guard decides): the snapshot says so, and the verdicts
+// leave this node's view out while it lasts. It waits for room or until
+// ctx ends.
+func (o *Owner) SetIsolated(ctx context.Context, isolated bool) error {
+	select {
+	case o.isolated <- isolated:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Serve runs the owner's loop: take one message, apply whatever else comes
 // before publishGap since the last snapshot is over, publish, and tell the
 // listeners.
@@ -185,6 +202,8 @@ func (o *Owner) turn(ctx context.Context) error {
 		o.applyResult(&b, r)
 	case m := <-o.relays:
 		o.applyRelay(&b, m)
+	case i := <-o.isolated:
+		o.applyIsolated(&b, i)
 	}
 	var gapOver <-chan time.Time
 	if wait := time.Until(o.published.Add(publishGap)); wait > 0 {
@@ -202,6 +221,9 @@ func (o *Owner) turn(ctx context.Context) error {
 		case m := <-o.relays:
 			o.applyRelay(&b, m)
 			continue
+		case i := <-o.isolated:
+			o.applyIsolated(&b, i)
+			continue
 		default:
 		}
 		if gapOver == nil {
@@ -212,6 +234,8 @@ func (o *Owner) turn(ctx context.Context) error {
 			o.applyResult(&b, r)
 		case m := <-o.relays:
 			o.applyRelay(&b, m)
+		case i := <-o.isolated:
+			o.applyIsolated(&b, i)
 		case <-gapOver:
 			return nil
 		case <-ctx.Done():
@@ -228,6 +252,13 @@ type batch struct {
 	relayed     map[string]*domain.RelayCopy
 	transitions []domain.Transition
 	roundDone   bool
+	isolation   bool // the isolation changed
+}
+
+func (o *Owner) applyIsolated(b *batch, isolated bool) {
+	if isolated != o.isolation {
+		o.isolation, b.isolation = isolated, true
+	}
 }
 
 func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
@@ -277,7 +308,7 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 }
 
 func (o *Owner) publish(b *batch) {
-	if b.entries == nil && b.relayed == nil {
+	if b.entries == nil && b.relayed == nil && !b.isolation {
 		return
 	}
 	if b.entries != nil {
@@ -287,7 +318,8 @@ func (o *Owner) publish(b *batch) {
 		o.relayed = b.relayed
 	}
 	now := time.Now()
-	snap, reached := o.withVerdicts(domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed), len(b.transitions) > 0 || b.relayed != nil, now)
+	s := domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
+	snap, reached := o.withVerdicts(s, len(b.transitions) > 0 || b.relayed != nil || b.isolation, now)
 	o.current.Store(snap)
 	o.published = now
 	if (reached || b.relayed != nil) && o.cfg.ClusterChanged != nil {

@@ -90,7 +90,7 @@ func TestOwnerStartsEveryPeerUnknown(t *testing.T) {
 	if want := `{"node":"me","peers":{"a":{"status":"unknown","since":"` + peers[0].View().Since.UTC().Format(time.RFC3339) +
 		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null},"b":{"status":"unknown","since":"` + peers[1].View().Since.UTC().Format(time.RFC3339) +
 		`","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{},` +
-		`"cluster":{"a":{"status":"partial","down_from":[],"up_from":[]},"b":{"status":"partial","down_from":[],"up_from":[]}}}`; string(new(wire.StateEncoder).Encode(s)) != want {
+		`"cluster":{"a":{"status":"partial","down_from":[],"up_from":[]},"b":{"status":"partial","down_from":[],"up_from":[]}},"isolated":false}`; string(new(wire.StateEncoder).Encode(s)) != want {
 		t.Fatalf("initial /state\n got %s\nwant %s", new(wire.StateEncoder).Encode(s), want)
 	}
 }

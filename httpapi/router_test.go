@@ -114,7 +114,9 @@ func TestStateIsTheSeedsShape(t *testing.T) {
 		`"oct.mesh.dupunkto.org":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"rtt_ms":null}},"relay":{},` +
 		// And the cluster's verdicts, which it ignores too: from this node alone here.
 		`"cluster":{"dec.mesh.dupunkto.org":{"status":"up","down_from":[],"up_from":["nov.mesh.dupunkto.org"]},` +
-		`"oct.mesh.dupunkto.org":{"status":"partial","down_from":[],"up_from":[]}}}`
+		`"oct.mesh.dupunkto.org":{"status":"partial","down_from":[],"up_from":[]}},` +
+		// And whether this node is cut off from its own network.
+		`"isolated":false}`
 	if r.status != 200 || r.body != want {
 		t.Fatalf("GET /state = %d\n got %s\nwant %s", r.status, r.body, want)
 	}

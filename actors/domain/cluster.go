@@ -101,7 +101,9 @@ func (r ClusterRule) quorum(n int) int {
 // ComputeVerdicts reaches the cluster's verdict on every peer of s, as the
 // node s is of can tell at now: its own view of each peer, and the view of
 // every other node it holds a fresh relay from. The observers of peer P are
-// this node and the relaying nodes other than P whose fresh view lists P.
+// this node and the relaying nodes other than P whose fresh view lists P,
+// leaving out any node that is isolated (this one, or one whose relay says
+// so): its view says nothing of P.
 // P is down when at least the quorum of its observers see it down, up when
 // more than half see it up, else partial.
 func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
@@ -111,7 +113,7 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 	}
 	var relays []fresh
 	for node, r := range s.Relays() {
-		if node != s.node && now.Sub(r.ReceivedAt()) <= rule.Fresh {
+		if node != s.node && now.Sub(r.ReceivedAt()) <= rule.Fresh && !r.Isolated() {
 			relays = append(relays, fresh{node, r})
 		}
 	}
@@ -128,7 +130,9 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 				v.upFrom = append(v.upFrom, observer)
 			}
 		}
-		see(s.node, e.view.Status)
+		if !s.isolated {
+			see(s.node, e.view.Status)
+		}
 		for _, r := range relays {
 			if r.node == e.name {
 				continue // a node's word on itself is not an observation
@@ -150,6 +154,47 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 		vs.list = append(vs.list, v)
 	}
 	return vs
+}
+
+// LooksIsolated reports whether, by its peers alone, the node of s has lost
+// its own network: it has at least 2 peers; at least half of them, and at
+// least 2, failed their latest probe (within the last round); and either
+// it holds no fresh relay from a node that is not isolated (none has
+// arrived for the rule's Fresh), or the fresh relays it holds see most of
+// those failing peers up (they reach them, this node does not). Whether it
+// can still reach the outside is for the caller to check.
+func LooksIsolated(s *Snapshot, rule ClusterRule, now time.Time) bool {
+	if len(s.peers) < 2 {
+		return false
+	}
+	var failing []string
+	for _, e := range s.peers {
+		if e.view.ConsecutiveFailures > 0 {
+			failing = append(failing, e.name)
+		}
+	}
+	if len(failing) < 2 || 2*len(failing) < len(s.peers) {
+		return false
+	}
+	var relays []*RelayCopy
+	for node, r := range s.Relays() {
+		if node != s.node && now.Sub(r.ReceivedAt()) <= rule.Fresh && !r.Isolated() {
+			relays = append(relays, r)
+		}
+	}
+	if len(relays) == 0 {
+		return true
+	}
+	seenUp := 0
+	for _, p := range failing {
+		for _, r := range relays {
+			if v, ok := r.Peer(p); ok && v.Status == StatusUp && v.ConsecutiveFailures == 0 {
+				seenUp++
+				break
+			}
+		}
+	}
+	return 2*seenUp > len(failing)
 }
 
 // NextExpiry returns when the next relay held in s stops being fresh, after

@@ -106,3 +106,70 @@ func TestNextExpiryIsTheFirstRelayToGoStale(t *testing.T) {
 		t.Fatalf("next expiry %v with no relays, want none", got)
 	}
 }
+
+// isolationSnapshot is node "me" whose own probes of the peers named in
+// failing failed just now, with relays from the nodes in relays (each
+// seeing every peer up, or as given) received at the times given.
+func isolationSnapshot(peers []string, failing map[string]bool, relays map[string]viewsOf, receivedAt time.Time, isolatedRelays ...string) *Snapshot {
+	var entries []*PeerEntry
+	for _, p := range peers {
+		v := PeerView{Status: StatusUp, Since: t0}
+		if failing[p] {
+			v.ConsecutiveFailures = 1
+		}
+		entries = append(entries, NewPeerEntry(p, v, History{}))
+	}
+	copies := map[string]*RelayCopy{}
+	for node, views := range relays {
+		m := map[string]PeerView{}
+		for p, st := range views {
+			m[p] = PeerView{Status: st, Since: t0}
+		}
+		copies[node] = NewRelayCopy(receivedAt, m).Isolating(slices.Contains(isolatedRelays, node))
+	}
+	return NewSnapshot("me", entries, copies)
+}
+
+func TestLooksIsolated(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	now := t0.Add(time.Hour)
+	peers := []string{"a", "b", "c", "d"}
+	all := map[string]bool{"a": true, "b": true, "c": true, "d": true}
+	half := map[string]bool{"a": true, "b": true}
+	seeUp := map[string]viewsOf{"a": {"b": StatusUp, "c": StatusUp, "d": StatusUp}, "b": {"a": StatusUp, "c": StatusUp, "d": StatusUp}}
+	seeDown := map[string]viewsOf{"c": {"a": StatusDown, "b": StatusDown, "d": StatusUp}}
+	for _, tc := range []struct {
+		name string
+		s    *Snapshot
+		want bool
+	}{
+		{"every peer fails and no relay came", isolationSnapshot(peers, all, nil, now), true},
+		{"every peer fails and the relays are stale", isolationSnapshot(peers, all, seeUp, now.Add(-4*time.Second)), true},
+		{"every peer fails here, the fresh relays see them up", isolationSnapshot(peers, all, seeUp, now), true},
+		{"half fail here and the others see those down too: a real outage", isolationSnapshot(peers, half, seeDown, now), false},
+		{"half fail, no relay", isolationSnapshot(peers, half, nil, now), true},
+		{"one fails: a peer's own trouble", isolationSnapshot(peers, map[string]bool{"a": true}, nil, now), false},
+		{"two peers: both fail, no relay", isolationSnapshot([]string{"a", "b"}, map[string]bool{"a": true, "b": true}, nil, now), true},
+		{"one peer (a cluster of two): no guard", isolationSnapshot([]string{"a"}, map[string]bool{"a": true}, nil, now), false},
+		{"the only fresh relay is from an isolated node", isolationSnapshot(peers, half, seeDown, now, "c"), true},
+	} {
+		if got := LooksIsolated(tc.s, rule, now); got != tc.want {
+			t.Errorf("%s: LooksIsolated = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// An isolated node is no observer: not itself in its own verdicts, and not
+// in another's when its relay says it is isolated.
+func TestAnIsolatedNodeIsNoObserver(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	s := snapshotFor("me", viewsOf{"p": StatusDown}, map[string]viewsOf{"x": {"p": StatusDown}, "y": {"p": StatusUp}}, nil)
+	if v, _ := ComputeVerdicts(s.WithIsolated(true), rule, t0).Of("p"); !slices.Equal(v.DownFrom(), []string{"x"}) || !slices.Equal(v.UpFrom(), []string{"y"}) {
+		t.Fatalf("isolated: down from %v, up from %v; want x and y, not me", v.DownFrom(), v.UpFrom())
+	}
+	r, _ := s.Relay("x")
+	s = NewSnapshot("me", slices.Collect(s.Peers()), map[string]*RelayCopy{"x": r.Isolating(true)})
+	if v, _ := ComputeVerdicts(s, rule, t0).Of("p"); !slices.Equal(v.DownFrom(), []string{"me"}) {
+		t.Fatalf("x isolated: down from %v, want only me", v.DownFrom())
+	}
+}

@@ -38,6 +38,7 @@ type RelayCopy struct {
 	newest     time.Time
 	peers      map[string]PeerView
 	announced  map[string]Announcement // by peer; nil from a node that announces nothing
+	isolated   bool                    // the relaying node said it was isolated
 }
 
 // NewRelayCopy returns a relay received at receivedAt. It takes peers over:
@@ -89,6 +90,18 @@ func (r *RelayCopy) Announcing(announced map[string]Announcement) *RelayCopy {
 	return &c
 }
 
+// Isolating returns a copy of r from a node that says whether it is
+// isolated.
+func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
+	c := *r
+	c.isolated = isolated
+	return &c
+}
+
+// Isolated reports whether the relaying node said it was isolated: its
+// view is no observation of its peers.
+func (r *RelayCopy) Isolated() bool { return r.isolated }
+
 // Announced returns the relaying node's announcement about peer.
 func (r *RelayCopy) Announced(peer string) (Announcement, bool) {
 	a, ok := r.announced[peer]
@@ -138,6 +151,9 @@ type Snapshot struct {
 	peers    []*PeerEntry          // sorted by name, for binary search
 	relays   map[string]*RelayCopy // by sending node
 	verdicts *Verdicts             // nil: not reached (a /state read from elsewhere)
+	// isolated: this node has lost its own network (see LooksIsolated);
+	// its view says little of its peers.
+	isolated bool
 }
 
 // NewSnapshot returns the snapshot of node with these peers and relays. It
@@ -162,6 +178,16 @@ func (s *Snapshot) WithVerdicts(vs *Verdicts) *Snapshot {
 	c.verdicts = vs
 	return &c
 }
+
+// WithIsolated returns a copy of s that says whether the node is isolated.
+func (s *Snapshot) WithIsolated(isolated bool) *Snapshot {
+	c := *s
+	c.isolated = isolated
+	return &c
+}
+
+// Isolated reports whether the node has lost its own network.
+func (s *Snapshot) Isolated() bool { return s.isolated }
 
 // Verdicts are the cluster's verdicts on the peers; nil when not reached.
 func (s *Snapshot) Verdicts() *Verdicts { return s.verdicts }

@@ -46,6 +46,9 @@ func EncodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement) [
 		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
 		b = append(append(b, `,"announced":`...), enc...)
 	}
+	if s.Isolated() {
+		b = append(b, `,"isolated":true`...) // its view is no observation: see domain.ComputeVerdicts
+	}
 	return append(b, '}')
 }
 
@@ -63,6 +66,7 @@ type relayBody struct {
 	Node      json.RawMessage            `json:"node"`
 	Peers     map[string]json.RawMessage `json:"peers"`
 	Announced map[string]json.RawMessage `json:"announced"`
+	Isolated  json.RawMessage            `json:"isolated"`
 }
 
 type relayPeer struct {
@@ -83,6 +87,8 @@ type Relay struct {
 	// Announced are the sender's announcements by peer; nil when it sent
 	// none (the seed's nodes never do).
 	Announced map[string]domain.Announcement
+	// Isolated: the sender says it has lost its own network.
+	Isolated bool
 }
 
 // DecodeRelay parses and validates a relay body: {"node": ..., "peers":
@@ -121,7 +127,11 @@ func DecodeRelay(body []byte) (Relay, error) {
 	if err != nil {
 		return r, err
 	}
-	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced}, nil
+	var isolated bool
+	if len(b.Isolated) > 0 && json.Unmarshal(b.Isolated, &isolated) != nil {
+		return r, errors.New("isolated: must be true or false")
+	}
+	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced, Isolated: isolated}, nil
 }
 
 // decodeAnnouncements checks and converts a relay's "announced" object.

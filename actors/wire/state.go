@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/dupunkto/mesh/actors/domain"
 )
@@ -81,13 +82,15 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	b = joinMembers(b, views)
 	b = append(b, `,"relay":`...)
 	b = joinMembers(b, relays)
-	// Mesh's addition, which an original aggregator ignores; a /state read
-	// from a node that has none has none written back.
+	// Mesh's additions, which an original aggregator ignores: the cluster's
+	// verdicts and whether this node is isolated. A /state read from a node
+	// that has none has none written back.
 	if vs := s.Verdicts(); vs != nil {
 		if vs != e.verdicts {
 			e.verdicts, e.cluster = vs, appendCluster(nil, vs)
 		}
 		b = append(append(b, `,"cluster":`...), e.cluster...)
+		b = strconv.AppendBool(append(b, `,"isolated":`...), s.Isolated())
 	}
 	return append(b, '}')
 }

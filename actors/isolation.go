@@ -1,0 +1,129 @@
+package actors
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// GuardConfig is what the isolation guard is built from.
+type GuardConfig struct {
+	// Every is how often the guard looks: once a round.
+	Every time.Duration
+	// Rule is the cluster rule, whose Fresh says which relays count.
+	Rule  domain.ClusterRule
+	State interface{ Snapshot() *domain.Snapshot }
+	Owner interface {
+		SetIsolated(ctx context.Context, isolated bool) error
+	}
+	// Outside are URLs whose answer, any HTTP answer, shows this node can
+	// still reach beyond its peers: CONNECTIVITY_URL, the chat service.
+	Outside []string
+	Timeout time.Duration // per outside check
+	Client  *http.Client  // nil: newHTTPClient(forProbes, Timeout)
+	Metrics *Metrics
+	Log     zerolog.Logger
+}
+
+// Guard decides whether this node has lost its own network, and tells the
+// state owner: see domain.LooksIsolated for what the peers say, and a node
+// that still reaches the outside is not isolated, whatever they say: when
+// most of the cluster really is gone, the survivor must still tell.
+type Guard struct {
+	cfg GuardConfig
+
+	// Owned by Serve.
+	since time.Time // when the isolation began; zero when not isolated
+	lost  int       // the most peers failing at once while it lasted
+
+	isolated atomic.Bool
+}
+
+// NewGuard returns an isolation guard.
+func NewGuard(cfg GuardConfig) *Guard {
+	if cfg.Client == nil {
+		cfg.Client = newHTTPClient(forOutside, cfg.Timeout)
+	}
+	return &Guard{cfg: cfg}
+}
+
+func (g *Guard) String() string { return "isolation-guard" }
+
+// Isolated reports whether the guard last found this node isolated.
+func (g *Guard) Isolated() bool { return g != nil && g.isolated.Load() }
+
+// Serve looks once every cfg.Every until ctx ends.
+func (g *Guard) Serve(ctx context.Context) error {
+	tick := time.NewTicker(g.cfg.Every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if err := g.look(ctx, time.Now()); err != nil {
+			return err
+		}
+	}
+}
+
+// look decides once, and tells the owner of a change.
+func (g *Guard) look(ctx context.Context, now time.Time) error {
+	snap := g.cfg.State.Snapshot()
+	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now) && !g.reachesOutside(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	failing := 0
+	for e := range snap.Peers() {
+		if e.View().ConsecutiveFailures > 0 {
+			failing++
+		}
+	}
+	switch {
+	case isolated && g.since.IsZero():
+		g.since, g.lost = now, failing
+		g.cfg.Log.Warn().Int("failing", failing).Int("peers", snap.Len()).
+			Msg("this node looks cut off: its peers fail from here but not from elsewhere, and nothing outside answers; no down messages until it is back")
+	case isolated:
+		g.lost = max(g.lost, failing)
+	case !g.since.IsZero():
+		g.cfg.Log.Info().Int64("duration_ms", now.Sub(g.since).Milliseconds()).Int("peers_lost", g.lost).
+			Msg("this node is back on the network")
+		g.since, g.lost = time.Time{}, 0
+	default:
+		return nil
+	}
+	if g.isolated.Swap(isolated) != isolated {
+		g.cfg.Metrics.SetIsolated(isolated)
+		return g.cfg.Owner.SetIsolated(ctx, isolated)
+	}
+	return nil
+}
+
+// reachesOutside reports whether any outside URL answers at all: a status
+// of any kind is an answer, only a network error is not.
+func (g *Guard) reachesOutside(ctx context.Context) bool {
+	for _, u := range g.cfg.Outside {
+		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+		if err == nil {
+			var resp *http.Response
+			if resp, err = g.cfg.Client.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+		cancel()
+		if err == nil {
+			return true
+		}
+		g.cfg.Log.Debug().Err(err).Msg("outside check failed")
+	}
+	return false
+}
