@@ -65,10 +65,14 @@ type ClusterNotifier struct {
 	// ownDown is, for each peer this node itself sees down, when that
 	// began and whether the cluster confirmed it while it lasted.
 	ownDown map[string]ownDown
-	// quietUntil is the end of the warm-up after start: until this node
-	// has held relays for a whole Fresh window, it cannot tell whether
-	// another node announced an episode, so it announces none and ends none.
+	// quietUntil is the end of the warm-up after start, or after this node
+	// was isolated: until it has held relays for a whole Fresh window, it
+	// cannot tell whether another node announced an episode, so it
+	// announces none and ends none.
 	quietUntil time.Time
+	// wasIsolated: the last snapshot said this node was isolated. While it
+	// is, it takes no turn: its view says nothing of its peers.
+	wasIsolated bool
 
 	// announced is what this node announces now, by peer, for the relay
 	// sender; records is every announcement it knows of, for the state
@@ -145,6 +149,14 @@ func (n *ClusterNotifier) Serve(ctx context.Context) error {
 // only a change can make it act).
 func (n *ClusterNotifier) process(now time.Time) time.Time {
 	snap := n.cfg.State.Snapshot()
+	if snap.Isolated() {
+		n.wasIsolated = true
+	} else if n.wasIsolated {
+		// Back: what the others announced meanwhile comes in the next
+		// relays; until they have had time to arrive, announce nothing,
+		// as after a start.
+		n.wasIsolated, n.quietUntil = false, later(n.quietUntil, now.Add(n.cfg.Fresh))
+	}
 	holders := n.holders(snap, now)
 	var next time.Time
 	for v := range snap.Verdicts().All() {
@@ -225,9 +237,12 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 		if now.Before(turn) {
 			return turn
 		}
+		if snap.Isolated() {
+			return time.Time{} // no turn while cut off; the end of the isolation wakes it
+		}
 		n.takeTurn(peer, e, v, now)
 	}
-	n.remind(peer, e, v, now)
+	n.remind(peer, e, v, now, snap.Isolated())
 	if e.by != "" && !e.mine && e.lost.IsZero() && !e.withdrawn {
 		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next)
 	}
@@ -288,14 +303,18 @@ func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, no
 // does, and sets when to look again. A reminder missed (the node was busy,
 // or took over from a node that died before sending it) is sent once, not
 // in a burst, and the chain moves on to its next slot in the future.
-func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now time.Time) {
+func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now time.Time, isolated bool) {
 	gaps := n.cfg.Followups
 	switch {
 	case e.kind != domain.AnnouncedDown:
 		e.next = time.Time{}
 	case e.mine:
 		if !gaps.due(e.since, e.sent).After(now) {
-			n.send(clusterReminderMessage(peer, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
+			if isolated {
+				n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
+			} else {
+				n.send(clusterReminderMessage(peer, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
+			}
 			e.sent = max(e.sent+1, gaps.dueBy(e.since, now))
 		}
 		e.next = gaps.due(e.since, e.sent)

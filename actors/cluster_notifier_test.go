@@ -42,6 +42,7 @@ type simNode struct {
 	since    map[string]time.Time
 	relays   map[string]*domain.RelayCopy
 	alive    bool
+	isolated bool // set by the test, as the isolation guard would
 	stop     context.CancelFunc
 	notifier *ClusterNotifier
 	changes  *Signal
@@ -143,7 +144,7 @@ func (c *simCluster) publish(n *simNode) {
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
 		entries = append(entries, domain.NewPeerEntry(p, domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
 	}
-	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays))
+	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated)
 	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
 	n.changes.Notify()
 }
@@ -400,6 +401,49 @@ func TestClusterAlertsARestartRepeatsNoAnnouncement(t *testing.T) {
 		got := c.messages()
 		if len(got) != 2 || got[1] != "a: 🟠 `e` is still unreachable from 4 of 5 nodes (down for 10m 0s)" {
 			t.Fatalf("sent %q, want the down message and a's first reminder, on time", got)
+		}
+	})
+}
+
+// A node that loses its own network sees every peer down. It sends
+// nothing, while it lasts or after; the others send one message about it;
+// and when it is back, there is no burst.
+func TestClusterAlertsAnIsolatedNodeSaysNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		cutOff := func(off bool) {
+			c.mu.Lock()
+			for _, o := range c.names {
+				if o != "a" {
+					c.cut[[2]string{"a", o}], c.cut[[2]string{o, "a"}] = off, off
+				}
+			}
+			c.nodes["a"].isolated = off
+			c.mu.Unlock()
+			st := domain.StatusDown
+			if !off {
+				st = domain.StatusUp
+			}
+			for _, o := range c.names[1:] {
+				c.see("a", o, st)
+				c.see(o, "a", st)
+			}
+		}
+		cutOff(true)
+		time.Sleep(simFollowups[0] + time.Minute)
+		want := []string{
+			"b: 🔴 `a` is unreachable from 4 of 5 nodes (b, c, d, e)",
+			"b: 🟠 `a` is still unreachable from 4 of 5 nodes (down for 10m 0s)",
+		}
+		if got := c.messages(); !slices.Equal(got, want) {
+			t.Fatalf("sent %q, want %q", got, want)
+		}
+		cutOff(false)
+		time.Sleep(time.Hour)
+		got := c.messages()
+		if len(got) != 3 || !strings.HasPrefix(got[2], "b: 🟢 `a` is reachable again") {
+			t.Fatalf("sent %q, want b's recovery of a and nothing else", got)
 		}
 	})
 }

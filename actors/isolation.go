@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -40,8 +39,6 @@ type Guard struct {
 	// Owned by Serve.
 	since time.Time // when the isolation began; zero when not isolated
 	lost  int       // the most peers failing at once while it lasted
-
-	isolated atomic.Bool
 }
 
 // NewGuard returns an isolation guard.
@@ -53,9 +50,6 @@ func NewGuard(cfg GuardConfig) *Guard {
 }
 
 func (g *Guard) String() string { return "isolation-guard" }
-
-// Isolated reports whether the guard last found this node isolated.
-func (g *Guard) Isolated() bool { return g != nil && g.isolated.Load() }
 
 // Serve looks once every cfg.Every until ctx ends.
 func (g *Guard) Serve(ctx context.Context) error {
@@ -86,25 +80,24 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 			failing++
 		}
 	}
+	was := !g.since.IsZero()
 	switch {
-	case isolated && g.since.IsZero():
+	case isolated && !was:
 		g.since, g.lost = now, failing
 		g.cfg.Log.Warn().Int("failing", failing).Int("peers", snap.Len()).
 			Msg("this node looks cut off: its peers fail from here but not from elsewhere, and nothing outside answers; no down messages until it is back")
 	case isolated:
 		g.lost = max(g.lost, failing)
-	case !g.since.IsZero():
+		return nil
+	case was:
 		g.cfg.Log.Info().Int64("duration_ms", now.Sub(g.since).Milliseconds()).Int("peers_lost", g.lost).
 			Msg("this node is back on the network")
 		g.since, g.lost = time.Time{}, 0
 	default:
 		return nil
 	}
-	if g.isolated.Swap(isolated) != isolated {
-		g.cfg.Metrics.SetIsolated(isolated)
-		return g.cfg.Owner.SetIsolated(ctx, isolated)
-	}
-	return nil
+	g.cfg.Metrics.SetIsolated(isolated)
+	return g.cfg.Owner.SetIsolated(ctx, isolated)
 }
 
 // reachesOutside reports whether any outside URL answers at all: a status

@@ -38,10 +38,14 @@ const (
 	// SuppressedOver: the outage ended before this node's turn to announce
 	// it came, and nobody had.
 	SuppressedOver = "over_before_turn"
+	// SuppressedIsolated: this node had lost its own network, so its view
+	// said nothing of the peer; held while it lasted, and dropped after
+	// when the outage was over or the cluster never confirmed it.
+	SuppressedIsolated = "isolated"
 )
 
 func suppressedReasons() []string {
-	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver}
+	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated}
 }
 
 // mailboxes are the names of the bounded mailboxes whose drops are counted.

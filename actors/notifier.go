@@ -3,6 +3,7 @@ package actors
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,10 @@ type NotifierConfig struct {
 	// Outages are the outages a previous run announced, resumed as of Now.
 	Outages []Outage
 	Now     time.Time
+	// State says whether this node is isolated, and the cluster's verdicts;
+	// Changes wakes the notifier when they change. Both nil: never isolated.
+	State   interface{ Snapshot() *domain.Snapshot }
+	Changes *Signal
 	Metrics *Metrics // counts the messages sent; nil counts nothing
 	Log     zerolog.Logger
 }
@@ -77,6 +82,10 @@ type Notifier struct {
 
 	// chains is owned by Serve: at most one reminder chain per peer.
 	chains map[string]*chain
+	// held are the down messages of outages that began while this node
+	// was isolated, by peer, owned by Serve: sent when the isolation ends
+	// if the outage is still on and the cluster confirms it, else dropped.
+	held map[string]Message
 
 	// progress is what the state file keeps of the chains, published after
 	// each pass so the state file writer can read it without waiting.
@@ -94,11 +103,14 @@ type chain struct {
 	downSince time.Time
 	sent      int       // reminders sent so far
 	next      time.Time // when the next one is due
+	// silent: its down message was dropped (see release), so its
+	// reminders and its recovery are not sent either.
+	silent bool
 }
 
 // NewNotifier returns a notifier that reads cfg.Inbox.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{cfg: cfg, chains: make(map[string]*chain)}
+	n := &Notifier{cfg: cfg, chains: make(map[string]*chain), held: map[string]Message{}}
 	for _, o := range cfg.Outages {
 		n.restore(o)
 	}
@@ -154,6 +166,7 @@ func (n *Notifier) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-n.cfg.Inbox.Ready():
+		case <-n.cfg.Changes.C():
 		case <-due:
 		}
 	}
@@ -163,8 +176,13 @@ func (n *Notifier) Serve(ctx context.Context) error {
 // the order they happened, and returns when the next reminder is due (zero
 // when no peer is down).
 func (n *Notifier) process(now time.Time) time.Time {
+	var snap *domain.Snapshot
+	if n.cfg.State != nil {
+		snap = n.cfg.State.Snapshot()
+	}
+	isolated := snap != nil && snap.Isolated()
 	for _, t := range n.cfg.Inbox.TakeAll() {
-		n.remind(t.At) // a reminder due before this transition goes out before it
+		n.remind(t.At, isolated) // a reminder due before this transition goes out before it
 		if !t.Notifies() {
 			continue
 		}
@@ -172,13 +190,32 @@ func (n *Notifier) process(now time.Time) time.Time {
 		case t.To == domain.StatusDown:
 			// A new outage replaces any chain the peer had: never two at once.
 			n.chains[t.Peer] = &chain{downSince: t.At, next: n.cfg.Followups.due(t.At, 0)}
+			if isolated {
+				n.held[t.Peer] = downMessage(t.Peer, t.At)
+				continue
+			}
 			n.send(downMessage(t.Peer, t.At))
 		case t.To == domain.StatusUp && t.From == domain.StatusDown:
+			c := n.chains[t.Peer]
 			delete(n.chains, t.Peer) // the recovery cancels the chain
+			if c != nil && c.silent {
+				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
+				continue
+			}
+			if _, ok := n.held[t.Peer]; ok {
+				// Over before this node was back: neither is worth a message.
+				delete(n.held, t.Peer)
+				n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedIsolated)
+				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
+				continue
+			}
 			n.send(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
 		}
 	}
-	n.remind(now)
+	if !isolated && len(n.held) > 0 {
+		n.release(snap)
+	}
+	n.remind(now, isolated)
 	n.publish()
 
 	var next time.Time
@@ -190,6 +227,27 @@ func (n *Notifier) process(now time.Time) time.Time {
 	return next
 }
 
+// release ends what the isolation held: a down message goes out if the
+// outage is still on and the cluster confirms it (without relaying, the
+// node's own view is all the cluster there is); else it is dropped, and
+// so are the reminders and recovery of that outage.
+func (n *Notifier) release(snap *domain.Snapshot) {
+	for _, peer := range slices.Sorted(maps.Keys(n.held)) {
+		m := n.held[peer]
+		delete(n.held, peer)
+		v, ok := snap.Verdicts().Of(peer)
+		if _, on := n.chains[peer]; on && ok && v.Status() == domain.ClusterDown {
+			n.send(m)
+			continue
+		}
+		n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedIsolated)
+		if c, on := n.chains[peer]; on {
+			c.silent = true
+		}
+		n.cfg.Log.Info().Str("peer", peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
+	}
+}
+
 // send hands a message to the webhook, and counts it.
 func (n *Notifier) send(m Message) {
 	n.cfg.Out.Enqueue(m)
@@ -199,7 +257,7 @@ func (n *Notifier) send(m Message) {
 // remind sends the reminders due at or before now, in peer order for the
 // same instant. A chain that missed several (the node was busy or away)
 // sends one, not a burst, and moves on to its next slot in the future.
-func (n *Notifier) remind(now time.Time) {
+func (n *Notifier) remind(now time.Time, isolated bool) {
 	peers := make([]string, 0, len(n.chains))
 	for p, c := range n.chains {
 		if !c.next.After(now) {
@@ -214,7 +272,12 @@ func (n *Notifier) remind(now time.Time) {
 	})
 	for _, p := range peers {
 		c := n.chains[p]
-		n.send(reminderMessage(p, now.Sub(c.downSince), now))
+		_, held := n.held[p]
+		if isolated || held || c.silent {
+			n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
+		} else {
+			n.send(reminderMessage(p, now.Sub(c.downSince), now))
+		}
 		c.sent = n.cfg.Followups.dueBy(c.downSince, now) // every slot up to now, however many were missed
 		c.next = n.cfg.Followups.due(c.downSince, c.sent)
 	}

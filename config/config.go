@@ -34,6 +34,7 @@ type Config struct {
 	AlertQuorum       int           // observers that must see a peer down for the cluster; 0 is a majority
 	Alerts            string        // AlertsCluster or AlertsNode
 	PartialAfter      time.Duration // how long a minority must see a peer down before it is told
+	ConnectivityURL   string        // answers while this node reaches the outside; "" is none
 	FollowupIntervals []time.Duration
 	StateFile         string
 	LogLevel          zerolog.Level
@@ -86,6 +87,13 @@ var settings = []setting{
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
 	{"ALERTS", "alerts", "cluster with RELAY_SECRET, else node", "cluster: one message per outage the cluster confirms, naming where it is seen from; node: each node messages its own view (needs no relaying)", nil},
 	{"PARTIAL_AFTER", "partial-after", "the first FOLLOWUP_INTERVALS gap", "how long a minority of nodes must see a peer down before one message says so (cluster alerts)", nil},
+	{"CONNECTIVITY_URL", "connectivity-url", "", "a URL outside the cluster; while any HTTP answer comes from it (or from the chat service), this node is not isolated", func(c *Config, v string) error {
+		if err := checkHTTPURL(v); err != nil {
+			return err
+		}
+		c.ConnectivityURL = v
+		return nil
+	}},
 	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
 		c.StateFile = v
 		return nil

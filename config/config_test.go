@@ -102,6 +102,8 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.PartialAfter == 2*time.Minute }},
 		{"PARTIAL_AFTER", map[string]string{"PEERS": "a", "PARTIAL_AFTER": "90s"}, nil,
 			func(c Config) bool { return c.PartialAfter == 90*time.Second }},
+		{"CONNECTIVITY_URL", map[string]string{"PEERS": "a", "CONNECTIVITY_URL": "https://example.org/"}, nil,
+			func(c Config) bool { return c.ConnectivityURL == "https://example.org/" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,6 +137,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"ALERT_QUORUM of zero", map[string]string{"PEERS": "a", "ALERT_QUORUM": "0"}, nil, []string{"ALERT_QUORUM", `"0"`, "majority"}},
 		{"ALERTS of another mode", map[string]string{"PEERS": "a", "RELAY_SECRET": "s", "ALERTS": "everyone"}, nil, []string{"ALERTS", `"everyone"`, "cluster or node"}},
 		{"ALERTS=cluster without relaying", map[string]string{"PEERS": "a", "ALERTS": "cluster"}, nil, []string{"ALERTS", `"cluster"`, "RELAY_SECRET"}},
+		{"CONNECTIVITY_URL that is no URL", map[string]string{"PEERS": "a", "CONNECTIVITY_URL": "1.1.1.1:53"}, nil, []string{"CONNECTIVITY_URL", `"1.1.1.1:53"`}},
 		{"PARTIAL_AFTER that is not a duration", map[string]string{"PEERS": "a", "PARTIAL_AFTER": "later"}, nil, []string{"PARTIAL_AFTER", `"later"`}},
 		{"ALERT_QUORUM that is a word", map[string]string{"PEERS": "a", "ALERT_QUORUM": "most"}, nil, []string{"ALERT_QUORUM", `"most"`}},
 		{"bad follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,soon"}, nil, []string{"FOLLOWUP_INTERVALS", `"15m,soon"`}},

@@ -133,6 +133,7 @@ type node struct {
 //	├── probers: prober(peer) for each peer
 //	├── relay-sender (only when RELAY_SECRET is set)
 //	├── notifications (only when WEBHOOK_URL is set): notifier (of ALERTS's mode), webhook(host)
+//	├── isolation-guard (only with two peers or more)
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
 //	└── debug-server (only when DEBUG_ADDR is set)
@@ -150,12 +151,11 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	rounds, changes := actors.NewSignal(), actors.NewSignal()
 	var inbox *actors.Inbox
 	var clusterChanges *actors.Signal
-	switch {
-	case cfg.WebhookURL == "":
-	case cfg.Alerts == config.AlertsNode:
-		inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
-	default:
-		clusterChanges = actors.NewSignal()
+	if cfg.WebhookURL != "" {
+		clusterChanges = actors.NewSignal() // the verdicts, or the isolation, changed
+		if cfg.Alerts == config.AlertsNode {
+			inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
+		}
 	}
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold,
 		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot, Saved: saved,
@@ -174,7 +174,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
 		if cfg.Alerts == config.AlertsNode {
 			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
-				Outages: saved.Outages(cfg.Peers), Now: boot, Metrics: metrics, Log: log})
+				Outages: saved.Outages(cfg.Peers), Now: boot, State: owner, Changes: clusterChanges, Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
 			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, webhook,
@@ -195,6 +195,11 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	if cfg.RelaySecret != "" {
 		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
 			Rounds: rounds, State: owner, Announcements: clusterNotifier, UserAgent: userAgent, Metrics: metrics, Log: log}))
+	}
+
+	if len(cfg.Peers) >= 2 { // with fewer than three nodes, no peer can tell this node it is the one cut off
+		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: clusterRule(cfg), State: owner, Owner: owner,
+			Outside: outsideURLs(cfg), Timeout: cfg.ProbeTimeout, Metrics: metrics, Log: log}))
 	}
 
 	if cfg.StateFile != "" {
@@ -236,6 +241,20 @@ func clusterNotifierConfig(cfg config.Config, owner *actors.Owner, changes, anno
 	return actors.ClusterNotifierConfig{Node: cfg.Node, Nodes: len(cfg.Peers) + 1, Followups: cfg.FollowupIntervals,
 		PartialAfter: cfg.PartialAfter, Slot: 2 * round(cfg), Fresh: clusterRule(cfg).Fresh, State: owner, Changes: changes,
 		Announcing: announcing, Out: out, Saved: saved, Now: boot, Metrics: metrics, Log: log}
+}
+
+// outsideURLs are what the isolation guard asks to tell a node cut off
+// from everything from one whose peers are gone: CONNECTIVITY_URL, and the
+// chat service's origin (never the webhook's path, which holds its token).
+func outsideURLs(cfg config.Config) []string {
+	var urls []string
+	if cfg.ConnectivityURL != "" {
+		urls = append(urls, cfg.ConnectivityURL)
+	}
+	if u, err := url.Parse(cfg.WebhookURL); err == nil && cfg.WebhookURL != "" {
+		urls = append(urls, u.Scheme+"://"+u.Host+"/")
+	}
+	return urls
 }
 
 // webhookHost is what the logs may say of WEBHOOK_URL: its host, never the

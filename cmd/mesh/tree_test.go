@@ -50,6 +50,7 @@ func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
 
 	want := []string{
 		"mesh/http-server",
+		"mesh/isolation-guard",
 		"mesh/notifications",
 		"mesh/notifications/notifier",
 		"mesh/notifications/webhook(" + hook.Listener.Addr().String() + ")",

@@ -1,0 +1,152 @@
+package actors
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// fakeState is a snapshot source the test sets by hand: peer -> status,
+// whether the node is isolated, and the cluster's verdicts reached from
+// this node's view alone.
+type fakeState struct {
+	mu       sync.Mutex
+	views    map[string]domain.Status
+	failing  map[string]bool
+	isolated bool
+	changes  *Signal
+}
+
+func (f *fakeState) Snapshot() *domain.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var entries []*domain.PeerEntry
+	for _, p := range slices.Sorted(maps.Keys(f.views)) {
+		v := domain.PeerView{Status: f.views[p], Since: time.Now()}
+		if f.failing[p] {
+			v.ConsecutiveFailures = 1
+		}
+		entries = append(entries, domain.NewPeerEntry(p, v, domain.History{}))
+	}
+	s := domain.NewSnapshot("me", entries, nil).WithIsolated(f.isolated)
+	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
+}
+
+func (f *fakeState) set(change func(f *fakeState)) {
+	f.mu.Lock()
+	change(f)
+	f.mu.Unlock()
+	f.changes.Notify()
+	synctest.Wait()
+}
+
+// Node alerts: the down messages of outages that begin while the node is
+// isolated are held; one that ends meanwhile is dropped with its recovery;
+// when the isolation ends, one the cluster confirms goes out, one it does
+// not is dropped with what follows it.
+func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, changes: NewSignal()}
+		out := &messageRecorder{start: time.Now()}
+		inbox := NewInbox(3, nil, zerolog.Nop())
+		metrics := NewMetrics(nil)
+		n := NewNotifier(NotifierConfig{Followups: Schedule{time.Hour}, Inbox: inbox, Out: out, Now: time.Now(),
+			State: state, Changes: state.changes, Metrics: metrics, Log: zerolog.Nop()})
+		go n.Serve(t.Context())
+		down := func(peer string) {
+			inbox.Put(domain.Transition{Peer: peer, From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
+			synctest.Wait()
+		}
+		state.set(func(f *fakeState) { f.isolated = true })
+		for _, p := range []string{"a", "b", "c"} {
+			down(p)
+		}
+		time.Sleep(2 * time.Hour) // reminders fall due, and are held too
+		inbox.Put(domain.Transition{Peer: "a", From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
+		synctest.Wait()
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v while isolated", got)
+		}
+		// Back: the cluster (this node's own view, here) confirms b's outage, not c's.
+		state.set(func(f *fakeState) {
+			f.isolated, f.views["a"], f.views["b"], f.views["c"] = false, domain.StatusUp, domain.StatusDown, domain.StatusUp
+		})
+		got := out.take()
+		if len(got) != 1 || got[0].text != "🔴 `b` is unreachable" {
+			t.Fatalf("sent %v once back, want only b's down message", got)
+		}
+		inbox.Put(domain.Transition{Peer: "c", From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
+		synctest.Wait()
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v for an outage whose down message was dropped", got)
+		}
+		dropped := testutil.ToFloat64(metrics.suppressed.WithLabelValues("down", SuppressedIsolated))
+		recoveries := testutil.ToFloat64(metrics.suppressed.WithLabelValues("recovery", SuppressedIsolated))
+		if dropped != 2 || recoveries != 2 {
+			t.Fatalf("counted %v down messages and %v recoveries dropped, want 2 and 2 (a's and c's)", dropped, recoveries)
+		}
+	})
+}
+
+// ownerStub records what the guard tells the owner.
+type ownerStub struct{ said []bool }
+
+func (o *ownerStub) SetIsolated(_ context.Context, isolated bool) error {
+	o.said = append(o.said, isolated)
+	return nil
+}
+
+// The guard: isolated when the peers say so and nothing outside answers;
+// not when the outside answers; one warn when it starts, one info when it
+// ends.
+func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
+	var answering atomic.Bool
+	outside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !answering.Load() {
+			panic(http.ErrAbortHandler) // the connection is cut: no answer at all
+		}
+		w.WriteHeader(http.StatusNotFound) // any answer counts
+	}))
+	defer outside.Close()
+	state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}}
+	owner := &ownerStub{}
+	var logs syncWriter
+	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
+		Outside: []string{outside.URL}, Timeout: time.Second, Log: zerolog.New(&logs)})
+	look := func() {
+		if err := g.look(t.Context(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	look()
+	state.failing = map[string]bool{"a": true, "b": true, "c": true}
+	answering.Store(true)
+	look()
+	if len(owner.said) != 0 {
+		t.Fatalf("told the owner %v while the outside answers", owner.said)
+	}
+	answering.Store(false)
+	look()
+	look()
+	state.failing = nil
+	look()
+	if len(owner.said) != 2 || !owner.said[0] || owner.said[1] {
+		t.Fatalf("told the owner %v, want isolated, then not", owner.said)
+	}
+	if w, i := strings.Count(logs.String(), `"level":"warn"`), strings.Count(logs.String(), `"peers_lost":3`); w != 1 || i != 1 {
+		t.Fatalf("log %s, want one warn as it began and one info with the peers lost as it ended", logs.String())
+	}
+}
