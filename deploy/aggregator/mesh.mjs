@@ -100,7 +100,8 @@ export function validateState(doc) {
       }
     }
   }
-  return { node: doc.node, peers: doc.peers, relay };
+  // Mesh's addition: the node says it has lost its own network.
+  return { node: doc.node, peers: doc.peers, relay, isolated: doc.isolated === true };
 }
 
 /**
@@ -113,6 +114,10 @@ export function validateState(doc) {
  *  - unreachable, and every observer says down,
  *    or there is no observer to ask                 -> down
  *  - unreachable, and some observer does not say so -> partial
+ *  - reachable, and it says it is isolated          -> isolated
+ *
+ * An isolated node (it has lost its own network, and says so in its
+ * /state) is no observer: its view says nothing of its peers.
  */
 export function consensus(names, states) {
   const result = Object.create(null); // keyed by node names: no prototype to reach
@@ -121,18 +126,21 @@ export function consensus(names, states) {
     const observers = [];
     for (const other of names) {
       const s = states.get(other);
-      if (other === name || s == null) continue;
+      if (other === name || s == null || s.isolated) continue;
       const v = own(s.peers, name);
       if (v) observers.push({ name: other, status: v.status });
     }
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
     const up = observers.filter((o) => o.status === "up").length;
+    const isolated = reachable && states.get(name).isolated === true;
     let status;
-    if (reachable) status = down.length === 0 ? "up" : "partial";
+    if (isolated) status = "isolated";
+    else if (reachable) status = down.length === 0 ? "up" : "partial";
     else status = observers.length === 0 || down.length === observers.length ? "down" : "partial";
     const from = reachable ? "reachable from browser" : "unreachable from browser";
-    const reason =
-      observers.length === 0
+    const reason = isolated
+      ? `${from}; cut off from its own network, by its own word`
+      : observers.length === 0
         ? `${from}; no peer to ask`
         : reachable
           ? `${from} and ${up}/${observers.length} peers`
@@ -293,5 +301,6 @@ export const LABELS = {
   up: { symbol: "✔", text: "up" },
   partial: { symbol: "◐", text: "partial" },
   down: { symbol: "✖", text: "down" },
+  isolated: { symbol: "⊘", text: "isolated" },
   unknown: { symbol: "?", text: "unknown" },
 };

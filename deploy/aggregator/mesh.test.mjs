@@ -7,6 +7,7 @@ import {
   formatAge,
   freshestRelay,
   graphEdges,
+  LABELS,
   nodeFromEntry,
   nodesFromState,
   parseNodeList,
@@ -81,6 +82,19 @@ test("consensus follows the seed's aggregator", () => {
   }
   const got = consensus(names, new Map(Object.entries({ a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "down" }), c: null })));
   assert.deepEqual(got.c.downFrom, ["a", "b"], "the tooltip names who cannot reach it");
+});
+
+test("an isolated node is marked as such, apart from down, and is no observer", () => {
+  const names = ["a", "b", "c"];
+  const cut = { ...state("c", { a: "down", b: "down" }), isolated: true };
+  const got = consensus(names, new Map(Object.entries({ a: state("a", { b: "up", c: "down" }), b: state("b", { a: "up", c: "down" }), c: cut })));
+  assert.equal(got.c.status, "isolated");
+  assert.equal(got.c.reason, "reachable from browser; cut off from its own network, by its own word");
+  assert.equal(got.a.status, "up", "the isolated node's down view of a does not count");
+  assert.deepEqual(got.a.observers.map((o) => o.name), ["b"]);
+  assert.equal(validateState({ node: "c", peers: {}, isolated: true }).isolated, true);
+  assert.equal(validateState({ node: "c", peers: {}, isolated: "yes" }).isolated, false);
+  assert.equal(LABELS.isolated.text, "isolated");
 });
 
 test("graph edges: one per observer and peer, and relayed ones for unreachable nodes", () => {
