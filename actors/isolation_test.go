@@ -64,7 +64,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		inbox := NewInbox(3, nil, zerolog.Nop())
 		metrics := NewMetrics(nil)
 		n := NewNotifier(NotifierConfig{Followups: Schedule{time.Hour}, Inbox: inbox, Out: out, Now: time.Now(),
-			State: state, Changes: state.changes, Metrics: metrics, Log: zerolog.Nop()})
+			State: state, Changes: state.changes, Settle: 3 * time.Second, Metrics: metrics, Log: zerolog.Nop()})
 		go n.Serve(t.Context())
 		down := func(peer string) {
 			inbox.Put(domain.Transition{Peer: peer, From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
@@ -84,6 +84,11 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		state.set(func(f *fakeState) {
 			f.isolated, f.views["a"], f.views["b"], f.views["c"] = false, domain.StatusUp, domain.StatusDown, domain.StatusUp
 		})
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v as soon as the isolation ended, before the relays could come again", got)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
 		got := out.take()
 		if len(got) != 1 || got[0].text != "🔴 `b` is unreachable" {
 			t.Fatalf("sent %v once back, want only b's down message", got)

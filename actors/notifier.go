@@ -69,6 +69,11 @@ type NotifierConfig struct {
 	// Changes wakes the notifier when they change. Both nil: never isolated.
 	State   interface{ Snapshot() *domain.Snapshot }
 	Changes *Signal
+	// Settle is how long after an isolation ends the notifier waits before
+	// it decides on the messages it held: long enough for the relays to
+	// come again and the verdicts to count more than this node's view (the
+	// cluster rule's Fresh).
+	Settle time.Duration
 	Metrics *Metrics // counts the messages sent; nil counts nothing
 	Log     zerolog.Logger
 }
@@ -86,6 +91,8 @@ type Notifier struct {
 	// was isolated, by peer, owned by Serve: sent when the isolation ends
 	// if the outage is still on and the cluster confirms it, else dropped.
 	held map[string]Message
+	// back is when the isolation ended, while held messages wait on Settle.
+	back time.Time
 
 	// progress is what the state file keeps of the chains, published after
 	// each pass so the state file writer can read it without waiting.
@@ -212,13 +219,23 @@ func (n *Notifier) process(now time.Time) time.Time {
 			n.send(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
 		}
 	}
-	if !isolated && len(n.held) > 0 {
+	var next time.Time
+	switch {
+	case isolated:
+		n.back = time.Time{}
+	case len(n.held) == 0:
+	case n.back.IsZero():
+		n.back = now
+		next = now.Add(n.cfg.Settle)
+	case now.Sub(n.back) < n.cfg.Settle:
+		next = n.back.Add(n.cfg.Settle)
+	default:
 		n.release(snap)
+		n.back = time.Time{}
 	}
 	n.remind(now, isolated)
 	n.publish()
 
-	var next time.Time
 	for _, c := range n.chains {
 		if next.IsZero() || c.next.Before(next) {
 			next = c.next
@@ -227,10 +244,10 @@ func (n *Notifier) process(now time.Time) time.Time {
 	return next
 }
 
-// release ends what the isolation held: a down message goes out if the
-// outage is still on and the cluster confirms it (without relaying, the
-// node's own view is all the cluster there is); else it is dropped, and
-// so are the reminders and recovery of that outage.
+// release ends what the isolation held, once it has settled: a down
+// message goes out if the outage is still on and the cluster confirms it
+// (without relaying, the node's own view is all the cluster there is);
+// else it is dropped, and so are the reminders and recovery of that outage.
 func (n *Notifier) release(snap *domain.Snapshot) {
 	for _, peer := range slices.Sorted(maps.Keys(n.held)) {
 		m := n.held[peer]
@@ -274,6 +291,7 @@ func (n *Notifier) remind(now time.Time, isolated bool) {
 		c := n.chains[p]
 		_, held := n.held[p]
 		if isolated || held || c.silent {
+			// Its down message is held, or was dropped: so is this.
 			n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
 		} else {
 			n.send(reminderMessage(p, now.Sub(c.downSince), now))

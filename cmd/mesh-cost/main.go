@@ -36,6 +36,8 @@ type options struct {
 	profile      string
 	memprofile   string
 	stall        float64
+	alerts       string
+	nodes        int
 }
 
 func main() {
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.profile, "cpuprofile", "", "write the node's CPU profile over the window here")
 	fs.StringVar(&o.memprofile, "memprofile", "", "write the node's heap profile, taken at the end of the window, here")
 	fs.Float64Var(&o.stall, "stall", 0, "instead of the cost: count false downs when this fraction of probes (0-1) stalls past the timeout")
+	fs.StringVar(&o.alerts, "alerts", "", "with --stall: run --nodes real nodes behind toxiproxy with this ALERTS (node or cluster) and count the chat messages")
+	fs.IntVar(&o.nodes, "nodes", 5, "with --alerts: how many nodes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -86,6 +90,9 @@ func measure(o options, out io.Writer) error {
 		}
 	}
 
+	if o.alerts != "" {
+		return measureAlerts(o, dir, out)
+	}
 	ts, err := newTargets(o.peers, o.stall)
 	if err != nil {
 		return err

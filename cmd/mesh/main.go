@@ -174,7 +174,8 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
 		if cfg.Alerts == config.AlertsNode {
 			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
-				Outages: saved.Outages(cfg.Peers), Now: boot, State: owner, Changes: clusterChanges, Metrics: metrics, Log: log})
+				Outages: saved.Outages(cfg.Peers), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
+				Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
 			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, webhook,

@@ -229,6 +229,8 @@ type state struct {
 	Peers   map[string]peerView     `json:"peers"`
 	Relay   map[string]relayCopy    `json:"relay"`
 	Cluster map[string]clusterEntry `json:"cluster"`
+	// Isolated: the node says it has lost its own network.
+	Isolated bool `json:"isolated"`
 }
 
 // clusterEntry is the cluster's verdict on one peer, as a node reaches it.

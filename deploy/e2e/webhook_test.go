@@ -33,6 +33,12 @@ func newChat(t *testing.T) *chat { return newChatOn(t, nil) }
 func newChatOn(t *testing.T, l net.Listener) *chat {
 	c := &chat{}
 	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			// The isolation guard asks whether the chat service answers
+			// at all (HEAD /); like a real one, this one does.
+			http.NotFound(w, r)
+			return
+		}
 		var m chatMessage
 		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
 			t.Errorf("webhook body: %v", err)

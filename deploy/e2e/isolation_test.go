@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// One node of five cut off entirely, its link to the bridge taken down: it
+// says it is isolated, sends no message at all, and none when the link is
+// back; the four others send one down message about it between them (node
+// alerts: one each), and one recovery.
+func TestAnIsolatedNodeSendsNothing(t *testing.T) {
+	for _, alerts := range []string{"cluster", "node"} {
+		t.Run("ALERTS="+alerts, func(t *testing.T) {
+			c, hook := netClusterWithHook(t, 5, "ALERTS="+alerts, "FOLLOWUP_INTERVALS=3s")
+			cut := c.name(0) // the first by name: the election must pass over it
+			link := fmt.Sprintf("mh%d%s", 0, c.id)
+			run(t, "ip", "-n", c.hub, "link", "set", link, "down")
+			eventually(t, 20*time.Second, cut+" to say it is isolated", func() bool {
+				s, err := c.state(0)
+				return err == nil && s.Isolated
+			})
+			eventually(t, 20*time.Second, "the others to announce it", func() bool { d, _, _ := kinds(hook.about(cut)); return d > 0 })
+			time.Sleep(8 * time.Second) // reminders fall due on the cut node too
+			run(t, "ip", "-n", c.hub, "link", "set", link, "up")
+			c.allUp(t)
+			eventually(t, 20*time.Second, cut+" to be back", func() bool {
+				s, err := c.state(0)
+				return err == nil && !s.Isolated
+			})
+			time.Sleep(5 * time.Second) // anything held would have gone out by now
+
+			msgs := hook.all()
+			for _, m := range msgs {
+				if m.Username == cut {
+					t.Fatalf("the isolated node sent a message:%s", dump(msgs))
+				}
+			}
+			down, _, green := kinds(hook.about(cut))
+			want := map[string]int{"cluster": 1, "node": 4}[alerts]
+			if down != want || green != want {
+				t.Fatalf("%d down messages and %d recoveries about the cut node, want %d each:%s", down, green, want, dump(msgs))
+			}
+			if d, _, _ := kinds(msgs); d != want {
+				t.Fatalf("down messages about others than the cut node:%s", dump(msgs))
+			}
+			var began, ended int
+			for _, l := range c.nodes[0].logLines() {
+				msg, _ := l["message"].(string)
+				switch {
+				case l["level"] == "warn" && strings.Contains(msg, "cut off"):
+					began++
+				case l["level"] == "info" && strings.Contains(msg, "back on the network") && l["peers_lost"] == 4.0:
+					ended++
+				}
+			}
+			if began != 1 || ended != 1 {
+				t.Fatalf("the cut node logged %d warnings as it was cut off and %d info lines with peers_lost 4 as it came back, want 1 and 1:\n%s", began, ended, c.nodes[0].stdout)
+			}
+		})
+	}
+}
