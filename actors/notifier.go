@@ -73,7 +73,7 @@ type NotifierConfig struct {
 	// it decides on the messages it held: long enough for the relays to
 	// come again and the verdicts to count more than this node's view (the
 	// cluster rule's Fresh).
-	Settle time.Duration
+	Settle  time.Duration
 	Metrics *Metrics // counts the messages sent; nil counts nothing
 	Log     zerolog.Logger
 }
