@@ -67,6 +67,11 @@ type pageView struct {
 		Relayed bool   `json:"relayed"`
 		Dashed  string `json:"dashed"`
 	} `json:"edges"`
+	Vertices []struct {
+		Node   string `json:"node"`
+		Class  string `json:"class"`
+		Dashed string `json:"dashed"`
+	} `json:"vertices"`
 	Ages     []string `json:"ages"`
 	Notes    []string `json:"notes"`
 	Text     string   `json:"text"`
@@ -83,6 +88,8 @@ const readPage = `(() => ({
   edges: [...document.querySelectorAll("path.edge")].map((p) => ({
     from: p.dataset.from, to: p.dataset.to, status: p.dataset.status,
     relayed: p.classList.contains("relayed"), dashed: getComputedStyle(p).strokeDasharray })),
+  vertices: [...document.querySelectorAll("g.vertex")].map((g) => ({
+    node: g.dataset.node, class: g.getAttribute("class"), dashed: getComputedStyle(g.querySelector("circle")).strokeDasharray })),
   ages: [...document.querySelectorAll("svg text.age")].map((e) => e.textContent),
   notes: [...document.querySelectorAll("#notes li")].map((li) => li.textContent),
   text: document.body.textContent,
@@ -373,4 +380,50 @@ func TestPageSurvivesABadHistoryAndHostileNamesAndKeepsRefreshing(t *testing.T) 
 	second := waitView(t, ctx, "a second refresh", func(v pageView) bool { return v.Updated != "" && v.Updated != first.Updated })
 	waitView(t, ctx, "a third refresh", func(v pageView) bool { return v.Updated != "" && v.Updated != second.Updated })
 	screenshot(t, ctx, "survives.png")
+}
+
+// A node that says it is isolated is shown so, apart from down: its row and
+// its ring in the graph. Here a lone node whose two peers never answer and
+// that has no outside to ask: by the guard's rule it cannot tell that from
+// its own network being gone, and says isolated.
+func TestPageMarksAnIsolatedNodeApartFromDown(t *testing.T) {
+	ports := freePorts(t, 3)
+	a := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	peers := fmt.Sprintf("PEERS=http://%s,http://127.0.0.1:%d,http://127.0.0.1:%d", a, ports[1], ports[2])
+	n := startNode(t, a, peers, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms", "FAILURE_THRESHOLD=3")
+	eventually(t, 15*time.Second, a+" to say it is isolated", func() bool {
+		s, err := n.state()
+		return err == nil && s.Isolated
+	})
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+a+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "the isolated node marked so", func(v pageView) bool {
+		status, _, _, _ := v.row(a)
+		return status == "isolated" && len(v.Rows) == 3
+	})
+	if _, why, _, badge := v.row(a); badge != "⊘ isolated" || !strings.Contains(why, "cut off from its own network") {
+		t.Fatalf("row of the isolated node: %q %q", why, badge)
+	}
+	for _, r := range v.Rows {
+		if r.Node != a && r.Status != "down" {
+			t.Fatalf("row of %s: %s, want down", r.Node, r.Status)
+		}
+	}
+	found := false
+	for _, x := range v.Vertices {
+		if x.Node == a {
+			found = true
+			if !strings.Contains(x.Class, "isolated") || x.Dashed == "none" || x.Dashed == "" {
+				t.Fatalf("the isolated node's ring: class %q, dash %q; want it marked and dashed", x.Class, x.Dashed)
+			}
+		} else if strings.Contains(x.Class, "isolated") {
+			t.Fatalf("%s drawn isolated: %q", x.Node, x.Class)
+		}
+	}
+	if !found {
+		t.Fatalf("no ring for the isolated node among %+v", v.Vertices)
+	}
+	screenshot(t, ctx, "isolated.png")
 }
