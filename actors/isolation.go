@@ -39,7 +39,18 @@ type Guard struct {
 	// Owned by Serve.
 	since time.Time // when the isolation began; zero when not isolated
 	lost  int       // the most peers failing at once while it lasted
+	// answered is when the outside last answered: for outsideFresh after
+	// it, the guard does not ask again.
+	answered time.Time
 }
+
+// outsideFresh is how long an answer from the outside stands. While most
+// of the cluster is down, the peers say "isolated" at every look; asking
+// the chat service each time would be a request every POLL_INTERVAL for as
+// long as the outage lasts. A node that loses its network within the
+// minute after an answer is found isolated up to a minute late, with every
+// peer already down: nothing is left for it to announce by mistake.
+const outsideFresh = time.Minute
 
 // NewGuard returns an isolation guard.
 func NewGuard(cfg GuardConfig) *Guard {
@@ -70,7 +81,12 @@ func (g *Guard) Serve(ctx context.Context) error {
 // look decides once, and tells the owner of a change.
 func (g *Guard) look(ctx context.Context, now time.Time) error {
 	snap := g.cfg.State.Snapshot()
-	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now) && !g.reachesOutside(ctx)
+	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now)
+	if isolated && !g.answered.IsZero() && now.Sub(g.answered) < outsideFresh {
+		isolated = false
+	} else if isolated && g.reachesOutside(ctx) {
+		isolated, g.answered = false, now
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

@@ -119,7 +119,9 @@ func (o *ownerStub) SetIsolated(_ context.Context, isolated bool) error {
 // ends.
 func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 	var answering atomic.Bool
+	var asked atomic.Int32
 	outside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
 		if !answering.Load() {
 			panic(http.ErrAbortHandler) // the connection is cut: no answer at all
 		}
@@ -131,8 +133,11 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 	var logs syncWriter
 	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
 		Outside: []string{outside.URL}, Timeout: time.Second, Log: zerolog.New(&logs)})
+	// Looks two minutes apart: an answer from the outside stands for one.
+	now := time.Now()
 	look := func() {
-		if err := g.look(t.Context(), time.Now()); err != nil {
+		now = now.Add(2 * time.Minute)
+		if err := g.look(t.Context(), now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,7 +149,13 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 		t.Fatalf("told the owner %v while the outside answers", owner.said)
 	}
 	answering.Store(false)
+	if err := g.look(t.Context(), now.Add(30*time.Second)); err != nil || len(owner.said) != 0 || asked.Load() != 1 {
+		t.Fatalf("half a minute after an answer: told the owner %v, asked the outside %d times; want nothing, once", owner.said, asked.Load())
+	}
 	look()
+	if err := g.look(t.Context(), now.Add(time.Second)); err != nil { // asks again: no answer is remembered
+		t.Fatal(err)
+	}
 	look()
 	state.failing = nil
 	look()

@@ -22,6 +22,9 @@ func TestAnIsolatedNodeSendsNothing(t *testing.T) {
 				s, err := c.state(0)
 				return err == nil && s.Isolated
 			})
+			if m, err := c.get(0, "/metrics"); err != nil || !strings.Contains(string(m), "\nmesh_isolated 1\n") {
+				t.Fatalf("the cut node's /metrics (%v) does not say mesh_isolated 1", err)
+			}
 			eventually(t, 20*time.Second, "the others to announce it", func() bool { d, _, _ := kinds(hook.about(cut)); return d > 0 })
 			time.Sleep(8 * time.Second) // reminders fall due on the cut node too
 			run(t, "ip", "-n", c.hub, "link", "set", link, "up")
@@ -31,6 +34,9 @@ func TestAnIsolatedNodeSendsNothing(t *testing.T) {
 				return err == nil && !s.Isolated
 			})
 			time.Sleep(5 * time.Second) // anything held would have gone out by now
+			if m, err := c.get(0, "/metrics"); err != nil || !strings.Contains(string(m), "\nmesh_isolated 0\n") {
+				t.Fatalf("the node back (%v) does not say mesh_isolated 0", err)
+			}
 
 			msgs := hook.all()
 			for _, m := range msgs {

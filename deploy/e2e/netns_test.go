@@ -160,14 +160,19 @@ func (c *netCluster) listen(t *testing.T) net.Listener {
 // state reads node i's /state from inside its namespace, which works
 // whatever has been done to the links between namespaces.
 func (c *netCluster) state(i int) (state, error) {
-	cmd := exec.Command("ip", "netns", "exec", c.ns[i], os.Args[0])
-	cmd.Env = append(os.Environ(), "MESH_E2E_GET=http://"+c.ips[i]+":4000/state")
-	out, err := cmd.Output()
 	var s state
+	out, err := c.get(i, "/state")
 	if err != nil {
 		return s, err
 	}
 	return s, json.Unmarshal(out, &s)
+}
+
+// get reads path from node i, from inside its namespace.
+func (c *netCluster) get(i int, path string) ([]byte, error) {
+	cmd := exec.Command("ip", "netns", "exec", c.ns[i], os.Args[0])
+	cmd.Env = append(os.Environ(), "MESH_E2E_GET=http://"+c.ips[i]+":4000"+path)
+	return cmd.Output()
 }
 
 func (c *netCluster) sees(i, j int, status string) bool {
