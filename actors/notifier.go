@@ -180,8 +180,9 @@ func (n *Notifier) Serve(ctx context.Context) error {
 }
 
 // process handles the queued transitions and the reminders due by now, in
-// the order they happened, and returns when the next reminder is due (zero
-// when no peer is down).
+// the order they happened, and returns when it must look again: the next
+// reminder, or the end of the settling after an isolation (zero when no
+// peer is down and nothing is held).
 func (n *Notifier) process(now time.Time) time.Time {
 	var snap *domain.Snapshot
 	if n.cfg.State != nil {
