@@ -39,8 +39,8 @@ func runtimeStats(t *testing.T, n *node) (goroutines, heap float64) {
 // them are stopped and started again at random for a few minutes.
 // Afterwards the two that ran all along have as many goroutines and as much
 // heap as before the churn (nothing leaks); about each node, the cluster
-// sent a down message and a recovery in turn, never two down messages for
-// one outage, and the last one a recovery; and no node reported a data race
+// never sent two down messages for one outage, and the last message was a
+// recovery; and no node reported a data race
 // (the suite's binary is built with -race when the tests are). Node alerts
 // through the same churn: every transition a node logged was announced
 // exactly once by that node.
@@ -110,8 +110,14 @@ func soak(t *testing.T, alerts string) {
 			eventually(t, 60*time.Second, "the last message about "+peer.name+" to be a recovery", func() bool {
 				return !strings.HasSuffix(marks(), "🔴")
 			})
-			if m := marks(); strings.Contains(m, "🔴🔴") || strings.Contains(m, "🟢🟢") || strings.HasPrefix(m, "🟢") {
-				t.Errorf("about %s, the cluster sent %s, want down and recovery in turn:%s", peer.name, m, dump(hook.about(peer.name)))
+			// Never two down messages for one outage. Two recoveries can
+			// happen, as README says: a sender restarted after another
+			// took its outage over and ended it cannot tell that from an
+			// outage nobody took over, and sends the recovery too.
+			if m := marks(); strings.Contains(m, "🔴🔴") || strings.HasPrefix(m, "🟢") {
+				t.Errorf("about %s, the cluster sent %s, want never two down messages in a row:%s", peer.name, m, dump(hook.about(peer.name)))
+			} else if strings.Contains(m, "🟢🟢") {
+				t.Logf("about %s, a recovery twice (the known case of a restarted sender): %s", peer.name, m)
 			}
 		}
 		down, _, green := kinds(hook.all())
