@@ -20,7 +20,7 @@ func soakFor(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 2 * time.Minute
+	return 90 * time.Second
 }
 
 // runtimeStats reads a node's goroutines and heap in use from /metrics.
