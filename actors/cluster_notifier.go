@@ -127,21 +127,7 @@ func (n *ClusterNotifier) Records() []AnnouncementRecord {
 // Serve follows the verdicts as they change and acts when a turn or a
 // reminder is due.
 func (n *ClusterNotifier) Serve(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		var due <-chan time.Time
-		if next := n.process(time.Now()); !next.IsZero() {
-			timer.Reset(time.Until(next))
-			due = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-n.cfg.Changes.C():
-		case <-due:
-		}
-	}
+	return serveOnSchedule(ctx, n.process, n.cfg.Changes.C(), nil)
 }
 
 // process follows every peer's verdict in the latest snapshot as of now,

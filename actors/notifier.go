@@ -161,22 +161,7 @@ func (n *Notifier) publish() {
 
 // Serve handles transitions as they come and sends reminders when due.
 func (n *Notifier) Serve(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		var due <-chan time.Time
-		if next := n.process(time.Now()); !next.IsZero() {
-			timer.Reset(time.Until(next))
-			due = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-n.cfg.Inbox.Ready():
-		case <-n.cfg.Changes.C():
-		case <-due:
-		}
-	}
+	return serveOnSchedule(ctx, n.process, n.cfg.Inbox.Ready(), n.cfg.Changes.C())
 }
 
 // process handles the queued transitions and the reminders due by now, in

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"math"
 	"time"
 )
@@ -52,4 +53,26 @@ func (gaps Schedule) dueBy(since, now time.Time) int {
 	}
 	// Every gap has passed once; the last one repeats from here.
 	return len(gaps) + int((elapsed-offset)/gaps[len(gaps)-1])
+}
+
+// serveOnSchedule runs a notifier's loop: process as of now, then again
+// when either wake-up comes or at the time process returned (zero: no
+// time, only a wake-up), until ctx ends. A nil channel never wakes.
+func serveOnSchedule(ctx context.Context, process func(now time.Time) time.Time, wake1, wake2 <-chan struct{}) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var due <-chan time.Time
+		if next := process(time.Now()); !next.IsZero() {
+			timer.Reset(time.Until(next))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake1:
+		case <-wake2:
+		case <-due:
+		}
+	}
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"gonum.org/v1/gonum/stat/distuv"
-
-	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // scale is how much faster than the defaults (POLL_INTERVAL=5s,
@@ -94,14 +92,8 @@ func measureAlerts(o options, dir string, out io.Writer) error {
 	}
 	if err := waitFor(30*time.Second, func() bool {
 		for _, r := range reals {
-			s, err := getState("http://" + r)
-			if err != nil || s.Len() != o.nodes-1 {
+			if !seesAllUp("http://"+r, o.nodes-1) {
 				return false
-			}
-			for p := range s.Peers() {
-				if p.View().Status != domain.StatusUp {
-					return false
-				}
 			}
 		}
 		return true

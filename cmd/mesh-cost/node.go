@@ -33,6 +33,20 @@ func getState(url string) (*domain.Snapshot, error) {
 	return wire.DecodeState(b)
 }
 
+// seesAllUp reports whether the node at url lists peers peers, all up.
+func seesAllUp(url string, peers int) bool {
+	s, err := getState(url)
+	if err != nil || s.Len() != peers {
+		return false
+	}
+	for p := range s.Peers() {
+		if p.View().Status != domain.StatusUp {
+			return false
+		}
+	}
+	return true
+}
+
 // status is what s says of peer name; "" when it does not list it.
 func status(s *domain.Snapshot, name string) domain.Status {
 	v, _ := s.Peer(name)
@@ -72,18 +86,7 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	defer p.stop()
 	pid := p.cmd.Process.Pid
 
-	if err := waitFor(30*time.Second+time.Duration(o.peers)*10*time.Millisecond, func() bool {
-		s, err := getState(url)
-		if err != nil || s.Len() != o.peers {
-			return false
-		}
-		for p := range s.Peers() {
-			if p.View().Status != domain.StatusUp {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
+	if err := waitFor(30*time.Second+time.Duration(o.peers)*10*time.Millisecond, func() bool { return seesAllUp(url, o.peers) }); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return fmt.Errorf("waiting for every peer up: %w\nnode log:\n%s", err, tail(log, 20))
 	}
