@@ -79,6 +79,9 @@ type ClusterNotifier struct {
 	// file. Both are published after each pass.
 	announced atomic.Pointer[map[string]domain.Announcement]
 	records   atomic.Pointer[[]AnnouncementRecord]
+	// alerts is what this node asserts to Alertmanager: the episodes it
+	// holds the announcement of.
+	alerts atomic.Pointer[AlertSet]
 }
 
 type ownDown struct {
@@ -102,7 +105,7 @@ func NewClusterNotifier(cfg ClusterNotifierConfig) *ClusterNotifier {
 		e.left = cfg.Followups.dueBy(e.since, cfg.Now)
 		n.episodes[r.Peer] = e
 	}
-	n.publish()
+	n.publish(cfg.State.Snapshot())
 	return n
 }
 
@@ -123,6 +126,11 @@ func (n *ClusterNotifier) Records() []AnnouncementRecord {
 	}
 	return *n.records.Load()
 }
+
+// Alerts returns the alerts this node posts to Alertmanager: one for each
+// episode it holds the announcement of, so that one node, the one that
+// sends its messages, posts each; those another node holds are left to it.
+func (n *ClusterNotifier) Alerts() AlertSet { return *n.alerts.Load() }
 
 // Serve follows the verdicts as they change and acts when a turn or a
 // reminder is due.
@@ -153,7 +161,7 @@ func (n *ClusterNotifier) process(now time.Time) time.Time {
 	if now.Before(n.quietUntil) && (next.IsZero() || n.quietUntil.Before(next)) {
 		next = n.quietUntil
 	}
-	n.publish()
+	n.publish(snap)
 	return next
 }
 
@@ -368,11 +376,12 @@ func (n *ClusterNotifier) send(m Message) {
 	n.cfg.Metrics.MessageSent(m.Kind)
 }
 
-// publish makes this pass's announcements readable by the relay sender and
-// the state file writer without waiting on Serve.
-func (n *ClusterNotifier) publish() {
+// publish makes this pass's announcements readable by the relay sender, the
+// state file writer and the Alertmanager posters without waiting on Serve.
+func (n *ClusterNotifier) publish(snap *domain.Snapshot) {
 	announced := map[string]domain.Announcement{}
 	records := []AnnouncementRecord{}
+	alerts := AlertSet{Elsewhere: map[string]bool{}, Frozen: snap.Isolated()}
 	for _, peer := range slices.Sorted(maps.Keys(n.episodes)) {
 		e := n.episodes[peer]
 		a := domain.Announcement{Kind: e.kind, Since: e.since, Reminders: e.sent}
@@ -380,15 +389,29 @@ func (n *ClusterNotifier) publish() {
 		case e.mine:
 			announced[peer] = a
 			records = append(records, AnnouncementRecord{Peer: peer, By: n.cfg.Node, Announcement: a})
+			alerts.Mine = append(alerts.Mine, n.alert(snap, peer, e))
 		case e.announced && e.by != "":
 			records = append(records, AnnouncementRecord{Peer: peer, By: e.by, Announcement: a})
+			alerts.Elsewhere[alertKey(alertName(e.kind), peer)] = true
 		}
 	}
+	n.alerts.Store(&alerts)
 	if old := n.announced.Load(); old != nil && !maps.Equal(*old, announced) && n.cfg.Announcing != nil {
 		defer n.cfg.Announcing.Notify()
 	}
 	n.announced.Store(&announced)
 	n.records.Store(&records)
+}
+
+// alert is the Alertmanager alert of an episode this node holds, its
+// summary the message that opened it as it would read now.
+func (n *ClusterNotifier) alert(snap *domain.Snapshot, peer string, e *episode) Alert {
+	v, _ := snap.Verdicts().Of(peer)
+	m := clusterDownMessage(peer, v.DownFrom(), n.cfg.Nodes, e.since)
+	if e.kind == domain.AnnouncedPartial {
+		m = partialMessage(peer, v.DownFrom(), v.UpFrom(), e.since)
+	}
+	return newAlert(e.kind, peer, e.since, m, v)
 }
 
 // startKind is the message that opens an episode of kind k.

@@ -66,6 +66,8 @@ type Metrics struct {
 	sent          *prometheus.CounterVec
 	suppressed    *prometheus.CounterVec
 	isolated      prometheus.Gauge
+	alertmanager  *prometheus.CounterVec
+	info          *prometheus.GaugeVec
 }
 
 // NewMetrics returns the metrics of a node that probes peers: its counters
@@ -84,8 +86,8 @@ func NewMetrics(peers []config.Peer) *Metrics {
 			Name: "mesh_relay_received_total", Help: "Relays posted to this node, by result.",
 		}, []string{"result"}),
 		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mesh_webhook_deliveries_total", Help: "Webhook delivery attempts, by result.",
-		}, []string{"result"}),
+			Name: "mesh_webhook_deliveries_total", Help: "Delivery attempts to the chat channels (WEBHOOK_URL is channel webhook; each of NOTIFY_URLS its scheme), by channel and result.",
+		}, []string{"channel", "result"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_mailbox_dropped_total", Help: "Items a full mailbox dropped, by mailbox (notifier: transitions; webhook: messages).",
 		}, []string{"mailbox"}),
@@ -98,9 +100,16 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		isolated: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mesh_isolated", Help: "1 while this node has lost its own network (the isolation guard), else 0.",
 		}),
+		alertmanager: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_alertmanager_posts_total", Help: "Posts of this node's alerts to Alertmanager (ALERTMANAGER_URL), by its host and result (ok or failed).",
+		}, []string{"alertmanager", "result"}),
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mesh_node_info", Help: "Always 1: the node's name, its cluster's and its version, to name the instance Prometheus scrapes.",
+		}, []string{"node", "cluster", "version"}),
 	}
 	m.registry.MustRegister(
 		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
+		m.alertmanager, m.info,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -117,9 +126,6 @@ func NewMetrics(peers []config.Peer) *Metrics {
 	for _, r := range domain.RelayReceivedResults() {
 		m.relayReceived.WithLabelValues(r)
 	}
-	for _, r := range []string{WebhookDelivered, WebhookRetried, WebhookGaveUp, WebhookDropped} {
-		m.webhook.WithLabelValues(r)
-	}
 	for _, name := range mailboxes() {
 		m.dropped.WithLabelValues(name)
 	}
@@ -130,6 +136,33 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		}
 	}
 	return m
+}
+
+// SetNode sets mesh_node_info.
+func (m *Metrics) SetNode(node, cluster, version string) {
+	if m != nil {
+		m.info.WithLabelValues(node, cluster, version).Set(1)
+	}
+}
+
+// AddAlertmanager makes an Alertmanager's post series, at zero.
+func (m *Metrics) AddAlertmanager(host string) {
+	if m != nil {
+		m.alertmanager.WithLabelValues(host, "ok")
+		m.alertmanager.WithLabelValues(host, "failed")
+	}
+}
+
+// AlertmanagerPost counts one post to an Alertmanager.
+func (m *Metrics) AlertmanagerPost(host string, ok bool) {
+	if m == nil {
+		return
+	}
+	result := "failed"
+	if ok {
+		result = "ok"
+	}
+	m.alertmanager.WithLabelValues(host, result).Inc()
 }
 
 // SetIsolated sets mesh_isolated.
@@ -203,10 +236,21 @@ func (m *Metrics) RelayReceived(result string) {
 	}
 }
 
-// WebhookDelivery counts one delivery attempt (or drop) by its result.
-func (m *Metrics) WebhookDelivery(result string) {
+// AddChannel makes a channel's delivery series, at zero, as it is built.
+func (m *Metrics) AddChannel(channel string) {
+	if m == nil {
+		return
+	}
+	for _, r := range []string{WebhookDelivered, WebhookRetried, WebhookGaveUp, WebhookDropped} {
+		m.webhook.WithLabelValues(channel, r)
+	}
+}
+
+// WebhookDelivery counts one delivery attempt (or drop) to a channel by
+// its result.
+func (m *Metrics) WebhookDelivery(channel, result string) {
 	if m != nil {
-		m.webhook.WithLabelValues(result).Inc()
+		m.webhook.WithLabelValues(channel, result).Inc()
 	}
 }
 

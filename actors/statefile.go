@@ -1,11 +1,13 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,9 +48,9 @@ type stateFile struct {
 	Node    string              `json:"node"`
 	SavedAt time.Time           `json:"saved_at"`
 	Peers   map[string]filePeer `json:"peers"`
-	// Messages are the webhook messages not yet delivered, oldest first:
-	// a down message being retried when the node stops is sent by the next
-	// run, not lost.
+	// Messages are the messages not yet delivered, each channel's oldest
+	// first: a down message being retried when the node stops is sent by
+	// the next run, not lost.
 	Messages []fileMessage `json:"pending_messages,omitempty"`
 	// Announcements are the episodes this node announced and those it
 	// heard others announce (cluster alerts): a restarted node neither
@@ -65,10 +67,13 @@ type fileAnnouncement struct {
 }
 
 type fileMessage struct {
-	Kind string    `json:"kind"` // down, recovery or reminder
-	Peer string    `json:"peer"`
-	Text string    `json:"text"`
-	At   time.Time `json:"at"`
+	// Channel is the channel it waits for; absent in files written before
+	// NOTIFY_URLS, when WEBHOOK_URL was the only one.
+	Channel string    `json:"channel,omitempty"`
+	Kind    string    `json:"kind"` // a MessageKind's String
+	Peer    string    `json:"peer"`
+	Text    string    `json:"text"`
+	At      time.Time `json:"at"`
 }
 
 // maxMessageText bounds a kept message's text; Mesh's are under 200 bytes.
@@ -103,8 +108,8 @@ type SavedState struct {
 	// Reminders is the reminder progress of each outage, by peer; -1 when
 	// the file does not say.
 	Reminders map[string]int
-	// messages are the webhook messages a previous run had not delivered.
-	messages []Message
+	// messages are the messages a previous run had not delivered, by channel.
+	messages map[string][]Message
 	// announcements are the cluster alerts' announcements it knew of.
 	announcements []AnnouncementRecord
 
@@ -268,15 +273,17 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 			}
 		}
 	}
-	if len(f.Messages) > DefaultQueueSize+1 {
-		return nil, fmt.Errorf("%d pending messages, more than a queue holds", len(f.Messages))
+	if len(f.Messages) > maxChannels*(DefaultQueueSize+1) {
+		return nil, fmt.Errorf("%d pending messages, more than the queues hold", len(f.Messages))
 	}
+	s.messages = map[string][]Message{}
 	for i, m := range f.Messages {
 		kind, ok := parseMessageKind(m.Kind)
-		if !ok || config.ValidateName(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText {
-			return nil, fmt.Errorf("pending message %d: invalid kind, peer or text", i)
+		if !ok || config.ValidateName(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
+			return nil, fmt.Errorf("pending message %d: invalid channel, kind, peer or text", i)
 		}
-		s.messages = append(s.messages, Message{Kind: kind, Peer: m.Peer, Text: m.Text, At: m.At})
+		channel := cmp.Or(m.Channel, WebhookChannel)
+		s.messages[channel] = append(s.messages[channel], Message{Kind: kind, Peer: m.Peer, Text: m.Text, At: m.At})
 	}
 	if len(f.Announcements) > wire.MaxAnnouncements {
 		return nil, fmt.Errorf("%d announcements, more than a node makes", len(f.Announcements))
@@ -307,23 +314,41 @@ func (s *SavedState) Announcements(peers []config.Peer) []AnnouncementRecord {
 	return out
 }
 
-// Messages returns the webhook messages a previous run had not delivered;
-// none for a nil state.
-func (s *SavedState) Messages() []Message {
+// Messages returns the messages a previous run had not delivered to
+// channel; none for a nil state.
+func (s *SavedState) Messages(channel string) []Message {
 	if s == nil {
 		return nil
 	}
-	return s.messages
+	return s.messages[channel]
+}
+
+// Unclaimed returns how many undelivered messages a previous run left for
+// channels that are no longer configured, by channel: the node says so
+// at start rather than lose them silently.
+func (s *SavedState) Unclaimed(channels Channels) map[string]int {
+	out := map[string]int{}
+	if s == nil {
+		return out
+	}
+	for name, msgs := range s.messages {
+		if !slices.ContainsFunc(channels, func(c *Channel) bool { return c.cfg.Name == name }) {
+			out[name] = len(msgs)
+		}
+	}
+	return out
 }
 
 // encodeStateFile writes a snapshot and the reminder progress as the file.
-func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages []Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
+func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
 	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
 	for _, a := range announcements {
 		f.Announcements = append(f.Announcements, fileAnnouncement{Peer: a.Peer, By: a.By, Kind: a.Kind, Since: a.Since.UTC(), Reminders: a.Reminders})
 	}
-	for _, m := range messages {
-		f.Messages = append(f.Messages, fileMessage{Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
+	for _, channel := range slices.Sorted(maps.Keys(messages)) {
+		for _, m := range messages[channel] {
+			f.Messages = append(f.Messages, fileMessage{Channel: channel, Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
+		}
 	}
 	for e := range snap.Peers() {
 		v, h := e.View(), e.History()
@@ -356,9 +381,9 @@ type StateFileConfig struct {
 	Reminders interface {
 		Progress() map[string]ReminderProgress
 	}
-	// Messages gives the webhook's undelivered messages; nil without one.
+	// Messages gives the channels' undelivered messages; nil without any.
 	Messages interface {
-		Pending() []Message
+		Pending() map[string][]Message
 	}
 	// Announcements gives the cluster notifier's announcements; nil
 	// without one.
@@ -382,7 +407,7 @@ type StateFile struct {
 	written   *domain.Snapshot // the snapshot last written
 	writtenAt time.Time
 	sent      map[string]ReminderProgress
-	pending   []Message
+	pending   map[string][]Message
 	announced []AnnouncementRecord
 	failing   bool
 }
@@ -427,7 +452,7 @@ func (w *StateFile) save(final bool) {
 	if w.cfg.Reminders != nil {
 		reminders = w.cfg.Reminders.Progress()
 	}
-	var pending []Message
+	var pending map[string][]Message
 	if w.cfg.Messages != nil {
 		pending = w.cfg.Messages.Pending()
 	}
@@ -438,7 +463,7 @@ func (w *StateFile) save(final bool) {
 	start := time.Now()
 	switch {
 	case final || w.failing || w.written == nil:
-	case !sameProgress(reminders, w.sent) || !slices.Equal(pending, w.pending) || !slices.Equal(announced, w.announced) ||
+	case !sameProgress(reminders, w.sent) || !maps.EqualFunc(pending, w.pending, slices.Equal) || !slices.Equal(announced, w.announced) ||
 		statusOrHistoryChanged(w.written, snap):
 	case snap != w.written && start.Sub(w.writtenAt) >= w.cfg.SeenInterval:
 	default:

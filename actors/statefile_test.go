@@ -342,7 +342,10 @@ func remindersSent(s *SavedState, peer string) int {
 
 func TestUndeliveredMessagesRoundTripThroughTheStateFile(t *testing.T) {
 	snap := domain.NewSnapshot("nov", nil, nil)
-	msgs := []Message{downMessage("dec", t0), reminderMessage("dec", 15*time.Minute, t0.Add(15*time.Minute))}
+	msgs := map[string][]Message{
+		WebhookChannel: {downMessage("dec", t0), reminderMessage("dec", 15*time.Minute, t0.Add(15*time.Minute))},
+		"ntfy-2":       {downMessage("jan", t0)},
+	}
 	data, err := encodeStateFile(snap, nil, msgs, nil, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -351,11 +354,27 @@ func TestUndeliveredMessagesRoundTripThroughTheStateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Messages(), msgs) {
-		t.Fatalf("kept %+v, want %+v", got.Messages(), msgs)
+	for channel, want := range msgs {
+		if !reflect.DeepEqual(got.Messages(channel), want) {
+			t.Fatalf("kept %+v for %s, want %+v", got.Messages(channel), channel, want)
+		}
+	}
+	if u := got.Unclaimed(Channels{webhookChannel(WebhookConfig{URL: "https://chat.example/x"}, ChannelConfig{})}); len(u) != 1 || u["ntfy-2"] != 1 {
+		t.Fatalf("unclaimed %v, want ntfy-2's one message", u)
 	}
 	bad := strings.Replace(string(data), `"kind":"down"`, `"kind":"shout"`, 1)
 	if _, err := decodeStateFile([]byte(bad), t0.Add(time.Hour)); err == nil {
 		t.Fatal("a message of an unknown kind was accepted")
+	}
+	bad = strings.Replace(string(data), `"channel":"ntfy-2"`, `"channel":"<script>"`, 1)
+	if _, err := decodeStateFile([]byte(bad), t0.Add(time.Hour)); err == nil {
+		t.Fatal("a message for a channel no node could have was accepted")
+	}
+	// A file from before NOTIFY_URLS names no channel: its messages are
+	// WEBHOOK_URL's.
+	old := strings.ReplaceAll(strings.ReplaceAll(string(data), `"channel":"webhook",`, ""), `"channel":"ntfy-2",`, "")
+	got, err = decodeStateFile([]byte(old), t0.Add(time.Hour))
+	if err != nil || len(got.Messages(WebhookChannel)) != 3 {
+		t.Fatalf("an older file's messages: %v, %+v; want all three for the webhook", err, got)
 	}
 }

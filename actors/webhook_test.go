@@ -60,10 +60,15 @@ func answer(status int, header http.Header, body string) func() *http.Response {
 	}
 }
 
-func scriptedWebhook(t *testing.T, answers ...func() *http.Response) (*Webhook, *scriptedHook) {
+// webhookChannel is WEBHOOK_URL's channel as the node builds it.
+func webhookChannel(w WebhookConfig, c ChannelConfig) *Channel {
+	c.Name, c.Poster = WebhookChannel, NewWebhookPoster(w)
+	return NewChannel(c)
+}
+
+func scriptedWebhook(t *testing.T, answers ...func() *http.Response) (*Channel, *scriptedHook) {
 	h := &scriptedHook{start: time.Now(), answers: answers}
-	w := NewWebhook(WebhookConfig{URL: "https://chat.example/api/webhooks/1/t0ken", Format: "discord", Username: "nov",
-		Client: &http.Client{Transport: h}, Log: zerolog.Nop()})
+	w := webhookChannel(WebhookConfig{URL: "https://chat.example/api/webhooks/1/t0ken", Format: "discord", Username: "nov", Client: &http.Client{Transport: h}}, ChannelConfig{Log: zerolog.Nop()})
 	go w.Serve(t.Context())
 	return w, h
 }
@@ -166,7 +171,7 @@ func TestWebhookGivesUpAfterTenMinutes(t *testing.T) {
 }
 
 func TestWebhookQueueOverflowDropsRemindersFirst(t *testing.T) {
-	w := NewWebhook(WebhookConfig{URL: "https://chat.example/x", QueueSize: 3, Log: zerolog.Nop()}) // not serving: the queue only fills
+	w := webhookChannel(WebhookConfig{URL: "https://chat.example/x"}, ChannelConfig{QueueSize: 3, Log: zerolog.Nop()}) // not serving: the queue only fills
 	w.Enqueue(msg(MessageDown, "d1"))
 	w.Enqueue(msg(MessageReminder, "r1"))
 	w.Enqueue(msg(MessageReminder, "r2"))
@@ -216,7 +221,7 @@ func (h *recordingHook) received() []map[string]string {
 	return append([]map[string]string(nil), h.bodies...)
 }
 
-func deliverAll(t *testing.T, w *Webhook, h *recordingHook, posts int) {
+func deliverAll(t *testing.T, w *Channel, h *recordingHook, posts int) {
 	t.Helper()
 	go w.Serve(t.Context())
 	deadline := time.Now().Add(20 * time.Second)
@@ -231,7 +236,7 @@ func deliverAll(t *testing.T, w *Webhook, h *recordingHook, posts int) {
 func TestWebhookOverRealHTTP(t *testing.T) {
 	t.Run("discord gets content and username, in order", func(t *testing.T) {
 		h := newRecordingHook(t, nil)
-		w := NewWebhook(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Format: "discord", Username: "nov.mesh.dupunkto.org", MinGap: 10 * time.Millisecond, Log: zerolog.Nop()})
+		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Format: "discord", Username: "nov.mesh.dupunkto.org"}, ChannelConfig{MinGap: 10 * time.Millisecond, Log: zerolog.Nop()})
 		for i := range 5 {
 			w.Enqueue(msg(MessageDown, fmt.Sprintf("m%d", i)))
 		}
@@ -244,7 +249,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 	})
 	t.Run("slack gets text", func(t *testing.T) {
 		h := newRecordingHook(t, nil)
-		w := NewWebhook(WebhookConfig{URL: h.URL + "/services/T/B/x", Format: "slack", Username: "nov", Log: zerolog.Nop()})
+		w := webhookChannel(WebhookConfig{URL: h.URL + "/services/T/B/x", Format: "slack", Username: "nov"}, ChannelConfig{Log: zerolog.Nop()})
 		w.Enqueue(msg(MessageDown, "🔴 `dec` is unreachable"))
 		deliverAll(t, w, h, 1)
 		if b := h.received()[0]; b["text"] != "🔴 `dec` is unreachable" || b["content"] != "" {
@@ -266,8 +271,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 			return false
 		})
 		var logs syncWriter
-		w := NewWebhook(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov", Timeout: 200 * time.Millisecond,
-			BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov", Timeout: 200 * time.Millisecond}, ChannelConfig{BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 		w.Enqueue(msg(MessageDown, "once"))
 		deliverAll(t, w, h, 3)
 		out := logs.String()
@@ -290,7 +294,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 			}
 			return false
 		})
-		w := NewWebhook(WebhookConfig{URL: h.URL, Username: "nov", BackoffBase: time.Millisecond, Log: zerolog.Nop()})
+		w := webhookChannel(WebhookConfig{URL: h.URL, Username: "nov"}, ChannelConfig{BackoffBase: time.Millisecond, Log: zerolog.Nop()})
 		start := time.Now()
 		w.Enqueue(msg(MessageDown, "limited"))
 		deliverAll(t, w, h, 2)
@@ -336,7 +340,7 @@ func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		h := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(503, nil, "")}}
 		var logs syncWriter
-		w := NewWebhook(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h}, Persisted: true, Log: zerolog.New(&logs)})
+		w := webhookChannel(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h}}, ChannelConfig{Persisted: true, Log: zerolog.New(&logs)})
 		done := make(chan struct{})
 		go func() { w.Serve(ctx); close(done) }()
 		w.Enqueue(msg(MessageDown, "down"))
@@ -353,7 +357,7 @@ func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
 		}
 
 		h2 := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(204, nil, "")}}
-		next := NewWebhook(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h2}, Pending: pending, Log: zerolog.Nop()})
+		next := webhookChannel(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h2}}, ChannelConfig{Pending: pending, Log: zerolog.Nop()})
 		go next.Serve(t.Context())
 		next.Enqueue(msg(MessageRecovery, "recovery"))
 		time.Sleep(time.Minute)

@@ -26,6 +26,9 @@ type Config struct {
 	RelaySecret       string
 	WebhookURL        string
 	WebhookFormat     string // "discord" or "slack", resolved from WEBHOOK_FORMAT and the URL
+	NotifyURLs        []NotifyURL
+	AlertmanagerURLs  []string // each the alerts endpoint of Alertmanager's v2 API
+	Cluster           string   // the cluster's name in alerts
 	ListenAddr        string
 	PollInterval      time.Duration
 	ProbeTimeout      time.Duration
@@ -60,7 +63,8 @@ type setting struct {
 }
 
 // secret settings are never echoed in an error: the webhook URL holds a token.
-var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true}
+// NOTIFY_URLS hold tokens; an ALERTMANAGER_URL may hold a password.
+var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true, "NOTIFY_URLS": true, "ALERTMANAGER_URL": true}
 
 // settings lists every variable in the order --help shows them. PEERS and
 // NODE are applied by Load itself because PEERS depends on NODE.
@@ -71,6 +75,9 @@ var settings = []setting{
 	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", setRelaySecret},
 	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},
 	{"WEBHOOK_FORMAT", "webhook-format", "auto", "discord, slack, or auto: slack for hooks.slack.com, else discord", setWebhookFormat},
+	{"NOTIFY_URLS", "notify-urls", "", "Shoutrrr service URLs (telegram://, ntfy://, gotify://, matrix://, teams://, pushover://, smtp://, generic://, ...), separated by spaces or line breaks; each gets every message", setNotifyURLs},
+	{"ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager base URLs (http://alertmanager:9093), separated by spaces or line breaks; alerts go to each through its v2 API", setAlertmanagerURLs},
+	{"CLUSTER", "cluster", "mesh", "the cluster's name: the cluster label of its alerts", setCluster},
 	{"PORT", "port", "4000", "port to listen on when LISTEN_ADDR is unset", nil},
 	{"LISTEN_ADDR", "listen-addr", ":$PORT", "address the HTTP server listens on", nil},
 	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer; at least " + MinPollInterval.String(), setPollInterval},

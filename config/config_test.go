@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:          zerolog.InfoLevel,
 		LogFormat:         "json",
 		WebhookFormat:     "discord",
+		Cluster:           "mesh",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -104,6 +105,26 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.PartialAfter == 90*time.Second }},
 		{"CONNECTIVITY_URL", map[string]string{"PEERS": "a", "CONNECTIVITY_URL": "https://example.org/"}, nil,
 			func(c Config) bool { return c.ConnectivityURL == "https://example.org/" }},
+		{"NOTIFY_URLS on lines and spaces, commas inside a URL kept", map[string]string{"PEERS": "a",
+			"NOTIFY_URLS": "ntfy://ntfy.sh/mesh-alerts?tags=warning,skull\n  telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=@mesh\tgeneric://hooks.example/in?template=json  matrix://user:pass@matrix.example/?rooms=!r:matrix.example"}, nil,
+			func(c Config) bool {
+				return reflect.DeepEqual(c.NotifyURLs, []NotifyURL{
+					{"ntfy://ntfy.sh/mesh-alerts?tags=warning,skull", "ntfy"},
+					{"telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=@mesh", "telegram"},
+					{"generic://hooks.example/in?template=json", "generic"},
+					{"matrix://user:pass@matrix.example/?rooms=!r:matrix.example", "matrix"},
+				})
+			}},
+		{"NOTIFY_URLS of a service with a custom URL form", map[string]string{"PEERS": "a", "NOTIFY_URLS": "generic+https://hooks.example/in"}, nil,
+			func(c Config) bool { return len(c.NotifyURLs) == 1 && c.NotifyURLs[0].Service == "generic" }},
+		{"ALERTMANAGER_URL gets the v2 alerts path", map[string]string{"PEERS": "a",
+			"ALERTMANAGER_URL": "http://am1:9093 https://u:p@am2.example/prefix/ http://am3:9093/api/v2/alerts"}, nil,
+			func(c Config) bool {
+				return reflect.DeepEqual(c.AlertmanagerURLs, []string{"http://am1:9093/api/v2/alerts",
+					"https://u:p@am2.example/prefix/api/v2/alerts", "http://am3:9093/api/v2/alerts"})
+			}},
+		{"CLUSTER", map[string]string{"PEERS": "a", "CLUSTER": "prod-eu.1"}, nil,
+			func(c Config) bool { return c.Cluster == "prod-eu.1" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,6 +189,15 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"DEBUG_ADDR on a public address", map[string]string{"PEERS": "a", "DEBUG_ADDR": "192.0.2.7:6060"}, nil, []string{"DEBUG_ADDR", "loopback"}},
 		{"DEBUG_ADDR without a port", map[string]string{"PEERS": "a", "DEBUG_ADDR": "127.0.0.1"}, nil, []string{"DEBUG_ADDR"}},
 		{"stray argument", map[string]string{"PEERS": "a"}, []string{"extra"}, []string{`"extra"`}},
+		{"NOTIFY_URLS of an unknown service", map[string]string{"PEERS": "a", "NOTIFY_URLS": "ntfy://ntfy.sh/x carrier-pigeon://coop/roof"}, nil,
+			[]string{"NOTIFY_URLS", "entry 2", `"carrier-pigeon"`, "telegram"}},
+		{"NOTIFY_URLS entry that is no URL", map[string]string{"PEERS": "a", "NOTIFY_URLS": "hooks.example/in"}, nil, []string{"NOTIFY_URLS", "entry 1"}},
+		{"NOTIFY_URLS entry Shoutrrr refuses", map[string]string{"PEERS": "a", "NOTIFY_URLS": "telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram"}, nil,
+			[]string{"NOTIFY_URLS", "entry 1 (telegram)"}},
+		{"NOTIFY_URLS past the limit", map[string]string{"PEERS": "a", "NOTIFY_URLS": strings.Repeat("ntfy://ntfy.sh/x ", MaxNotifyURLs+1)}, nil,
+			[]string{"NOTIFY_URLS", "more than 16"}},
+		{"ALERTMANAGER_URL without a scheme", map[string]string{"PEERS": "a", "ALERTMANAGER_URL": "am:9093"}, nil, []string{"ALERTMANAGER_URL", "entry 1"}},
+		{"CLUSTER with a space", map[string]string{"PEERS": "a", "CLUSTER": "prod eu"}, nil, []string{"CLUSTER", `"prod eu"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,6 +222,34 @@ func TestLoadNeverEchoesSecrets(t *testing.T) {
 	_, err := load(t, map[string]string{"PEERS": "a", "WEBHOOK_URL": "discord.example/api/webhooks/1/t0ken"})
 	if err == nil || !strings.Contains(err.Error(), "WEBHOOK_URL") || strings.Contains(err.Error(), "t0ken") {
 		t.Fatalf("error must name WEBHOOK_URL without its token, got %v", err)
+	}
+	for _, bad := range []map[string]string{
+		{"NOTIFY_URLS": "telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram"},
+		{"NOTIFY_URLS": "pushover://shoutrrr:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@/?devices=a"},
+		{"NOTIFY_URLS": "smtp://AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@mail.example:25/?fromaddress=&toaddresses="},
+		{"NOTIFY_URLS": "gotify://gotify.example/AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw?priority=loud"},
+		{"ALERTMANAGER_URL": "am://u:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@am:9093"},
+	} {
+		bad["PEERS"] = "a"
+		_, err := load(t, bad)
+		if err == nil || strings.Contains(err.Error(), "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw") {
+			t.Errorf("%v: error must not hold the token, got %v", bad, err)
+		}
+		t.Log(err)
+	}
+}
+
+func TestRedactTakesEverySecretPartOfAURL(t *testing.T) {
+	raw := "telegram://110201543:AAHd%2FqTcv@telegram/path-secret?chats=@mesh-chat&title=Mesh#frag-secret"
+	text := `Post "https://api.telegram.org/bot110201543:AAHd/qTcv/sendMessage": path-secret, @mesh-chat, frag-secret, ` + raw
+	got := Redact(text, raw)
+	for _, secret := range []string{"110201543", "AAHd/qTcv", "AAHd%2FqTcv", "path-secret", "@mesh-chat", "frag-secret"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q left in %q", secret, got)
+		}
+	}
+	if !strings.Contains(got, "api.telegram.org") {
+		t.Errorf("the host went too: %q", got)
 	}
 }
 

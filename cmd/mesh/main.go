@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -63,6 +64,10 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	// Shoutrrr's services (NOTIFY_URLS) post with http.DefaultClient, which
+	// never times out: a chat service that hangs would hold a goroutine per
+	// attempt for good. Mesh's own requests use clients of their own.
+	http.DefaultClient.Timeout = 2 * actors.DefaultWebhookTimeout
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -101,7 +106,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	n := newNode(cfg, log)
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
-		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).Msg("mesh starting")
+		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).
+		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Msg("mesh starting")
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
@@ -132,7 +138,9 @@ type node struct {
 //	├── state-owner
 //	├── probers: prober(peer) for each peer
 //	├── relay-sender (only when RELAY_SECRET is set)
-//	├── notifications (only when WEBHOOK_URL is set): notifier (of ALERTS's mode), webhook(host)
+//	├── notifications (only with WEBHOOK_URL, NOTIFY_URLS or ALERTMANAGER_URL):
+//	│     notifier (of ALERTS's mode), channel(name) for each chat channel,
+//	│     alertmanager(host) for each Alertmanager
 //	├── isolation-guard (only with two peers or more)
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
@@ -141,17 +149,19 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
 	metrics := actors.NewMetrics(cfg.Peers)
+	metrics.SetNode(cfg.Node, cfg.Cluster, buildVersion())
+	notifying := cfg.WebhookURL != "" || len(cfg.NotifyURLs) > 0 || len(cfg.AlertmanagerURLs) > 0
 	root := suture.New("mesh", supervisorSpec(log))
 
 	// What the owner tells others goes through these, made first so that the
 	// owner is built with them: a wake-up per complete round (relay sender),
 	// one per status change (state file), and the notifier's: an inbox of
 	// transitions in node mode, a wake-up per change of the verdicts or the
-	// relays in cluster mode (nil, which takes nothing, without a webhook).
+	// relays in cluster mode (nil, which takes nothing, without notifications).
 	rounds, changes := actors.NewSignal(), actors.NewSignal()
 	var inbox *actors.Inbox
 	var clusterChanges *actors.Signal
-	if cfg.WebhookURL != "" {
+	if notifying {
 		clusterChanges = actors.NewSignal() // the verdicts, or the isolation, changed
 		if cfg.Alerts == config.AlertsNode {
 			inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
@@ -162,27 +172,35 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		Transitions: inbox, StatusChanged: changes, RoundDone: rounds, ClusterChanged: clusterChanges, Metrics: metrics, Log: log})
 	root.Add(owner)
 
-	// The notifier and the webhook it hands its messages to; what they keep
-	// goes in the state file, and the cluster notifier's announcements in
-	// the relays too.
+	// The notifier, the chat channels it hands its messages to, and the
+	// Alertmanagers that take its alerts; what they keep goes in the state
+	// file, and the cluster notifier's announcements in the relays too.
 	var notifier *actors.Notifier
 	var clusterNotifier *actors.ClusterNotifier
-	var webhook *actors.Webhook
-	if cfg.WebhookURL != "" {
+	var channels actors.Channels
+	if notifying {
 		notifications := suture.New("notifications", supervisorSpec(log))
-		webhook = actors.NewWebhook(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node,
-			Pending: saved.Messages(), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log})
+		channels = newChannels(cfg, saved, metrics, log)
+		var alerts actors.AlertSource = actors.NodeAlerts{State: owner}
 		if cfg.Alerts == config.AlertsNode {
-			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: webhook,
+			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: channels,
 				Outages: saved.Outages(cfg.Peers), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
 				Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
-			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, webhook,
+			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, channels,
 				saved.Announcements(cfg.Peers), boot, metrics, log))
 			notifications.Add(clusterNotifier)
+			alerts = clusterNotifier
 		}
-		notifications.Add(webhook)
+		for _, c := range channels {
+			notifications.Add(c)
+		}
+		for _, u := range cfg.AlertmanagerURLs {
+			notifications.Add(actors.NewAlertmanager(actors.AlertmanagerConfig{URL: u, Cluster: cfg.Cluster,
+				GeneratorURL: generatorURL(cfg), Source: alerts, Every: cfg.PollInterval, Timeout: cfg.ProbeTimeout,
+				Metrics: metrics, Log: log}))
+		}
 		root.Add(notifications)
 	}
 
@@ -205,7 +223,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 
 	if cfg.StateFile != "" {
 		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes,
-			Reminders: notifier, Messages: webhook, Announcements: clusterNotifier, Log: log}))
+			Reminders: notifier, Messages: channels, Announcements: clusterNotifier, Log: log}))
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
@@ -216,6 +234,39 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
 	return &node{Supervisor: root, server: server}
+}
+
+// newChannels builds the chat channels: WEBHOOK_URL's, then one for each of
+// NOTIFY_URLS, each resuming what a previous run had not delivered to it.
+func newChannels(cfg config.Config, saved *actors.SavedState, metrics *actors.Metrics, log zerolog.Logger) actors.Channels {
+	var channels actors.Channels
+	add := func(name string, p actors.Poster) {
+		channels = append(channels, actors.NewChannel(actors.ChannelConfig{Name: name, Poster: p,
+			Pending: saved.Messages(name), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log}))
+	}
+	if cfg.WebhookURL != "" {
+		add(actors.WebhookChannel, actors.NewWebhookPoster(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node}))
+	}
+	services := make([]string, len(cfg.NotifyURLs))
+	for i, u := range cfg.NotifyURLs {
+		services[i] = u.Service
+	}
+	for i, name := range actors.ChannelNames(services) {
+		add(name, actors.NewShoutrrrPoster(cfg.NotifyURLs[i], actors.DefaultWebhookTimeout))
+	}
+	for name, n := range saved.Unclaimed(channels) {
+		log.Warn().Str("channel", name).Int("queued", n).Msg("undelivered messages of a channel no longer configured; dropped")
+	}
+	return channels
+}
+
+// generatorURL is where an alert in Alertmanager links to: the page, when
+// AGGREGATOR_URL is a whole URL.
+func generatorURL(cfg config.Config) string {
+	if u, err := url.Parse(cfg.AggregatorURL); err == nil && u.IsAbs() {
+		return cfg.AggregatorURL
+	}
+	return ""
 }
 
 // round is the longest a round takes: every peer probed once, after which

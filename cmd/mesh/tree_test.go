@@ -37,7 +37,9 @@ func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
 	defer hook.Close()
 	env := map[string]string{
 		"NODE": "nov", "PEERS": "http://127.0.0.1:9,http://127.0.0.1:10", "LISTEN_ADDR": "127.0.0.1:0",
-		"RELAY_SECRET": "s", "WEBHOOK_URL": hook.URL + "/hook", "STATE_FILE": filepath.Join(t.TempDir(), "state.json"),
+		"RELAY_SECRET": "s", "WEBHOOK_URL": hook.URL + "/hook",
+		"NOTIFY_URLS":      "generic://" + hook.Listener.Addr().String() + "/a?disabletls=yes generic://" + hook.Listener.Addr().String() + "/b?disabletls=yes",
+		"ALERTMANAGER_URL": hook.URL, "STATE_FILE": filepath.Join(t.TempDir(), "state.json"),
 	}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] }, nil, io.Discard)
 	if err != nil {
@@ -52,8 +54,11 @@ func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
 		"mesh/http-server",
 		"mesh/isolation-guard",
 		"mesh/notifications",
+		"mesh/notifications/alertmanager(" + hook.Listener.Addr().String() + ")",
+		"mesh/notifications/channel(generic)",
+		"mesh/notifications/channel(generic-2)",
+		"mesh/notifications/channel(webhook)",
 		"mesh/notifications/notifier",
-		"mesh/notifications/webhook(" + hook.Listener.Addr().String() + ")",
 		"mesh/probers",
 		"mesh/probers/prober(127.0.0.1:10)",
 		"mesh/probers/prober(127.0.0.1:9)",

@@ -1,0 +1,81 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nicholas-fedor/shoutrrr/pkg/types"
+
+	"github.com/dupunkto/mesh/config"
+)
+
+// ShoutrrrPoster sends through one Shoutrrr service (NOTIFY_URLS): Shoutrrr
+// knows each service's payload and API, the channel around it keeps Mesh's
+// own queue, pacing and retries. Shoutrrr's errors say nothing of whether a
+// failure is lasting, so every failure is retried until the channel gives
+// up on the message.
+type ShoutrrrPoster struct {
+	url     string
+	service string
+	timeout time.Duration
+
+	// The service is set up at the first post, not at start: setting up
+	// Matrix logs in, and a chat server down at start must not stop the
+	// node. Owned by the channel's Serve, one post at a time; mu only
+	// makes that plain to the race detector.
+	mu   sync.Mutex
+	sink types.Service
+}
+
+// NewShoutrrrPoster returns the poster for one checked NOTIFY_URLS entry.
+// timeout bounds each attempt; zero is DefaultWebhookTimeout.
+func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoster {
+	if timeout <= 0 {
+		timeout = DefaultWebhookTimeout
+	}
+	return &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout}
+}
+
+// Where is the service's name: its URL's host may be a token (telegram://
+// token@telegram).
+func (p *ShoutrrrPoster) Where() string { return p.service }
+
+// Post sends the message's text. Shoutrrr's Send takes no context, so it
+// runs aside and the post stops waiting for it at the timeout or when ctx
+// ends; the send itself ends at its own client's timeout.
+func (p *ShoutrrrPoster) Post(ctx context.Context, m Message) (time.Duration, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sink == nil {
+		sink, err := config.NewNotifyService(p.url)
+		if err != nil {
+			return 0, true, p.redacted(fmt.Errorf("setting up %s: %w", p.service, err))
+		}
+		p.sink = sink
+	}
+	done := make(chan error, 1)
+	go func(sink types.Service) { done <- sink.Send(m.Text, nil) }(p.sink)
+	t := time.NewTimer(p.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return 0, true, p.redacted(err)
+		}
+		return 0, false, nil
+	case <-t.C:
+		return 0, true, fmt.Errorf("timed out after %s", p.timeout)
+	case <-ctx.Done():
+		return 0, true, ctx.Err()
+	}
+}
+
+// redacted is err with every secret part of the URL taken out of its
+// text: Shoutrrr's errors quote the URLs they were sending to, which for
+// Telegram hold the bot's token.
+func (p *ShoutrrrPoster) redacted(err error) error {
+	return errors.New(config.Redact(err.Error(), p.url))
+}
