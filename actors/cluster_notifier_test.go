@@ -307,6 +307,20 @@ func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
 		if n := c.count(MessageDown, "e"); n != 1 {
 			t.Fatalf("%d down messages for e, want 1", n)
 		}
+		// Alertmanager hears of each outage from the node that holds it:
+		// b, which took e's over and announced a's; c and d leave both to
+		// it, and never end them.
+		alerts := c.nodes["b"].notifier.Alerts()
+		if len(alerts.Mine) != 2 || alerts.Mine[0].Peer != "a" || alerts.Mine[1].Peer != "e" ||
+			alerts.Mine[1].Summary != "e is unreachable from 3 of 5 nodes (b, c, d)" || alerts.Mine[1].Severity != "critical" {
+			t.Fatalf("b asserts %+v, want a's and e's outages", alerts.Mine)
+		}
+		for _, name := range []string{"c", "d"} {
+			alerts := c.nodes[name].notifier.Alerts()
+			if len(alerts.Mine) != 0 || !alerts.Elsewhere[alertKey(AlertPeerDown, "a")] || !alerts.Elsewhere[alertKey(AlertPeerDown, "e")] {
+				t.Fatalf("%s asserts %+v, want both left to b", name, alerts)
+			}
+		}
 	})
 }
 
@@ -326,12 +340,19 @@ func TestClusterAlertsAMinorityThatCannotReachAPeerGetsOneMessage(t *testing.T) 
 		if got := c.messages(); !slices.Equal(got, []string{"a: 🟠 `e` is unreachable from c; reachable from a, b, d"}) {
 			t.Fatalf("sent %q, want one partial message from a", got)
 		}
+		if a := c.nodes["a"].notifier.Alerts().Mine; len(a) != 1 || a[0].Name != AlertPeerPartial || a[0].Severity != "warning" ||
+			a[0].Summary != "e is unreachable from c; reachable from a, b, d" {
+			t.Fatalf("a asserts %+v, want e's MeshPeerPartial", a)
+		}
 		time.Sleep(time.Hour)
 		c.see("c", "e", domain.StatusUp)
 		time.Sleep(5 * simSlot)
 		got := c.messages()
 		if len(got) != 2 || !strings.HasPrefix(got[1], "a: 🟢 `e` is reachable from every node again (partly unreachable for 1h") {
 			t.Fatalf("sent %q, want the partial message and one saying it ended", got)
+		}
+		if a := c.nodes["a"].notifier.Alerts(); len(a.Mine) != 0 || len(a.Elsewhere) != 0 {
+			t.Fatalf("a asserts %+v after the end, want nothing", a)
 		}
 	})
 }

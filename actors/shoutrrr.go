@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ type ShoutrrrPoster struct {
 	url     string
 	service string
 	timeout time.Duration
+	titled  bool // each message gets a title of its own (see messageTitle)
 
 	// The service is set up at the first post, not at start: setting up
 	// Matrix logs in, and a chat server down at start must not stop the
@@ -36,7 +38,26 @@ func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoste
 	if timeout <= 0 {
 		timeout = DefaultWebhookTimeout
 	}
-	return &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout}
+	p := &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout}
+	if parsed, err := url.Parse(u.URL); err == nil {
+		q := parsed.Query()
+		p.titled = titledServices[u.Service] && !q.Has("title") && !q.Has("subject")
+	}
+	return p
+}
+
+// titledServices are those whose messages show a title apart from the
+// text: an e-mail's subject, a push notification's heading. Each message
+// gets one that says what happened, unless the URL sets its own. Chat
+// services get the text alone, as WEBHOOK_URL's do; and a title is not
+// passed to a service that has none, which would refuse it.
+var titledServices = map[string]bool{"smtp": true, "ntfy": true, "gotify": true, "pushover": true, "pushbullet": true, "bark": true, "join": true}
+
+// messageTitle is a message's title where the service shows one.
+func messageTitle(m Message) string {
+	what := map[MessageKind]string{MessageDown: "is down", MessageRecovery: "is up again", MessageReminder: "is still down",
+		MessagePartial: "is unreachable from some nodes", MessagePartialOver: "is reachable from every node again"}[m.Kind]
+	return "Mesh: " + m.Peer + " " + what
 }
 
 // Where is the service's name: its URL's host may be a token (telegram://
@@ -57,7 +78,11 @@ func (p *ShoutrrrPoster) Post(ctx context.Context, m Message) (time.Duration, bo
 		p.sink = sink
 	}
 	done := make(chan error, 1)
-	go func(sink types.Service) { done <- sink.Send(m.Text, nil) }(p.sink)
+	var params *types.Params
+	if p.titled {
+		params = &types.Params{"title": messageTitle(m)}
+	}
+	go func(sink types.Service) { done <- sink.Send(m.Text, params) }(p.sink)
 	t := time.NewTimer(p.timeout)
 	defer t.Stop()
 	select {
