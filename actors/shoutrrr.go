@@ -24,12 +24,16 @@ type ShoutrrrPoster struct {
 	timeout time.Duration
 	titled  bool // each message gets a title of its own (see messageTitle)
 
-	// The service is set up at the first post, not at start: setting up
-	// Matrix logs in, and a chat server down at start must not stop the
-	// node. Owned by the channel's Serve, one post at a time; mu only
-	// makes that plain to the race detector.
-	mu   sync.Mutex
-	sink types.Service
+	// A service keeps state between sends that leaks from one message into
+	// the next (ntfy adds each message's title to headers it keeps, and
+	// sends the first forever), so each post sets up its service afresh;
+	// it is parsing, no I/O. Except Matrix, whose setup logs in: its
+	// service is kept, set up at its first post rather than at start so
+	// that a chat server down at start does not stop the node. Owned by
+	// the channel's Serve, one post at a time; mu makes that plain to the
+	// race detector.
+	mu     sync.Mutex
+	matrix types.Service
 }
 
 // NewShoutrrrPoster returns the poster for one checked NOTIFY_URLS entry.
@@ -68,21 +72,16 @@ func (p *ShoutrrrPoster) Where() string { return p.service }
 // runs aside and the post stops waiting for it at the timeout or when ctx
 // ends; the send itself ends at its own client's timeout.
 func (p *ShoutrrrPoster) Post(ctx context.Context, m Message) (time.Duration, bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sink == nil {
-		sink, err := config.NewNotifyService(p.url)
-		if err != nil {
-			return 0, true, p.redacted(fmt.Errorf("setting up %s: %w", p.service, err))
-		}
-		p.sink = sink
+	sink, err := p.sink()
+	if err != nil {
+		return 0, true, p.redacted(fmt.Errorf("setting up %s: %w", p.service, err))
 	}
 	done := make(chan error, 1)
 	var params *types.Params
 	if p.titled {
 		params = &types.Params{"title": messageTitle(m)}
 	}
-	go func(sink types.Service) { done <- sink.Send(m.Text, params) }(p.sink)
+	go func() { done <- sink.Send(m.Text, params) }()
 	t := time.NewTimer(p.timeout)
 	defer t.Stop()
 	select {
@@ -96,6 +95,23 @@ func (p *ShoutrrrPoster) Post(ctx context.Context, m Message) (time.Duration, bo
 	case <-ctx.Done():
 		return 0, true, ctx.Err()
 	}
+}
+
+// sink is the service to send the next message through.
+func (p *ShoutrrrPoster) sink() (types.Service, error) {
+	if p.service != "matrix" {
+		return config.NewNotifyService(p.url)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.matrix == nil {
+		s, err := config.NewNotifyService(p.url)
+		if err != nil {
+			return nil, err
+		}
+		p.matrix = s
+	}
+	return p.matrix, nil
 }
 
 // redacted is err with every secret part of the URL taken out of its

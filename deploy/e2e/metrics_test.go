@@ -115,8 +115,8 @@ func TestMetricsOfALiveNode(t *testing.T) {
 		{"relays delivered", at("mesh_relay_sent_total", map[string]string{"result": "delivered"}) >= 1},
 		{"relays accepted", at("mesh_relay_received_total", map[string]string{"result": "accepted"}) >= 1},
 		{"the relay with a wrong secret", at("mesh_relay_received_total", map[string]string{"result": "unauthorized"}) == 1},
-		{"webhooks delivered", at("mesh_webhook_deliveries_total", map[string]string{"result": "delivered"}) >= 1},
-		{"webhooks given up", at("mesh_webhook_deliveries_total", map[string]string{"result": "gave_up"}) == 0},
+		{"webhooks delivered", at("mesh_webhook_deliveries_total", map[string]string{"channel": "webhook", "result": "delivered"}) >= 1},
+		{"webhooks given up", at("mesh_webhook_deliveries_total", map[string]string{"channel": "webhook", "result": "gave_up"}) == 0},
 		{"the Go collector", at("go_goroutines", map[string]string{}) > 0},
 		{"the process collector", at("process_resident_memory_bytes", map[string]string{}) > 0},
 	}

@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// amNotification is what Alertmanager's webhook receiver posts: a group's
+// alerts, firing or resolved.
+type amNotification struct {
+	Status string `json:"status"`
+	Alerts []struct {
+		Status      string            `json:"status"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+		StartsAt    time.Time         `json:"startsAt"`
+		EndsAt      time.Time         `json:"endsAt"`
+	} `json:"alerts"`
+	at time.Time
+}
+
+// amReceiver is the webhook receiver Alertmanager notifies: what an
+// on-call integration would get.
+type amReceiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []amNotification
+}
+
+func newAMReceiver(t *testing.T) *amReceiver {
+	r := &amReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var n amNotification
+		if err := json.NewDecoder(req.Body).Decode(&n); err != nil {
+			t.Errorf("Alertmanager's notification: %v", err)
+		}
+		n.at = time.Now()
+		r.mu.Lock()
+		r.got = append(r.got, n)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *amReceiver) notifications() []amNotification {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]amNotification(nil), r.got...)
+}
+
+// withStatus returns the notifications of one status.
+func (r *amReceiver) withStatus(status string) []amNotification {
+	var out []amNotification
+	for _, n := range r.notifications() {
+		if n.Status == status {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (r *amReceiver) dump() string {
+	var b strings.Builder
+	for _, n := range r.notifications() {
+		fmt.Fprintf(&b, "\n  %s %s", n.at.Format("15:04:05.000"), n.Status)
+		for _, a := range n.Alerts {
+			fmt.Fprintf(&b, " [%s %v %v %s→%s]", a.Status, a.Labels, a.Annotations, a.StartsAt.Format(time.TimeOnly), a.EndsAt.Format(time.TimeOnly))
+		}
+	}
+	return b.String()
+}
+
+// startAlertmanager runs Debian's Alertmanager on loopback, routing every
+// alert to receiver by group (alertname, cluster, peer) with waits of a
+// second, so that a test sees at once what an operator would be sent. It
+// returns Alertmanager's base URL.
+func startAlertmanager(t *testing.T, receiver string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		if bin, err = exec.LookPath("alertmanager"); err != nil {
+			t.Fatal("the Alertmanager tests need Alertmanager: apt-get install prometheus-alertmanager (.ci/run does)")
+		}
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`route:
+  receiver: test
+  group_by: [alertname, cluster, peer]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: test
+    webhook_configs:
+      - url: %s/
+        send_resolved: true
+`, receiver)
+	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	var out syncBuffer
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+dir,
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=debug")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("alertmanager:\n%s", out.String())
+		}
+	})
+	base := "http://" + addr
+	eventually(t, 20*time.Second, "Alertmanager to be ready", func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return base
+}
+
+// alertmanagerPosts is how many posts the Alertmanager at base took from
+// node n.
+func alertmanagerPosts(t *testing.T, n *node, base string) float64 {
+	families, _ := scrape(t, n)
+	v, ok := sample(families, "mesh_alertmanager_posts_total", map[string]string{"alertmanager": strings.TrimPrefix(base, "http://"), "result": "ok"})
+	if !ok {
+		t.Fatalf("%s has no mesh_alertmanager_posts_total for %s", n.name, base)
+	}
+	return v
+}
+
+// Five nodes with cluster alerts: a killed peer reaches the on-call
+// receiver through a real Alertmanager once, firing, with the labels an
+// operator routes on and the vantage points; then once, resolved.
+func TestAlertmanagerGetsAKilledPeerFiringThenResolved(t *testing.T) {
+	recv := newAMReceiver(t)
+	am := startAlertmanager(t, recv.URL)
+	nodes := byName(cluster(t, 5, "RELAY_SECRET=alertmanager", "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "FAILURE_THRESHOLD=5"))
+	observers, p := nodes[:4], nodes[4]
+	p.kill()
+
+	eventually(t, 30*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
+	firing := recv.withStatus("firing")[0]
+	if len(firing.Alerts) != 1 {
+		t.Fatalf("firing notification with %d alerts:%s", len(firing.Alerts), recv.dump())
+	}
+	a := firing.Alerts[0]
+	want := map[string]string{"alertname": "MeshPeerDown", "peer": p.name, "cluster": "e2e", "severity": "critical"}
+	if fmt.Sprint(a.Labels) != fmt.Sprint(want) {
+		t.Fatalf("labels %v, want %v", a.Labels, want)
+	}
+	if s := fmt.Sprintf("%s is unreachable from 4 of 5 nodes (%s)", p.name, names(observers)); a.Annotations["summary"] != s ||
+		a.Annotations["down_from"] != names(observers) {
+		t.Fatalf("annotations %v, want the summary %q and the vantage points", a.Annotations, s)
+	}
+
+	p.restart()
+	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
+	time.Sleep(3 * time.Second) // three group intervals: anything more would have come
+	if f, r := len(recv.withStatus("firing")), len(recv.withStatus("resolved")); f != 1 || r != 1 {
+		t.Fatalf("%d firing and %d resolved notifications, want one each:%s", f, r, recv.dump())
+	}
+	resolved := recv.withStatus("resolved")[0].Alerts[0]
+	if !resolved.StartsAt.Equal(a.StartsAt) || !resolved.EndsAt.After(resolved.StartsAt) || resolved.Labels["peer"] != p.name {
+		t.Fatalf("resolved %+v, want the same outage, ended", resolved)
+	}
+	// One node posted: the one that sent the outage's messages.
+	posting := 0
+	for _, n := range observers {
+		if alertmanagerPosts(t, n, am) > 0 {
+			posting++
+		}
+	}
+	if posting != 1 {
+		t.Fatalf("%d nodes posted to Alertmanager, want the announcer alone", posting)
+	}
+}
+
+// With ALERTS=node every node posts its own view: five nodes post the same
+// outage, and Alertmanager, which knows an alert by its labels, sends one
+// notification.
+func TestAlertmanagerMakesOneNotificationOfFiveNodesPostingTheSameOutage(t *testing.T) {
+	recv := newAMReceiver(t)
+	am := startAlertmanager(t, recv.URL)
+	nodes := byName(cluster(t, 6, "ALERTS=node", "ALERTMANAGER_URL="+am, "FAILURE_THRESHOLD=5"))
+	observers, p := nodes[:5], nodes[5]
+	p.kill()
+	for _, n := range observers {
+		eventually(t, 30*time.Second, n.name+" to post the outage", func() bool { return alertmanagerPosts(t, n, am) > 0 })
+	}
+	eventually(t, 10*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
+	time.Sleep(3 * time.Second) // three group intervals: a second notification would have come
+	got := recv.notifications()
+	if len(got) != 1 || len(got[0].Alerts) != 1 || got[0].Alerts[0].Labels["peer"] != p.name || got[0].Alerts[0].Labels["cluster"] != "mesh" {
+		t.Fatalf("want one notification of one alert about %s in cluster mesh:%s", p.name, recv.dump())
+	}
+}
