@@ -47,7 +47,6 @@ func (b *inbox) got() (texts, titles []string) {
 type smtpServer struct {
 	inbox
 	addr string
-	raw  []string
 }
 
 func newSMTPServer(t *testing.T) *smtpServer {
