@@ -21,7 +21,9 @@ func promtool(t *testing.T, args ...string) {
 	}
 }
 
-func TestTheScrapeExampleIsAValidConfig(t *testing.T) { promtool(t, "check", "config", "prometheus.yml") }
+func TestTheScrapeExampleIsAValidConfig(t *testing.T) {
+	promtool(t, "check", "config", "prometheus.yml")
+}
 
 func TestTheRulesAreValid(t *testing.T) { promtool(t, "check", "rules", "rules.yml") }
 
