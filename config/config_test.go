@@ -3,7 +3,9 @@ package config
 import (
 	"bytes"
 	"errors"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -339,6 +341,27 @@ func TestListenAddrNeedsOnlyPortAndListenAddr(t *testing.T) {
 		got, err := ListenAddr(func(k string) string { return tc.env[k] })
 		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%v: got %q, %v; want %q, %q", tc.env, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// Every example URL README's Notifications section gives for NOTIFY_URLS
+// is one Shoutrrr takes.
+func TestTheREADMEsNotifyURLsAreValid(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "### Chat, push and e-mail: `NOTIFY_URLS`")
+	section, _, _ = strings.Cut(section, "\n### ")
+	urls := regexp.MustCompile("`([a-z+]+://[^` ]+)`").FindAllStringSubmatch(section, -1)
+	if len(urls) < 8 {
+		t.Fatalf("found %d example URLs in README's NOTIFY_URLS section, want one per common service", len(urls))
+	}
+	for _, u := range urls {
+		var c Config
+		if err := setNotifyURLs(&c, u[1]); err != nil {
+			t.Errorf("README's %s: %v", u[1], err)
 		}
 	}
 }
