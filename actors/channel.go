@@ -101,29 +101,29 @@ func NewChannel(cfg ChannelConfig) *Channel {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
-	w := &Channel{cfg: cfg, where: cfg.Poster.Where()}
-	w.queue = mailbox.New(mailbox.Config[Message]{Size: cfg.QueueSize, Policy: remindersFirst, Dropped: w.dropped})
+	c := &Channel{cfg: cfg, where: cfg.Poster.Where()}
+	c.queue = mailbox.New(mailbox.Config[Message]{Size: cfg.QueueSize, Policy: remindersFirst, Dropped: c.dropped})
 	cfg.Metrics.AddChannel(cfg.Name)
 	for _, m := range cfg.Pending {
-		w.queue.Put(m)
+		c.queue.Put(m)
 	}
 	if len(cfg.Pending) > 0 {
-		w.logger(cfg.Log.Info()).Int("queued", len(cfg.Pending)).Msg("channel: delivering what the previous run had not")
+		c.logger(cfg.Log.Info()).Int("queued", len(cfg.Pending)).Msg("webhook: delivering what the previous run had not")
 	}
-	w.cfg.Pending = nil
-	return w
+	c.cfg.Pending = nil
+	return c
 }
 
 // Pending returns the messages not yet delivered, the one being delivered
 // first, for the state file to keep.
-func (w *Channel) Pending() []Message {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	queued := w.queue.Snapshot()
-	if w.inflight == nil {
+func (c *Channel) Pending() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	queued := c.queue.Snapshot()
+	if c.inflight == nil {
 		return queued
 	}
-	return append([]Message{*w.inflight}, queued...)
+	return append([]Message{*c.inflight}, queued...)
 }
 
 // remindersFirst is the webhook queue's policy: down and recovery messages
@@ -137,62 +137,62 @@ func remindersFirst(queued []Message, incoming Message) int {
 	return slices.IndexFunc(queued, func(q Message) bool { return q.Kind == MessageReminder })
 }
 
-func (w *Channel) dropped(m Message, queued int) {
-	w.logMessage(w.cfg.Log.Warn(), m).Int("queued", queued).Msg("channel queue full: message dropped")
-	w.cfg.Metrics.WebhookDelivery(w.cfg.Name, WebhookDropped)
-	w.cfg.Metrics.MailboxDropped("webhook")
+func (c *Channel) dropped(m Message, queued int) {
+	c.logMessage(c.cfg.Log.Warn(), m).Int("queued", queued).Msg("webhook queue full: message dropped")
+	c.cfg.Metrics.WebhookDelivery(c.cfg.Name, WebhookDropped)
+	c.cfg.Metrics.MailboxDropped("webhook")
 }
 
-func (w *Channel) String() string { return "channel(" + w.cfg.Name + ")" }
+func (c *Channel) String() string { return "channel(" + c.cfg.Name + ")" }
 
 // Enqueue queues a message. It never blocks; when the queue is full,
 // remindersFirst says what is dropped, and the drop is logged and counted.
-func (w *Channel) Enqueue(m Message) { w.queue.Put(m) }
+func (c *Channel) Enqueue(m Message) { c.queue.Put(m) }
 
 // Serve delivers queued messages until ctx ends, then says what it had not
 // delivered.
-func (w *Channel) Serve(ctx context.Context) error {
+func (c *Channel) Serve(ctx context.Context) error {
 	for {
-		m, ok := w.next()
+		m, ok := c.next()
 		if !ok {
 			select {
 			case <-ctx.Done():
-				w.logUndelivered()
+				c.logUndelivered()
 				return ctx.Err()
-			case <-w.queue.Ready():
+			case <-c.queue.Ready():
 				continue
 			}
 		}
-		w.deliver(ctx, m)
+		c.deliver(ctx, m)
 		if ctx.Err() != nil {
-			w.logUndelivered()
+			c.logUndelivered()
 			return ctx.Err()
 		}
-		w.mu.Lock()
-		w.inflight = nil
-		w.mu.Unlock()
+		c.mu.Lock()
+		c.inflight = nil
+		c.mu.Unlock()
 	}
 }
 
 // next returns the message to deliver: the one in flight when Serve was
 // restarted mid-delivery, else the oldest queued.
-func (w *Channel) next() (Message, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.inflight == nil {
-		m, ok := w.queue.Take()
+func (c *Channel) next() (Message, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight == nil {
+		m, ok := c.queue.Take()
 		if !ok {
 			return Message{}, false
 		}
-		w.inflight = &m
+		c.inflight = &m
 	}
-	return *w.inflight, true
+	return *c.inflight, true
 }
 
 // logUndelivered says, as the node stops, what it had not delivered and
 // whether the state file keeps it for the next run.
-func (w *Channel) logUndelivered() {
-	pending := w.Pending()
+func (c *Channel) logUndelivered() {
+	pending := c.Pending()
 	if len(pending) == 0 {
 		return
 	}
@@ -200,8 +200,8 @@ func (w *Channel) logUndelivered() {
 	for _, m := range pending {
 		kinds[m.Kind.String()]++
 	}
-	ev := w.logger(w.cfg.Log.Warn()).Int("queued", len(pending)).Interface("kinds", kinds)
-	if w.cfg.Persisted {
+	ev := c.logger(c.cfg.Log.Warn()).Int("queued", len(pending)).Interface("kinds", kinds)
+	if c.cfg.Persisted {
 		ev.Msg("webhook stopping with undelivered messages; the state file keeps them for the next run")
 	} else {
 		ev.Msg("webhook stopping with undelivered messages; they are lost (set STATE_FILE to keep them)")
@@ -213,69 +213,69 @@ func (w *Channel) logUndelivered() {
 // any pause a 429 asked for. Time spent paused at the service's request is
 // not failing: a rate-limited message is never dropped for waiting, only
 // by the queue's own policy when the queue overflows meanwhile.
-func (w *Channel) deliver(ctx context.Context, m Message) {
+func (c *Channel) deliver(ctx context.Context, m Message) {
 	failing := time.Duration(0) // time spent failing, pauses asked for not counted
 	paused := false             // a 429 paused the queue for this message
-	backoff := w.cfg.BackoffBase
+	backoff := c.cfg.BackoffBase
 	for attempt := 1; ; attempt++ {
-		if !sleep(ctx, time.Until(latest(w.lastPost.Add(w.cfg.MinGap), w.pausedUntil))) {
+		if !sleep(ctx, time.Until(latest(c.lastPost.Add(c.cfg.MinGap), c.pausedUntil))) {
 			return
 		}
-		w.lastPost = time.Now()
-		retryAfter, retry, err := w.cfg.Poster.Post(ctx, m)
+		c.lastPost = time.Now()
+		retryAfter, retry, err := c.cfg.Poster.Post(ctx, m)
 		if err == nil {
-			w.cfg.Metrics.WebhookDelivery(w.cfg.Name, WebhookDelivered)
-			w.logMessage(w.cfg.Log.Debug(), m).Int("attempt", attempt).Msg("webhook delivered")
+			c.cfg.Metrics.WebhookDelivery(c.cfg.Name, WebhookDelivered)
+			c.logMessage(c.cfg.Log.Debug(), m).Int("attempt", attempt).Msg("webhook delivered")
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		if !retry {
-			w.cfg.Metrics.WebhookDelivery(w.cfg.Name, WebhookGaveUp)
-			w.logMessage(w.cfg.Log.Error(), m).Err(err).Msg("webhook refused the message; dropped (check the channel's URL)")
+			c.cfg.Metrics.WebhookDelivery(c.cfg.Name, WebhookGaveUp)
+			c.logMessage(c.cfg.Log.Error(), m).Err(err).Msg("webhook refused the message; dropped (check the channel's URL)")
 			return
 		}
-		w.cfg.Metrics.WebhookDelivery(w.cfg.Name, WebhookRetried)
+		c.cfg.Metrics.WebhookDelivery(c.cfg.Name, WebhookRetried)
 		if retryAfter > 0 {
 			wait := min(retryAfter, MaxRetryAfter)
-			w.pausedUntil = time.Now().Add(wait)
-			ev := w.cfg.Log.Warn()
+			c.pausedUntil = time.Now().Add(wait)
+			ev := c.cfg.Log.Warn()
 			if paused {
-				ev = w.cfg.Log.Debug() // said once for this message
+				ev = c.cfg.Log.Debug() // said once for this message
 			}
 			paused = true
-			w.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
-				Int("queued", len(w.queue.Snapshot())).Msg("webhook asked to wait (rate limited); queue paused, message kept")
+			c.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
+				Int("queued", len(c.queue.Snapshot())).Msg("webhook asked to wait (rate limited); queue paused, message kept")
 			continue
 		}
 		wait := backoff
-		backoff = min(backoff*2, w.cfg.BackoffMax)
-		failing += time.Since(w.lastPost) + wait
-		if failing > w.cfg.GiveUpAfter {
-			w.cfg.Metrics.WebhookDelivery(w.cfg.Name, WebhookGaveUp)
-			w.logMessage(w.cfg.Log.Error(), m).Err(err).Int("attempt", attempt).Msg("webhook kept failing; message dropped")
+		backoff = min(backoff*2, c.cfg.BackoffMax)
+		failing += time.Since(c.lastPost) + wait
+		if failing > c.cfg.GiveUpAfter {
+			c.cfg.Metrics.WebhookDelivery(c.cfg.Name, WebhookGaveUp)
+			c.logMessage(c.cfg.Log.Error(), m).Err(err).Int("attempt", attempt).Msg("webhook kept failing; message dropped")
 			return
 		}
-		ev := w.cfg.Log.Warn()
+		ev := c.cfg.Log.Warn()
 		if attempt > 1 {
-			ev = w.cfg.Log.Debug() // one warning per message, not one per retry
+			ev = c.cfg.Log.Debug() // one warning per message, not one per retry
 		}
-		w.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).Msg("webhook failed; will retry")
+		c.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).Msg("webhook failed; will retry")
 		if !sleep(ctx, wait) {
 			return
 		}
 	}
 }
 
-func (w *Channel) logMessage(ev *zerolog.Event, m Message) *zerolog.Event {
-	return w.logger(ev).Str("peer", m.Peer).Str("kind", m.Kind.String())
+func (c *Channel) logMessage(ev *zerolog.Event, m Message) *zerolog.Event {
+	return c.logger(ev).Str("peer", m.Peer).Str("kind", m.Kind.String())
 }
 
 // logger adds what names the channel to a log line: its name and where it
 // posts (a host or a scheme, never a token).
-func (w *Channel) logger(ev *zerolog.Event) *zerolog.Event {
-	return ev.Str("channel", w.cfg.Name).Str("url", w.where)
+func (c *Channel) logger(ev *zerolog.Event) *zerolog.Event {
+	return ev.Str("channel", c.cfg.Name).Str("url", c.where)
 }
 
 // latest is the later of two instants.
