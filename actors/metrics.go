@@ -68,6 +68,7 @@ type Metrics struct {
 	isolated      prometheus.Gauge
 	alertmanager  *prometheus.CounterVec
 	info          *prometheus.GaugeVec
+	httpBytes     *prometheus.CounterVec
 }
 
 // NewMetrics returns the metrics of a node that probes peers: its counters
@@ -103,13 +104,16 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		alertmanager: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_alertmanager_posts_total", Help: "Posts of this node's alerts to Alertmanager (ALERTMANAGER_URL), by its host and result (ok or failed).",
 		}, []string{"alertmanager", "result"}),
+		httpBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_http_response_bytes_total", Help: "Bytes of response bodies this node sent, as they went on the wire (gzipped when they were), by route.",
+		}, []string{"route"}),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mesh_node_info", Help: "Always 1: the node's name, its cluster's and its version, to name the instance Prometheus scrapes.",
 		}, []string{"node", "cluster", "version"}),
 	}
 	m.registry.MustRegister(
 		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
-		m.alertmanager, m.info,
+		m.alertmanager, m.info, m.httpBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -136,6 +140,22 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		}
 	}
 	return m
+}
+
+// AddRoutes makes the response bytes' series of each route, at zero.
+func (m *Metrics) AddRoutes(routes []string) {
+	if m != nil {
+		for _, r := range routes {
+			m.httpBytes.WithLabelValues(r)
+		}
+	}
+}
+
+// ResponseBytes counts the body bytes of one response by its route.
+func (m *Metrics) ResponseBytes(route string, n int) {
+	if m != nil {
+		m.httpBytes.WithLabelValues(route).Add(float64(n))
+	}
 }
 
 // SetNode sets mesh_node_info.

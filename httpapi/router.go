@@ -49,6 +49,8 @@ type Options struct {
 	Relays RelaySink
 	// RelayCounter counts relays received; nil counts nothing.
 	RelayCounter RelayCounter
+	// ByteCounter counts response bytes by route; nil counts nothing.
+	ByteCounter ByteCounter
 	// UI serves the aggregator page's files at /ui/; nil serves none.
 	UI http.Handler
 	// Metrics serves GET /metrics; nil serves no /metrics.
@@ -60,6 +62,9 @@ type Options struct {
 func NewRouter(o Options) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(o.Log), accessLog(o.Log))
+	if o.ByteCounter != nil {
+		r.Use(countBytes(o.ByteCounter))
+	}
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})

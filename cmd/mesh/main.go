@@ -150,6 +150,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
 	metrics := actors.NewMetrics(cfg.Peers)
 	metrics.SetNode(cfg.Node, cfg.Cluster, buildVersion())
+	metrics.AddRoutes(httpapi.Routes())
 	notifying := cfg.WebhookURL != "" || len(cfg.NotifyURLs) > 0 || len(cfg.AlertmanagerURLs) > 0
 	root := suture.New("mesh", supervisorSpec(log))
 
@@ -227,7 +228,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
-		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, RelayCounter: metrics, UI: aggregator.Handler(),
+		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
 		Metrics: metrics.Handler(owner), Log: log}), log)
 	root.Add(server)
 	if cfg.DebugAddr != "" {
