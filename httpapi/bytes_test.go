@@ -1,14 +1,19 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // byteTally is a ByteCounter that keeps what it was told.
@@ -65,5 +70,41 @@ func TestResponseBytesAreCountedByRoute(t *testing.T) {
 		if _, ok := want[route]; !ok {
 			t.Errorf("counted under %q, which is no route", route)
 		}
+	}
+}
+
+// fixedSnapshot always returns one snapshot.
+type fixedSnapshot struct{ s *domain.Snapshot }
+
+func (f fixedSnapshot) Snapshot() *domain.Snapshot { return f.s }
+
+// /state?relays=none is the node's own view alone: what the page reads
+// from every node, without the views relayed to it; plain /state keeps
+// them, as the seed's did.
+func TestStateWithoutRelaysIsTheOwnViewAlone(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	view := domain.PeerView{Status: domain.StatusUp, Since: t0, LastSeen: t0}
+	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", view, domain.History{})},
+		map[string]*domain.RelayCopy{"dec": domain.NewRelayCopy(t0, map[string]domain.PeerView{"nov": view})})
+	srv := httptest.NewServer(NewRouter(Options{State: fixedSnapshot{snap}, Log: zerolog.Nop()}))
+	defer srv.Close()
+	read := func(path string) map[string]json.RawMessage {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc map[string]json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	full, own := read("/state"), read("/state?relays=none")
+	if !strings.Contains(string(full["relay"]), `"dec"`) || string(own["relay"]) != "{}" {
+		t.Fatalf("relay of /state %s, of /state?relays=none %s", full["relay"], own["relay"])
+	}
+	if string(full["peers"]) != string(own["peers"]) || string(own["node"]) != `"nov"` {
+		t.Fatalf("the own view differs: %s vs %s", full["peers"], own["peers"])
 	}
 }

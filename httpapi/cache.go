@@ -61,6 +61,14 @@ func newStateCache(source SnapshotSource) *docCache {
 		encode: func(s *domain.Snapshot, _ time.Time) []byte { return enc.Encode(s) }}
 }
 
+// newOwnStateCache serves /state?relays=none: the node's own view, without
+// the views relayed to it.
+func newOwnStateCache(source SnapshotSource) *docCache {
+	enc := wire.StateEncoder{OwnViewOnly: true}
+	return &docCache{source: source, maxAge: stateMaxAge, bySnapshot: true,
+		encode: func(s *domain.Snapshot, _ time.Time) []byte { return enc.Encode(s) }}
+}
+
 // newHistoryCache serves /history.
 func newHistoryCache(source SnapshotSource) *docCache {
 	return &docCache{source: source, maxAge: historyMaxAge, encode: wire.EncodeHistory}

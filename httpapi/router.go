@@ -90,7 +90,17 @@ func NewRouter(o Options) http.Handler {
 	})
 	// /state and /history keep their own encodings, gzipped and not, for
 	// every reader until they are stale (see docCache).
-	readable("/state", newStateCache(o.State).ServeHTTP)
+	// ?relays=none leaves the relayed views out: what the page reads from
+	// every node each refresh, which would otherwise grow with the square
+	// of the cluster. Without it, /state is the seed's, relays and all.
+	full, own := newStateCache(o.State), newOwnStateCache(o.State)
+	readable("/state", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("relays") == "none" {
+			own.ServeHTTP(w, r)
+			return
+		}
+		full.ServeHTTP(w, r)
+	})
 	readable("/history", newHistoryCache(o.State).ServeHTTP)
 
 	if o.Metrics != nil {

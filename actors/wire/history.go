@@ -15,7 +15,7 @@ func uptimeWindows() []struct {
 	return []struct {
 		name string
 		span time.Duration
-	}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}}
+	}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}, {"90d", 90 * 24 * time.Hour}}
 }
 
 // historyJSON is /history's document.

@@ -35,6 +35,12 @@ type relayCopyDoc struct {
 //
 // An encoder is not safe for concurrent use.
 type StateEncoder struct {
+	// OwnViewOnly leaves the relayed views out ("relay":{}): the page asks
+	// for each node's own view, and for a relayed one only of a node it
+	// cannot reach, so that a refresh does not grow with the square of the
+	// cluster.
+	OwnViewOnly bool
+
 	// Encodings of the last call's entries, and the maps the current call
 	// fills; swapped at the end, so only live entries are kept.
 	peers, nextPeers   map[*domain.PeerEntry][]byte
@@ -64,6 +70,9 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	}
 	relays := make([][]byte, 0, s.RelayCount())
 	for name, r := range s.Relays() {
+		if e.OwnViewOnly {
+			break
+		}
 		b, ok := e.relays[r]
 		if !ok {
 			b = encodeRelayCopy(name, r)

@@ -83,7 +83,7 @@ func TestHistoryListsTransitionsOldestFirstWithUptime(t *testing.T) {
 	h := domain.NewHistory([]domain.HistoryEntry{{Status: domain.StatusUp, At: t0}, {Status: domain.StatusDown, At: t0.Add(18 * time.Hour)}})
 	s := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0}, h)}, nil)
 	got := string(EncodeHistory(s, t0.Add(24*time.Hour)))
-	want := `{"node":"nov","peers":{"dec":{"transitions":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-07T06:42:00Z"}],"uptime":{"24h":0.75,"30d":0.75,"7d":0.75}}}}`
+	want := `{"node":"nov","peers":{"dec":{"transitions":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-07T06:42:00Z"}],"uptime":{"24h":0.75,"30d":0.75,"7d":0.75,"90d":0.75}}}}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
