@@ -1,17 +1,22 @@
-// app.mjs: fetches every node's /state and /history and draws the page.
+// app.mjs: fetches every node's view and history and draws the page.
 // Every string that comes from a node is set with textContent or
 // setAttribute, never parsed as markup: a hostile node can only show text.
 
 import {
   LABELS,
   circleLayout,
+  clusterVerdicts,
   consensus,
+  dailyUptime,
   formatAge,
+  formatDuration,
   graphEdges,
+  historyKey,
+  incidents,
+  matrix,
   nodesFromState,
   parseNodeList,
-  uptimeBar,
-  uptimeSummary,
+  uptimeFigures,
   validateHistory,
   validateState,
 } from "./mesh.mjs";
@@ -20,6 +25,10 @@ const params = new URLSearchParams(location.search);
 const refreshSeconds = Math.min(Math.max(Number(params.get("refresh")) || 10, 1), 3600);
 const FETCH_TIMEOUT_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
+// Above this many nodes the graph's arrows cross past reading: the matrix
+// is shown first.
+const GRAPH_MAX_NODES = 6;
+const MAX_INCIDENTS_SHOWN = 100;
 
 /** el builds an element; attrs are set as attributes, children appended as nodes or text. */
 function el(tag, attrs = {}, ...children) {
@@ -58,41 +67,87 @@ async function resolveNodes() {
     // No config.json: perhaps a node serves this page.
   }
   try {
-    const own = validateState(await fetchJSON("../state"));
+    const own = validateState(await fetchJSON("../state?relays=none"));
     return { nodes: nodesFromState(own, location.origin, location.protocol), source: `the node ${own.node}` };
   } catch {
     return { nodes: [], source: null };
   }
 }
 
-/** Fetches one node: its validated state (or why not) and its history, if it serves one. */
-async function fetchNode(node) {
-  const out = { node, state: null, history: null, problem: null, malformed: false, historyProblem: null };
+/**
+ * What the page knows, kept between refreshes. A refresh reads each node's
+ * own view (/state?relays=none: no relayed views, so it does not grow with
+ * the square of the cluster), a node's /history only when a transition
+ * shows in its view, and relayed views only of nodes the browser cannot
+ * reach, from one node that has them.
+ */
+const known = {
+  results: new Map(), // name -> {node, state, problem, malformed, historyProblem}
+  histories: new Map(), // name -> {key, history}
+  relaySource: null, // name -> full /state of one node, while some node is unreachable
+};
+
+/** Reads one node's own view, and its history if a transition happened since the last read. */
+async function refreshNode(node) {
+  const out = { node, state: null, problem: null, malformed: false, historyProblem: null };
   try {
-    out.state = validateState(await fetchJSON(`${node.url}/state`));
+    out.state = validateState(await fetchJSON(`${node.url}/state?relays=none`));
   } catch (err) {
     out.malformed = Boolean(err.malformed) || !(err instanceof TypeError || err.name === "AbortError" || /^HTTP/.test(err.message));
     out.problem = err.name === "AbortError" ? "timed out" : err.message;
-    return out;
+    known.results.set(node.name, out);
+    return;
+  }
+  known.results.set(node.name, out);
+  const key = historyKey(out.state);
+  const had = known.histories.get(node.name);
+  if (had && had.key === key) {
+    out.historyProblem = had.problem;
+    return;
   }
   let h;
   try {
     h = await fetchJSON(`${node.url}/history`);
   } catch (err) {
     // Older nodes serve no history; uptime is then left out.
-    if (!err.malformed) return out;
+    if (!err.malformed) return;
     h = undefined;
   }
   try {
-    out.history = validateHistory(h);
+    known.histories.set(node.name, { key, history: validateHistory(h), problem: null });
   } catch (err) {
     out.historyProblem = err.message; // one bad history never takes the page down
+    known.histories.set(node.name, { key, history: null, problem: err.message });
   }
-  return out;
+}
+
+/** For the nodes the browser cannot reach, the views they relayed to one it can: its whole /state. */
+async function refreshRelays(names) {
+  const unreachable = names.filter((n) => !known.results.get(n)?.state);
+  const reachable = names.filter((n) => known.results.get(n)?.state).sort();
+  known.relaySource = null;
+  if (!unreachable.length || !reachable.length) return;
+  const source = known.results.get(reachable[0]);
+  try {
+    known.relaySource = { name: reachable[0], state: validateState(await fetchJSON(`${source.node.url}/state`)) };
+  } catch {
+    // Without relays, the unreachable nodes' views are left out.
+  }
+}
+
+/** The states to draw from: each node's own view, and the relays of one, where needed. */
+function statesNow(names) {
+  const states = new Map(names.map((n) => [n, known.results.get(n)?.state ?? null]));
+  if (known.relaySource && states.get(known.relaySource.name)) states.set(known.relaySource.name, known.relaySource.state);
+  return states;
 }
 
 function percent(v) {
-  return v === null ? "–" : `${(v * 100).toFixed(v >= 0.9995 ? 1 : 2)}%`;
+  return v === null || v === undefined ? "–" : `${(v * 100).toFixed(v >= 0.9995 ? 1 : 2)}%`;
+}
+
+function localTime(ms) {
+  return new Date(ms).toLocaleString();
 }
 
 function statusBadge(status) {
@@ -100,19 +155,55 @@ function statusBadge(status) {
   return el("span", { class: `badge ${status}` }, el("span", { "aria-hidden": "true" }, l.symbol), ` ${l.text}`);
 }
 
-function renderRows(names, verdicts, results, histories, now) {
+/** The cluster's own verdict on a node, as its peers report it, with the vantage points. */
+function verdictLine(v) {
+  if (!v) return "";
+  const parts = [`cluster: ${v.status}`];
+  if (v.downFrom.length) parts.push(`down from ${v.downFrom.join(", ")}`);
+  if (v.upFrom.length && v.status !== "up") parts.push(`up from ${v.upFrom.join(", ")}`);
+  return el("span", { class: `verdict ${v.status}`, "data-verdict": v.status }, parts.join(" · "));
+}
+
+/** 90 daily bars, one tab stop: arrow keys move between days, and what a day held shows below. */
+function dayBars(name, days) {
+  const info = el("p", { class: "day-info", "aria-live": "polite" }, "");
+  const bars = el("div", { class: "days", role: "group", "aria-label": `${name}: uptime of each of the last ${days.length} days (UTC); arrow keys move between days` });
+  const describe = (d) =>
+    `${d.day}: ${d.uptime === null ? "no data" : `${percent(d.uptime)} up`}${d.outages ? `, ${d.outages} outage${d.outages > 1 ? "s" : ""}` : ""}`;
+  const spans = days.map((d, i) => {
+    const cls = d.uptime === null ? "none" : d.uptime >= 0.999 ? "up" : d.uptime > 0 ? "partial" : "down";
+    const text = describe(d);
+    const s = el("span", { class: `day ${cls}`, "data-day": d.day, role: "img", "aria-label": text, title: text, tabindex: i === days.length - 1 ? 0 : -1 });
+    const show = () => {
+      info.textContent = text;
+    };
+    s.addEventListener("mouseenter", show);
+    s.addEventListener("focus", show);
+    return s;
+  });
+  bars.addEventListener("keydown", (ev) => {
+    const i = spans.indexOf(document.activeElement);
+    if (i < 0) return;
+    const j = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: spans.length - 1 }[ev.key];
+    if (j === undefined || j < 0 || j >= spans.length) return;
+    ev.preventDefault();
+    spans[i].setAttribute("tabindex", "-1");
+    spans[j].setAttribute("tabindex", "0");
+    spans[j].focus();
+  });
+  bars.append(...spans);
+  return [bars, info];
+}
+
+function renderRows(names, verdicts, cluster, histories, perNode, now) {
   const list = document.getElementById("rows");
   const items = names.map((name) => {
     const v = verdicts[name];
-    const r = results.get(name);
+    const r = known.results.get(name) ?? { state: null, problem: "not yet asked" };
     const why = el("span", { class: "why" }, r.malformed ? `sent a malformed /state, skipped; ${v.reason}` : v.reason);
     if (v.downFrom.length) why.setAttribute("title", `cannot reach it: ${v.downFrom.join(", ")}`);
-    const up = uptimeSummary(name, histories);
-    const bar = el("span", { class: "bar", role: "img", "aria-label": "last 24 hours" });
-    for (const slot of uptimeBar(name, histories, now)) {
-      const cls = slot === null ? "none" : slot >= 0.999 ? "up" : slot > 0 ? "partial" : "down";
-      bar.append(el("span", { class: `slot ${cls}`, title: slot === null ? "no data" : percent(slot) }));
-    }
+    const up = uptimeFigures(name, histories, now);
+    const [bars, info] = dayBars(name, dailyUptime(name, histories, now, 90, perNode.get(name) ?? []));
     const details = el("details", { class: "view" }, el("summary", {}, "its view"));
     // A node that calls itself by another name is misconfigured (or lying): say so where it shows.
     const alias = r.state && r.state.node !== name ? el("span", { class: "alias" }, "reports itself as ", el("code", {}, r.state.node)) : "";
@@ -128,13 +219,46 @@ function renderRows(names, verdicts, results, histories, now) {
       { class: `row ${v.status}`, "data-node": name, "data-status": v.status },
       el("span", { class: "head" }, statusBadge(v.status), " ", el("strong", { class: "name" }, name)),
       why,
+      verdictLine(cluster[name]),
       alias,
-      el("span", { class: "uptime" }, `24h ${percent(up["24h"])} · 7d ${percent(up["7d"])} · 30d ${percent(up["30d"])}`),
-      bar,
+      el("span", { class: "uptime" }, `24h ${percent(up["24h"])} · 7d ${percent(up["7d"])} · 30d ${percent(up["30d"])} · 90d ${percent(up["90d"])}`),
+      bars,
+      info,
       details,
     );
   });
   list.replaceChildren(...items);
+}
+
+function cellText(c) {
+  const words = { up: "sees it up", down: "sees it down", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
+  const parts = [`${c.from} ${words} ${c.to}`];
+  if (c.since) parts.push(`since ${localTime(Date.parse(c.since))}`);
+  if (c.since) parts.push(c.lastSeen ? `last seen ${localTime(Date.parse(c.lastSeen))}` : "never seen");
+  if (c.rttMs !== null && c.rttMs !== undefined) parts.push(`round trip ${c.rttMs} ms`);
+  if (c.relayed) parts.push(`relayed via ${c.via}, ${formatAge(c.age)} old`);
+  return parts.join(" · ");
+}
+
+function renderMatrix(rows) {
+  const head = el("tr", {}, el("th", { scope: "col", class: "corner" }, "observer ↓ sees →"));
+  for (const c of rows[0]?.cells ?? []) head.append(el("th", { scope: "col", "data-node": c.to }, el("span", {}, c.to)));
+  const body = rows.map((r) => {
+    const tr = el("tr", { "data-from": r.from, class: r.isolated ? "isolated" : r.reachable ? "" : "relayed" });
+    tr.append(el("th", { scope: "row", "data-node": r.from }, r.from, r.isolated ? " ⊘" : ""));
+    for (const c of r.cells) {
+      const label = LABELS[c.status] ?? LABELS.unknown;
+      const text = c.status === "self" ? `${c.from} itself` : cellText(c);
+      const td = el("td", { class: `cell ${c.status}${c.relayed ? " relayed" : ""}`, "data-from": c.from, "data-to": c.to, "data-status": c.status, title: text, "aria-label": text });
+      td.append(el("span", { "aria-hidden": "true" }, label.symbol));
+      if (c.relayed) td.append(el("span", { class: "age", "aria-hidden": "true" }, formatAge(c.age)));
+      tr.append(td);
+    }
+    return tr;
+  });
+  const table = el("table", { class: "matrix" }, el("caption", {}, "Each row is what one node sees of every other; a dashed cell comes from a relay, with its age."), el("thead", {}, head), el("tbody", {}, ...body));
+  // One tab stop for the whole table: it scrolls sideways on a phone.
+  return el("div", { class: "matrix-scroll", tabindex: 0, role: "region", "aria-label": "who sees whom, as a matrix" }, table);
 }
 
 function renderGraph(names, verdicts, edges) {
@@ -188,38 +312,97 @@ function renderGraph(names, verdicts, edges) {
     g.append(el("svg:text", { x: p.x, y: below ? p.y + r + 16 : p.y - r - 8, class: "label", "text-anchor": "middle" }, name));
     svg.append(g);
   }
-  document.getElementById("graph").replaceChildren(svg);
+  return svg;
 }
 
-function renderNotes(results, source) {
+/** The view shown: ?view=, else the graph for a small cluster and the matrix for a larger one. */
+let view = ["graph", "matrix"].includes(params.get("view")) ? params.get("view") : null;
+
+function renderWhoSeesWhom(names, verdicts, states, now) {
+  const current = view ?? (names.length > GRAPH_MAX_NODES ? "matrix" : "graph");
+  const other = current === "matrix" ? "graph" : "matrix";
+  const toggle = document.getElementById("view-toggle");
+  toggle.textContent = `Show the ${other}`;
+  toggle.dataset.view = current;
+  const place = document.getElementById("graph");
+  place.dataset.view = current;
+  place.replaceChildren(current === "matrix" ? renderMatrix(matrix(names, states, now)) : renderGraph(names, verdicts, graphEdges(names, states, now)));
+  document.getElementById("graph-legend").hidden = current !== "graph";
+  document.getElementById("matrix-legend").hidden = current !== "matrix";
+}
+
+function renderIncidents(list, now) {
+  const ol = document.getElementById("incidents");
+  const shown = list.slice(0, MAX_INCIDENTS_SHOWN);
+  const items = shown.map((i) =>
+    el(
+      "li",
+      { "data-incident": i.node, "data-ongoing": String(i.ongoing), class: i.ongoing ? "ongoing" : "" },
+      el("strong", {}, i.node),
+      ` down ${localTime(i.start)} → ${i.ongoing ? "ongoing" : localTime(i.end)} `,
+      el("span", { class: "duration" }, `(${formatDuration(i.ongoing ? now - i.start : i.duration)})`),
+      el("span", { class: "seen" }, ` · seen by ${i.seenBy.join(", ")}`),
+    ),
+  );
+  if (!list.length) items.push(el("li", { class: "none" }, "No outage in the last 90 days, as far as the nodes that answered remember."));
+  if (list.length > shown.length) items.push(el("li", { class: "none" }, `and ${list.length - shown.length} older`));
+  ol.replaceChildren(...items);
+}
+
+function renderNotes(names, source) {
   const notes = [];
   const silent = [];
-  for (const r of results.values()) {
-    if (r.historyProblem) notes.push(el("li", { class: "malformed", "data-node": r.node.name }, el("code", {}, r.node.name), ` sent a malformed /history (${r.historyProblem}); its uptime is left out`));
+  for (const name of names) {
+    const r = known.results.get(name);
+    if (!r) continue;
+    if (r.historyProblem) notes.push(el("li", { class: "malformed", "data-node": name }, el("code", {}, name), ` sent a malformed /history (${r.historyProblem}); its uptime is left out`));
     if (r.state) continue;
-    if (r.malformed) notes.push(el("li", { class: "malformed", "data-node": r.node.name }, el("code", {}, r.node.name), ` sent a malformed /state (${r.problem}); skipped`));
-    else silent.push(r.node.name);
+    if (r.malformed) notes.push(el("li", { class: "malformed", "data-node": name }, el("code", {}, name), ` sent a malformed /state (${r.problem}); skipped`));
+    else silent.push(name);
   }
   if (silent.length) notes.unshift(el("li", { class: "silent" }, `did not answer: ${silent.join(", ")}`));
   if (source === null) notes.push(el("li", {}, "No nodes to show: add ?nodes=a.example,b.example to the address, or publish a config.json beside this page."));
   document.getElementById("notes").replaceChildren(...(notes.length ? [el("ul", {}, ...notes)] : []));
 }
 
+function render(nodes, source) {
+  const names = nodes.map((n) => n.name);
+  const states = statesNow(names);
+  const histories = new Map(names.map((n) => [n, known.histories.get(n)?.history ?? null]));
+  const now = Date.now();
+  const verdicts = consensus(names, states);
+  const list = incidents(names, histories, now);
+  const perNode = new Map(names.map((n) => [n, list.filter((i) => i.node === n)]));
+  renderNotes(names, source);
+  renderRows(names, verdicts, clusterVerdicts(names, states), histories, perNode, now);
+  renderWhoSeesWhom(names, verdicts, states, now);
+  renderIncidents(list, now);
+  return now;
+}
+
 async function main() {
   const { nodes, source } = await resolveNodes();
   const meta = document.getElementById("meta");
-  const names = nodes.map((n) => n.name);
+  let redraw = null;
+  const drawSoon = () => {
+    redraw ??= requestAnimationFrame(() => {
+      redraw = null;
+      render(nodes, source);
+    });
+  };
+  document.getElementById("view-toggle").addEventListener("click", () => {
+    view = document.getElementById("view-toggle").dataset.view === "matrix" ? "graph" : "matrix";
+    const url = new URL(location.href);
+    url.searchParams.set("view", view);
+    history.replaceState(null, "", url);
+    render(nodes, source);
+  });
   const refresh = async () => {
-    const fetched = await Promise.all(nodes.map(fetchNode));
-    const results = new Map(fetched.map((r) => [r.node.name, r]));
-    const states = new Map(fetched.map((r) => [r.node.name, r.state]));
-    const histories = new Map(fetched.map((r) => [r.node.name, r.history]));
-    const now = Date.now();
-    const verdicts = consensus(names, states);
-    renderNotes(results, source);
-    renderRows(names, verdicts, results, histories, now);
-    renderGraph(names, verdicts, graphEdges(names, states, now));
-    const answered = fetched.filter((r) => r.state).length;
+    // Each node is drawn as soon as it answers: a slow one holds up no other.
+    await Promise.all(nodes.map((n) => refreshNode(n).finally(drawSoon)));
+    await refreshRelays(nodes.map((n) => n.name));
+    const now = render(nodes, source);
+    const answered = nodes.filter((n) => known.results.get(n.name)?.state).length;
     meta.textContent = `${answered}/${nodes.length} nodes answered · updated ${new Date(now).toLocaleTimeString()} · every ${refreshSeconds}s · nodes from ${source ?? "nowhere"}`;
     document.body.dataset.updated = String(now);
   };

@@ -100,8 +100,23 @@ export function validateState(doc) {
       }
     }
   }
-  // Mesh's addition: the node says it has lost its own network.
-  return { node: doc.node, peers: doc.peers, relay, isolated: doc.isolated === true };
+  // Mesh's additions: the cluster's verdicts as this node reaches them, and
+  // whether it has lost its own network. A malformed verdict is dropped.
+  const cluster = Object.create(null);
+  if (isObject(doc.cluster)) {
+    for (const [peer, v] of Object.entries(doc.cluster)) {
+      if (isObject(v) && CLUSTER_STATUSES.includes(v.status) && isNameList(v.down_from) && isNameList(v.up_from)) {
+        cluster[peer] = { status: v.status, downFrom: v.down_from, upFrom: v.up_from };
+      }
+    }
+  }
+  return { node: doc.node, peers: doc.peers, relay, isolated: doc.isolated === true, cluster, hasCluster: isObject(doc.cluster) };
+}
+
+const CLUSTER_STATUSES = ["up", "partial", "down"];
+
+function isNameList(v) {
+  return Array.isArray(v) && v.length <= 10000 && v.every((n) => typeof n === "string");
 }
 
 /**
@@ -220,7 +235,7 @@ export function validateHistory(doc) {
       last = Date.parse(t.at);
     });
     const uptime = Object.create(null);
-    for (const w of ["24h", "7d", "30d"]) {
+    for (const w of ["24h", "7d", "30d", "90d"]) {
       const v = own(h.uptime, w);
       if (v !== undefined && v !== null && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Error(`${field}.uptime.${w} is not a ratio`);
       uptime[w] = v ?? null;
@@ -239,24 +254,6 @@ export function formatAge(ms) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-/**
- * Uptime of node over each window, the mean of what its observers' /history
- * say; null for a window no observer knows. histories maps observer ->
- * /history document (or null).
- */
-export function uptimeSummary(node, histories) {
-  const out = {};
-  for (const w of ["24h", "7d", "30d"]) {
-    const values = [];
-    for (const doc of histories.values()) {
-      const v = own(own(own(doc, "peers"), node)?.uptime, w);
-      if (typeof v === "number" && v >= 0 && v <= 1) values.push(v);
-    }
-    out[w] = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
-  }
-  return out;
-}
-
 /** Share of [start, end) a transition list (oldest first) spends up, and the time known. */
 function upWithin(transitions, start, end) {
   let up = 0;
@@ -272,28 +269,203 @@ function upWithin(transitions, start, end) {
   return { up, known };
 }
 
-/**
- * The last 24 hours of node in slots (hourly by default), oldest first:
- * each slot's share of time up over time known, across every observer's
- * history; null where nobody knew.
- */
-export function uptimeBar(node, histories, now, slots = 24, span = 24 * 3600 * 1000) {
-  const size = span / slots;
-  const bar = [];
-  for (let i = 0; i < slots; i++) {
-    const start = now - span + i * size;
-    let up = 0;
-    let known = 0;
-    for (const doc of histories.values()) {
-      const transitions = own(own(own(doc, "peers"), node), "transitions");
-      if (!Array.isArray(transitions)) continue;
-      const r = upWithin(transitions, start, start + size);
-      up += r.up;
-      known += r.known;
-    }
-    bar.push(known > 0 ? up / known : null);
+const HOUR = 3600 * 1000;
+const DAY = 24 * HOUR;
+
+/** The transitions observer's history holds of node, or null. */
+function transitionsOf(histories, observer, node) {
+  const t = own(own(own(histories.get(observer), "peers"), node), "transitions");
+  return Array.isArray(t) ? t : null;
+}
+
+/** Time up and time known of node within [start, end), pooled over every observer's history. */
+function pooledUptime(node, histories, start, end) {
+  let up = 0;
+  let known = 0;
+  for (const observer of histories.keys()) {
+    if (observer === node) continue;
+    const t = transitionsOf(histories, observer, node);
+    if (!t) continue;
+    const r = upWithin(t, start, end);
+    up += r.up;
+    known += r.known;
   }
-  return bar;
+  return known > 0 ? up / known : null;
+}
+
+/** The windows uptime is given over, and their lengths. */
+export const WINDOWS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY };
+
+/**
+ * Uptime of node over each window: time up over time known, pooled across
+ * every observer's history; null for a window nobody knew anything of.
+ */
+export function uptimeFigures(node, histories, now) {
+  const out = {};
+  for (const [w, span] of Object.entries(WINDOWS)) out[w] = pooledUptime(node, histories, now - span, now);
+  return out;
+}
+
+/** The UTC day (YYYY-MM-DD) an instant falls on. */
+export function utcDay(ms) {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/**
+ * Outages of the last `days` days, merged across nodes: for each node, the
+ * times any observer saw it down, overlapping ones joined into one
+ * incident, with the observers that saw it. Newest first. histories maps
+ * each observer to its validated /history (or null).
+ */
+export function incidents(names, histories, now, days = 90) {
+  const from = now - days * DAY;
+  const out = [];
+  for (const node of names) {
+    const spans = [];
+    for (const observer of histories.keys()) {
+      if (observer === node) continue;
+      const t = transitionsOf(histories, observer, node);
+      if (!t) continue;
+      t.forEach((tr, i) => {
+        if (tr.status !== "down") return;
+        const start = Date.parse(tr.at);
+        const next = i + 1 < t.length ? Date.parse(t[i + 1].at) : null;
+        if (next !== null && next <= from) return;
+        spans.push({ start, end: next, observer });
+      });
+    }
+    spans.sort((a, b) => a.start - b.start);
+    let cur = null;
+    const flush = () => {
+      if (!cur) return;
+      const end = cur.end;
+      out.push({
+        node,
+        start: Math.max(cur.start, from),
+        end,
+        ongoing: end === null,
+        duration: (end ?? now) - Math.max(cur.start, from),
+        seenBy: [...cur.seenBy].sort(),
+      });
+    };
+    for (const sp of spans) {
+      if (cur && (cur.end === null || sp.start <= cur.end)) {
+        cur.end = cur.end === null || sp.end === null ? null : Math.max(cur.end, sp.end);
+        cur.seenBy.add(sp.observer);
+        continue;
+      }
+      flush();
+      cur = { start: sp.start, end: sp.end, seenBy: new Set([sp.observer]) };
+    }
+    flush();
+  }
+  return out.sort((a, b) => b.start - a.start || a.node.localeCompare(b.node));
+}
+
+/**
+ * The last `days` UTC days of node, oldest first, today last: each day's
+ * uptime (time up over time known across every observer's history, null
+ * when nobody knew) and the incidents that overlap it.
+ */
+export function dailyUptime(node, histories, now, days = 90, nodeIncidents = null) {
+  const list = nodeIncidents ?? incidents([node], histories, now, days);
+  const today = Date.parse(`${utcDay(now)}T00:00:00Z`);
+  const out = [];
+  for (let i = days - 1; i >= 0; i--) {
+    const start = today - i * DAY;
+    const end = Math.min(start + DAY, now);
+    const outages = list.filter((x) => x.node === node && x.start < end && (x.end === null || x.end > start)).length;
+    out.push({ day: utcDay(start), uptime: pooledUptime(node, histories, start, end), outages });
+  }
+  return out;
+}
+
+/**
+ * The who-sees-whom matrix: a row per observer, a cell per node, both in
+ * name order. A cell holds what the observer's own /state says of the
+ * node, or, for an observer the browser cannot reach, the freshest relay
+ * copy of its view (relayed, with its age in ms); "self" on the diagonal,
+ * "none" where nothing is known.
+ */
+export function matrix(names, states, now) {
+  const order = [...names].sort();
+  return order.map((from) => {
+    const s = states.get(from);
+    let peers = s?.peers ?? null;
+    let relayed = null;
+    if (s == null) {
+      const copy = freshestRelay(from, names, states);
+      if (copy) {
+        peers = copy.peers;
+        relayed = { age: Math.max(0, now - Date.parse(copy.received_at)), via: copy.via };
+      }
+    }
+    const cells = order.map((to) => {
+      if (to === from) return { from, to, status: "self" };
+      const v = own(peers, to);
+      if (!v) return { from, to, status: "none" };
+      return {
+        from,
+        to,
+        status: v.status,
+        since: v.since,
+        lastSeen: v.last_seen ?? null,
+        rttMs: typeof v.rtt_ms === "number" ? v.rtt_ms : null,
+        relayed: relayed !== null,
+        ...(relayed ?? {}),
+      };
+    });
+    return { from, reachable: s != null, isolated: s?.isolated === true, cells };
+  });
+}
+
+/**
+ * The cluster's verdict on each node, as the reachable, non-isolated nodes
+ * that reach verdicts (relaying on) report it in their /state: the status
+ * most of them give, and who sees the node down and up by the first of
+ * those. null for a node no one reports on.
+ */
+export function clusterVerdicts(names, states) {
+  const out = Object.create(null);
+  for (const node of names) {
+    const reports = [];
+    for (const reporter of [...names].sort()) {
+      const s = states.get(reporter);
+      if (reporter === node || s == null || s.isolated || !s.hasCluster) continue;
+      const v = own(s.cluster, node);
+      if (v) reports.push({ reporter, ...v });
+    }
+    if (!reports.length) {
+      out[node] = null;
+      continue;
+    }
+    const count = (st) => reports.filter((r) => r.status === st).length;
+    const status = ["down", "partial", "up"].reduce((best, st) => (count(st) > count(best) ? st : best), "up");
+    const first = reports.find((r) => r.status === status);
+    out[node] = { status, downFrom: first.downFrom, upFrom: first.upFrom, reporters: reports.length };
+  }
+  return out;
+}
+
+/** A duration in words: 45s, 12m, 3h 5m, 2d 4h. */
+export function formatDuration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+/**
+ * A signature of what in a node's /state moves when a transition happens:
+ * each peer's status and since. The page fetches a node's /history again
+ * only when this changed, since history changes only with transitions.
+ */
+export function historyKey(state) {
+  return Object.keys(state.peers)
+    .sort()
+    .map((p) => `${p}\u0000${state.peers[p].status}\u0000${state.peers[p].since}`)
+    .join("\u0001");
 }
 
 /** The word and symbol each status is shown with, so colour is never alone. */
@@ -303,4 +475,6 @@ export const LABELS = {
   down: { symbol: "✖", text: "down" },
   isolated: { symbol: "⊘", text: "isolated" },
   unknown: { symbol: "?", text: "unknown" },
+  none: { symbol: "·", text: "not probed" },
+  self: { symbol: "", text: "itself" },
 };

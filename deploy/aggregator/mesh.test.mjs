@@ -12,8 +12,13 @@ import {
   nodesFromState,
   parseNodeList,
   own,
-  uptimeBar,
-  uptimeSummary,
+  clusterVerdicts,
+  dailyUptime,
+  formatDuration,
+  historyKey,
+  incidents,
+  matrix,
+  uptimeFigures,
   validateHistory,
   validateState,
 } from "./mesh.mjs";
@@ -121,27 +126,109 @@ test("ages read short", () => {
   assert.deepEqual([0, 59_000, 60_000, 3_599_000, 7_200_000, 90_000_000].map(formatAge), ["0s", "59s", "1m", "59m", "2h", "1d"]);
 });
 
-test("uptime is the mean of what the observers report", () => {
-  const histories = new Map([
-    ["a", { peers: { c: { uptime: { "24h": 0.9, "7d": 1, "30d": null } } } }],
-    ["b", { peers: { c: { uptime: { "24h": 0.7, "7d": 1, "30d": null } } } }],
-    ["c", null],
-  ]);
-  const u = uptimeSummary("c", histories);
-  assert.ok(Math.abs(u["24h"] - 0.8) < 1e-9);
-  assert.equal(u["7d"], 1);
-  assert.equal(u["30d"], null);
-});
-
-test("the 24-hour bar shows each hour's share of time up", () => {
+test("uptime is time up over time known, pooled across every observer's history", () => {
   const now = Date.parse("2026-06-07T00:00:00Z");
   const histories = new Map([
-    ["a", { peers: { c: { transitions: [{ status: "up", at: "2026-06-06T20:00:00Z" }, { status: "down", at: "2026-06-06T22:30:00Z" }] } } }],
+    // a has known c for 10 hours, up but for the last 2; b for 2 days, always up.
+    ["a", { peers: { c: { transitions: [{ status: "up", at: "2026-06-06T14:00:00Z" }, { status: "down", at: "2026-06-06T22:00:00Z" }] } } }],
+    ["b", { peers: { c: { transitions: [{ status: "up", at: "2026-06-05T00:00:00Z" }] } } }],
+    ["c", null],
   ]);
-  const bar = uptimeBar("c", histories, now);
-  assert.equal(bar.length, 24);
-  assert.equal(bar[19], null, "before the first transition nothing is known");
-  assert.deepEqual(bar.slice(20), [1, 1, 0.5, 0]);
+  const u = uptimeFigures("c", histories, now);
+  assert.ok(Math.abs(u["24h"] - (8 + 24) / (10 + 24)) < 1e-9, `24h ${u["24h"]}`);
+  assert.ok(Math.abs(u["7d"] - (8 + 48) / (10 + 48)) < 1e-9, `7d ${u["7d"]}`);
+  assert.equal(u["90d"], u["7d"], "nothing older is known");
+  assert.deepEqual(uptimeFigures("d", histories, now), { "24h": null, "7d": null, "30d": null, "90d": null });
+});
+
+test("outages seen by several nodes are one incident, naming them; newest first", () => {
+  const now = Date.parse("2026-06-10T12:00:00Z");
+  const t = (status, at) => ({ status, at });
+  const histories = new Map([
+    // a and b see c go down twice: at 01:00 (a first, b a minute later, overlapping) and at 05:00 (a alone).
+    ["a", { peers: { c: { transitions: [t("up", "2026-06-10T00:00:00Z"), t("down", "2026-06-10T01:00:00Z"), t("up", "2026-06-10T01:10:00Z"),
+      t("down", "2026-06-10T05:00:00Z"), t("up", "2026-06-10T05:01:00Z")] }, b: { transitions: [t("up", "2026-06-10T00:00:00Z"), t("down", "2026-06-10T11:00:00Z")] } } }],
+    ["b", { peers: { c: { transitions: [t("up", "2026-06-10T00:00:00Z"), t("down", "2026-06-10T01:01:00Z"), t("up", "2026-06-10T01:12:00Z")] } } }],
+    // c sees b down since 11:00 too: one ongoing incident of b, seen by a and c.
+    ["c", { peers: { b: { transitions: [t("up", "2026-06-10T00:00:00Z"), t("down", "2026-06-10T11:00:30Z")] } } }],
+  ]);
+  const got = incidents(["a", "b", "c"], histories, now);
+  assert.deepEqual(got.map((i) => [i.node, new Date(i.start).toISOString(), i.end && new Date(i.end).toISOString(), i.ongoing, i.seenBy.join(",")]), [
+    ["b", "2026-06-10T11:00:00.000Z", null, true, "a,c"],
+    ["c", "2026-06-10T05:00:00.000Z", "2026-06-10T05:01:00.000Z", false, "a"],
+    ["c", "2026-06-10T01:00:00.000Z", "2026-06-10T01:12:00.000Z", false, "a,b"],
+  ]);
+  assert.equal(got[0].duration, 3600 * 1000);
+  assert.equal(got[2].duration, 12 * 60 * 1000);
+  // An outage that began before the window counts from its start.
+  const old = incidents(["c"], new Map([["a", { peers: { c: { transitions: [t("down", "2026-01-01T00:00:00Z"), t("up", "2026-03-20T00:00:00Z")] } } }]]), now);
+  assert.equal(new Date(old[0].start).toISOString(), "2026-03-12T12:00:00.000Z");
+  assert.equal(incidents(["c"], new Map([["a", { peers: { c: { transitions: [t("down", "2026-01-01T00:00:00Z"), t("up", "2026-01-02T00:00:00Z")] } } }]]), now).length, 0,
+    "older than 90 days: gone");
+});
+
+test("daily bars cover 90 UTC days, today last, each with its uptime and outages", () => {
+  const now = Date.parse("2026-06-10T12:00:00Z");
+  const histories = new Map([["a", { peers: { c: { transitions: [{ status: "up", at: "2026-06-08T00:00:00Z" }, { status: "down", at: "2026-06-09T18:00:00Z" },
+    { status: "up", at: "2026-06-10T00:00:00Z" }] } } }]]);
+  const days = dailyUptime("c", histories, now);
+  assert.equal(days.length, 90);
+  assert.equal(days[89].day, "2026-06-10");
+  assert.equal(days[0].day, "2026-03-13");
+  assert.deepEqual(days.slice(86).map((d) => [d.day, d.uptime, d.outages]), [
+    ["2026-06-07", null, 0],
+    ["2026-06-08", 1, 0],
+    ["2026-06-09", 0.75, 1],
+    ["2026-06-10", 1, 0],
+  ]);
+});
+
+test("the matrix has a row per observer and a cell per node, in name order, relayed rows marked with their age", () => {
+  const now = Date.parse(T) + 30_000;
+  const names = ["c", "a", "b"];
+  const a = state("a", { b: "up", c: "down" }, { c: { received_at: T, peers: { a: view("up"), b: view("down") } } });
+  a.peers.b.rtt_ms = 1.5;
+  const states = new Map([["a", a], ["b", state("b", { a: "up" })], ["c", null]]);
+  const m = matrix(names, states, now);
+  assert.deepEqual(m.map((r) => r.from), ["a", "b", "c"]);
+  assert.deepEqual(m.map((r) => r.cells.map((c) => c.status)), [["self", "up", "down"], ["up", "self", "none"], ["up", "down", "self"]]);
+  assert.equal(m[0].cells[1].rttMs, 1.5);
+  assert.equal(m[0].cells[1].since, T);
+  assert.equal(m[0].cells[1].relayed, false);
+  assert.deepEqual([m[2].reachable, m[2].cells[0].relayed, m[2].cells[0].age, m[2].cells[0].via], [false, true, 30_000, "a"]);
+  assert.ok(m.every((r) => r.cells.every((c) => c.from === r.from)));
+});
+
+test("the cluster's verdicts are what most reporting nodes say, an isolated one not counted", () => {
+  const withCluster = (node, cluster, isolated = false) =>
+    validateState({ node, peers: {}, relay: {}, isolated, cluster: Object.fromEntries(Object.entries(cluster).map(([p, [status, down]]) => [p, { status, down_from: down, up_from: [] }])) });
+  const states = new Map([
+    ["a", withCluster("a", { c: ["down", ["a", "b"]] })],
+    ["b", withCluster("b", { c: ["down", ["a", "b"]], a: ["up", []] })],
+    ["d", withCluster("d", { c: ["up", []] }, true)],
+    ["c", null],
+  ]);
+  const v = clusterVerdicts(["a", "b", "c", "d"], states);
+  assert.deepEqual(v.c, { status: "down", downFrom: ["a", "b"], upFrom: [], reporters: 2 });
+  assert.equal(v.a.status, "up");
+  assert.equal(v.d, null);
+  assert.equal(clusterVerdicts(["a"], new Map([["a", validateState(state("a", {}))]])).a, null, "a node without relaying reports none");
+  assert.deepEqual(validateState({ node: "a", peers: {}, cluster: { b: { status: "sideways", down_from: [], up_from: [] }, c: { status: "up", down_from: "x", up_from: [] } } }).cluster, Object.create(null));
+});
+
+test("a node's history is fetched again only when a transition shows in its /state", () => {
+  const s1 = state("a", { b: "up", c: "up" });
+  const s2 = structuredClone(s1);
+  s2.peers.b.last_seen = "2026-06-06T12:43:00Z";
+  s2.peers.b.consecutive_failures = 1;
+  assert.equal(historyKey(s1), historyKey(s2), "a probe moves nothing");
+  s2.peers.c.status = "down";
+  s2.peers.c.since = "2026-06-06T12:44:00Z";
+  assert.notEqual(historyKey(s1), historyKey(s2));
+});
+
+test("durations read as the messages write them, short", () => {
+  assert.deepEqual([0, 45_000, 12 * 60_000, 3 * 3600_000 + 5 * 60_000, 2 * 86400_000 + 4 * 3600_000].map(formatDuration), ["0s", "45s", "12m", "3h 5m", "2d 4h"]);
 });
 
 test("a scheme's default port is left out of a name, as the node leaves it out; a bare port stays", () => {
@@ -174,7 +261,10 @@ test("names such as __proto__ and constructor reach nothing but their own data",
   assert.equal(Object.keys(pos).length, 3);
   assert.ok(freshestRelay("__proto__", ["a"], states), "a relay copy keyed __proto__ is found as data");
   assert.equal(freshestRelay("constructor", ["a"], states), null);
-  assert.deepEqual(uptimeSummary("constructor", new Map([["a", { peers: {} }]])), { "24h": null, "7d": null, "30d": null });
+  assert.deepEqual(uptimeFigures("constructor", new Map([["a", { peers: {} }]]), Date.now()), { "24h": null, "7d": null, "30d": null, "90d": null });
+  assert.deepEqual(incidents(["__proto__", "constructor"], new Map([["a", { peers: JSON.parse('{"__proto__":{"transitions":[{"status":"down","at":"2026-06-06T12:42:00Z"}]}}') }]]), Date.parse(T) + 1000)
+    .map((i) => i.node), ["__proto__"]);
+  assert.equal(matrix(names, states, Date.now()).length, 3);
 });
 
 test("a /history is checked before it is used", () => {

@@ -78,6 +78,24 @@ type pageView struct {
 	Injected int      `json:"injected"`
 	Pwned    bool     `json:"pwned"`
 	Updated  string   `json:"updated"`
+	View     string   `json:"view"`
+	Cells    []struct {
+		From    string `json:"from"`
+		To      string `json:"to"`
+		Status  string `json:"status"`
+		Relayed bool   `json:"relayed"`
+		Title   string `json:"title"`
+	} `json:"cells"`
+	Incidents []struct {
+		Node    string `json:"node"`
+		Ongoing string `json:"ongoing"`
+		Text    string `json:"text"`
+	} `json:"incidents"`
+	Days []struct {
+		Node string   `json:"node"`
+		Days []string `json:"days"` // "YYYY-MM-DD class"
+	} `json:"days"`
+	Verdicts map[string]string `json:"verdicts"` // node -> the cluster line
 }
 
 const readPage = `(() => ({
@@ -96,6 +114,14 @@ const readPage = `(() => ({
   injected: document.querySelectorAll("img, iframe, script:not([src]), #rows script").length,
   pwned: window.pwned !== undefined,
   updated: document.body.dataset.updated || "",
+  view: document.getElementById("graph").dataset.view || "",
+  cells: [...document.querySelectorAll("td.cell")].map((c) => ({
+    from: c.dataset.from, to: c.dataset.to, status: c.dataset.status, relayed: c.classList.contains("relayed"), title: c.title })),
+  incidents: [...document.querySelectorAll("#incidents li[data-incident]")].map((li) => ({
+    node: li.dataset.incident, ongoing: li.dataset.ongoing, text: li.textContent })),
+  days: [...document.querySelectorAll("#rows > li")].map((li) => ({
+    node: li.dataset.node, days: [...li.querySelectorAll("[data-day]")].map((d) => d.dataset.day + " " + d.className) })),
+  verdicts: Object.fromEntries([...document.querySelectorAll("#rows > li")].map((li) => [li.dataset.node, li.querySelector(".verdict")?.textContent ?? ""])),
 }))()`
 
 func readView(t *testing.T, ctx context.Context) pageView {
@@ -272,24 +298,34 @@ func TestPageShowsAHostileNodesNamesAsText(t *testing.T) {
 			fmt.Fprint(w, body)
 		})
 	}
-	hostile := httptest.NewServer(cors(fmt.Sprintf(`{"node":%q,"peers":{%q:{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{}}`, evilName, evilPeer)))
+	// Its cluster verdicts name vantage points by markup too, as the
+	// matrix's and the rows' texts would show them.
+	hostile := httptest.NewServer(cors(fmt.Sprintf(`{"node":%q,"peers":{%q:{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"relay":{},`+
+		`"cluster":{%q:{"status":"down","down_from":[%q,%q],"up_from":[]}},"isolated":false}`, evilName, evilPeer, a.name, evilName, evilPeer)))
 	defer hostile.Close()
 	malformed := httptest.NewServer(cors(`{"node": 5, "peers": "everything is fine"}`))
 	defer malformed.Close()
 	hostileName, malformedName := strings.TrimPrefix(hostile.URL, "http://"), strings.TrimPrefix(malformed.URL, "http://")
 
 	ctx := newBrowser(t)
-	url := fmt.Sprintf("http://%s/ui/?refresh=1&nodes=%s,%s,%s", a.name, a.name, hostile.URL, malformedName)
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		t.Fatal(err)
+	// In the graph, then in the matrix.
+	for _, view := range []string{"graph", "matrix"} {
+		url := fmt.Sprintf("http://%s/ui/?refresh=1&view=%s&nodes=%s,%s,%s", a.name, view, a.name, hostile.URL, malformedName)
+		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+			t.Fatal(err)
+		}
+		v := waitView(t, ctx, "all three nodes drawn", func(v pageView) bool { return len(v.Rows) == 3 && v.Updated != "" && v.View == view })
+		if v.Pwned || v.Injected != 0 {
+			t.Fatalf("%s: the hostile node's names ran as markup (pwned %v, injected elements %d)", view, v.Pwned, v.Injected)
+		}
+		if !strings.Contains(v.Text, evilName) || !strings.Contains(v.Text, evilPeer) {
+			t.Fatalf("%s: the hostile names are not shown as text", view)
+		}
+		if view == "matrix" && len(v.Cells) != 9 {
+			t.Fatalf("%d matrix cells, want 3 × 3", len(v.Cells))
+		}
 	}
-	v := waitView(t, ctx, "all three nodes drawn", func(v pageView) bool { return len(v.Rows) == 3 && v.Updated != "" })
-	if v.Pwned || v.Injected != 0 {
-		t.Fatalf("the hostile node's names ran as markup (pwned %v, injected elements %d)", v.Pwned, v.Injected)
-	}
-	if !strings.Contains(v.Text, evilName) || !strings.Contains(v.Text, evilPeer) {
-		t.Fatal("the hostile names are not shown as text")
-	}
+	v := readView(t, ctx)
 	if status, _, _, _ := v.row(hostileName); status == "" {
 		t.Fatalf("no row for the hostile node: %+v", v.Rows)
 	}
