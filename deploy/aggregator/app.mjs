@@ -121,24 +121,32 @@ async function refreshNode(node) {
   }
 }
 
-/** For the nodes the browser cannot reach, the views they relayed to one it can: its whole /state. */
+/**
+ * For the nodes the browser cannot reach, the views they relayed to one it
+ * can: that node's whole /state. The last one read stays in use until the
+ * next arrives, so that the page never blinks without them.
+ */
 async function refreshRelays(names) {
   const unreachable = names.filter((n) => !known.results.get(n)?.state);
   const reachable = names.filter((n) => known.results.get(n)?.state).sort();
-  known.relaySource = null;
-  if (!unreachable.length || !reachable.length) return;
+  if (!unreachable.length || !reachable.length) {
+    known.relaySource = null;
+    return;
+  }
   const source = known.results.get(reachable[0]);
   try {
     known.relaySource = { name: reachable[0], state: validateState(await fetchJSON(`${source.node.url}/state`)) };
   } catch {
     // Without relays, the unreachable nodes' views are left out.
+    known.relaySource = null;
   }
 }
 
 /** The states to draw from: each node's own view, and the relays of one, where needed. */
 function statesNow(names) {
   const states = new Map(names.map((n) => [n, known.results.get(n)?.state ?? null]));
-  if (known.relaySource && states.get(known.relaySource.name)) states.set(known.relaySource.name, known.relaySource.state);
+  const src = known.relaySource;
+  if (src && states.get(src.name)) states.set(src.name, { ...states.get(src.name), relay: src.state.relay });
   return states;
 }
 

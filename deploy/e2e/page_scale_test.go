@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// cellsOf are the page's matrix cells by from -> to.
+func (v pageView) cellsOf() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, c := range v.Cells {
+		if out[c.From] == nil {
+			out[c.From] = map[string]string{}
+		}
+		out[c.From][c.To] = c.Status
+	}
+	return out
+}
+
+// allUp says whether the matrix shows every node seeing every other up.
+func allUp(v pageView, nodes []*node) bool {
+	if len(v.Cells) != len(nodes)*len(nodes) {
+		return false
+	}
+	for _, c := range v.Cells {
+		if want := map[bool]string{true: "self", false: "up"}[c.From == c.To]; c.Status != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (v pageView) incident(node string) (ongoing string, text string, ok bool) {
+	for _, i := range v.Incidents {
+		if i.Node == node {
+			return i.Ongoing, i.Text, true
+		}
+	}
+	return "", "", false
+}
+
+// pageAtScale opens the page of a cluster of n real nodes, checks the
+// matrix (the default above six nodes, a click away below), kills the last
+// node and checks its column, its relayed row, its incident and its bars,
+// then brings it back and checks the incident ends.
+func pageAtScale(t *testing.T, n int) {
+	// Half-second rounds keep twelve race-built nodes from eating the
+	// machine; the threshold makes a kill show in about a second.
+	nodes := byName(cluster(t, n, "RELAY_SECRET=page-scale", "POLL_INTERVAL=300ms", "FAILURE_THRESHOLD=3"))
+	p := nodes[n-1]
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "the page drawn", func(v pageView) bool { return len(v.Rows) == n && v.Updated != "" })
+	if want := map[bool]string{true: "matrix", false: "graph"}[n > 6]; v.View != want {
+		t.Fatalf("%d nodes open on the %s, want the %s", n, v.View, want)
+	}
+	if v.View == "graph" {
+		if err := chromedp.Do(ctx, chromedp.Click("#view-toggle")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v = waitView(t, ctx, "every cell of the matrix up", func(v pageView) bool { return v.View == "matrix" && allUp(v, nodes) })
+	// Rows and columns in name order, each cell saying who sees whom.
+	for i, c := range v.Cells {
+		from, to := nodes[i/n].name, nodes[i%n].name
+		if c.From != from || c.To != to {
+			t.Fatalf("cell %d is %s -> %s, want %s -> %s: not in name order", i, c.From, c.To, from, to)
+		}
+		if from != to && (!strings.Contains(c.Title, "since") || !strings.Contains(c.Title, "last seen") || !strings.Contains(c.Title, "round trip")) {
+			t.Fatalf("cell %s -> %s says %q: want since, last seen and round trip", from, to, c.Title)
+		}
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	for _, r := range v.Days {
+		if len(r.Days) != 90 || !strings.HasPrefix(r.Days[89], today+" day") {
+			t.Fatalf("%s has %d days, the last %q; want 90 ending today (%s)", r.Node, len(r.Days), r.Days[len(r.Days)-1], today)
+		}
+	}
+	screenshot(t, ctx, fmt.Sprintf("matrix-%d-up.png", n))
+
+	p.kill()
+	v = waitView(t, ctx, p.name+"'s column down, its row relayed, and its incident", func(v pageView) bool {
+		cells := v.cellsOf()
+		for _, o := range nodes[:n-1] {
+			if cells[o.name][p.name] != "down" {
+				return false
+			}
+		}
+		// Its row is what it last relayed: every node up, from a relay.
+		for _, c := range v.Cells {
+			if c.From == p.name && c.To != p.name && (!c.Relayed || c.Status != "up") {
+				return false
+			}
+		}
+		ongoing, _, ok := v.incident(p.name)
+		status, _, _, _ := v.row(p.name)
+		return ok && ongoing == "true" && status == "down" && strings.HasPrefix(v.Verdicts[p.name], "cluster: down")
+	})
+	_, text, _ := v.incident(p.name)
+	if !strings.Contains(text, "ongoing") || !strings.Contains(text, "seen by "+nodes[0].name) {
+		t.Fatalf("incident %q: want ongoing, seen by the observers", text)
+	}
+	if line := v.Verdicts[p.name]; !strings.Contains(line, "down from "+nodes[0].name) {
+		t.Fatalf("%s's verdict line %q, want the vantage points", p.name, line)
+	}
+	for _, r := range v.Days {
+		if r.Node == p.name && !strings.HasSuffix(r.Days[89], "partial") && !strings.HasSuffix(r.Days[89], "down") {
+			t.Fatalf("%s's today is %q, want its outage in it", p.name, r.Days[89])
+		}
+	}
+	screenshot(t, ctx, fmt.Sprintf("matrix-%d-killed.png", n))
+
+	p.restart()
+	waitView(t, ctx, "the incident over", func(v pageView) bool {
+		ongoing, _, ok := v.incident(p.name)
+		return ok && ongoing == "false" && allUp(v, nodes)
+	})
+}
+
+func TestPageAtThreeNodes(t *testing.T) { pageAtScale(t, 3) }
+
+func TestPageAtTwelveNodes(t *testing.T) { pageAtScale(t, 12) }
+
+// On a phone-width screen in dark mode the page fits the width (the matrix
+// scrolls in its own box), its colours are the dark ones, and the day bars
+// are one tab stop that arrow keys move along.
+func TestPageOnAPhoneInDarkModeByKeyboard(t *testing.T) {
+	nodes := cluster(t, 8, "POLL_INTERVAL=300ms")
+	ctx := newBrowser(t)
+	dark := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia,
+			emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	})
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		dark,
+		chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=2"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, ctx, "the matrix drawn", func(v pageView) bool { return allUp(v, nodes) })
+	fit, err := chromedp.Run(ctx, chromedp.Evaluate[struct {
+		Scroll, Width int
+		Background    string
+	}](`({scroll: document.documentElement.scrollWidth, width: window.innerWidth,
+		background: getComputedStyle(document.body).backgroundColor})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.Scroll > fit.Width || fit.Background != "rgb(13, 17, 23)" {
+		t.Fatalf("page %dpx wide in a %dpx window, background %s; want it to fit, dark", fit.Scroll, fit.Width, fit.Background)
+	}
+	// Tab to the first row's bars: its today holds the focus; the left
+	// arrow moves to yesterday, and the line below says what it held.
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	if err := chromedp.Do(ctx, chromedp.Focus(`#rows > li:first-child .day[tabindex="0"]`), chromedp.KeyEvent(kb.ArrowLeft)); err != nil {
+		t.Fatal(err)
+	}
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Day, Info string }](
+		`({day: document.activeElement.dataset.day || "", info: document.querySelector("#rows > li:first-child .day-info").textContent})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if focused.Day != yesterday || !strings.HasPrefix(focused.Info, yesterday) {
+		t.Fatalf("after the left arrow the focus is on %q and the line says %q; want %s", focused.Day, focused.Info, yesterday)
+	}
+	screenshot(t, ctx, "phone-dark.png")
+}
