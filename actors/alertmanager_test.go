@@ -127,7 +127,7 @@ func TestAnAlertHandedToAnotherNodeIsNotEnded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &alertSource{set: AlertSet{Mine: []Alert{decAlert}}}
 		am := startAlertmanager(t, src, 200, zerolog.Nop())
-		time.Sleep(30 * time.Second)
+		time.Sleep(32 * time.Second) // between two rounds
 		src.assert(AlertSet{Elsewhere: map[string]bool{decAlert.key(): true}})
 		time.Sleep(10 * time.Minute)
 		if n := len(am.all()); n != 1 {
@@ -142,11 +142,11 @@ func TestAnIsolatedNodeHoldsItsAlertsAsTheyWere(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &alertSource{set: AlertSet{Mine: []Alert{decAlert}}}
 		am := startAlertmanager(t, src, 200, zerolog.Nop())
-		time.Sleep(30 * time.Second)
+		time.Sleep(32 * time.Second) // between two rounds
 		jan := decAlert
 		jan.Peer = "jan"
 		src.assert(AlertSet{Mine: []Alert{jan}, Frozen: true})
-		time.Sleep(90 * time.Second)
+		time.Sleep(85 * time.Second) // to 117 s: past the resend at 60 s, short of the round at 120 s
 		for _, p := range am.all() {
 			if len(p.alerts) != 1 || p.alerts[0].Labels["peer"] != "dec" || !p.alerts[0].EndsAt.After(am.start.Add(p.after)) {
 				t.Fatalf("post %+v while isolated: want dec held firing, nothing of jan", p)

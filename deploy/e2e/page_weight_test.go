@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// plainBinary builds the node without the race detector, once: fifty
+// race-built nodes would spend the machine on the detector, and what this
+// measures is bytes, which the detector does not change.
+var plainBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mesh-plain-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "mesh")
+	out, err := exec.Command("go", "build", "-o", path, "github.com/dupunkto/mesh/cmd/mesh").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return path, nil
+})
+
+// pageBytes is the bytes the nodes sent on /state and /history, summed over
+// every node, as their own mesh_http_response_bytes_total counts them.
+func pageBytes(t *testing.T, nodes []*node) float64 {
+	t.Helper()
+	var sum float64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() {
+			families, _ := scrape(t, n)
+			for _, route := range []string{"/state", "/history"} {
+				v, ok := sample(families, "mesh_http_response_bytes_total", map[string]string{"route": route})
+				if !ok {
+					t.Errorf("%s has no mesh_http_response_bytes_total for %s", n.name, route)
+				}
+				mu.Lock()
+				sum += v
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return sum
+}
+
+// settledCluster starts n nodes and waits until each sees every other up,
+// reading each node's own view once a round rather than every pair: at
+// fifty nodes that is 2,450 pairs.
+func settledCluster(t *testing.T, n int, env ...string) []*node {
+	t.Helper()
+	ports := freePorts(t, n)
+	var names, urls []string
+	for _, p := range ports {
+		names = append(names, fmt.Sprintf("127.0.0.1:%d", p))
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", p))
+	}
+	var nodes []*node
+	for _, name := range names {
+		nodes = append(nodes, startNode(t, name, append([]string{"PEERS=" + strings.Join(urls, ",")}, env...)...))
+	}
+	eventually(t, 90*time.Second, "every node to see every other up", func() bool {
+		for _, n := range nodes {
+			s, err := n.state()
+			if err != nil {
+				return false
+			}
+			for _, p := range names {
+				if p != n.name && s.Peers[p].Status != "up" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return nodes
+}
+
+// oldRefresh reads what the page read before it was made light: every
+// node's whole /state and /history, gzipped as a browser asks.
+func oldRefresh(t *testing.T, nodes []*node) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, path := range []string{"/state", "/history"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+n.name+path, nil)
+			req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+}
+
+// The bytes one refresh of the page transfers, at 3, 10 and 50 real nodes
+// with relaying on, before (every node's whole /state and /history) and
+// after (each node's own view; a /history only after a transition;
+// relayed views only of unreachable nodes): the figures of BENCHMARKS.md.
+// The target: under a megabyte at fifty nodes.
+func TestPageWeight(t *testing.T) {
+	bin, err := plainBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	var table strings.Builder
+	fmt.Fprintf(&table, "| nodes | before (bytes/refresh) | after, first refresh | after, each refresh | after / before |\n|---|---|---|---|---|\n")
+	for _, n := range []int{3, 10, 50} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			defer func(old string) { binary = old }(binary)
+			binary = bin
+			nodes := settledCluster(t, n, "RELAY_SECRET=weight", "POLL_INTERVAL=5s", "PROBE_TIMEOUT=2s")
+
+			start := pageBytes(t, nodes)
+			oldRefresh(t, nodes)
+			before := pageBytes(t, nodes) - start
+
+			ctx := newBrowser(t)
+			if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("http://%s/ui/?refresh=10", nodes[0].name))); err != nil {
+				t.Fatal(err)
+			}
+			loaded := pageBytes(t, nodes)
+			first := waitView(t, ctx, "the first refresh", func(v pageView) bool { return v.Updated != "" })
+			afterFirst := pageBytes(t, nodes)
+			// The next refresh comes ten seconds on.
+			eventually(t, 30*time.Second, "the second refresh", func() bool { return readView(t, ctx).Updated != first.Updated })
+			each := pageBytes(t, nodes) - afterFirst
+			fmt.Fprintf(&table, "| %d | %.0f | %.0f | %.0f | %.3f |\n", n, before, afterFirst-loaded, each, each/before)
+			if each >= before {
+				t.Errorf("a refresh transfers %.0f bytes, no fewer than the %.0f of before", each, before)
+			}
+			if n == 50 && each >= 1<<20 {
+				t.Errorf("a refresh at fifty nodes transfers %.0f bytes, over the megabyte", each)
+			}
+		})
+	}
+	t.Logf("page weight, bytes the nodes sent on /state and /history per refresh:\n%s", table.String())
+}
