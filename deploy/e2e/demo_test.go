@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // threeFreePorts finds a base port with the two after it also free.
@@ -93,6 +95,24 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 			}
 		}
 		return false
+	})
+
+	// Its page shows all of it: the matrix a click away, the cluster's
+	// verdicts, the day bars, and the outage as an incident.
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(page+"?refresh=1"), chromedp.Click("#view-toggle")); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, ctx, "the demo's page with its matrix, verdicts, bars and an incident", func(v pageView) bool {
+		if v.View != "matrix" || len(v.Cells) != 9 || len(v.Incidents) == 0 || len(v.Days) != 3 {
+			return false
+		}
+		for _, r := range v.Days {
+			if len(r.Days) != 90 || !strings.HasPrefix(v.Verdicts[r.Node], "cluster: ") {
+				return false
+			}
+		}
+		return true
 	})
 
 	_ = cmd.Process.Signal(syscall.SIGINT)

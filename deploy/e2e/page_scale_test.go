@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +178,37 @@ func TestPageOnAPhoneInDarkModeByKeyboard(t *testing.T) {
 		t.Fatalf("after the left arrow the focus is on %q and the line says %q; want %s", focused.Day, focused.Info, yesterday)
 	}
 	screenshot(t, ctx, "phone-dark.png")
+}
+
+// A node that is slow to answer holds up no other: the nodes that answer are
+// drawn while the refresh still waits for it.
+func TestPageDrawsEachNodeAsItAnswers(t *testing.T) {
+	nodes := cluster(t, 2)
+	release := make(chan struct{})
+	defer close(release)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		select {
+		case <-release:
+		case <-r.Context().Done(): // the page gave up on it
+		}
+		http.NotFound(w, r)
+	}))
+	defer slow.Close()
+	ctx := newBrowser(t)
+	url := fmt.Sprintf("http://%s/ui/?refresh=30&nodes=%s,%s,%s", nodes[0].name, nodes[0].name, nodes[1].name, slow.URL)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	// The refresh cannot end before the page's five-second timeout on the
+	// slow node; the other two are drawn up before that.
+	waitView(t, ctx, "both answering nodes drawn up while the slow one is awaited", func(v pageView) bool {
+		s0, _, _, _ := v.row(nodes[0].name)
+		s1, _, _, _ := v.row(nodes[1].name)
+		return v.Updated == "" && s0 == "up" && s1 == "up"
+	})
+	v := waitView(t, ctx, "the refresh to end", func(v pageView) bool { return v.Updated != "" })
+	if !strings.Contains(strings.Join(v.Notes, " "), "did not answer: "+strings.TrimPrefix(slow.URL, "http://")) {
+		t.Fatalf("notes %v, want the slow node named as not answering", v.Notes)
+	}
 }
