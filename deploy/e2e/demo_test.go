@@ -99,8 +99,20 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 
 	// Its page shows all of it: the matrix a click away, the cluster's
 	// verdicts, the day bars, and the outage as an incident.
+	// Outages come every second here, so the page is opened from whichever
+	// node is up at that moment, and told all three rather than asking the
+	// one it came from, which may be gone by then.
 	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(page+"?refresh=1"), chromedp.Click("#view-toggle")); err != nil {
+	all := nodes[0].name + "," + nodes[1].name + "," + nodes[2].name
+	eventually(t, 20*time.Second, "the page to open from a node that is up", func() bool {
+		for _, n := range nodes {
+			if chromedp.Do(ctx, chromedp.Navigate("http://"+n.name+"/ui/?refresh=1&nodes="+all)) == nil {
+				return true
+			}
+		}
+		return false
+	})
+	if err := chromedp.Do(ctx, chromedp.Click("#view-toggle")); err != nil {
 		t.Fatal(err)
 	}
 	waitView(t, ctx, "the demo's page with its matrix, verdicts, bars and an incident", func(v pageView) bool {
