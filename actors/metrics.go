@@ -69,6 +69,7 @@ type Metrics struct {
 	alertmanager  *prometheus.CounterVec
 	info          *prometheus.GaugeVec
 	httpBytes     *prometheus.CounterVec
+	relayBytes    *prometheus.CounterVec
 }
 
 // NewMetrics returns the metrics of a node that probes peers: its counters
@@ -107,13 +108,16 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		httpBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_http_response_bytes_total", Help: "Bytes of response bodies this node sent, as they went on the wire (gzipped when they were), by route.",
 		}, []string{"route"}),
+		relayBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_relay_bytes_total", Help: "Bytes of relay bodies on the wire (gzipped when the peer takes gzip), sent to peers and received from them.",
+		}, []string{"direction"}),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mesh_node_info", Help: "Always 1: the node's name, its cluster's and its version, to name the instance Prometheus scrapes.",
 		}, []string{"node", "cluster", "version"}),
 	}
 	m.registry.MustRegister(
 		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
-		m.alertmanager, m.info, m.httpBytes,
+		m.alertmanager, m.info, m.httpBytes, m.relayBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -124,6 +128,8 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		m.transitions.WithLabelValues(p.Name, string(domain.StatusUp))
 		m.transitions.WithLabelValues(p.Name, string(domain.StatusDown))
 	}
+	m.relayBytes.WithLabelValues("sent")
+	m.relayBytes.WithLabelValues("received")
 	for _, r := range domain.RelaySentResults() {
 		m.relaySent.WithLabelValues(r)
 	}
@@ -246,6 +252,14 @@ func (m *Metrics) Transition(t domain.Transition) {
 func (m *Metrics) RelaySent(result string) {
 	if m != nil {
 		m.relaySent.WithLabelValues(result).Inc()
+	}
+}
+
+// RelayBytes counts the bytes of relay bodies on the wire: "sent" or
+// "received".
+func (m *Metrics) RelayBytes(direction string, n int) {
+	if m != nil {
+		m.relayBytes.WithLabelValues(direction).Add(float64(n))
 	}
 }
 

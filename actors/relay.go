@@ -2,11 +2,13 @@ package actors
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +47,11 @@ type RelaySender struct {
 
 	// trouble is owned by Serve: the peers whose relays keep failing.
 	trouble map[string]*relayTrouble
+	// gzip says, by peer (in cfg.Peers' order), whether its last answer
+	// said it takes gzipped relays (wire.AcceptRelayHeader). Each entry is
+	// written by that peer's post alone, and read after every post of the
+	// round has ended.
+	gzip []bool
 }
 
 // relayTrouble is one peer's run of failed relays.
@@ -68,7 +75,7 @@ func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout)
 	}
-	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}}
+	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, gzip: make([]bool, len(cfg.Peers))}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
@@ -94,6 +101,10 @@ func (s *RelaySender) send(ctx context.Context) {
 		announced = s.cfg.Announcements.Announced()
 	}
 	body := wire.EncodeRelay(snap, announced)
+	var gzipped []byte
+	if slices.Contains(s.gzip, true) {
+		gzipped = gzipBytes(body)
+	}
 	errs := make([]error, len(s.cfg.Peers))
 	sent := make([]bool, len(s.cfg.Peers))
 	var wg sync.WaitGroup
@@ -103,7 +114,13 @@ func (s *RelaySender) send(ctx context.Context) {
 		}
 		sent[i] = true
 		wg.Go(func() {
-			if err := s.post(ctx, t, body); err != nil {
+			payload := outgoingRelay{body: body}
+			if s.gzip[i] {
+				payload = outgoingRelay{body: gzipped, encoding: "gzip"}
+			}
+			takesGzip, err := s.post(ctx, t, payload)
+			s.gzip[i] = takesGzip
+			if err != nil {
 				// A lost relay costs nothing: the next round carries newer state.
 				s.cfg.Log.Debug().Str("peer", t.Name).Err(err).Msg("relay not delivered")
 				result := domain.RelayFailed
@@ -159,29 +176,53 @@ func (s *RelaySender) tally(peer string, err error, now time.Time) {
 	ev.Msg("relays to the peer keep failing")
 }
 
-func (s *RelaySender) post(ctx context.Context, t config.Peer, body []byte) error {
+// outgoingRelay is a relay body as it is posted: plain JSON, or gzipped.
+type outgoingRelay struct {
+	body     []byte
+	encoding string // "" or "gzip"
+}
+
+// post sends one relay and reports whether the peer's answer says it takes
+// gzipped ones; a peer that says nothing (the seed's, or one that could not
+// be reached) gets plain JSON next time.
+func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (takesGzip bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(p.body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if p.encoding != "" {
+		req.Header.Set("Content-Encoding", p.encoding)
+	}
 	req.Header.Set("Authorization", s.cfg.Secret)
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer resp.Body.Close()
+	s.cfg.Metrics.RelayBytes("sent", len(p.body))
+	takesGzip = slices.Contains(strings.Split(resp.Header.Get(wire.AcceptRelayHeader), ","), "gzip")
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 4 {
-		return &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
+		return takesGzip, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		return takesGzip, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return nil
+	return takesGzip, nil
+}
+
+// gzipBytes compresses a relay body. Relays are sent once a round to every
+// peer, and a view repeats the same keys: gzip takes them to a fraction.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
+	_, _ = zw.Write(b)                                 // a bytes.Buffer does not fail
+	_ = zw.Close()
+	return buf.Bytes()
 }
 
 // relayRefused is a peer's 4xx answer: it heard the relay and said no (a

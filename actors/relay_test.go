@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,13 +13,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -237,4 +241,83 @@ func TestRelaysThatKeepBeingRefusedAreWarnedAboutNamingThePeer(t *testing.T) {
 			t.Fatalf("no word that relays work again: %s", logs.String())
 		}
 	})
+}
+
+// A peer that says in its answer that it takes gzip (a Mesh node) gets the
+// relays after the first gzipped, the same JSON in a fraction of the bytes;
+// one that says nothing (the seed's nodes) keeps getting plain JSON, as the
+// seed sends it; one that stops saying so goes back to plain.
+func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
+	type got struct {
+		encoding string
+		json     string
+		size     int
+	}
+	peer := func(accept *atomic.Bool) (*httptest.Server, func() []got) {
+		var mu sync.Mutex
+		var all []got
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			raw, _ := io.ReadAll(r.Body)
+			body := raw
+			if r.Header.Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(raw))
+				if err != nil {
+					t.Errorf("a gzipped relay that is not gzip: %v", err)
+					return
+				}
+				body, _ = io.ReadAll(zr)
+			}
+			mu.Lock()
+			all = append(all, got{r.Header.Get("Content-Encoding"), string(body), len(raw)})
+			mu.Unlock()
+			if accept.Load() {
+				w.Header().Set(wire.AcceptRelayHeader, "gzip")
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv, func() []got { mu.Lock(); defer mu.Unlock(); return slices.Clone(all) }
+	}
+	var mesh, seed atomic.Bool
+	mesh.Store(true)
+	meshPeer, meshGot := peer(&mesh)
+	seedPeer, seedGot := peer(&seed)
+	views := map[string]domain.Status{}
+	for i := range 50 {
+		views[fmt.Sprintf("peer-%02d.mesh.example.org", i)] = domain.StatusUp
+	}
+	views["mesh"], views["seed"] = domain.StatusUp, domain.StatusUp
+	metrics := NewMetrics(nil)
+	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: fixedState{snapshotOf(views)},
+		Peers: []config.Peer{{Name: "mesh", URL: meshPeer.URL}, {Name: "seed", URL: seedPeer.URL}}, Metrics: metrics, Log: zerolog.Nop()})
+	for range 3 {
+		s.send(t.Context())
+	}
+	mesh.Store(false)
+	s.send(t.Context()) // answered without the header: the next goes plain
+	s.send(t.Context())
+
+	m, sd := meshGot(), seedGot()
+	if encodings := []string{m[0].encoding, m[1].encoding, m[2].encoding, m[3].encoding, m[4].encoding}; !slices.Equal(encodings, []string{"", "gzip", "gzip", "gzip", ""}) {
+		t.Fatalf("the Mesh peer got encodings %q, want plain, gzip while it takes it, then plain", encodings)
+	}
+	for i, g := range m {
+		if g.json != m[0].json {
+			t.Fatalf("relay %d to the Mesh peer differs once inflated", i)
+		}
+	}
+	if m[1].size*4 > m[0].size {
+		t.Fatalf("gzipped relay of %d bytes against %d plain: want a quarter at most", m[1].size, m[0].size)
+	}
+	for i, g := range sd {
+		if g.encoding != "" || g.json != m[0].json {
+			t.Fatalf("relay %d to the seed peer was %q, want plain JSON always", i, g.encoding)
+		}
+	}
+	var want float64
+	for _, g := range append(m, sd...) {
+		want += float64(g.size)
+	}
+	if sent := testutil.ToFloat64(metrics.relayBytes.WithLabelValues("sent")); sent != want {
+		t.Fatalf("mesh_relay_bytes_total{direction=sent} = %v, want the %v bytes the peers got", sent, want)
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -59,7 +60,10 @@ type uncounted struct{}
 
 func (uncounted) RelayReceived(string) {}
 
+func (uncounted) RelayBytes(string, int) {}
+
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(wire.AcceptRelayHeader, "gzip")
 	refuse := func(status int, result, msg string) {
 		h.counter.RelayReceived(result)
 		writeError(w, status, msg)
@@ -90,14 +94,17 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRelayBody))
+	body, err := h.readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig) || errors.Is(err, errInflatedTooFar):
 			refuse(http.StatusRequestEntityTooLarge, domain.RelayTooLarge, "relay body is over 1 MiB")
-			return
+		case errors.Is(err, errUnknownEncoding):
+			refuse(http.StatusUnsupportedMediaType, domain.RelayInvalid, "relay bodies are plain JSON or gzip")
+		default:
+			refuse(http.StatusBadRequest, domain.RelayInvalid, "could not read the body")
 		}
-		refuse(http.StatusBadRequest, domain.RelayInvalid, "could not read the body")
 		return
 	}
 	relay, err := wire.DecodeRelay(body)
@@ -123,6 +130,50 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.counter.RelayReceived(domain.RelayAccepted)
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
+}
+
+var (
+	errInflatedTooFar  = errors.New("relay body inflates past the limit")
+	errUnknownEncoding = errors.New("unknown content encoding")
+)
+
+// readBody reads a relay's body, at most MaxRelayBody on the wire and, if
+// gzipped, at most MaxRelayBody once inflated too: a small bomb must not
+// become a large body. It counts the bytes that came on the wire.
+func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	onWire := &countingReader{r: http.MaxBytesReader(w, r.Body, MaxRelayBody)}
+	defer func() { h.counter.RelayBytes("received", onWire.n) }()
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+		return io.ReadAll(onWire)
+	case "gzip":
+		zr, err := gzip.NewReader(onWire)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(io.LimitReader(zr, MaxRelayBody+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > MaxRelayBody {
+			return nil, errInflatedTooFar
+		}
+		return body, nil
+	default:
+		return nil, errUnknownEncoding
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
 
 // authorised compares the header with the secret in constant time. Both the

@@ -305,6 +305,8 @@ func (c *counted) RelayReceived(result string) {
 	c.results = append(c.results, result)
 }
 
+func (c *counted) RelayBytes(string, int) {}
+
 // A relay the state owner does not take in time gets 503 and is counted,
 // instead of holding its connection (and its decoded body) for as long as
 // the sender waits.

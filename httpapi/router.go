@@ -36,6 +36,8 @@ type RelaySink interface {
 // ...); the node's metrics are one.
 type RelayCounter interface {
 	RelayReceived(result string)
+	// RelayBytes counts the bytes of relay bodies as they came on the wire.
+	RelayBytes(direction string, n int)
 }
 
 // Options is what the router is built from.

@@ -22,6 +22,13 @@ const MaxAnnouncements = MaxRelayPeers
 // reminders a minute apart is half a million.
 const maxReminders = 1 << 20
 
+// AcceptRelayHeader is the header with which a node says, in its answer to
+// a relay, which encodings of relay bodies it takes beyond plain JSON. The
+// seed's nodes send none, so a sender posts them plain JSON, as the seed
+// does; to a node that says "gzip" it sends gzipped bodies, a fraction of
+// the bytes.
+const AcceptRelayHeader = "Mesh-Relay-Accept"
+
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
 // "relay". The node's announcements, if any, follow as "announced": {peer:

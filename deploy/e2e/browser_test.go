@@ -360,10 +360,10 @@ func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(pages.URL+"/?refresh=1")); err != nil {
 		t.Fatal(err)
 	}
-	v := waitView(t, ctx, "both nodes from config.json, up", func(v pageView) bool {
+	v := waitView(t, ctx, "both nodes from config.json, up, the refresh over", func(v pageView) bool {
 		s0, _, _, _ := v.row(nodes[0].name)
 		s1, _, _, _ := v.row(nodes[1].name)
-		return len(v.Rows) == 2 && s0 == "up" && s1 == "up"
+		return len(v.Rows) == 2 && s0 == "up" && s1 == "up" && v.Updated != ""
 	})
 	if !strings.Contains(v.Text, "nodes from config.json") {
 		t.Fatal("the page does not say where its node list came from")

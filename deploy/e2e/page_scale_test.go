@@ -104,12 +104,16 @@ func pageAtScale(t *testing.T, n int) {
 				return false
 			}
 		}
-		ongoing, _, ok := v.incident(p.name)
+		ongoing, text, ok := v.incident(p.name)
+		for _, o := range nodes[:n-1] {
+			if !strings.Contains(text, o.name) { // each observer's history shows it in time
+				return false
+			}
+		}
 		status, _, _, _ := v.row(p.name)
 		return ok && ongoing == "true" && status == "down" && strings.HasPrefix(v.Verdicts[p.name], "cluster: down")
 	})
-	_, text, _ := v.incident(p.name)
-	if !strings.Contains(text, "ongoing") || !strings.Contains(text, "seen by "+nodes[0].name) {
+	if _, text, _ := v.incident(p.name); !strings.Contains(text, "ongoing") || !strings.Contains(text, "seen by "+nodes[0].name+", ") {
 		t.Fatalf("incident %q: want ongoing, seen by the observers", text)
 	}
 	if line := v.Verdicts[p.name]; !strings.Contains(line, "down from "+nodes[0].name) {

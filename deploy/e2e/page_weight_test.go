@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // plainBinary builds the node without the race detector, once: fifty
@@ -32,27 +35,33 @@ var plainBinary = sync.OnceValues(func() (string, error) {
 })
 
 // pageBytes is the bytes the nodes sent on /state and /history, summed over
-// every node, as their own mesh_http_response_bytes_total counts them.
+// every node, as their own mesh_http_response_bytes_total counts them. The
+// nodes are asked one at a time, with time to answer: fifty of them keep a
+// busy machine busier still.
 func pageBytes(t *testing.T, nodes []*node) float64 {
 	t.Helper()
+	patient := &http.Client{Timeout: 30 * time.Second}
 	var sum float64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Go(func() {
-			families, _ := scrape(t, n)
-			for _, route := range []string{"/state", "/history"} {
-				v, ok := sample(families, "mesh_http_response_bytes_total", map[string]string{"route": route})
-				if !ok {
-					t.Errorf("%s has no mesh_http_response_bytes_total for %s", n.name, route)
-				}
-				mu.Lock()
-				sum += v
-				mu.Unlock()
+		var families map[string]*dto.MetricFamily
+		eventually(t, 90*time.Second, n.name+"'s metrics", func() bool {
+			resp, err := patient.Get("http://" + n.name + "/metrics")
+			if err != nil {
+				return false
 			}
+			defer resp.Body.Close()
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			families, err = parser.TextToMetricFamilies(resp.Body)
+			return err == nil && resp.StatusCode == http.StatusOK
 		})
+		for _, route := range []string{"/state", "/history"} {
+			v, ok := sample(families, "mesh_http_response_bytes_total", map[string]string{"route": route})
+			if !ok {
+				t.Fatalf("%s has no mesh_http_response_bytes_total for %s", n.name, route)
+			}
+			sum += v
+		}
 	}
-	wg.Wait()
 	return sum
 }
 
