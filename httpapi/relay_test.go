@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/dupunkto/mesh/actors"
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
 )
 
 const secret = "s3cret-relay"
@@ -365,4 +368,84 @@ type ownerlessState struct{}
 
 func (ownerlessState) Snapshot() *domain.Snapshot {
 	return domain.NewSnapshot("nov.mesh.dupunkto.org", nil, nil)
+}
+
+// A node says in every answer to a relay that it takes gzip; a gzipped
+// relay is inflated and stored as a plain one would be, and its bytes are
+// counted as they came. A body in another encoding gets 415, and one that
+// inflates past 1 MiB 413, with nothing stored.
+func TestGzippedRelays(t *testing.T) {
+	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
+	tally := &relayBytes{}
+	srv := httptest.NewServer(NewRouter(Options{State: o, AggregatorURL: "/", RelaySecret: "s",
+		Peers: configPeers("dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org"), Relays: o, RelayCounter: tally, Log: zerolog.Nop()}))
+	defer srv.Close()
+	post := func(encoding string, body []byte) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/relay", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "s")
+		if encoding != "" {
+			req.Header.Set("Content-Encoding", encoding)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	gz := func(b []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		return buf.Bytes()
+	}
+	plain := []byte(relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", goodPeer))
+	body := gz(plain)
+	resp := post("gzip", body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(wire.AcceptRelayHeader) != "gzip" {
+		t.Fatalf("gzipped relay: %d, %s %q", resp.StatusCode, wire.AcceptRelayHeader, resp.Header.Get(wire.AcceptRelayHeader))
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasRelay(o.Snapshot(), "dec.mesh.dupunkto.org"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the owner applies it in its own time
+			t.Fatal("the gzipped relay was not stored")
+		}
+	}
+	if got := tally.received(); got != len(body) {
+		t.Fatalf("counted %d bytes received, the wire carried %d", got, len(body))
+	}
+	if resp := post("br", plain); resp.StatusCode != http.StatusUnsupportedMediaType || resp.Header.Get(wire.AcceptRelayHeader) != "gzip" {
+		t.Fatalf("a brotli relay: %d, want 415 saying gzip is taken", resp.StatusCode)
+	}
+	// Two megabytes of spaces inflate from a few kilobytes.
+	bomb := append(append([]byte(`{"node":"oct.mesh.dupunkto.org","peers":{}`), bytes.Repeat([]byte(" "), 2<<20)...), '}')
+	if resp := post("gzip", gz(bomb)); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a gzip bomb: %d, want 413", resp.StatusCode)
+	}
+	if hasRelay(o.Snapshot(), "oct.mesh.dupunkto.org") {
+		t.Fatal("the bomb's sender was stored")
+	}
+}
+
+// relayBytes is a RelayCounter that keeps the bytes received.
+type relayBytes struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *relayBytes) RelayReceived(string) {}
+
+func (r *relayBytes) RelayBytes(direction string, n int) {
+	if direction == "received" {
+		r.mu.Lock()
+		r.n += n
+		r.mu.Unlock()
+	}
+}
+
+func (r *relayBytes) received() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
 }
