@@ -18,9 +18,9 @@ import (
 // among them, is a 400, as a JSON parser makes of it) and posts its own
 // view to its peers the same way, without Mesh's headers.
 type seedNode struct {
-	name string
-	srv  *http.Server
-	mu   sync.Mutex
+	name  string
+	srv   *http.Server
+	mu    sync.Mutex
 	got   map[string]int // relays taken, by sender
 	bytes map[string]int // and their bytes
 	bad   []string       // relays it could not read
