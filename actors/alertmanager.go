@@ -74,16 +74,8 @@ func NewAlertmanager(cfg AlertmanagerConfig) *Alertmanager {
 	if cfg.Resend <= 0 {
 		cfg.Resend = DefaultAlertResend
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultWebhookTimeout
-	}
-	if cfg.Client == nil {
-		cfg.Client = newHTTPClient(forWebhooks, cfg.Timeout)
-	}
-	where := "alertmanager"
-	if u, err := url.Parse(cfg.URL); err == nil {
-		where = u.Host
-	}
+	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout)
+	where := hostOf(cfg.URL, "alertmanager")
 	cfg.Metrics.AddAlertmanager(where)
 	return &Alertmanager{cfg: cfg, where: where, firing: map[string]Alert{}, resolved: map[string]endedAlert{}}
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -61,4 +62,26 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration) *http.Client {
 		t.DisableKeepAlives = true
 	}
 	return c
+}
+
+// outwardClient is the client and timeout of a poster to a service outside
+// the cluster (a chat webhook, Alertmanager): the timeout given, else
+// DefaultWebhookTimeout, and the client given, else one for webhooks.
+func outwardClient(client *http.Client, timeout time.Duration) (*http.Client, time.Duration) {
+	if timeout <= 0 {
+		timeout = DefaultWebhookTimeout
+	}
+	if client == nil {
+		client = newHTTPClient(forWebhooks, timeout)
+	}
+	return client, timeout
+}
+
+// hostOf is what logs may say of a service's URL: its host, never its path
+// or user, which may hold a token or a password; fallback if it has none.
+func hostOf(raw, fallback string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return fallback
 }

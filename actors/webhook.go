@@ -33,17 +33,8 @@ type WebhookConfig struct {
 
 // NewWebhookPoster returns the poster for cfg.URL.
 func NewWebhookPoster(cfg WebhookConfig) *WebhookPoster {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultWebhookTimeout
-	}
-	if cfg.Client == nil {
-		cfg.Client = newHTTPClient(forWebhooks, cfg.Timeout)
-	}
-	host := "webhook"
-	if u, err := url.Parse(cfg.URL); err == nil {
-		host = u.Host
-	}
-	return &WebhookPoster{cfg: cfg, host: host}
+	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout)
+	return &WebhookPoster{cfg: cfg, host: hostOf(cfg.URL, "webhook")}
 }
 
 // Where is the webhook's host.

@@ -109,9 +109,17 @@ receivers:
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
-	var out syncBuffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+dir,
+	return startDaemon(t, "Alertmanager", bin, addr, "--config.file="+filepath.Join(dir, "alertmanager.yml"), "--storage.path="+dir,
 		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=debug")
+}
+
+// startDaemon runs one of Prometheus's programs (Alertmanager, Prometheus)
+// listening on addr, until the test ends; it returns its base URL once its
+// /-/ready says so, and prints its output if the test failed.
+func startDaemon(t *testing.T, what, bin, addr string, args ...string) string {
+	t.Helper()
+	var out syncBuffer
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -120,11 +128,11 @@ receivers:
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("alertmanager:\n%s", out.String())
+			t.Logf("%s:\n%s", what, out.String())
 		}
 	})
 	base := "http://" + addr
-	eventually(t, 20*time.Second, "Alertmanager to be ready", func() bool {
+	eventually(t, 30*time.Second, what+" to be ready", func() bool {
 		resp, err := http.Get(base + "/-/ready")
 		if err != nil {
 			return false
