@@ -47,11 +47,72 @@ type RelaySender struct {
 
 	// trouble is owned by Serve: the peers whose relays keep failing.
 	trouble map[string]*relayTrouble
-	// gzip says, by peer (in cfg.Peers' order), whether its last answer
-	// said it takes gzipped relays (wire.AcceptRelayHeader). Each entry is
-	// written by that peer's post alone, and read after every post of the
-	// round has ended.
-	gzip []bool
+	// links are what the sender knows of each peer's relays, in cfg.Peers'
+	// order. Each entry is written by that peer's post alone, and read
+	// after every post of the round has ended.
+	links []peerLink
+}
+
+// peerLink is what the sender knows of one peer's relays: what its last
+// answer said it takes (wire.AcceptRelayHeader), and the views it holds
+// from this node, so that the next relay can carry only what changed.
+type peerLink struct {
+	gzip, delta bool
+	// held is the views of the last whole relay the peer took, and
+	// changed the views the deltas it took since then carried; held is nil
+	// when the next relay must be whole (none yet, or one failed). held is
+	// shared with the other links and never written; changed is this
+	// link's own.
+	held    map[string]domain.PeerView
+	changed map[string]domain.PeerView
+	wholeAt time.Time
+}
+
+// relayWholeEvery is how often a peer that takes deltas gets a whole relay
+// all the same: a delta carries a view only when its status, since or
+// failure count changed, so the last_seen and round trip the peer shows
+// of this node's views lag by up to this much.
+const relayWholeEvery = time.Minute
+
+// gzipAbove is the smallest body worth gzipping: a delta with nothing in it
+// is a hundred bytes, which gzip makes no smaller.
+const gzipAbove = 512
+
+// sameOpinion reports whether two views of a peer say the same for the
+// cluster's verdicts and the isolation guard: status, since and failures.
+func sameOpinion(a, b domain.PeerView) bool {
+	return a.Status == b.Status && a.Since.Equal(b.Since) && a.ConsecutiveFailures == b.ConsecutiveFailures
+}
+
+// changes returns the peers whose views differ from what the peer holds,
+// or ok false when the next relay must be whole.
+func (l *peerLink) changes(views map[string]domain.PeerView, now time.Time) (changed map[string]bool, ok bool) {
+	if !l.delta || l.held == nil || now.Sub(l.wholeAt) >= relayWholeEvery {
+		return nil, false
+	}
+	changed = map[string]bool{}
+	for name, v := range views {
+		was, ok := l.changed[name]
+		if !ok {
+			was, ok = l.held[name]
+		}
+		if !ok || !sameOpinion(was, v) {
+			changed[name] = true
+		}
+	}
+	return changed, true
+}
+
+// took notes what the peer now holds after it took a relay: all of views
+// (whole), or views' changed ones laid over what it held (a delta).
+func (l *peerLink) took(views map[string]domain.PeerView, changed map[string]bool, now time.Time) {
+	if changed == nil {
+		l.held, l.changed, l.wholeAt = views, map[string]domain.PeerView{}, now
+		return
+	}
+	for name := range changed {
+		l.changed[name] = views[name]
+	}
 }
 
 // relayTrouble is one peer's run of failed relays.
@@ -75,7 +136,7 @@ func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout)
 	}
-	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, gzip: make([]bool, len(cfg.Peers))}
+	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers))}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
@@ -100,10 +161,15 @@ func (s *RelaySender) send(ctx context.Context) {
 	if s.cfg.Announcements != nil {
 		announced = s.cfg.Announcements.Announced()
 	}
-	body := wire.EncodeRelay(snap, announced)
-	var gzipped []byte
-	if slices.Contains(s.gzip, true) {
-		gzipped = gzipBytes(body)
+	now := time.Now()
+	views := make(map[string]domain.PeerView, snap.Len())
+	for p := range snap.Peers() {
+		views[p.Name()] = p.View()
+	}
+	whole := outgoingRelay{body: wire.EncodeRelay(snap, announced)}
+	var wholeGzipped outgoingRelay
+	if slices.ContainsFunc(s.links, func(l peerLink) bool { return l.gzip }) && len(whole.body) > gzipAbove {
+		wholeGzipped = outgoingRelay{body: gzipBytes(whole.body), encoding: "gzip"}
 	}
 	errs := make([]error, len(s.cfg.Peers))
 	sent := make([]bool, len(s.cfg.Peers))
@@ -113,14 +179,23 @@ func (s *RelaySender) send(ctx context.Context) {
 			continue // it would not answer; the next round will try again
 		}
 		sent[i] = true
-		wg.Go(func() {
-			payload := outgoingRelay{body: body}
-			if s.gzip[i] {
-				payload = outgoingRelay{body: gzipped, encoding: "gzip"}
+		link := &s.links[i]
+		changed, isDelta := link.changes(views, now)
+		payload := whole
+		switch {
+		case isDelta:
+			payload = outgoingRelay{body: wire.EncodeRelayDelta(snap, announced, changed)}
+			if link.gzip && len(payload.body) > gzipAbove {
+				payload = outgoingRelay{body: gzipBytes(payload.body), encoding: "gzip"}
 			}
-			takesGzip, err := s.post(ctx, t, payload)
-			s.gzip[i] = takesGzip
+		case link.gzip && wholeGzipped.body != nil:
+			payload = wholeGzipped
+		}
+		wg.Go(func() {
+			caps, err := s.post(ctx, t, payload)
+			link.gzip, link.delta = wire.Accepts(caps, wire.AcceptGzip), wire.Accepts(caps, wire.AcceptDelta)
 			if err != nil {
+				link.held = nil // whatever it holds, the next relay is whole
 				// A lost relay costs nothing: the next round carries newer state.
 				s.cfg.Log.Debug().Str("peer", t.Name).Err(err).Msg("relay not delivered")
 				result := domain.RelayFailed
@@ -131,6 +206,7 @@ func (s *RelaySender) send(ctx context.Context) {
 				errs[i] = err
 				return
 			}
+			link.took(views, changed, now)
 			s.cfg.Metrics.RelaySent(domain.RelayDelivered)
 			s.cfg.Log.Trace().Str("peer", t.Name).Msg("relay delivered")
 		})
@@ -182,15 +258,15 @@ type outgoingRelay struct {
 	encoding string // "" or "gzip"
 }
 
-// post sends one relay and reports whether the peer's answer says it takes
-// gzipped ones; a peer that says nothing (the seed's, or one that could not
-// be reached) gets plain JSON next time.
-func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (takesGzip bool, err error) {
+// post sends one relay and returns what the peer's answer says it takes
+// (wire.AcceptRelayHeader); a peer that says nothing (the seed's, or one
+// that could not be reached) gets whole plain JSON next time.
+func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (caps string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(p.body))
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if p.encoding != "" {
@@ -200,19 +276,19 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) 
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	s.cfg.Metrics.RelayBytes("sent", len(p.body))
-	takesGzip = slices.Contains(strings.Split(resp.Header.Get(wire.AcceptRelayHeader), ","), "gzip")
+	caps = resp.Header.Get(wire.AcceptRelayHeader)
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 4 {
-		return takesGzip, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
+		return caps, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	}
 	if resp.StatusCode/100 != 2 {
-		return takesGzip, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		return caps, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return takesGzip, nil
+	return caps, nil
 }
 
 // gzipBytes compresses a relay body. Relays are sent once a round to every

@@ -321,3 +321,93 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 		t.Fatalf("mesh_relay_bytes_total{direction=sent} = %v, want the %v bytes the peers got", sent, want)
 	}
 }
+
+// meshReceiver is an in-memory Mesh peer for the sender's timing under
+// synctest: it takes gzip and deltas, answers status (200 when zero), and
+// records each relay, inflated.
+type meshReceiver struct {
+	mu     sync.Mutex
+	status []int // the answers to give, in turn; then 200
+	got    []wire.Relay
+	raw    []int // bytes on the wire
+}
+
+func (m *meshReceiver) RoundTrip(req *http.Request) (*http.Response, error) {
+	raw, _ := io.ReadAll(req.Body)
+	body := raw
+	if req.Header.Get("Content-Encoding") == "gzip" {
+		zr, _ := gzip.NewReader(bytes.NewReader(raw))
+		body, _ = io.ReadAll(zr)
+	}
+	r, err := wire.DecodeRelay(body)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.got = append(m.got, r)
+	m.raw = append(m.raw, len(raw))
+	status := 200
+	if len(m.status) > 0 {
+		status, m.status = m.status[0], m.status[1:]
+	}
+	resp := answer(status, http.Header{wire.AcceptRelayHeader: {"gzip, delta"}}, "{}")()
+	return resp, nil
+}
+
+// settableState is a snapshot source a test changes.
+type settableState struct {
+	s atomic.Pointer[domain.Snapshot]
+}
+
+func (f *settableState) Snapshot() *domain.Snapshot { return f.s.Load() }
+
+// To a Mesh peer, a relay carries only the views whose status, since or
+// failure count changed since the last one it took, and a whole one every
+// minute, or after a relay it did not take.
+func TestRelaysToAMeshPeerCarryOnlyWhatChanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		views := map[string]domain.Status{"peer": domain.StatusUp}
+		for i := range 100 {
+			views[fmt.Sprintf("peer-%03d.mesh.example.org", i)] = domain.StatusUp
+		}
+		state := &settableState{}
+		state.s.Store(snapshotOf(views))
+		m := &meshReceiver{}
+		s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: state,
+			Peers: []config.Peer{{Name: "peer", URL: "http://peer.example"}}, Client: &http.Client{Transport: m}, Log: zerolog.Nop()})
+		round := func() { s.send(t.Context()); time.Sleep(5 * time.Second) }
+
+		round() // whole: nothing is known of the peer yet
+		round() // a delta with nothing in it
+		views["peer-007.mesh.example.org"] = domain.StatusDown
+		state.s.Store(snapshotOf(views))
+		round() // a delta of one view
+		for range 10 {
+			round()
+		}
+		// A minute after the first: whole again, gzipped.
+		m.mu.Lock()
+		m.status = []int{http.StatusConflict} // the next one is refused...
+		m.mu.Unlock()
+		round()
+		round() // ...so this one is whole
+
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		var shape []string
+		for _, r := range m.got {
+			shape = append(shape, fmt.Sprintf("%v/%d", r.Delta, len(r.Peers)))
+		}
+		want := []string{"false/101", "true/0", "true/1", "true/0", "true/0", "true/0", "true/0", "true/0", "true/0", "true/0", "true/0", "true/0", "false/101", "true/0", "false/101"}
+		if !slices.Equal(shape, want) {
+			t.Fatalf("relays (delta/views) %v, want %v", shape, want)
+		}
+		if m.got[2].Peers["peer-007.mesh.example.org"].Status != domain.StatusDown {
+			t.Fatalf("the delta carried %+v, want the view that changed", m.got[2].Peers)
+		}
+		if m.raw[12]*5 > m.raw[0] || m.raw[1] > 100 {
+			t.Fatalf("bytes on the wire %v: want the later whole relay gzipped to a fifth, a delta of nothing under 100", m.raw)
+		}
+	})
+}

@@ -63,7 +63,7 @@ func (uncounted) RelayReceived(string) {}
 func (uncounted) RelayBytes(string, int) {}
 
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(wire.AcceptRelayHeader, "gzip")
+	w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta)
 	refuse := func(status int, result, msg string) {
 		h.counter.RelayReceived(result)
 		writeError(w, status, msg)
@@ -117,7 +117,29 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
-	if held, ok := h.state.Snapshot().Relay(node); ok && !held.Supersedes(domain.Newest(peers), time.Now()) {
+	held, holds := h.state.Snapshot().Relay(node)
+	switch {
+	case relay.Delta && !holds:
+		refuse(http.StatusConflict, domain.RelayNeedsWhole, "a delta relay, and no whole one held from "+quoteName(node)+": send a whole one")
+		return
+	case relay.Delta:
+		// Each changed view must be no older than the one held; the rest
+		// stay as held. A delayed or replayed delta changes nothing.
+		for name, v := range peers {
+			if was, ok := held.Peer(name); ok && v.Since.Before(was.Since) {
+				refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
+				return
+			}
+		}
+		merged := make(map[string]domain.PeerView, held.Len()+len(peers))
+		for name, v := range held.Peers() {
+			merged[name] = v
+		}
+		for name, v := range peers {
+			merged[name] = v
+		}
+		peers = merged
+	case holds && !held.Supersedes(domain.Newest(peers), time.Now()):
 		refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
 		return
 	}

@@ -404,7 +404,7 @@ func TestGzippedRelays(t *testing.T) {
 	plain := []byte(relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", goodPeer))
 	body := gz(plain)
 	resp := post("gzip", body)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get(wire.AcceptRelayHeader) != "gzip" {
+	if resp.StatusCode != http.StatusOK || !wire.Accepts(resp.Header.Get(wire.AcceptRelayHeader), "gzip") {
 		t.Fatalf("gzipped relay: %d, %s %q", resp.StatusCode, wire.AcceptRelayHeader, resp.Header.Get(wire.AcceptRelayHeader))
 	}
 	for deadline := time.Now().Add(10 * time.Second); !hasRelay(o.Snapshot(), "dec.mesh.dupunkto.org"); time.Sleep(time.Millisecond) {
@@ -415,7 +415,7 @@ func TestGzippedRelays(t *testing.T) {
 	if got := tally.received(); got != len(body) {
 		t.Fatalf("counted %d bytes received, the wire carried %d", got, len(body))
 	}
-	if resp := post("br", plain); resp.StatusCode != http.StatusUnsupportedMediaType || resp.Header.Get(wire.AcceptRelayHeader) != "gzip" {
+	if resp := post("br", plain); resp.StatusCode != http.StatusUnsupportedMediaType || !wire.Accepts(resp.Header.Get(wire.AcceptRelayHeader), "gzip") {
 		t.Fatalf("a brotli relay: %d, want 415 saying gzip is taken", resp.StatusCode)
 	}
 	// Two megabytes of spaces inflate from a few kilobytes.
@@ -448,4 +448,58 @@ func (r *relayBytes) received() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n
+}
+
+// A delta relay is laid over the views held from its sender: without a
+// whole one held it gets 409 (needs_whole), and one that would turn a view
+// back to an older one gets 409 (stale); neither changes what is held.
+func TestDeltaRelays(t *testing.T) {
+	srv, o := relayNode(t, secret)
+	const dec = `"dec.mesh.dupunkto.org"`
+	view := func(status, since string) string {
+		return peerJSON(`"`+status+`"`, `"`+since+`"`, `"2026-06-06T13:01:28Z"`, "0")
+	}
+	delta := func(peers string) string { return `{"node":` + dec + `,"peers":{` + peers + `},"delta":true}` }
+	if r := postRelay(t, srv.URL, secret, delta(`"oct.mesh.dupunkto.org":`+view("down", "2026-06-06T13:00:00Z"))); r.status != http.StatusConflict ||
+		!strings.Contains(r.body, "send a whole one") {
+		t.Fatalf("a delta with nothing held: %d %s, want 409 asking for a whole relay", r.status, r.body)
+	}
+	whole := `{"node":` + dec + `,"peers":{"nov.mesh.dupunkto.org":` + view("up", "2026-06-06T12:00:00Z") +
+		`,"oct.mesh.dupunkto.org":` + view("up", "2026-06-06T12:00:00Z") + `}}`
+	if r := postRelay(t, srv.URL, secret, whole); r.status != http.StatusOK {
+		t.Fatalf("whole relay: %d %s", r.status, r.body)
+	}
+	held := func() map[string]domain.PeerView {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if r, ok := o.Snapshot().Relay("dec.mesh.dupunkto.org"); ok {
+				views := map[string]domain.PeerView{}
+				for name, v := range r.Peers() {
+					views[name] = v
+				}
+				return views
+			}
+		}
+		t.Fatal("no relay held")
+		return nil
+	}
+	held()
+	if r := postRelay(t, srv.URL, secret, delta(`"oct.mesh.dupunkto.org":`+view("down", "2026-06-06T13:00:00Z"))); r.status != http.StatusOK {
+		t.Fatalf("delta: %d %s", r.status, r.body)
+	}
+	var views map[string]domain.PeerView
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		views = held()
+		if views["oct.mesh.dupunkto.org"].Status == domain.StatusDown || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(views) != 2 || views["oct.mesh.dupunkto.org"].Status != domain.StatusDown || views["nov.mesh.dupunkto.org"].Status != domain.StatusUp {
+		t.Fatalf("after the delta the views held are %+v, want oct down laid over the whole relay", views)
+	}
+	if r := postRelay(t, srv.URL, secret, delta(`"oct.mesh.dupunkto.org":`+view("up", "2026-06-06T12:30:00Z"))); r.status != http.StatusConflict {
+		t.Fatalf("a delta older than the view held: %d %s, want 409", r.status, r.body)
+	}
+	if views := held(); views["oct.mesh.dupunkto.org"].Status != domain.StatusDown {
+		t.Fatalf("a stale delta changed the view held: %+v", views["oct.mesh.dupunkto.org"])
+	}
 }

@@ -16,6 +16,7 @@ const (
 	RelayInvalid       = "invalid"        // not a relay's shape
 	RelayUnknownSender = "unknown_sender" // not one of this node's peers
 	RelayStale         = "stale"          // older, by its own times, than the view held
+	RelayNeedsWhole    = "needs_whole"    // a delta relay, with no whole one held from its sender
 	RelayBusy          = "busy"           // too many relays at once, or the state owner behind
 )
 
@@ -25,5 +26,5 @@ func RelaySentResults() []string { return []string{RelayDelivered, RelayRejected
 
 // RelayReceivedResults lists every result of a relay received.
 func RelayReceivedResults() []string {
-	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender, RelayStale, RelayBusy}
+	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender, RelayStale, RelayNeedsWhole, RelayBusy}
 }

@@ -23,28 +23,68 @@ const MaxAnnouncements = MaxRelayPeers
 const maxReminders = 1 << 20
 
 // AcceptRelayHeader is the header with which a node says, in its answer to
-// a relay, which encodings of relay bodies it takes beyond plain JSON. The
-// seed's nodes send none, so a sender posts them plain JSON, as the seed
-// does; to a node that says "gzip" it sends gzipped bodies, a fraction of
-// the bytes.
+// a relay, what it takes beyond the seed's plain JSON relays: "gzip"
+// (gzipped bodies) and "delta" (relays that carry only the views whose
+// status, since or failure count changed, marked "delta": true). The seed's
+// nodes send none, so a sender posts them whole plain JSON, as the seed
+// does.
 const AcceptRelayHeader = "Mesh-Relay-Accept"
+
+// The words of AcceptRelayHeader.
+const (
+	AcceptGzip  = "gzip"
+	AcceptDelta = "delta"
+)
+
+// Accepts reports whether an AcceptRelayHeader value holds word: a
+// comma-separated list, spaces and case aside.
+func Accepts(header, word string) bool {
+	for _, w := range strings.Split(header, ",") {
+		if strings.EqualFold(strings.TrimSpace(w), word) {
+			return true
+		}
+	}
+	return false
+}
 
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
 // "relay". The node's announcements, if any, follow as "announced": {peer:
 // {"kind", "since", "reminders"}}, a field the seed's nodes ignore.
 func EncodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement) []byte {
+	return encodeRelay(s, announced, nil)
+}
+
+// EncodeRelayDelta returns a delta relay: EncodeRelay's body with only the
+// views of the peers in changed, and "delta": true. The receiver lays them
+// over the views it holds from this node.
+func EncodeRelayDelta(s *domain.Snapshot, announced map[string]domain.Announcement, changed map[string]bool) []byte {
+	if changed == nil {
+		changed = map[string]bool{}
+	}
+	return encodeRelay(s, announced, changed)
+}
+
+// encodeRelay writes a whole relay, or with changed non-nil a delta of
+// those peers' views.
+func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, changed map[string]bool) []byte {
 	b := make([]byte, 0, 32+len(s.Node())+s.Len()*160) // a view is about 150 bytes
 	b = append(b, `{"node":`...)
 	b = appendString(b, s.Node())
 	b = append(b, `,"peers":`...)
 	b = appendViews(b, func(yield func(string, domain.PeerView) bool) {
 		for p := range s.Peers() {
+			if changed != nil && !changed[p.Name()] {
+				continue
+			}
 			if !yield(p.Name(), p.View()) {
 				return
 			}
 		}
 	})
+	if changed != nil {
+		b = append(b, `,"delta":true`...)
+	}
 	if len(announced) > 0 {
 		docs := make(map[string]announcementDoc, len(announced))
 		for peer, a := range announced {
@@ -74,6 +114,7 @@ type relayBody struct {
 	Peers     map[string]json.RawMessage `json:"peers"`
 	Announced map[string]json.RawMessage `json:"announced"`
 	Isolated  json.RawMessage            `json:"isolated"`
+	Delta     json.RawMessage            `json:"delta"`
 }
 
 type relayPeer struct {
@@ -96,6 +137,9 @@ type Relay struct {
 	Announced map[string]domain.Announcement
 	// Isolated: the sender says it has lost its own network.
 	Isolated bool
+	// Delta: Peers are only the views that changed since the sender's
+	// last relay to this node; the others are as that relay left them.
+	Delta bool
 }
 
 // DecodeRelay parses and validates a relay body: {"node": ..., "peers":
@@ -134,11 +178,14 @@ func DecodeRelay(body []byte) (Relay, error) {
 	if err != nil {
 		return r, err
 	}
-	var isolated bool
+	var isolated, delta bool
 	if len(b.Isolated) > 0 && json.Unmarshal(b.Isolated, &isolated) != nil {
 		return r, errors.New("isolated: must be true or false")
 	}
-	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced, Isolated: isolated}, nil
+	if len(b.Delta) > 0 && json.Unmarshal(b.Delta, &delta) != nil {
+		return r, errors.New("delta: must be true or false")
+	}
+	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced, Isolated: isolated, Delta: delta}, nil
 }
 
 // decodeAnnouncements checks and converts a relay's "announced" object.

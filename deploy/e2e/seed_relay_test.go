@@ -80,7 +80,7 @@ func (s *seedNode) relayTo(t *testing.T, secret string, peers []*node) {
 	}
 }
 
-// A mixed cluster: two Mesh nodes, which gzip their relays to each other,
+// A mixed cluster: two Mesh nodes, which send each other deltas,
 // and a node that speaks the seed's format only. It gets plain JSON relays
 // it can read, round after round, and theirs are taken.
 func TestASeedNodeAndMeshNodesRelayToEachOther(t *testing.T) {
@@ -113,8 +113,9 @@ func TestASeedNodeAndMeshNodesRelayToEachOther(t *testing.T) {
 	if len(seed.bad) > 0 {
 		t.Fatalf("the seed node got relays it could not read: %s", strings.Join(seed.bad, "; "))
 	}
-	// Between the Mesh nodes the relays are gzipped: a Mesh node's relays
-	// weigh less on average than the plain ones the seed node got from it.
+	// Between the Mesh nodes the relays are deltas (and gzipped when large):
+	// a Mesh node's relays weigh less on average than the whole plain ones
+	// the seed node got from it.
 	for _, n := range nodes {
 		families, _ := scrape(t, n)
 		sent, _ := sample(families, "mesh_relay_bytes_total", map[string]string{"direction": "sent"})
