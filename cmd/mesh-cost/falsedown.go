@@ -64,23 +64,34 @@ func measureFalseDowns(o options, dir string, ts *targets, out io.Writer) error 
 
 // downsSoFar sums mesh_transitions_total{status="down"} over every peer.
 func downsSoFar(url string) (float64, error) {
-	resp, err := client.Get(url + "/metrics")
+	resp, err := client.Get(url + "/ping")
 	if err != nil {
 		return 0, err
+	}
+	resp.Body.Close()
+	return metricSum(url, "mesh_transitions_total{", `status="down"`), nil
+}
+
+// metricSum is the sum of the series of the node at url whose lines start
+// with prefix and hold label; 0 if it cannot be read.
+func metricSum(url, prefix, label string) float64 {
+	resp, err := client.Get(url + "/metrics")
+	if err != nil {
+		return 0
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0
 	}
 	var sum float64
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "mesh_transitions_total{") && strings.Contains(line, `status="down"`) {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, label) {
 			var v float64
 			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
 				sum += v
 			}
 		}
 	}
-	return sum, nil
+	return sum
 }

@@ -5,6 +5,7 @@
 // targets in the same run, for the ratio. BENCHMARKS.md shows its figures.
 //
 //	go run ./cmd/mesh-cost --peers 1000 --interval 1s
+//	go run ./cmd/mesh-cost --cluster 100 --interval 5s --window 60s
 //
 // Run it inside the repository: it builds cmd/mesh (or takes --mesh).
 package main
@@ -38,6 +39,7 @@ type options struct {
 	stall        float64
 	alerts       string
 	nodes        int
+	cluster      int
 }
 
 func main() {
@@ -65,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.stall, "stall", 0, "instead of the cost: count false downs when this fraction of probes (0-1) stalls past the timeout")
 	fs.StringVar(&o.alerts, "alerts", "", "with --stall: run --nodes real nodes behind toxiproxy with this ALERTS (node or cluster) and count the chat messages")
 	fs.IntVar(&o.nodes, "nodes", 5, "with --alerts: how many nodes")
+	fs.IntVar(&o.cluster, "cluster", 0, "instead of the cost of one node: run a cluster of this many real nodes, relaying, and measure each, relay bytes, detection and page bytes")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -92,6 +95,9 @@ func measure(o options, out io.Writer) error {
 
 	if o.alerts != "" {
 		return measureAlerts(o, dir, out)
+	}
+	if o.cluster > 1 {
+		return measureCluster(o, dir, out)
 	}
 	ts, err := newTargets(o.peers, o.stall)
 	if err != nil {

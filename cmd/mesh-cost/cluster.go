@@ -1,0 +1,252 @@
+package main
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/wire"
+)
+
+// clusterNode is one node of the cluster run and what was measured of it.
+type clusterNode struct {
+	url  string
+	proc *proc
+
+	cpu                     time.Duration // over the window
+	rss                     int64         // peak
+	sentPerRound, recvRound float64       // relay bytes on the wire
+	state, ownState         int           // /state bytes, plain; /state?relays=none gzipped
+	plainView               int           // its own view as a whole plain relay would carry it
+}
+
+// measureCluster starts o.cluster real nodes on loopback, relaying to each
+// other with a webhook, lets them settle, measures each over o.window, then
+// kills one and times how long the others take to see it down and to reach
+// the cluster's verdict.
+func measureCluster(o options, dir string, out io.Writer) error {
+	hook := httptest.NewServer(&chatCounter{count: map[string]map[string]int{}})
+	defer hook.Close()
+	var addrs, urls []string
+	for range o.cluster {
+		a, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		addrs, urls = append(addrs, a), append(urls, "http://"+a)
+	}
+	nodes := make([]*clusterNode, o.cluster)
+	for i, a := range addrs {
+		env := []string{"NODE=" + a, "LISTEN_ADDR=" + a, "PEERS=" + strings.Join(urls, ","),
+			"POLL_INTERVAL=" + o.interval.String(), "PROBE_TIMEOUT=" + o.timeout.String(), fmt.Sprintf("FAILURE_THRESHOLD=%d", o.threshold),
+			"RELAY_SECRET=mesh-cost", "WEBHOOK_URL=" + hook.URL + "/hook"}
+		p, err := start(o.mesh, env, nil, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+		if err != nil {
+			return err
+		}
+		defer p.stop()
+		nodes[i] = &clusterNode{url: urls[i], proc: p}
+	}
+	fmt.Fprintf(out, "mesh-cost: a cluster of %d nodes at %s, settling\n", o.cluster, o.interval)
+	if err := waitFor(10*time.Minute, func() bool {
+		for _, n := range nodes {
+			if !ownViewAllUp(n.url, o.cluster-1) {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("waiting for every node to see every other up: %w", err)
+	}
+	time.Sleep(2 * o.interval) // every relay has gone round
+
+	// The window: CPU and relay bytes of every node.
+	cpu0 := make([]time.Duration, len(nodes))
+	sent0, recv0 := make([]float64, len(nodes)), make([]float64, len(nodes))
+	for i, n := range nodes {
+		var err error
+		if cpu0[i], err = cpuTime(n.proc.cmd.Process.Pid); err != nil {
+			return err
+		}
+		sent0[i], recv0[i] = relayBytes(n.url)
+	}
+	time.Sleep(o.window)
+	rounds := o.window.Seconds() / o.interval.Seconds()
+	for i, n := range nodes {
+		cpu1, err := cpuTime(n.proc.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		sent, recv := relayBytes(n.url)
+		n.cpu = cpu1 - cpu0[i]
+		n.sentPerRound, n.recvRound = (sent-sent0[i])/rounds, (recv-recv0[i])/rounds
+		if n.rss, err = peakRSS(n.proc.cmd.Process.Pid); err != nil {
+			return err
+		}
+		n.state, _ = bodySize(n.url+"/state", false)
+		n.ownState, _ = bodySize(n.url+"/state?relays=none", true)
+		n.plainView = plainRelaySize(n.url)
+	}
+
+	// Kill the last node; time the others seeing it down, then calling it so.
+	dead := nodes[len(nodes)-1]
+	name := strings.TrimPrefix(dead.url, "http://")
+	others := nodes[:len(nodes)-1]
+	_ = dead.proc.cmd.Process.Kill()
+	killed := time.Now()
+	var seen, verdict time.Duration
+	err := waitFor(5*time.Minute, func() bool {
+		allSee, allVerdict := true, true
+		for _, n := range others {
+			see, v := downAt(n.url, name)
+			allSee, allVerdict = allSee && see, allVerdict && v
+		}
+		if allSee && seen == 0 {
+			seen = time.Since(killed)
+		}
+		if allVerdict && verdict == 0 {
+			verdict = time.Since(killed)
+		}
+		return seen > 0 && verdict > 0
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the killed node to be seen down: %w", err)
+	}
+
+	fmt.Fprintf(out, "\nCluster: %d nodes on loopback, POLL_INTERVAL=%s, PROBE_TIMEOUT=%s, FAILURE_THRESHOLD=%d, relaying and a webhook; window %s\n",
+		o.cluster, o.interval, o.timeout, o.threshold, o.window)
+	fmt.Fprintf(out, "machine: %s\n", machine())
+	stat := func(what string, f func(*clusterNode) float64, format string) {
+		vals := make([]float64, len(others))
+		for i, n := range others {
+			vals[i] = f(n)
+		}
+		slices.Sort(vals)
+		fmt.Fprintf(out, "  %-46s median "+format+"  (min "+format+", max "+format+")\n", what, vals[len(vals)/2], vals[0], vals[len(vals)-1])
+	}
+	fmt.Fprintln(out, "per node:")
+	stat("CPU, % of one core", func(n *clusterNode) float64 { return 100 * n.cpu.Seconds() / o.window.Seconds() }, "%.1f")
+	stat("peak RSS, MB", func(n *clusterNode) float64 { return float64(n.rss) / 1e6 }, "%.1f")
+	stat("relay bytes sent a round", func(n *clusterNode) float64 { return n.sentPerRound }, "%.0f")
+	stat("relay bytes received a round", func(n *clusterNode) float64 { return n.recvRound }, "%.0f")
+	stat("whole plain relays to every peer, bytes a round", func(n *clusterNode) float64 { return float64(n.plainView * (o.cluster - 1)) }, "%.0f")
+	stat("/state, plain bytes", func(n *clusterNode) float64 { return float64(n.state) }, "%.0f")
+	stat("/state?relays=none, gzipped bytes", func(n *clusterNode) float64 { return float64(n.ownState) }, "%.0f")
+	var page, sent, whole float64
+	for _, n := range others {
+		page += float64(n.ownState)
+		sent += n.sentPerRound
+		whole += float64(n.plainView * (o.cluster - 1))
+	}
+	fmt.Fprintln(out, "cluster:")
+	fmt.Fprintf(out, "  kill to every other node seeing it down: %.1f s; to every other node's verdict down: %.1f s\n", seen.Seconds(), verdict.Seconds())
+	fmt.Fprintf(out, "  page, a refresh in a quiet cluster (each node's own view, gzipped): %.0f bytes\n", page)
+	fmt.Fprintf(out, "  relays: %.0f bytes sent a round by a node on average, against %.0f as whole plain JSON: %.1fx fewer\n",
+		sent/float64(len(others)), whole/float64(len(others)), whole/sent)
+	return nil
+}
+
+// ownViewAllUp reports whether the node at url sees its peers peers, all up.
+func ownViewAllUp(url string, peers int) bool {
+	s, err := getStateAt(url + "/state?relays=none")
+	if err != nil || s.Len() != peers {
+		return false
+	}
+	for p := range s.Peers() {
+		if p.View().Status != domain.StatusUp {
+			return false
+		}
+	}
+	return true
+}
+
+// downAt reports whether the node at url sees peer down, and whether its
+// cluster verdict on peer is down.
+func downAt(url, peer string) (sees, verdict bool) {
+	b, err := getBody(url + "/state?relays=none")
+	if err != nil {
+		return false, false
+	}
+	var doc struct {
+		Peers   map[string]struct{ Status string }
+		Cluster map[string]struct{ Status string }
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return false, false
+	}
+	return doc.Peers[peer].Status == string(domain.StatusDown), doc.Cluster[peer].Status == string(domain.ClusterDown)
+}
+
+// relayBytes reads mesh_relay_bytes_total of the node at url: sent, received.
+func relayBytes(url string) (sent, received float64) {
+	return metricSum(url, "mesh_relay_bytes_total{", `direction="sent"`), metricSum(url, "mesh_relay_bytes_total{", `direction="received"`)
+}
+
+// bodySize is the size of a GET's body as it comes on the wire.
+func bodySize(url string, gzipped bool) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return len(b), err
+}
+
+// plainRelaySize is the size of the whole plain relay the node at url would
+// send a seed node: its own view, as wire.EncodeRelay writes it.
+func plainRelaySize(url string) int {
+	s, err := getStateAt(url + "/state?relays=none")
+	if err != nil {
+		return 0
+	}
+	return len(wire.EncodeRelay(s, nil))
+}
+
+// getStateAt reads a /state document at url.
+func getStateAt(url string) (*domain.Snapshot, error) {
+	b, err := getBody(url)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DecodeState(b)
+}
+
+// getBody reads a body at url, gzipped on the wire if the node likes.
+func getBody(url string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r io.Reader = resp.Body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	}
+	return io.ReadAll(r)
+}
