@@ -58,7 +58,7 @@ func measureCluster(o options, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "mesh-cost: a cluster of %d nodes at %s, settling\n", o.cluster, o.interval)
 	if err := waitFor(10*time.Minute, func() bool {
 		for _, n := range nodes {
-			if !ownViewAllUp(n.url, o.cluster-1) {
+			if !seesAllUp(n.url, o.cluster-1) {
 				return false
 			}
 		}
@@ -152,20 +152,6 @@ func measureCluster(o options, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "  relays: %.0f bytes sent a round by a node on average, against %.0f as whole plain JSON: %.1fx fewer\n",
 		sent/float64(len(others)), whole/float64(len(others)), whole/sent)
 	return nil
-}
-
-// ownViewAllUp reports whether the node at url sees its peers peers, all up.
-func ownViewAllUp(url string, peers int) bool {
-	s, err := getStateAt(url + "/state?relays=none")
-	if err != nil || s.Len() != peers {
-		return false
-	}
-	for p := range s.Peers() {
-		if p.View().Status != domain.StatusUp {
-			return false
-		}
-	}
-	return true
 }
 
 // downAt reports whether the node at url sees peer down, and whether its
