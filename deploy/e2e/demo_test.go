@@ -115,17 +115,28 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click("#view-toggle")); err != nil {
 		t.Fatal(err)
 	}
-	waitView(t, ctx, "the demo's page with its matrix, verdicts, bars and an incident", func(v pageView) bool {
+	// A verdict needs a node other than the one judged to answer, which
+	// with an outage every second not every node has at every moment: one
+	// verdict shown is enough.
+	var last pageView
+	eventually(t, 30*time.Second, "the demo's page with its matrix, a verdict, bars and an incident", func() bool {
+		v := readView(t, ctx)
+		last = v
 		if v.View != "matrix" || len(v.Cells) != 9 || len(v.Incidents) == 0 || len(v.Days) != 3 {
 			return false
 		}
+		verdicts := 0
 		for _, r := range v.Days {
-			if len(r.Days) != 90 || !strings.HasPrefix(v.Verdicts[r.Node], "cluster: ") {
+			if len(r.Days) != 90 {
 				return false
 			}
+			if strings.HasPrefix(v.Verdicts[r.Node], "cluster: ") {
+				verdicts++
+			}
 		}
-		return true
+		return verdicts > 0
 	})
+	t.Logf("the demo's page: view %s, %d cells, %d incidents, verdicts %v", last.View, len(last.Cells), len(last.Incidents), last.Verdicts)
 
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
