@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
@@ -66,7 +67,13 @@ func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
 		"mesh/state-file",
 		"mesh/state-owner",
 	}
+	// Each supervisor lists its services once it runs, and the server may
+	// be ready before the last of them does: the tree is read until it is
+	// whole, or long after it should have been.
 	got := paths(n.String(), n.Supervisor)
+	for deadline := time.Now().Add(10 * time.Second); !slices.Equal(got, want) && time.Now().Before(deadline); got = paths(n.String(), n.Supervisor) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("tree\n %v\nwant\n %v", got, want)
 	}
