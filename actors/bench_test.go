@@ -75,7 +75,7 @@ func BenchmarkProberRound(b *testing.B) {
 	probers := make([]*Prober, peers)
 	for i := range probers {
 		peer := config.Peer{Name: fmt.Sprint(i), URL: srv.URL}
-		probers[i] = NewProber(ProberConfig{Peer: peer, Interval: time.Second, Timeout: 5 * time.Second, Client: client, UserAgent: "mesh/bench", Log: zerolog.Nop()})
+		probers[i] = NewProber(ProberConfig{Peer: peer, Timeout: 5 * time.Second, Client: client, UserAgent: "mesh/bench", Log: zerolog.Nop()})
 	}
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,46 +22,10 @@ type Reporter interface {
 	Report(ctx context.Context, r domain.ProbeResult) error
 }
 
-// ProbersConfig is what a node's probers are built from.
-type ProbersConfig struct {
-	Peers     []config.Peer
-	Interval  time.Duration
-	Timeout   time.Duration
-	UserAgent string
-	Owner     Reporter
-	Metrics   *Metrics // nil counts nothing
-	Log       zerolog.Logger
-}
-
-// NewProbers returns one prober per peer, their phases spread evenly over
-// the interval, sharing one probe client.
-func NewProbers(cfg ProbersConfig) []*Prober {
-	client := newHTTPClient(forProbes, cfg.Timeout)
-	probers := make([]*Prober, len(cfg.Peers))
-	for i, peer := range cfg.Peers {
-		probers[i] = NewProber(ProberConfig{
-			Peer:      peer,
-			Interval:  cfg.Interval,
-			Timeout:   cfg.Timeout,
-			Offset:    PhaseOffset(i, len(cfg.Peers), cfg.Interval),
-			Client:    client,
-			UserAgent: cfg.UserAgent,
-			Owner:     cfg.Owner,
-			Metrics:   cfg.Metrics,
-			Log:       cfg.Log,
-		})
-	}
-	return probers
-}
-
-// ProberConfig is what one prober is built from.
+// ProberConfig is what one peer's prober is built from.
 type ProberConfig struct {
-	Peer     config.Peer // the probe is GET Peer.URL+"/ping"
-	Interval time.Duration
-	Timeout  time.Duration
-	// Offset is this peer's phase within the interval, so that many peers'
-	// probes are spread out rather than fired in the same millisecond.
-	Offset    time.Duration
+	Peer      config.Peer // the probe is GET Peer.URL+"/ping"
+	Timeout   time.Duration
 	Client    *http.Client // newHTTPClient(forProbes, ...), shared by all probers
 	UserAgent string
 	Owner     Reporter
@@ -68,19 +33,26 @@ type ProberConfig struct {
 	Log       zerolog.Logger
 }
 
-// Prober probes one peer on a fixed schedule and reports each outcome to the
-// state owner. Each peer has its own prober goroutine, so a peer that hangs
-// delays nobody else.
+// Prober probes one peer, one probe at a time, and reports each outcome to
+// the state owner. It is not a goroutine of its own: the probe scheduler
+// says when, and each probe runs in a goroutine of its own, so a peer that
+// hangs delays nobody else.
 type Prober struct {
 	cfg     ProberConfig
 	req     *http.Request // template; cloned with a context per probe
 	metrics *ProbeStats
 
-	// Kept across restarts by suture, so a restarted prober keeps its phase.
-	next    time.Time // when the next probe is due
-	lastErr string    // the last failure logged at info, to log repeats at debug
+	// Owned by the scheduler's goroutine; kept across its restarts, so a
+	// restarted scheduler keeps every peer's phase.
+	next time.Time // when the next probe is due
+	// busy is set by the scheduler when it starts a probe and cleared by
+	// the probe when it has ended: a probe still running at its next slot
+	// skips that slot.
+	busy atomic.Bool
+	// Owned by whichever probe of this peer runs (there is one at a time).
+	lastErr string // the last failure logged at info, to log repeats at debug
 
-	// beforeProbe lets tests make the prober panic.
+	// beforeProbe lets tests make a probe panic.
 	beforeProbe func()
 }
 
@@ -95,57 +67,19 @@ func NewProber(cfg ProberConfig) *Prober {
 	return &Prober{cfg: cfg, req: req, metrics: cfg.Metrics.ForPeer(cfg.Peer.Name)}
 }
 
-// PhaseOffset spreads n peers evenly over one interval: peer i of n starts
-// i/n of the way in.
-func PhaseOffset(i, n int, interval time.Duration) time.Duration {
-	if n <= 0 {
-		return 0
+// run makes one probe and hands its outcome on. A probe cut short because
+// the node is stopping says nothing of the peer, and is dropped.
+func (p *Prober) run(ctx context.Context) {
+	if p.beforeProbe != nil {
+		p.beforeProbe()
 	}
-	return time.Duration(int64(interval) * int64(i) / int64(n))
-}
-
-func (p *Prober) String() string { return "prober(" + p.cfg.Peer.Name + ")" }
-
-// Serve probes the peer at next, next+interval, ... until ctx ends. The
-// schedule is fixed to the clock, not to when the last probe ended, so it
-// does not drift; a probe that overruns skips the slots it missed.
-func (p *Prober) Serve(ctx context.Context) error {
-	if p.next.IsZero() {
-		p.next = time.Now().Add(p.cfg.Offset)
+	r := p.probe(ctx)
+	if ctx.Err() != nil {
+		return
 	}
-	timer := time.NewTimer(time.Until(p.next))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-		}
-		if p.beforeProbe != nil {
-			p.beforeProbe()
-		}
-		r := p.probe(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err() // shutting down: a probe cut short says nothing of the peer
-		}
-		p.logOutcome(r)
-		p.metrics.Probe(r.OK, r.RTT)
-		if err := p.cfg.Owner.Report(ctx, r); err != nil {
-			return err
-		}
-		p.next = nextSlot(p.next, time.Now(), p.cfg.Interval)
-		timer.Reset(time.Until(p.next))
-	}
-}
-
-// nextSlot returns the first slot after now on the grid last + k*interval.
-func nextSlot(last, now time.Time, interval time.Duration) time.Time {
-	next := last.Add(interval)
-	if !next.After(now) {
-		missed := now.Sub(next)/interval + 1
-		next = next.Add(missed * interval)
-	}
-	return next
+	p.logOutcome(r)
+	p.metrics.Probe(r.OK, r.RTT)
+	_ = p.cfg.Owner.Report(ctx, r) // fails only when ctx ends
 }
 
 // probe makes one GET /ping within the timeout; HTTP 200 is success.

@@ -60,11 +60,25 @@ func (c clockPeer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func clockProber(name string, peer clockPeer, offset time.Duration, rep Reporter) *Prober {
+func clockProber(name string, peer clockPeer, rep Reporter) *Prober {
 	return NewProber(ProberConfig{
-		Peer: config.Peer{Name: name, URL: "http://" + name}, Interval: time.Second, Timeout: 500 * time.Millisecond, Offset: offset,
+		Peer: config.Peer{Name: name, URL: "http://" + name}, Timeout: 500 * time.Millisecond,
 		Client: &http.Client{Transport: peer}, Owner: rep, Log: zerolog.Nop(),
 	})
+}
+
+// slotted is a 1 s probe scheduler for probers, at the offsets given.
+type slotted struct {
+	p      *Prober
+	offset time.Duration
+}
+
+func onGrid(ps ...slotted) *ProbeScheduler {
+	s := &ProbeScheduler{interval: time.Second, log: zerolog.Nop()}
+	for _, p := range ps {
+		s.add(p.p, p.offset)
+	}
+	return s
 }
 
 // offsets returns each result's start time relative to start, in ms.
@@ -82,7 +96,7 @@ func TestProberKeepsItsPhaseAndDoesNotDrift(t *testing.T) {
 		rec := &recorder{}
 		// Each answer takes 300 ms: a schedule counted from the end of the
 		// last probe would drift by that much every round.
-		go clockProber("a", clockPeer{delay: 300 * time.Millisecond}, 250*time.Millisecond, rec).Serve(t.Context())
+		go onGrid(slotted{clockProber("a", clockPeer{delay: 300 * time.Millisecond}, rec), 250 * time.Millisecond}).Serve(t.Context())
 		time.Sleep(4*time.Second + 100*time.Millisecond)
 		got := startOffsets(start, rec.all())
 		want := []time.Duration{250 * time.Millisecond, 1250 * time.Millisecond, 2250 * time.Millisecond, 3250 * time.Millisecond}
@@ -106,9 +120,9 @@ func TestProberOverrunSkipsMissedSlots(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		rec := &recorder{}
-		p := clockProber("slow", clockPeer{delay: 2500 * time.Millisecond}, 0, rec)
+		p := clockProber("slow", clockPeer{delay: 2500 * time.Millisecond}, rec)
 		p.cfg.Timeout = 10 * time.Second
-		go p.Serve(t.Context())
+		go onGrid(slotted{p, 0}).Serve(t.Context())
 		time.Sleep(6 * time.Second)
 		got := startOffsets(start, rec.all())
 		// Probes at 0 (ends 2.5s), next slot on the grid after that is 3s (ends 5.5s), then 6s.
@@ -122,8 +136,8 @@ func TestHangingPeerFailsAtTheTimeoutAndDelaysNoOtherPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		hung, fine := &recorder{}, &recorder{}
-		go clockProber("hung", clockPeer{hang: true}, 0, hung).Serve(t.Context())
-		go clockProber("fine", clockPeer{delay: time.Millisecond}, 100*time.Millisecond, fine).Serve(t.Context())
+		go onGrid(slotted{clockProber("hung", clockPeer{hang: true}, hung), 0},
+			slotted{clockProber("fine", clockPeer{delay: time.Millisecond}, fine), 100 * time.Millisecond}).Serve(t.Context())
 		time.Sleep(3 * time.Second)
 
 		for i, r := range hung.all() {
@@ -143,7 +157,7 @@ func TestProberPanicIsRestartedAndKeepsItsSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		rec := &recorder{}
-		p := clockProber("a", clockPeer{delay: time.Millisecond}, 200*time.Millisecond, rec)
+		p := clockProber("a", clockPeer{delay: time.Millisecond}, rec)
 		probes := 0
 		p.beforeProbe = func() {
 			probes++
@@ -157,16 +171,16 @@ func TestProberPanicIsRestartedAndKeepsItsSchedule(t *testing.T) {
 				panics.Add(1)
 			}
 		}})
-		sup.Add(p)
+		sup.Add(onGrid(slotted{p, 200 * time.Millisecond}))
 		go sup.Serve(t.Context())
 		time.Sleep(3*time.Second + 500*time.Millisecond)
 		if panics.Load() != 1 {
 			t.Fatalf("%d panics seen by suture, want 1", panics.Load())
 		}
-		// The probe at 1.2s panicked; the restarted prober picks its phase up
-		// again: 1.2s right away (its slot is still due), then 2.2s and 3.2s.
+		// The probe at 1.2s panicked, and took the scheduler with it; the
+		// restarted scheduler keeps the peer's phase: 2.2s and 3.2s.
 		got := startOffsets(start, rec.all())
-		want := []time.Duration{200 * time.Millisecond, 1200 * time.Millisecond, 2200 * time.Millisecond, 3200 * time.Millisecond}
+		want := []time.Duration{200 * time.Millisecond, 2200 * time.Millisecond, 3200 * time.Millisecond}
 		if len(got) != len(want) {
 			t.Fatalf("probes at %v, want %v", got, want)
 		}
@@ -178,24 +192,62 @@ func TestProberPanicIsRestartedAndKeepsItsSchedule(t *testing.T) {
 	})
 }
 
-func TestPhaseOffsetsSpreadPeersOverTheInterval(t *testing.T) {
+func TestPhaseOffsetsDealPeersOverTheSlots(t *testing.T) {
 	const n = 1000
-	seen := map[time.Duration]bool{}
+	perSlot := map[time.Duration]int{}
+	last := time.Duration(-1)
 	for i := range n {
 		off := PhaseOffset(i, n, time.Second)
-		if off < 0 || off >= time.Second || seen[off] {
-			t.Fatalf("peer %d: offset %v is out of range or shared", i, off)
+		if off < 0 || off >= time.Second || off < last || off%(time.Second/SlotsPerInterval) != 0 {
+			t.Fatalf("peer %d: offset %v is out of range, out of order or off the slots", i, off)
 		}
-		seen[off] = true
+		last = off
+		perSlot[off]++
 	}
-	if PhaseOffset(1, n, time.Second) != time.Millisecond {
-		t.Fatalf("1000 peers over 1s should be 1ms apart")
+	if len(perSlot) != SlotsPerInterval {
+		t.Fatalf("1000 peers fill %d slots, want all %d", len(perSlot), SlotsPerInterval)
 	}
+	for off, k := range perSlot {
+		if k != n/SlotsPerInterval {
+			t.Fatalf("slot %v holds %d peers, want %d", off, k, n/SlotsPerInterval)
+		}
+	}
+	// A few peers each get a slot of their own, spread over the interval.
+	for i, want := range []time.Duration{0, 1600 * time.Millisecond, 3300 * time.Millisecond} {
+		if got := PhaseOffset(i, 3, 5*time.Second); got != want {
+			t.Fatalf("peer %d of 3 at 5s: offset %v, want %v", i, got, want)
+		}
+	}
+}
+
+// Probers that share a slot on one grid start their probes at the same
+// instant, and a peer that hangs holds up none of the others in its slot.
+func TestProbersInOneSlotStartTogetherAndAHangingPeerDelaysNone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		origin := time.Now()
+		rec := &recorder{}
+		var slot []slotted
+		for i, peer := range []clockPeer{{delay: 10 * time.Millisecond}, {hang: true}, {delay: 20 * time.Millisecond}} {
+			slot = append(slot, slotted{clockProber(string(rune('a'+i)), peer, rec), 0})
+		}
+		go onGrid(slot...).Serve(t.Context())
+		time.Sleep(2*time.Second + 600*time.Millisecond)
+		starts := map[string][]time.Duration{}
+		for _, r := range rec.all() {
+			starts[r.Peer] = append(starts[r.Peer], r.At.Add(-r.RTT).Sub(origin))
+		}
+		want := []time.Duration{0, time.Second, 2 * time.Second}
+		for _, name := range []string{"a", "b", "c"} {
+			if got := starts[name]; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+				t.Fatalf("%s's probes started at %v, want %v (all three peers are in slot 0)", name, got, want)
+			}
+		}
+	})
 }
 
 // realProber probes a loopback URL with the production client.
 func realProber(url string, timeout time.Duration, rep Reporter) *Prober {
-	return NewProber(ProberConfig{Peer: config.Peer{Name: "peer", URL: url}, Interval: time.Hour, Timeout: timeout,
+	return NewProber(ProberConfig{Peer: config.Peer{Name: "peer", URL: url}, Timeout: timeout,
 		Client: newHTTPClient(forProbes, timeout), UserAgent: "mesh/test", Owner: rep, Log: zerolog.Nop()})
 }
 

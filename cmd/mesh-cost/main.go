@@ -109,7 +109,7 @@ func measure(o options, out io.Writer) error {
 	}
 
 	r := report{opts: o}
-	fmt.Fprintf(out, "mesh-cost: %d peers at %s; node first, then the bare prober\n", o.peers, o.interval)
+	fmt.Fprintf(out, "mesh-cost: %d peers at %s; node first, then the bare probers\n", o.peers, o.interval)
 	if err := measureNode(o, dir, ts, &r); err != nil {
 		return err
 	}
@@ -190,27 +190,34 @@ func window(o options, pid int, ts *targets, during func(context.Context)) (prob
 	if m.probes > 0 {
 		m.perProbe = m.cpu / time.Duration(m.probes)
 	}
-	m.lagP50, m.lagP99 = lagPercentiles(ts, o.interval)
+	m.lagP50, m.lagP99, m.lagMax = lagPercentiles(ts, o.interval)
 	if m.rss, err = peakRSS(pid); err != nil {
 		return m, err
 	}
 	return m, nil
 }
 
+// measureBare runs each bare prober in turn over the same targets.
 func measureBare(o options, ts *targets, r *report) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), "MESH_COST_TARGETS="+strings.Join(ts.urls(), ","), "MESH_COST_INTERVAL="+o.interval.String())
-	p, err := start(self, env, []string{"bare"}, "")
-	if err != nil {
-		return err
+	r.bare = make([]probing, len(bareSchedules))
+	for i, s := range bareSchedules {
+		env := append(os.Environ(), "MESH_COST_TARGETS="+strings.Join(ts.urls(), ","), "MESH_COST_INTERVAL="+o.interval.String(), "MESH_COST_SCHEDULE="+s.name)
+		p, err := start(self, env, []string{"bare"}, "")
+		if err != nil {
+			return err
+		}
+		time.Sleep(3 * o.interval) // every target probed a few times: warmed up
+		r.bare[i], err = window(o, p.cmd.Process.Pid, ts, nil)
+		p.stop()
+		if err != nil {
+			return fmt.Errorf("bare prober %s: %w", s.name, err)
+		}
 	}
-	defer p.stop()
-	time.Sleep(3 * o.interval) // every target probed a few times: warmed up
-	r.bare, err = window(o, p.cmd.Process.Pid, ts, nil)
-	return err
+	return nil
 }
 
 func machine() string {

@@ -31,7 +31,8 @@ func TestHarnessMeasuresANodeAndTheBareProber(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	probes := regexp.MustCompile(`probes in the window\s+(\d+)\s+(\d+)`).FindStringSubmatch(out.String())
+	// The node, then the bare probers: spread, slotted, all at once.
+	probes := regexp.MustCompile(`probes in the window\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)`).FindStringSubmatch(out.String())
 	if probes == nil {
 		t.Fatalf("no probe counts in the report:\n%s", out.String())
 	}

@@ -136,7 +136,7 @@ type node struct {
 //
 //	mesh (root)
 //	├── state-owner
-//	├── probers: prober(peer) for each peer
+//	├── probe-scheduler (each probe in a goroutine of its own)
 //	├── relay-sender (only when RELAY_SECRET is set)
 //	├── notifications (only with WEBHOOK_URL, NOTIFY_URLS or ALERTMANAGER_URL):
 //	│     notifier (of ALERTS's mode), channel(name) for each chat channel,
@@ -205,12 +205,8 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		root.Add(notifications)
 	}
 
-	probers := suture.New("probers", supervisorSpec(log))
-	for _, p := range actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
-		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Owner: owner, Metrics: metrics, Log: log}) {
-		probers.Add(p)
-	}
-	root.Add(probers)
+	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
+		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Owner: owner, Metrics: metrics, Log: log}))
 
 	if cfg.RelaySecret != "" {
 		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
