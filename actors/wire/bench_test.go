@@ -72,3 +72,29 @@ func BenchmarkStateJSON(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRelayDecode measures reading a whole relay of 100 peers, as a
+// node of a 100-node cluster reads twenty a second: in one pass (what
+// DecodeRelay does with a well-formed relay), and field by field (what it
+// falls back to, and what it did for every relay before).
+func BenchmarkRelayDecode(b *testing.B) {
+	entries, _, _ := clusterOf(100)
+	body := EncodeRelay(domain.NewSnapshot("node-9999.mesh.example:4000", entries, nil), nil)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (Relay, error)
+	}{
+		{"one-pass", DecodeRelay},
+		{"by-field", decodeRelayByField},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := c.decode(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -28,6 +29,14 @@ func FuzzRelayDecode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// The one-pass reading takes only what the field-by-field one
+		// takes, and reads it the same.
+		if fast, ok := decodeRelayFast(body); ok {
+			slow, err := decodeRelayByField(body)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("the one-pass reading took %+v; field by field: %+v, %v", fast, slow, err)
+			}
+		}
 		r, err := DecodeRelay(body)
 		node, peers := r.Node, r.Peers
 		if err != nil {

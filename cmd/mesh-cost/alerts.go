@@ -62,15 +62,12 @@ func measureAlerts(o options, dir string, out io.Writer) error {
 
 	var names, reals, urls []string
 	var proxies []*toxiproxy.Proxy
+	addrs, err := freeAddrs(2 * o.nodes)
+	if err != nil {
+		return err
+	}
 	for i := range o.nodes {
-		name, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		real, err := freeAddr()
-		if err != nil {
-			return err
-		}
+		name, real := addrs[2*i], addrs[2*i+1]
 		p := toxiproxy.NewProxy(server, fmt.Sprintf("node%d", i), name, real)
 		if err := p.Start(); err != nil {
 			return err

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,19 +37,24 @@ type clusterNode struct {
 func measureCluster(o options, dir string, out io.Writer) error {
 	hook := httptest.NewServer(&chatCounter{count: map[string]map[string]int{}})
 	defer hook.Close()
-	var addrs, urls []string
-	for range o.cluster {
-		a, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		addrs, urls = append(addrs, a), append(urls, "http://"+a)
+	// The nodes, and the first node's pprof listener, for --cpuprofile.
+	addrs, err := freeAddrs(o.cluster + 1)
+	if err != nil {
+		return err
+	}
+	addrs, debug := addrs[:o.cluster], addrs[o.cluster]
+	var urls []string
+	for _, a := range addrs {
+		urls = append(urls, "http://"+a)
 	}
 	nodes := make([]*clusterNode, o.cluster)
 	for i, a := range addrs {
 		env := []string{"NODE=" + a, "LISTEN_ADDR=" + a, "PEERS=" + strings.Join(urls, ","),
 			"POLL_INTERVAL=" + o.interval.String(), "PROBE_TIMEOUT=" + o.timeout.String(), fmt.Sprintf("FAILURE_THRESHOLD=%d", o.threshold),
 			"RELAY_SECRET=mesh-cost", "WEBHOOK_URL=" + hook.URL + "/hook"}
+		if i == 0 {
+			env = append(env, "DEBUG_ADDR="+debug)
+		}
 		p, err := start(o.mesh, env, nil, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
 			return err
@@ -56,15 +63,32 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		nodes[i] = &clusterNode{url: urls[i], proc: p}
 	}
 	fmt.Fprintf(out, "mesh-cost: a cluster of %d nodes at %s, settling\n", o.cluster, o.interval)
+	if err := waitFor(time.Minute, func() bool {
+		_, err := getBody(urls[0] + "/ping")
+		return err == nil || nodes[0].proc.exited()
+	}); err != nil {
+		return fmt.Errorf("waiting for the first node to answer: %w", err)
+	}
+	if o.profile != "" {
+		// The first node's CPU over the first window, settling or not:
+		// where a cluster that does not settle spends its time.
+		go saveProfile("http://"+debug, "profile", o.window, o.profile)
+	}
+	var quit error
 	if err := waitFor(10*time.Minute, func() bool {
-		for _, n := range nodes {
+		for i, n := range nodes {
+			if n.proc.exited() {
+				log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+				quit = fmt.Errorf("node %d quit:\n%s", i, tail(log, 5))
+				return true
+			}
 			if !seesAllUp(n.url, o.cluster-1) {
 				return false
 			}
 		}
 		return true
-	}); err != nil {
-		return fmt.Errorf("waiting for every node to see every other up: %w", err)
+	}); err != nil || quit != nil {
+		return fmt.Errorf("waiting for every node to see every other up: %w", cmp.Or(quit, err))
 	}
 	time.Sleep(2 * o.interval) // every relay has gone round
 
@@ -103,7 +127,7 @@ func measureCluster(o options, dir string, out io.Writer) error {
 	_ = dead.proc.cmd.Process.Kill()
 	killed := time.Now()
 	var seen, verdict time.Duration
-	err := waitFor(5*time.Minute, func() bool {
+	err = waitFor(5*time.Minute, func() bool {
 		allSee, allVerdict := true, true
 		for _, n := range others {
 			see, v := downAt(n.url, name)

@@ -16,10 +16,11 @@ import (
 // PROBE_TIMEOUT=5s) down to the interval and timeout given, which should
 // keep their ratio: a stalled probe then costs the same share of slots.
 func measureFalseDowns(o options, dir string, ts *targets, out io.Writer) error {
-	addr, err := freeAddr()
+	addrs, err := freeAddrs(1)
 	if err != nil {
 		return err
 	}
+	addr := addrs[0]
 	url := "http://" + addr
 	env := []string{"NODE=mesh-cost", "LISTEN_ADDR=" + addr, "PEERS=" + strings.Join(ts.urls(), ","),
 		"POLL_INTERVAL=" + o.interval.String(), "PROBE_TIMEOUT=" + o.timeout.String(), fmt.Sprintf("FAILURE_THRESHOLD=%d", o.threshold)}

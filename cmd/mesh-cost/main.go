@@ -145,6 +145,17 @@ func start(path string, env []string, args []string, logTo string) (*proc, error
 	return p, nil
 }
 
+// exited reports whether the process has ended, leaving that for stop.
+func (p *proc) exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 // stop sends SIGTERM and waits, killing after 10 s.
 func (p *proc) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)

@@ -55,24 +55,28 @@ func status(s *domain.Snapshot, name string) domain.Status {
 	return v.Status
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs returns n distinct free loopback addresses. Every listener is
+// held until all are chosen: one closed at once may be handed out again
+// (at a hundred nodes it was, and every node refused its PEERS).
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return out, nil
 }
 
 func measureNode(o options, dir string, ts *targets, r *report) error {
-	addr, err := freeAddr()
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		return err
 	}
-	debug, err := freeAddr()
-	if err != nil {
-		return err
-	}
+	addr, debug := addrs[0], addrs[1]
 	url := "http://" + addr
 	env := []string{
 		"NODE=mesh-cost", "LISTEN_ADDR=" + addr, "DEBUG_ADDR=" + debug,
