@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +65,24 @@ type peerLink struct {
 	held    map[string]domain.PeerView
 	changed map[string]domain.PeerView
 	wholeAt time.Time
+	// lastDelta is the last delta the peer took, plain, and rested says
+	// that the round after it sent nothing (see quiet).
+	lastDelta []byte
+	rested    bool
+}
+
+// quiet reports whether a delta need not be sent this round: it says
+// nothing the last one the peer took did not, and that one was sent last
+// round. A quiet link gets a relay every other round, which keeps the
+// peer's copy fresh (ClusterRule.Fresh is three rounds) at half the posts:
+// in a hundred-node cluster, 990 fewer a second.
+func (l *peerLink) quiet(delta []byte) bool {
+	if l.rested || !bytes.Equal(delta, l.lastDelta) {
+		l.rested = false
+		return false
+	}
+	l.rested = true
+	return true
 }
 
 // relayWholeEvery is how often a peer that takes deltas gets a whole relay
@@ -107,7 +124,7 @@ func (l *peerLink) changes(views map[string]domain.PeerView, now time.Time) (cha
 // (whole), or views' changed ones laid over what it held (a delta).
 func (l *peerLink) took(views map[string]domain.PeerView, changed map[string]bool, now time.Time) {
 	if changed == nil {
-		l.held, l.changed, l.wholeAt = views, map[string]domain.PeerView{}, now
+		l.held, l.changed, l.wholeAt, l.lastDelta = views, map[string]domain.PeerView{}, now, nil
 		return
 	}
 	for name := range changed {
@@ -166,10 +183,20 @@ func (s *RelaySender) send(ctx context.Context) {
 	for p := range snap.Peers() {
 		views[p.Name()] = p.View()
 	}
-	whole := outgoingRelay{body: wire.EncodeRelay(snap, announced)}
-	var wholeGzipped outgoingRelay
-	if slices.ContainsFunc(s.links, func(l peerLink) bool { return l.gzip }) && len(whole.body) > gzipAbove {
-		wholeGzipped = outgoingRelay{body: gzipBytes(whole.body), encoding: "gzip"}
+	// The whole relay, plain and gzipped, made once for all the peers
+	// that get it, and only if one does.
+	var whole, wholeGzipped outgoingRelay
+	wholeFor := func(gzipped bool) outgoingRelay {
+		if whole.body == nil {
+			whole = outgoingRelay{body: wire.EncodeRelay(snap, announced)}
+		}
+		if !gzipped || len(whole.body) <= gzipAbove {
+			return whole
+		}
+		if wholeGzipped.body == nil {
+			wholeGzipped = outgoingRelay{body: gzipBytes(whole.body), encoding: "gzip"}
+		}
+		return wholeGzipped
 	}
 	errs := make([]error, len(s.cfg.Peers))
 	sent := make([]bool, len(s.cfg.Peers))
@@ -178,19 +205,23 @@ func (s *RelaySender) send(ctx context.Context) {
 		if v, ok := snap.Peer(t.Name); ok && v.Status == domain.StatusDown {
 			continue // it would not answer; the next round will try again
 		}
-		sent[i] = true
 		link := &s.links[i]
 		changed, isDelta := link.changes(views, now)
-		payload := whole
-		switch {
-		case isDelta:
-			payload = outgoingRelay{body: wire.EncodeRelayDelta(snap, announced, changed)}
-			if link.gzip && len(payload.body) > gzipAbove {
-				payload = outgoingRelay{body: gzipBytes(payload.body), encoding: "gzip"}
+		var payload outgoingRelay
+		var delta []byte
+		if isDelta {
+			delta = wire.EncodeRelayDelta(snap, announced, changed)
+			if link.quiet(delta) {
+				continue
 			}
-		case link.gzip && wholeGzipped.body != nil:
-			payload = wholeGzipped
+			payload = outgoingRelay{body: delta}
+			if link.gzip && len(delta) > gzipAbove {
+				payload = outgoingRelay{body: gzipBytes(delta), encoding: "gzip"}
+			}
+		} else {
+			payload = wholeFor(link.gzip)
 		}
+		sent[i] = true
 		wg.Go(func() {
 			caps, err := s.post(ctx, t, payload)
 			link.gzip, link.delta = wire.Accepts(caps, wire.AcceptGzip), wire.Accepts(caps, wire.AcceptDelta)
@@ -207,6 +238,9 @@ func (s *RelaySender) send(ctx context.Context) {
 				return
 			}
 			link.took(views, changed, now)
+			if delta != nil {
+				link.lastDelta = delta
+			}
 			s.cfg.Metrics.RelaySent(domain.RelayDelivered)
 			s.cfg.Log.Trace().Str("peer", t.Name).Msg("relay delivered")
 		})
