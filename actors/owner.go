@@ -253,6 +253,7 @@ type batch struct {
 	transitions []domain.Transition
 	roundDone   bool
 	isolation   bool // the isolation changed
+	opinions    bool // a relay changed what the verdicts are reached from
 }
 
 func (o *Owner) applyIsolated(b *batch, isolated bool) {
@@ -305,6 +306,13 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 		b.relayed = maps.Clone(o.relayed)
 	}
 	b.relayed[m.node] = m.copy
+	// The verdicts stand if the copy it replaces was fresh, and so counted
+	// in them, and said the same: a node of a hundred gets a relay every
+	// few milliseconds, nearly always one of those.
+	old, ok := held[m.node]
+	if !ok || time.Since(old.ReceivedAt()) > o.cfg.Cluster.Fresh || !old.SameOpinions(m.copy) {
+		b.opinions = true
+	}
 }
 
 func (o *Owner) publish(b *batch) {
@@ -319,7 +327,7 @@ func (o *Owner) publish(b *batch) {
 	}
 	now := time.Now()
 	s := domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
-	snap, reached := o.withVerdicts(s, len(b.transitions) > 0 || b.relayed != nil || b.isolation, now)
+	snap, reached := o.withVerdicts(s, len(b.transitions) > 0 || b.opinions || b.isolation, now)
 	o.current.Store(snap)
 	o.published = now
 	if (reached || b.relayed != nil) && o.cfg.ClusterChanged != nil {

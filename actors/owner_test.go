@@ -370,3 +370,49 @@ func TestOwnerWakesTheClusterNotifierWhenTheVerdictsMayChange(t *testing.T) {
 		}
 	})
 }
+
+// A relay that says what the last one from its node said, while that one
+// is fresh, leaves the verdicts as they were: reaching them costs the
+// square of the cluster, and a node of a hundred gets twenty relays a
+// second. One that says something else has them reached again.
+func TestOwnerReachesTheVerdictsAgainOnlyWhenARelaySaysSomethingNew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a", "b"), Threshold: 2, Boot: time.Now(),
+			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, Log: zerolog.Nop()})
+		go o.Serve(t.Context())
+		report(t, o, "a", true)
+		report(t, o, "b", true)
+		relay := func(status domain.Status) *domain.Verdicts {
+			t.Helper()
+			views := map[string]domain.PeerView{"a": {Status: status, Since: time.Unix(1, 0)}}
+			if err := o.StoreRelay(t.Context(), "b", domain.NewRelayCopy(time.Now(), views)); err != nil {
+				t.Fatal(err)
+			}
+			settle()
+			return o.Snapshot().Verdicts()
+		}
+		first := relay(domain.StatusDown)
+		time.Sleep(time.Second)
+		if again := relay(domain.StatusDown); again != first {
+			t.Fatal("a relay that said the same had the verdicts reached again")
+		}
+		if v, _ := o.Snapshot().Verdicts().Of("a"); !slices.Equal(v.DownFrom(), []string{"b"}) {
+			t.Fatalf("verdict on a %+v, want b among those that see it down", v)
+		}
+		time.Sleep(time.Second)
+		changed := relay(domain.StatusUp)
+		if changed == first {
+			t.Fatal("a relay that said something new left the verdicts as they were")
+		}
+		if v, _ := changed.Of("a"); v.Status() != domain.ClusterUp || !slices.Equal(v.UpFrom(), []string{"b", "me"}) {
+			t.Fatalf("verdict on a %+v, want up from b and me", v)
+		}
+		// Once b's copy has gone stale, the same word from b counts anew.
+		time.Sleep(4 * time.Second)
+		report(t, o, "a", true) // the owner notices the stale copy
+		stale := o.Snapshot().Verdicts()
+		if back := relay(domain.StatusUp); back == stale {
+			t.Fatal("a relay replacing a stale copy left the verdicts as they were")
+		}
+	})
+}

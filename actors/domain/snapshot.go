@@ -119,6 +119,22 @@ func (r *RelayCopy) Announcements() iter.Seq2[string, Announcement] {
 	}
 }
 
+// SameOpinions reports whether two copies of one node's relay say the
+// same for ComputeVerdicts: the same isolation, and the same status of the
+// same peers. A newer copy that does is no reason to reach the verdicts
+// again, which costs the square of the cluster.
+func (r *RelayCopy) SameOpinions(o *RelayCopy) bool {
+	if r.isolated != o.isolated || len(r.peers) != len(o.peers) {
+		return false
+	}
+	for name, v := range r.peers {
+		if w, ok := o.peers[name]; !ok || w.Status != v.Status {
+			return false
+		}
+	}
+	return true
+}
+
 // ReceivedAt is when this node received the relay.
 func (r *RelayCopy) ReceivedAt() time.Time { return r.receivedAt }
 

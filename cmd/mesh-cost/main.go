@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.detections, "detections", 20, "kill-to-down runs")
 	fs.StringVar(&o.mesh, "mesh", "", "the mesh binary; empty builds ./cmd/mesh")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write the node's CPU profile over the window here")
-	fs.StringVar(&o.memprofile, "memprofile", "", "write the node's heap profile, taken at the end of the window, here")
+	fs.StringVar(&o.memprofile, "memprofile", "", "write the node's heap profile, taken halfway through the gzip /state load, when its memory peaks, here")
 	fs.Float64Var(&o.stall, "stall", 0, "instead of the cost: count false downs when this fraction of probes (0-1) stalls past the timeout")
 	fs.StringVar(&o.alerts, "alerts", "", "with --stall: run --nodes real nodes behind toxiproxy with this ALERTS (node or cluster) and count the chat messages")
 	fs.IntVar(&o.nodes, "nodes", 5, "with --alerts: how many nodes")

@@ -136,11 +136,23 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	mu.Unlock()
 	r.probingRSS = r.node.rss
 	r.memory = memoryBreakdown(url)
+
+	// The /state load, with a heap profile taken while it runs, when the
+	// node's memory is at its peak.
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		r.stateGzip = loadState(url, o.stateClients, o.stateFor, true)
+	}()
 	if o.memprofile != "" {
+		time.Sleep(o.stateFor / 2)
 		saveProfile("http://"+debug, "heap", 0, o.memprofile)
 	}
-
-	r.stateGzip = loadState(url, o.stateClients, o.stateFor, true)
+	<-loaded
+	if r.loadedFile, r.loadedAnon, err = residentSplit(pid); err != nil {
+		return err
+	}
+	r.loadedMemory = memoryBreakdown(url)
 	r.statePlain = loadState(url, o.stateClients, o.stateFor, false)
 	r.stateBytes, r.stateGzipBytes = stateSizes(url)
 

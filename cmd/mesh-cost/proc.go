@@ -35,16 +35,30 @@ func cpuTime(pid int) (time.Duration, error) {
 }
 
 // peakRSS is the most resident memory the process has had (VmHWM).
-func peakRSS(pid int) (int64, error) {
+func peakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+// residentSplit is the process's resident memory now: what maps files (the
+// binary's own pages, shared with every process running it) and what is
+// its own (the Go heap, stacks and the runtime's books).
+func residentSplit(pid int) (file, anon int64, err error) {
+	if file, err = procStatus(pid, "RssFile"); err != nil {
+		return 0, 0, err
+	}
+	anon, err = procStatus(pid, "RssAnon")
+	return file, anon, err
+}
+
+// procStatus reads one "kB" field of /proc/<pid>/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
