@@ -84,6 +84,7 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 		"POLL_INTERVAL=" + o.interval.String(), "PROBE_TIMEOUT=" + o.timeout.String(),
 		fmt.Sprintf("FAILURE_THRESHOLD=%d", o.threshold),
 	}
+	env = append(env, strings.Fields(o.nodeEnv)...)
 	logFile := filepath.Join(dir, "node.log")
 	p, err := start(o.mesh, env, nil, logFile)
 	if err != nil {

@@ -83,7 +83,11 @@ func (r *report) print(w io.Writer) {
 	mb := func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
 
 	fmt.Fprintf(w, "\nMesh cost: %d peers, POLL_INTERVAL=%s, PROBE_TIMEOUT=%s, FAILURE_THRESHOLD=%d, window %s\n", o.peers, o.interval, o.timeout, o.threshold, o.window)
-	fmt.Fprintf(w, "machine: %s\n\n", machine())
+	fmt.Fprintf(w, "machine: %s\n", machine())
+	if o.nodeEnv != "" {
+		fmt.Fprintf(w, "the node's extra environment: %s\n", o.nodeEnv)
+	}
+	fmt.Fprintln(w)
 	// Columns: the node, then each bare prober.
 	row := func(name string, cell func(probing) string, note string) {
 		fmt.Fprintf(w, "%-34s %-14s", name, cell(r.node))
