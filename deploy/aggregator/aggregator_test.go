@@ -15,7 +15,7 @@ import (
 func TestJavaScriptUnitTests(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatal("Node.js is needed for the page's tests: apt-get install nodejs (.ci/run does)")
+		t.Fatal("Node.js is needed for the page's tests: apt-get install nodejs (go run ./cmd/mesh-suite does)")
 	}
 	out, err := exec.Command(node, "--test", "--test-reporter=tap", ".").CombinedOutput()
 	if err != nil {

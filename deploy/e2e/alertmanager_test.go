@@ -89,7 +89,7 @@ func startAlertmanager(t *testing.T, receiver string) string {
 	bin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
 		if bin, err = exec.LookPath("alertmanager"); err != nil {
-			t.Fatal("the Alertmanager tests need Alertmanager: apt-get install prometheus-alertmanager (.ci/run does)")
+			t.Fatal("the Alertmanager tests need Alertmanager: apt-get install prometheus-alertmanager (go run ./cmd/mesh-suite does)")
 		}
 	}
 	dir := t.TempDir()

@@ -29,7 +29,7 @@ func newBrowser(t *testing.T) context.Context {
 		}
 	}
 	if path == "" {
-		t.Fatal("the browser tests need Chromium: apt-get install chromium (.ci/run does)")
+		t.Fatal("the browser tests need Chromium: apt-get install chromium (go run ./cmd/mesh-suite does)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

@@ -69,7 +69,7 @@ func newNetwork(t *testing.T, n int) *netCluster {
 	id := fmt.Sprintf("%04x", os.Getpid()%0xffff)
 	c := &netCluster{t: t, id: id, hub: "mesh-hub-" + id}
 	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("network namespace tests skipped: no iptables (apt-get install iptables iproute2; .ci/run does)")
+		t.Skip("network namespace tests skipped: no iptables (apt-get install iptables iproute2; go run ./cmd/mesh-suite does)")
 	}
 	if out, err := exec.Command("ip", "netns", "add", c.hub).CombinedOutput(); err != nil {
 		t.Skipf("network namespace tests skipped: ip netns add failed (they need root and iproute2): %s", strings.TrimSpace(string(out)))

@@ -98,7 +98,7 @@ func asPromQL(t *testing.T, expr string) string {
 func TestEveryDashboardQueryParses(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("the dashboard test needs promtool: apt-get install prometheus (.ci/run does)")
+		t.Fatal("the dashboard test needs promtool: apt-get install prometheus (go run ./cmd/mesh-suite does)")
 	}
 	var rules []map[string]string
 	for i, q := range dashboardQueries(t) {
@@ -123,7 +123,7 @@ func startPrometheus(t *testing.T, targets []string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Fatal("the Prometheus tests need Prometheus: apt-get install prometheus (.ci/run does)")
+		t.Fatal("the Prometheus tests need Prometheus: apt-get install prometheus (go run ./cmd/mesh-suite does)")
 	}
 	dir := t.TempDir()
 	rules, err := filepath.Abs(rulesFile)

@@ -13,7 +13,7 @@ func promtool(t *testing.T, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Fatal("the rule tests need promtool: apt-get install prometheus (.ci/run does)")
+		t.Fatal("the rule tests need promtool: apt-get install prometheus (go run ./cmd/mesh-suite does)")
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
