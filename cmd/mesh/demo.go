@@ -22,13 +22,15 @@ import (
 	"github.com/dupunkto/mesh/config"
 )
 
-// runDemo is `mesh demo`: three nodes in this process on loopback, relaying
-// to each other, serving the page, and every so often one of them goes down
-// for a while so that the page has something to show.
+// runDemo is `mesh demo`: three nodes (or --nodes) in this process on
+// loopback, relaying to each other, serving the page, telling the demo's
+// own chat of their outages, and every so often one of them goes down for
+// a while so that the page and the chat have something to show.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mesh demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.Int("port", 4001, "port of the first node; the other two take the next ports")
+	port := fs.Int("port", 4001, "port of the first node; the others take the next ports, and the demo's chat the one after")
+	count := fs.Int("nodes", 3, "how many nodes, 3 to 12")
 	every := fs.Duration("outage-every", 45*time.Second, "time between two outages")
 	lasting := fs.Duration("outage-for", 25*time.Second, "how long an outage lasts")
 	logFormat := fs.String("log-format", "console", "json or console")
@@ -38,8 +40,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitConfig
 	}
-	if *port < 1 || *port > 65533 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
-		fmt.Fprintln(stderr, "mesh demo: --port must be 1-65533, the durations positive, --log-format json or console")
+	if *count < 3 || *count > 12 || *port < 1 || *port+*count > 65535 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
+		fmt.Fprintln(stderr, "mesh demo: --nodes must be 3-12, --port 1-65535 with room for the nodes and the chat after it, the durations positive, --log-format json or console")
 		return exitConfig
 	}
 
@@ -50,8 +52,13 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(dir)
 
+	chat, err := newDemoChat(fmt.Sprintf("127.0.0.1:%d", *port+*count), stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "mesh demo: the demo's chat: %v\n", err)
+		return exitFailed
+	}
 	var urls []string
-	for i := range 3 {
+	for i := range *count {
 		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d", *port+i))
 	}
 	secret := rand.Text() // the demo's nodes relay to each other, and to nobody else
@@ -68,6 +75,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			"PROBE_TIMEOUT":  "1s",
 			"STATE_FILE":     filepath.Join(dir, fmt.Sprintf("node%d.json", i)),
 			"LOG_FORMAT":     *logFormat,
+			// The cluster's alerts, to the demo's chat, with a reminder
+			// within an outage of the defaults.
+			"WEBHOOK_URL":        chat.hookURL(),
+			"FOLLOWUP_INTERVALS": "15s",
 		}
 		cfg, err := config.Load(nil, func(k string) string { return env[k] }, os.Hostname, io.Discard)
 		if err != nil {
@@ -93,6 +104,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		c.members = append(c.members, demoMember{cfg: cfg, log: nodeLog, token: root.Add(n)})
 	}
 	root.Add(c)
+	root.Add(chat)
 
 	served := root.ServeBackground(ctx)
 	// Point people at the page only once every node answers.
@@ -103,8 +115,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			return demoExit(ctx, log, err)
 		}
 	}
-	fmt.Fprintf(stdout, "Mesh demo: three nodes on %s.\nOpen http://127.0.0.1:%d/ui/ to watch them. Every %s one goes down for %s. Ctrl-C stops.\n",
-		strings.Join(urls, ", "), *port, every, lasting)
+	fmt.Fprintf(stdout, "Mesh demo: %d nodes on %s.\nOpen http://127.0.0.1:%d/ui/?refresh=2&messages=%s to watch them. Every %s one goes down for %s; what the cluster would tell your chat appears below and on the page. Ctrl-C stops.\n",
+		*count, strings.Join(urls, ", "), *port, chat.messagesURL(), every, lasting)
 	return demoExit(ctx, log, <-served)
 }
 

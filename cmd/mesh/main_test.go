@@ -56,3 +56,17 @@ func TestRunWithAStateFileThatIsADirectoryExits2AndLeavesItAlone(t *testing.T) {
 		t.Fatalf("the directory was moved or replaced: %v", err)
 	}
 }
+
+// A demo asked for too few or too many nodes, or with no room for its
+// chat after the nodes' ports, stops at once with one line saying why.
+func TestDemoWithBadFlagsExits2(t *testing.T) {
+	for _, args := range [][]string{{"--nodes", "2"}, {"--nodes", "13"}, {"--port", "65530", "--nodes", "6"}, {"--outage-for", "0s"}} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"demo"}, args...), func(string) string { return "" }, &out, &errOut); code != exitConfig {
+			t.Fatalf("demo %v: exit %d, want %d\n%s", args, code, exitConfig, errOut.String())
+		}
+		if lines := strings.Count(errOut.String(), "\n"); lines != 1 || !strings.Contains(errOut.String(), "--nodes must be 3-12") {
+			t.Fatalf("demo %v: stderr %q, want one line naming the rules", args, errOut.String())
+		}
+	}
+}

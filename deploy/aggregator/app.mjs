@@ -18,6 +18,7 @@ import {
   parseNodeList,
   uptimeFigures,
   validateHistory,
+  validateMessages,
   validateState,
 } from "./mesh.mjs";
 
@@ -29,6 +30,8 @@ const SVG = "http://www.w3.org/2000/svg";
 // is shown first.
 const GRAPH_MAX_NODES = 6;
 const MAX_INCIDENTS_SHOWN = 100;
+// Where the latest chat messages are (mesh demo's chat); none: no section.
+const messagesURL = params.get("messages");
 
 /** el builds an element; attrs are set as attributes, children appended as nodes or text. */
 function el(tag, attrs = {}, ...children) {
@@ -84,6 +87,8 @@ async function resolveNodes() {
 const known = {
   results: new Map(), // name -> {node, state, problem, malformed, historyProblem}
   histories: new Map(), // name -> {key, history}
+  messages: null, // the latest chat messages, newest first (?messages=)
+  messagesProblem: null,
   relaySource: null, // name -> full /state of one node, while some node is unreachable
 };
 
@@ -357,6 +362,29 @@ function renderIncidents(list, now) {
   ol.replaceChildren(...items);
 }
 
+/** The latest messages the cluster sent to the chat, as `mesh demo` shows them. */
+async function refreshMessages() {
+  if (!messagesURL) return;
+  try {
+    known.messages = validateMessages(await fetchJSON(messagesURL));
+    known.messagesProblem = null;
+  } catch (err) {
+    known.messagesProblem = err.message; // the last list read stays up
+  }
+}
+
+function renderMessages() {
+  const section = document.getElementById("messages-section");
+  if (!messagesURL) return;
+  section.hidden = false;
+  const items = (known.messages ?? []).map((m) =>
+    el("li", { "data-message": m.from }, el("time", { datetime: new Date(m.at).toISOString() }, localTime(m.at)), " ", el("strong", {}, m.from), " ", el("span", { class: "text" }, m.text)),
+  );
+  if (!items.length) items.push(el("li", { class: "none" }, "Nothing yet: the cluster says something when a node goes down, stays down, or comes back."));
+  if (known.messagesProblem) items.unshift(el("li", { class: "malformed" }, `the chat could not be read (${known.messagesProblem})`));
+  document.getElementById("messages").replaceChildren(...items);
+}
+
 function renderNotes(names, source) {
   const notes = [];
   const silent = [];
@@ -385,6 +413,7 @@ function render(nodes, source) {
   renderRows(names, verdicts, clusterVerdicts(names, states), histories, perNode, now);
   renderWhoSeesWhom(names, verdicts, states, now);
   renderIncidents(list, now);
+  renderMessages();
   return now;
 }
 
@@ -407,7 +436,7 @@ async function main() {
   });
   const refresh = async () => {
     // Each node is drawn as soon as it answers: a slow one holds up no other.
-    await Promise.all(nodes.map((n) => refreshNode(n).finally(drawSoon)));
+    await Promise.all([...nodes.map((n) => refreshNode(n).finally(drawSoon)), refreshMessages()]);
     await refreshRelays(nodes.map((n) => n.name));
     const now = render(nodes, source);
     const answered = nodes.filter((n) => known.results.get(n.name)?.state).length;

@@ -478,3 +478,22 @@ export const LABELS = {
   none: { symbol: "·", text: "not probed" },
   self: { symbol: "", text: "itself" },
 };
+
+/** How many chat messages the page shows at most. */
+export const MESSAGES_SHOWN = 20;
+
+/**
+ * The latest chat messages, as `mesh demo`'s chat serves them (?messages=):
+ * a list, newest first, of {at, from, text}. Returns at most MESSAGES_SHOWN
+ * of them, each with its time parsed; throws an Error that says what is
+ * wrong, and the page then says so instead of showing them.
+ */
+export function validateMessages(doc) {
+  if (!Array.isArray(doc)) throw new Error("not a JSON list");
+  return doc.slice(0, MESSAGES_SHOWN).map((m, i) => {
+    if (!isObject(m)) throw new Error(`[${i}] is not an object`);
+    checkTime(m.at, `[${i}].at`);
+    if (typeof m.from !== "string" || typeof m.text !== "string") throw new Error(`[${i}] lacks a from or a text`);
+    return { at: Date.parse(m.at), from: m.from, text: m.text };
+  });
+}

@@ -2,6 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  MESSAGES_SHOWN,
+  validateMessages,
   circleLayout,
   consensus,
   formatAge,
@@ -282,4 +284,14 @@ test("a /history is checked before it is used", () => {
   ]) {
     assert.throws(() => validateHistory(doc), Error, why);
   }
+});
+
+test("validateMessages keeps the latest twenty and refuses what is not a message", () => {
+  const m = (i) => ({ at: new Date(Date.UTC(2026, 10, 26, 3, 0, i)).toISOString(), from: "mesh@a", text: `message ${i}` });
+  const list = validateMessages(Array.from({ length: 25 }, (_, i) => m(i)));
+  assert.equal(list.length, MESSAGES_SHOWN);
+  assert.deepEqual(list[0], { at: Date.UTC(2026, 10, 26, 3, 0, 0), from: "mesh@a", text: "message 0" });
+  assert.throws(() => validateMessages({}), /not a JSON list/);
+  assert.throws(() => validateMessages([{ at: "yesterday", from: "a", text: "b" }]), /\[0\]\.at is not a time/);
+  assert.throws(() => validateMessages([{ at: m(0).at, from: 1, text: "b" }]), /\[0\] lacks a from or a text/);
 });

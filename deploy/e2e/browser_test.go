@@ -96,6 +96,7 @@ type pageView struct {
 		Days []string `json:"days"` // "YYYY-MM-DD class"
 	} `json:"days"`
 	Verdicts map[string]string `json:"verdicts"` // node -> the cluster line
+	Messages []string          `json:"messages"` // the chat's latest, newest first (?messages=)
 }
 
 const readPage = `(() => ({
@@ -122,6 +123,7 @@ const readPage = `(() => ({
   days: [...document.querySelectorAll("#rows > li")].map((li) => ({
     node: li.dataset.node, days: [...li.querySelectorAll("[data-day]")].map((d) => d.dataset.day + " " + d.className) })),
   verdicts: Object.fromEntries([...document.querySelectorAll("#rows > li")].map((li) => [li.dataset.node, li.querySelector(".verdict")?.textContent ?? ""])),
+  messages: [...document.querySelectorAll("#messages li[data-message]")].map((li) => li.textContent),
 }))()`
 
 func readView(t *testing.T, ctx context.Context) pageView {
