@@ -40,7 +40,8 @@ type AlertmanagerConfig struct {
 	Every   time.Duration
 	Resend  time.Duration // DefaultAlertResend when zero
 	Timeout time.Duration // of one post; DefaultWebhookTimeout when zero
-	Client  *http.Client  // nil: newHTTPClient(forWebhooks, Timeout)
+	Client  *http.Client  // nil: newHTTPClient(forWebhooks, Timeout, Cut)
+	Cut     Cut           // nil: the network as it is
 	Metrics *Metrics      // nil counts nothing
 	Log     zerolog.Logger
 }
@@ -74,7 +75,7 @@ func NewAlertmanager(cfg AlertmanagerConfig) *Alertmanager {
 	if cfg.Resend <= 0 {
 		cfg.Resend = DefaultAlertResend
 	}
-	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout)
+	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout, cfg.Cut)
 	where := hostOf(cfg.URL, "alertmanager")
 	cfg.Metrics.AddAlertmanager(where)
 	return &Alertmanager{cfg: cfg, where: where, firing: map[string]Alert{}, resolved: map[string]endedAlert{}}

@@ -71,7 +71,7 @@ func BenchmarkProberRound(b *testing.B) {
 		_, _ = w.Write([]byte(`{"pong":true}`))
 	}))
 	defer srv.Close()
-	client := newHTTPClient(forProbes, 5*time.Second)
+	client := newHTTPClient(forProbes, 5*time.Second, nil)
 	probers := make([]*Prober, peers)
 	for i := range probers {
 		peer := config.Peer{Name: fmt.Sprint(i), URL: srv.URL}

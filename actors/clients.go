@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,14 +19,33 @@ const (
 	forOutside
 )
 
+// A Cut is asked before every connection a node's clients open (probes,
+// relays, the isolation guard's outside checks, webhooks, Alertmanager)
+// whether the network lets it through: nil, or the error the dial fails
+// with. Only `mesh demo --isolate` sets one: its nodes share one process
+// and one loopback, so it cuts a node off by its dials, not the machine's
+// network. Shoutrrr's services dial on their own and are not asked.
+type Cut func(addr string) error
+
 // newHTTPClient returns the client for one purpose. What they share: every
 // step of a request (dial, TLS handshake, response headers) is bounded by
 // timeout, response headers by 64 KiB, and redirects are not followed (a
 // probe answers for the peer itself, not for wherever it points; a relay or
-// webhook that redirects is misconfigured).
-func newHTTPClient(purpose clientPurpose, timeout time.Duration) *http.Client {
+// webhook that redirects is misconfigured). cut, when not nil, is asked
+// before each dial.
+func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.Client {
+	dial := (&net.Dialer{Timeout: timeout}).DialContext
+	if cut != nil {
+		next := dial
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if err := cut(addr); err != nil {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			}
+			return next(ctx, network, addr)
+		}
+	}
 	t := &http.Transport{
-		DialContext:            (&net.Dialer{Timeout: timeout}).DialContext,
+		DialContext:            dial,
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -66,13 +86,14 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration) *http.Client {
 
 // outwardClient is the client and timeout of a poster to a service outside
 // the cluster (a chat webhook, Alertmanager): the timeout given, else
-// DefaultWebhookTimeout, and the client given, else one for webhooks.
-func outwardClient(client *http.Client, timeout time.Duration) (*http.Client, time.Duration) {
+// DefaultWebhookTimeout, and the client given, else one for webhooks that
+// asks cut before each dial.
+func outwardClient(client *http.Client, timeout time.Duration, cut Cut) (*http.Client, time.Duration) {
 	if timeout <= 0 {
 		timeout = DefaultWebhookTimeout
 	}
 	if client == nil {
-		client = newHTTPClient(forWebhooks, timeout)
+		client = newHTTPClient(forWebhooks, timeout, cut)
 	}
 	return client, timeout
 }

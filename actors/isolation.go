@@ -24,7 +24,8 @@ type GuardConfig struct {
 	// still reach beyond its peers: CONNECTIVITY_URL, the chat service.
 	Outside []string
 	Timeout time.Duration // per outside check
-	Client  *http.Client  // nil: newHTTPClient(forProbes, Timeout)
+	Client  *http.Client  // nil: newHTTPClient(forOutside, Timeout, Cut)
+	Cut     Cut           // nil: the network as it is
 	Metrics *Metrics
 	Log     zerolog.Logger
 }
@@ -55,7 +56,7 @@ const outsideFresh = time.Minute
 // NewGuard returns an isolation guard.
 func NewGuard(cfg GuardConfig) *Guard {
 	if cfg.Client == nil {
-		cfg.Client = newHTTPClient(forOutside, cfg.Timeout)
+		cfg.Client = newHTTPClient(forOutside, cfg.Timeout, cfg.Cut)
 	}
 	return &Guard{cfg: cfg}
 }

@@ -37,6 +37,7 @@ type ProbersConfig struct {
 	Interval  time.Duration
 	Timeout   time.Duration
 	UserAgent string
+	Cut       Cut // nil: the network as it is
 	Owner     Reporter
 	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
@@ -52,14 +53,13 @@ type ProbeScheduler struct {
 	interval time.Duration
 	probers  []*Prober
 	offsets  []time.Duration // each prober's slot
-	log      zerolog.Logger
 }
 
 // NewProbers returns the scheduler of one prober per peer, sharing one
 // probe client.
 func NewProbers(cfg ProbersConfig) *ProbeScheduler {
-	client := newHTTPClient(forProbes, cfg.Timeout)
-	s := &ProbeScheduler{interval: cfg.Interval, log: cfg.Log}
+	client := newHTTPClient(forProbes, cfg.Timeout, cfg.Cut)
+	s := &ProbeScheduler{interval: cfg.Interval}
 	for i, peer := range cfg.Peers {
 		s.add(NewProber(ProberConfig{Peer: peer, Timeout: cfg.Timeout, Client: client, UserAgent: cfg.UserAgent,
 			Owner: cfg.Owner, Metrics: cfg.Metrics, Log: cfg.Log}), PhaseOffset(i, len(cfg.Peers), cfg.Interval))

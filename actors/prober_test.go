@@ -74,7 +74,7 @@ type slotted struct {
 }
 
 func onGrid(ps ...slotted) *ProbeScheduler {
-	s := &ProbeScheduler{interval: time.Second, log: zerolog.Nop()}
+	s := &ProbeScheduler{interval: time.Second}
 	for _, p := range ps {
 		s.add(p.p, p.offset)
 	}
@@ -248,7 +248,7 @@ func TestProbersInOneSlotStartTogetherAndAHangingPeerDelaysNone(t *testing.T) {
 // realProber probes a loopback URL with the production client.
 func realProber(url string, timeout time.Duration, rep Reporter) *Prober {
 	return NewProber(ProberConfig{Peer: config.Peer{Name: "peer", URL: url}, Timeout: timeout,
-		Client: newHTTPClient(forProbes, timeout), UserAgent: "mesh/test", Owner: rep, Log: zerolog.Nop()})
+		Client: newHTTPClient(forProbes, timeout, nil), UserAgent: "mesh/test", Owner: rep, Log: zerolog.Nop()})
 }
 
 func TestProbeOverRealHTTP(t *testing.T) {

@@ -32,7 +32,8 @@ type RelaySenderConfig struct {
 	Announcements interface {
 		Announced() map[string]domain.Announcement
 	}
-	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout)
+	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout, Cut)
+	Cut       Cut          // nil: the network as it is
 	UserAgent string
 	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
@@ -151,7 +152,7 @@ const (
 // NewRelaySender returns a relay sender woken by cfg.Rounds.
 func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
-		cfg.Client = newHTTPClient(forRelays, cfg.Timeout)
+		cfg.Client = newHTTPClient(forRelays, cfg.Timeout, cfg.Cut)
 	}
 	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers))}
 }

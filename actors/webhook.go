@@ -28,12 +28,13 @@ type WebhookConfig struct {
 	Format   string        // "discord" (content) or "slack" (text)
 	Username string        // the node's name
 	Timeout  time.Duration // of one attempt; zero is DefaultWebhookTimeout
-	Client   *http.Client  // nil: newHTTPClient(forWebhooks, Timeout)
+	Client   *http.Client  // nil: newHTTPClient(forWebhooks, Timeout, Cut)
+	Cut      Cut           // nil: the network as it is
 }
 
 // NewWebhookPoster returns the poster for cfg.URL.
 func NewWebhookPoster(cfg WebhookConfig) *WebhookPoster {
-	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout)
+	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout, cfg.Cut)
 	return &WebhookPoster{cfg: cfg, host: hostOf(cfg.URL, "webhook")}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
 
+	"github.com/dupunkto/mesh/actors"
 	"github.com/dupunkto/mesh/actors/fatal"
 	"github.com/dupunkto/mesh/config"
 )
@@ -33,6 +34,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	count := fs.Int("nodes", 3, "how many nodes, 3 to 12")
 	every := fs.Duration("outage-every", 45*time.Second, "time between two outages")
 	lasting := fs.Duration("outage-for", 25*time.Second, "how long an outage lasts")
+	isolate := fs.Bool("isolate", false, "make the first outage a node cut off the network, not one gone: it stays up, sees every peer fail, and stays silent")
 	logFormat := fs.String("log-format", "console", "json or console")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,13 +97,16 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	root := suture.New("demo", supervisorSpec(log))
-	c := &chaos{sup: root, every: *every, lasting: *lasting, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
+	c := &chaos{sup: root, every: *every, lasting: *lasting, isolate: *isolate, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
 	var started []*node
 	for _, cfg := range configs {
 		nodeLog := newLogger(stdout, cfg)
-		n := newNode(cfg, nodeLog)
+		m := demoMember{cfg: cfg, log: nodeLog}
+		m.cut = c.network.cutFor(cfg.ListenAddr)
+		n := newNode(cfg, nodeLog, m.cut)
 		started = append(started, n)
-		c.members = append(c.members, demoMember{cfg: cfg, log: nodeLog, token: root.Add(n)})
+		m.token = root.Add(n)
+		c.members = append(c.members, m)
 	}
 	root.Add(c)
 	root.Add(chat)
@@ -115,8 +120,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			return demoExit(ctx, log, err)
 		}
 	}
-	fmt.Fprintf(stdout, "Mesh demo: %d nodes on %s.\nOpen http://127.0.0.1:%d/ui/?refresh=2&messages=%s to watch them. Every %s one goes down for %s; what the cluster would tell your chat appears below and on the page. Ctrl-C stops.\n",
-		*count, strings.Join(urls, ", "), *port, chat.messagesURL(), every, lasting)
+	first := ""
+	if *isolate {
+		first = " The first time, it is cut off the network instead: it stays up, sees every peer fail and says nothing, while the others tell of it."
+	}
+	fmt.Fprintf(stdout, "Mesh demo: %d nodes on %s.\nOpen http://127.0.0.1:%d/ui/?refresh=2&messages=%s to watch them. Every %s one goes down for %s.%s What the cluster would tell your chat appears below and on the page. Ctrl-C stops.\n",
+		*count, strings.Join(urls, ", "), *port, chat.messagesURL(), every, lasting, first)
 	return demoExit(ctx, log, <-served)
 }
 
@@ -134,22 +143,27 @@ func demoExit(ctx context.Context, log zerolog.Logger, err error) int {
 	return exitOK
 }
 
-// demoMember is one node of the demo and the token of its tree in the demo
-// supervisor, so that the chaos service can take it out and put it back.
+// demoMember is one node of the demo, the token of its tree in the demo
+// supervisor, so that the chaos service can take it out and put it back,
+// and the cut its connections ask.
 type demoMember struct {
 	cfg   config.Config
 	log   zerolog.Logger
+	cut   actors.Cut
 	token suture.ServiceToken
 }
 
 // chaos takes one demo node down every so often and brings it back, as a
 // crash and a restart would: the node's whole tree stops, and a new one
-// starts later from its state file.
+// starts later from its state file. With isolate, the first outage cuts a
+// node off the network instead (demoNetwork).
 type chaos struct {
 	sup     *suture.Supervisor
 	members []demoMember
+	network demoNetwork
 	every   time.Duration
 	lasting time.Duration
+	isolate bool // the next outage is a cut, not a crash
 	rng     *mathrand.Rand
 	log     zerolog.Logger
 }
@@ -162,6 +176,13 @@ func (c *chaos) Serve(ctx context.Context) error {
 			return ctx.Err()
 		}
 		m := &c.members[c.rng.IntN(len(c.members))]
+		if c.isolate {
+			c.isolate = false
+			if !c.cutOff(ctx, m) {
+				return ctx.Err()
+			}
+			continue
+		}
 		c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.lasting.String()).Msg("demo: taking a node down")
 		if err := c.sup.RemoveAndWait(m.token, 5*time.Second); err != nil {
 			c.log.Error().Err(err).Str("peer", m.cfg.Node).Msg("demo: node did not stop")
@@ -170,8 +191,21 @@ func (c *chaos) Serve(ctx context.Context) error {
 			return ctx.Err()
 		}
 		c.log.Info().Str("peer", m.cfg.Node).Msg("demo: bringing the node back")
-		m.token = c.sup.Add(newNode(m.cfg, m.log))
+		m.token = c.sup.Add(newNode(m.cfg, m.log, m.cut))
 	}
+}
+
+// cutOff cuts m off the network for one outage and puts it back; false
+// when ctx ended first.
+func (c *chaos) cutOff(ctx context.Context, m *demoMember) bool {
+	c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.lasting.String()).Msg("demo: cutting a node off the network")
+	c.network.isolate(m.cfg.ListenAddr)
+	defer c.network.isolate("")
+	if !wait(ctx, c.lasting) {
+		return false
+	}
+	c.log.Info().Str("peer", m.cfg.Node).Msg("demo: putting the node back on the network")
+	return true
 }
 
 // wait sleeps d or until ctx ends; it reports whether the time ran out.

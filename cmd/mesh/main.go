@@ -103,7 +103,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	n := newNode(cfg, log)
+	n := newNode(cfg, log, nil)
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).
@@ -132,7 +132,8 @@ type node struct {
 }
 
 // newNode builds the supervisor tree of DESIGN.md, each actor wired to
-// the others as it is built:
+// the others as it is built. cut, nil but in `mesh demo`, is asked before
+// each connection the node opens (actors.Cut):
 //
 //	mesh (root)
 //	├── state-owner
@@ -145,7 +146,7 @@ type node struct {
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
 //	└── debug-server (only when DEBUG_ADDR is set)
-func newNode(cfg config.Config, log zerolog.Logger) *node {
+func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
 	metrics := actors.NewMetrics(cfg.Peers)
@@ -181,7 +182,7 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 	var channels actors.Channels
 	if notifying {
 		notifications := suture.New("notifications", supervisorSpec(log))
-		channels = newChannels(cfg, saved, metrics, log)
+		channels = newChannels(cfg, saved, cut, metrics, log)
 		var alerts actors.AlertSource = actors.NodeAlerts{State: owner}
 		if cfg.Alerts == config.AlertsNode {
 			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: channels,
@@ -199,23 +200,23 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 		}
 		for _, u := range cfg.AlertmanagerURLs {
 			notifications.Add(actors.NewAlertmanager(actors.AlertmanagerConfig{URL: u, Cluster: cfg.Cluster,
-				GeneratorURL: generatorURL(cfg), Source: alerts, Every: cfg.PollInterval, Timeout: cfg.ProbeTimeout,
+				GeneratorURL: generatorURL(cfg), Source: alerts, Every: cfg.PollInterval, Timeout: cfg.ProbeTimeout, Cut: cut,
 				Metrics: metrics, Log: log}))
 		}
 		root.Add(notifications)
 	}
 
 	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
-		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Owner: owner, Metrics: metrics, Log: log}))
+		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Cut: cut, Owner: owner, Metrics: metrics, Log: log}))
 
 	if cfg.RelaySecret != "" {
 		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, Announcements: clusterNotifier, UserAgent: userAgent, Metrics: metrics, Log: log}))
+			Rounds: rounds, State: owner, Announcements: clusterNotifier, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log}))
 	}
 
 	if len(cfg.Peers) >= 2 { // with fewer than three nodes, no peer can tell this node it is the one cut off
 		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: clusterRule(cfg), State: owner, Owner: owner,
-			Outside: outsideURLs(cfg), Timeout: cfg.ProbeTimeout, Metrics: metrics, Log: log}))
+			Outside: outsideURLs(cfg), Timeout: cfg.ProbeTimeout, Cut: cut, Metrics: metrics, Log: log}))
 	}
 
 	if cfg.StateFile != "" {
@@ -235,14 +236,14 @@ func newNode(cfg config.Config, log zerolog.Logger) *node {
 
 // newChannels builds the chat channels: WEBHOOK_URL's, then one for each of
 // NOTIFY_URLS, each resuming what a previous run had not delivered to it.
-func newChannels(cfg config.Config, saved *actors.SavedState, metrics *actors.Metrics, log zerolog.Logger) actors.Channels {
+func newChannels(cfg config.Config, saved *actors.SavedState, cut actors.Cut, metrics *actors.Metrics, log zerolog.Logger) actors.Channels {
 	var channels actors.Channels
 	add := func(name string, p actors.Poster) {
 		channels = append(channels, actors.NewChannel(actors.ChannelConfig{Name: name, Poster: p,
 			Pending: saved.Messages(name), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log}))
 	}
 	if cfg.WebhookURL != "" {
-		add(actors.WebhookChannel, actors.NewWebhookPoster(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node}))
+		add(actors.WebhookChannel, actors.NewWebhookPoster(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node, Cut: cut}))
 	}
 	services := make([]string, len(cfg.NotifyURLs))
 	for i, u := range cfg.NotifyURLs {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -241,4 +242,87 @@ func TestDemoPageShowsEveryNodeUpSoonAfterTheCommand(t *testing.T) {
 		}
 	}
 	t.Logf("mesh demo to the page's address: %.1f s; to a page showing every node up: %.1f s", printed.Seconds(), time.Since(start).Seconds())
+}
+
+// startDemo runs `mesh demo` with args, its output in the buffer returned,
+// until the test ends.
+func startDemo(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	var out syncBuffer
+	cmd := exec.Command(binary, append([]string{"demo"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("the demo's output:\n%s", out.String())
+		}
+	})
+	return &out
+}
+
+// --isolate: the first outage cuts a node off the network. It stays up and
+// finds itself isolated, its page says so, the other two tell the chat of
+// it once, and it says nothing until it is back.
+func TestDemoIsolateCutsANodeOffAndItStaysSilent(t *testing.T) {
+	base := threeFreePorts(t)
+	// The next outage, a crash, comes 8 s after the cut ends: time for the
+	// recovery message first.
+	out := startDemo(t, "--port", fmt.Sprint(base), "--isolate", "--outage-every", "8s", "--outage-for", "20s", "--log-format", "json")
+	if !strings.Contains(waitFor(t, out, 30*time.Second, `Open http://`), "The first time, it is cut off the network instead") {
+		t.Fatal("the demo does not say that its first outage is a node cut off")
+	}
+
+	var logged struct{ Peer string }
+	line := waitFor(t, out, 30*time.Second, `"message":"demo: cutting a node off the network"`)
+	if err := json.Unmarshal([]byte(line), &logged); err != nil || logged.Peer == "" {
+		t.Fatalf("the cut's log line %q: %v", line, err)
+	}
+	cut := &node{name: logged.Peer}
+	eventually(t, 20*time.Second, cut.name+" to find itself isolated", func() bool {
+		s, err := cut.state()
+		return err == nil && s.Isolated
+	})
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+cut.name+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, ctx, "the cut node's page to mark it isolated", func(v pageView) bool {
+		status, _, _, badge := v.row(cut.name)
+		return status == "isolated" && badge == "⊘ isolated"
+	})
+
+	name := regexp.QuoteMeta(cut.name)
+	down := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  (\S+): 🔴 ` + "`" + name + "`" + ` is unreachable from 2 of 3 nodes`)
+	back := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  (\S+): 🟢 ` + "`" + name + "`" + ` is reachable again`)
+	eventually(t, 40*time.Second, "the cut to end and the chat to hear of the recovery", func() bool {
+		return strings.Contains(out.String(), `"message":"demo: putting the node back on the network"`) && back.MatchString(out.String())
+	})
+	during, _, _ := strings.Cut(out.String(), `"message":"demo: putting the node back on the network"`)
+	downs := down.FindAllStringSubmatch(during, -1)
+	if len(downs) != 1 || downs[0][1] == cut.name {
+		t.Fatalf("while %s was cut off the chat heard %d down messages of it (%q), want one from another node", cut.name, len(downs), downs)
+	}
+	if from := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  ` + name + `: .*$`).FindString(during); from != "" {
+		t.Fatalf("the node cut off told the chat %q; it should stay silent", from)
+	}
+}
+
+// waitFor waits for a line of out holding s, and returns it.
+func waitFor(t *testing.T, out *syncBuffer, within time.Duration, s string) string {
+	t.Helper()
+	var line string
+	eventually(t, within, "a line with "+s, func() bool {
+		for l := range strings.Lines(out.String()) {
+			if strings.Contains(l, s) {
+				line = l
+				return true
+			}
+		}
+		return false
+	})
+	return line
 }
