@@ -22,6 +22,8 @@ import (
 type Config struct {
 	Node              string
 	Peers             []Peer
+	Targets           []Target      // services every node probes too (TARGETS)
+	CertWarn          time.Duration // how long before an HTTPS target's certificate expires a message says so
 	AggregatorURL     string
 	RelaySecret       string
 	WebhookURL        string
@@ -64,13 +66,16 @@ type setting struct {
 
 // secret settings are never echoed in an error: the webhook URL holds a token.
 // NOTIFY_URLS hold tokens; an ALERTMANAGER_URL may hold a password.
-var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true, "NOTIFY_URLS": true, "ALERTMANAGER_URL": true}
+// A TARGETS URL may hold a password: its errors name the entry without it.
+var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true, "NOTIFY_URLS": true, "ALERTMANAGER_URL": true, "TARGETS": true}
 
 // settings lists every variable in the order --help shows them. PEERS and
 // NODE are applied by Load itself because PEERS depends on NODE.
 var settings = []setting{
 	{"PEERS", "peers", "", "comma-separated peers: host, host:port or an http(s) URL (required)", nil},
 	{"NODE", "node", "system hostname", "this node's name", nil},
+	{"TARGETS", "targets", "", "services every node probes too, separated by spaces or line breaks: http(s) URLs, up on a 2xx (options after #: status=204, body=word), or tcp://host:port, up when it accepts a connection", setTargets},
+	{"CERT_WARN", "cert-warn", "14d", "a message when an HTTPS target's certificate expires within this (days as 14d, or a duration)", setCertWarn},
 	{"AGGREGATOR_URL", "aggregator-url", "https://mesh.dupunkto.org", "where GET / redirects", setAggregatorURL},
 	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", setRelaySecret},
 	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},

@@ -44,6 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogFormat:         "json",
 		WebhookFormat:     "discord",
 		Cluster:           "mesh",
+		CertWarn:          14 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -89,6 +90,18 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			}},
 		{"a list with peers has no warning", map[string]string{"PEERS": "me,you", "NODE": "me"}, nil,
 			func(c Config) bool { return len(c.Warnings()) == 0 }},
+		{"TARGETS of every kind, with options, a password kept out of the name", map[string]string{"PEERS": "a", "TARGETS": "https://Shop.example/health\n http://u:pw@intra.example:8080/x?y=1#status=204&body=all%20good\ttcp://db.example:5432"}, nil,
+			func(c Config) bool {
+				return reflect.DeepEqual(c.Targets, []Target{
+					{Name: "https://shop.example/health", URL: "https://shop.example/health"},
+					{Name: "http://intra.example:8080/x?y=1", URL: "http://u:pw@intra.example:8080/x?y=1", Status: 204, Body: "all good"},
+					{Name: "tcp://db.example:5432", Addr: "db.example:5432"},
+				})
+			}},
+		{"CERT_WARN in days or as a duration", map[string]string{"PEERS": "a", "CERT_WARN": "30d"}, []string{"--cert-warn=30d"},
+			func(c Config) bool { return c.CertWarn == 30*24*time.Hour }},
+		{"CERT_WARN as a duration", map[string]string{"PEERS": "a", "CERT_WARN": "72h"}, nil,
+			func(c Config) bool { return c.CertWarn == 72*time.Hour }},
 		{"POLL_INTERVAL at the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "100ms"}, nil,
 			func(c Config) bool { return c.PollInterval == MinPollInterval }},
 		{"ALERT_QUORUM is a majority by default", map[string]string{"PEERS": "a"}, nil,
@@ -200,6 +213,18 @@ func TestLoadRejectsBadValues(t *testing.T) {
 			[]string{"NOTIFY_URLS", "more than 16"}},
 		{"ALERTMANAGER_URL without a scheme", map[string]string{"PEERS": "a", "ALERTMANAGER_URL": "am:9093"}, nil, []string{"ALERTMANAGER_URL", "entry 1"}},
 		{"CLUSTER with a space", map[string]string{"PEERS": "a", "CLUSTER": "prod eu"}, nil, []string{"CLUSTER", `"prod eu"`}},
+		{"TARGETS entry of another scheme", map[string]string{"PEERS": "a", "TARGETS": "https://a.example ftp://files.example/"}, nil,
+			[]string{"TARGETS", "entry 2", "ftp://files.example/", "http, https or tcp"}},
+		{"TARGETS entry that is no URL", map[string]string{"PEERS": "a", "TARGETS": "shop.example"}, nil, []string{"TARGETS", "entry 1", "not a URL"}},
+		{"TARGETS tcp entry without a port", map[string]string{"PEERS": "a", "TARGETS": "tcp://db.example"}, nil, []string{"TARGETS", "tcp://db.example", "port"}},
+		{"TARGETS tcp entry with a path", map[string]string{"PEERS": "a", "TARGETS": "tcp://db.example:5432/x"}, nil, []string{"TARGETS", "nothing after"}},
+		{"TARGETS entry with a bad status", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#status=2xx"}, nil, []string{"TARGETS", "https://a.example/", "status=2xx"}},
+		{"TARGETS entry with an unknown option", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#timeout=3s"}, nil, []string{"TARGETS", `"timeout"`}},
+		{"TARGETS entry with an empty body word", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#body="}, nil, []string{"TARGETS", "body="}},
+		{"TARGETS entry listed twice", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/ https://A.example/#status=200"}, nil, []string{"TARGETS", "entry 2", "twice"}},
+		{"TARGETS past the limit", map[string]string{"PEERS": "a", "TARGETS": strings.Repeat("tcp://a.example:1 ", MaxTargets+1)}, nil, []string{"TARGETS", "more than 100"}},
+		{"CERT_WARN of no days", map[string]string{"PEERS": "a", "CERT_WARN": "0d"}, nil, []string{"CERT_WARN", `"0d"`}},
+		{"CERT_WARN that is a word", map[string]string{"PEERS": "a", "CERT_WARN": "soon"}, nil, []string{"CERT_WARN", `"soon"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,6 +242,26 @@ func TestLoadRejectsBadValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestATargetsPasswordIsNeverEchoed(t *testing.T) {
+	_, err := load(t, map[string]string{"PEERS": "a", "TARGETS": "https://admin:hunter2@a.example/#status=9"})
+	if err == nil || !strings.Contains(err.Error(), "https://a.example/") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error must name the target without its password, got %v", err)
+	}
+}
+
+func TestValidateTargetNameTakesOnlyWhatParseTargetMakes(t *testing.T) {
+	for _, ok := range []string{"https://a.example/health", "http://a.example:8080/x?y=1", "tcp://db.example:5432"} {
+		if err := ValidateTargetName(ok); err != nil || !IsTargetName(ok) {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"https://u:p@a.example/", "https://a.example/#status=204", "HTTPS://A.example/", "a.example", "tcp://db.example", strings.Repeat("https://a.example/", 40)} {
+		if ValidateTargetName(bad) == nil {
+			t.Errorf("%s taken as a target's name", bad)
+		}
 	}
 }
 
