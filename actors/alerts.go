@@ -1,17 +1,21 @@
 package actors
 
 import (
+	"iter"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // The alerts Mesh posts to Alertmanager, by alertname.
 const (
-	AlertPeerDown    = "MeshPeerDown"    // the cluster's verdict (or, with ALERTS=node, this node's view) is down
-	AlertPeerPartial = "MeshPeerPartial" // some nodes cannot reach the peer, too few to call it down
+	AlertPeerDown      = "MeshPeerDown"      // the cluster's verdict (or, with ALERTS=node, this node's view) is down
+	AlertPeerPartial   = "MeshPeerPartial"   // some nodes cannot reach the peer, too few to call it down
+	AlertTargetDown    = "MeshTargetDown"    // the same of a target (TARGETS)
+	AlertTargetPartial = "MeshTargetPartial" // the same of a target
 )
 
 // Alert is one alert this node asserts: the peer's outage as its messages
@@ -20,7 +24,7 @@ const (
 // leave the posting node out for the same reason.
 type Alert struct {
 	Name     string
-	Peer     string
+	Peer     string // the peer's or the target's name
 	Severity string
 	StartsAt time.Time
 	Summary  string   // the message's text, without its emoji and markup
@@ -34,9 +38,24 @@ func (a Alert) key() string { return alertKey(a.Name, a.Peer) }
 
 func alertKey(name, peer string) string { return name + "\x00" + peer }
 
-// alertName is the alertname of an episode of kind.
-func alertName(kind domain.AnnouncementKind) string {
-	if kind == domain.AnnouncedPartial {
+// Label is the label that names what the alert is about: "target" for a
+// target's, "peer" for a peer's.
+func (a Alert) Label() string {
+	if config.IsTargetName(a.Peer) {
+		return "target"
+	}
+	return "peer"
+}
+
+// alertName is the alertname of an episode of kind about a peer, or about
+// a target.
+func alertName(kind domain.AnnouncementKind, target bool) string {
+	switch {
+	case target && kind == domain.AnnouncedPartial:
+		return AlertTargetPartial
+	case target:
+		return AlertTargetDown
+	case kind == domain.AnnouncedPartial:
 		return AlertPeerPartial
 	}
 	return AlertPeerDown
@@ -63,7 +82,7 @@ type AlertSource interface {
 // newAlert is the alert of one episode of peer, its summary the text of
 // message m.
 func newAlert(kind domain.AnnouncementKind, peer string, since time.Time, m Message, v domain.Verdict) Alert {
-	a := Alert{Name: alertName(kind), Peer: peer, Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
+	a := Alert{Name: alertName(kind, v.Target()), Peer: peer, Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
 		DownFrom: v.DownFrom(), UpFrom: v.UpFrom()}
 	if kind == domain.AnnouncedPartial {
 		a.Severity = "warning"
@@ -87,20 +106,24 @@ type NodeAlerts struct {
 	State interface{ Snapshot() *domain.Snapshot }
 }
 
-// Alerts returns a MeshPeerDown for each peer this node sees down, none
-// while it is isolated.
+// Alerts returns a MeshPeerDown for each peer this node sees down, and a
+// MeshTargetDown for each target; none while it is isolated.
 func (n NodeAlerts) Alerts() AlertSet {
 	snap := n.State.Snapshot()
 	if snap.Isolated() {
 		return AlertSet{Frozen: true}
 	}
 	var set AlertSet
-	for e := range snap.Peers() {
-		if v := e.View(); v.Status == domain.StatusDown {
-			m := downMessage(e.Name(), v.Since)
-			set.Mine = append(set.Mine, Alert{Name: AlertPeerDown, Peer: e.Name(), Severity: "critical", StartsAt: v.Since,
-				Summary: plainText(m.Text), DownFrom: []string{snap.Node()}})
+	add := func(entries iter.Seq[*domain.PeerEntry], name string) {
+		for e := range entries {
+			if v := e.View(); v.Status == domain.StatusDown {
+				m := downMessage(e.Name(), v.Since)
+				set.Mine = append(set.Mine, Alert{Name: name, Peer: e.Name(), Severity: "critical", StartsAt: v.Since,
+					Summary: plainText(m.Text), DownFrom: []string{snap.Node()}})
+			}
 		}
 	}
+	add(snap.Peers(), AlertPeerDown)
+	add(snap.Targets(), AlertTargetDown)
 	return set
 }

@@ -17,6 +17,7 @@ const (
 	forRelays
 	forWebhooks
 	forOutside
+	forTargets
 )
 
 // A Cut is asked before every connection a node's clients open (probes,
@@ -34,18 +35,8 @@ type Cut func(addr string) error
 // webhook that redirects is misconfigured). cut, when not nil, is asked
 // before each dial.
 func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.Client {
-	dial := (&net.Dialer{Timeout: timeout}).DialContext
-	if cut != nil {
-		next := dial
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if err := cut(addr); err != nil {
-				return nil, &net.OpError{Op: "dial", Net: network, Err: err}
-			}
-			return next(ctx, network, addr)
-		}
-	}
 	t := &http.Transport{
-		DialContext:            dial,
+		DialContext:            dialer(timeout, cut),
 		TLSHandshakeTimeout:    timeout,
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -74,6 +65,13 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.
 		// outside, and often reached through one. Each attempt's context
 		// carries its deadline.
 		t.Proxy = http.ProxyFromEnvironment
+	case forTargets:
+		// As a probe's: a fresh connection each time, no proxy. A redirect
+		// is followed while it stays on the target's host (http to https
+		// is up; a login page elsewhere is not the service): see
+		// sameHostRedirects.
+		t.DisableKeepAlives = true
+		c.CheckRedirect = sameHostRedirects
 	case forOutside:
 		// The isolation guard's check that the outside still answers: by
 		// the way the chat service is reached (the environment's proxy),
@@ -82,6 +80,21 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.
 		t.DisableKeepAlives = true
 	}
 	return c
+}
+
+// dialer opens connections within timeout, asking cut first when it is
+// not nil.
+func dialer(timeout time.Duration, cut Cut) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := (&net.Dialer{Timeout: timeout}).DialContext
+	if cut == nil {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if err := cut(addr); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		return dial(ctx, network, addr)
+	}
 }
 
 // outwardClient is the client and timeout of a poster to a service outside

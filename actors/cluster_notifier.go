@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 // ClusterNotifierConfig is what the cluster notifier is built from.
@@ -204,7 +205,7 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	}
 	if e == nil {
 		e = &episode{kind: kind, began: now, since: now}
-		if own, ok := snap.Peer(peer); ok && kind == domain.AnnouncedDown && own.Status == domain.StatusDown && own.Since.Before(now) {
+		if own, ok := snap.View(peer); ok && kind == domain.AnnouncedDown && own.Status == domain.StatusDown && own.Since.Before(now) {
 			e.since = own.Since // the downtime counts from this node's own down, as in node mode
 		}
 		n.episodes[peer] = e
@@ -352,7 +353,7 @@ func (n *ClusterNotifier) end(peer string, e *episode, v domain.Verdict, now tim
 // ends that the verdict never called down while it lasted.
 func (n *ClusterNotifier) noteOwnView(snap *domain.Snapshot, v domain.Verdict) {
 	peer := v.Peer()
-	own, _ := snap.Peer(peer)
+	own, _ := snap.View(peer)
 	d, was := n.ownDown[peer]
 	if own.Status == domain.StatusDown {
 		if !was || !d.since.Equal(own.Since) {
@@ -392,7 +393,7 @@ func (n *ClusterNotifier) publish(snap *domain.Snapshot) {
 			alerts.Mine = append(alerts.Mine, n.alert(snap, peer, e))
 		case e.announced && e.by != "":
 			records = append(records, AnnouncementRecord{Peer: peer, By: e.by, Announcement: a})
-			alerts.Elsewhere[alertKey(alertName(e.kind), peer)] = true
+			alerts.Elsewhere[alertKey(alertName(e.kind, config.IsTargetName(peer)), peer)] = true
 		}
 	}
 	n.alerts.Store(&alerts)

@@ -85,7 +85,7 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
 		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
-			metrics: NewMetrics(nil)}
+			metrics: NewMetrics(nil, nil)}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start

@@ -62,7 +62,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, changes: NewSignal()}
 		out := &messageRecorder{start: time.Now()}
 		inbox := NewInbox(3, nil, zerolog.Nop())
-		metrics := NewMetrics(nil)
+		metrics := NewMetrics(nil, nil)
 		n := NewNotifier(NotifierConfig{Followups: Schedule{time.Hour}, Inbox: inbox, Out: out, Now: time.Now(),
 			State: state, Changes: state.changes, Settle: 3 * time.Second, Metrics: metrics, Log: zerolog.Nop()})
 		go n.Serve(t.Context())

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"iter"
 	"maps"
 	"net/http"
 	"sort"
@@ -58,7 +59,9 @@ func mailboxes() []string { return []string{"notifier", "webhook"} }
 type Metrics struct {
 	registry      *prometheus.Registry
 	probes        *probeCollector
+	targetProbes  *probeCollector
 	transitions   *prometheus.CounterVec
+	targetChanges *prometheus.CounterVec
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
 	webhook       *prometheus.CounterVec
@@ -72,15 +75,20 @@ type Metrics struct {
 	relayBytes    *prometheus.CounterVec
 }
 
-// NewMetrics returns the metrics of a node that probes peers: its counters
-// and the Go and process collectors. The peers' gauges come with Handler.
-func NewMetrics(peers []config.Peer) *Metrics {
+// NewMetrics returns the metrics of a node that probes peers and targets:
+// its counters and the Go and process collectors. The peers' and targets'
+// gauges come with Handler.
+func NewMetrics(peers []config.Peer, targets []config.Target) *Metrics {
 	m := &Metrics{
-		registry: prometheus.NewRegistry(),
-		probes:   &probeCollector{byPeer: map[string]*ProbeStats{}},
+		registry:     prometheus.NewRegistry(),
+		probes:       &probeCollector{byPeer: map[string]*ProbeStats{}, total: probesDesc, duration: probeDurationDesc},
+		targetProbes: &probeCollector{byPeer: map[string]*ProbeStats{}, total: targetProbesDesc, duration: targetProbeDurationDesc},
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_transitions_total", Help: "Changes of a peer's status, by the status it changed to.",
 		}, []string{"peer", "status"}),
+		targetChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mesh_target_transitions_total", Help: "Changes of a target's status as this node sees it, by the status it changed to.",
+		}, []string{"target", "status"}),
 		relaySent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_relay_sent_total", Help: "Relays this node posted to its peers, by result.",
 		}, []string{"result"}),
@@ -116,7 +124,7 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		}, []string{"node", "cluster", "version"}),
 	}
 	m.registry.MustRegister(
-		m.probes, m.transitions, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
+		m.probes, m.targetProbes, m.transitions, m.targetChanges, m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
 		m.alertmanager, m.info, m.httpBytes, m.relayBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -127,6 +135,11 @@ func NewMetrics(peers []config.Peer) *Metrics {
 		m.ForPeer(p.Name)
 		m.transitions.WithLabelValues(p.Name, string(domain.StatusUp))
 		m.transitions.WithLabelValues(p.Name, string(domain.StatusDown))
+	}
+	for _, t := range targets {
+		m.ForTarget(t.Name)
+		m.targetChanges.WithLabelValues(t.Name, string(domain.StatusUp))
+		m.targetChanges.WithLabelValues(t.Name, string(domain.StatusDown))
 	}
 	m.relayBytes.WithLabelValues("sent")
 	m.relayBytes.WithLabelValues("received")
@@ -240,9 +253,22 @@ func (m *Metrics) ForPeer(peer string) *ProbeStats {
 	return m.probes.forPeer(peer)
 }
 
-// Transition counts a change of status; the state owner calls it.
+// ForTarget returns a target's probe statistics, as ForPeer a peer's.
+func (m *Metrics) ForTarget(target string) *ProbeStats {
+	if m == nil {
+		return nil
+	}
+	return m.targetProbes.forPeer(target)
+}
+
+// Transition counts a change of status of a peer or a target; the state
+// owner calls it.
 func (m *Metrics) Transition(t domain.Transition) {
 	if m == nil {
+		return
+	}
+	if config.IsTargetName(t.Peer) {
+		m.targetChanges.WithLabelValues(t.Peer, string(t.To)).Inc()
 		return
 	}
 	m.transitions.WithLabelValues(t.Peer, string(t.To)).Inc()
@@ -309,6 +335,14 @@ var (
 		"Failed probes of the peer since its last success.", []string{"peer"}, nil)
 	clusterStatusDesc = prometheus.NewDesc("mesh_cluster_peer_status",
 		"The cluster's verdict on the peer as this node reaches it: 1 for the status it is in, 0 for the others.", []string{"peer", "status"}, nil)
+	targetUpDesc = prometheus.NewDesc("mesh_target_up",
+		"1 if this node sees the target up, 0 if down; absent while unknown.", []string{"target"}, nil)
+	targetFailuresDesc = prometheus.NewDesc("mesh_target_consecutive_failures",
+		"Failed probes of the target since its last success.", []string{"target"}, nil)
+	clusterTargetDesc = prometheus.NewDesc("mesh_cluster_target_status",
+		"The cluster's verdict on the target as this node reaches it: 1 for the status it is in, 0 for the others.", []string{"target", "status"}, nil)
+	certExpiryDesc = prometheus.NewDesc("mesh_target_cert_expiry_seconds",
+		"When the certificate an HTTPS target last showed this node expires, in Unix seconds (as blackbox_exporter's probe_ssl_earliest_cert_expiry); absent before the first handshake.", []string{"target"}, nil)
 )
 
 // clusterStatuses are the values of mesh_cluster_peer_status's status label.
@@ -320,29 +354,46 @@ func (g peerGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- peerUpDesc
 	ch <- peerFailuresDesc
 	ch <- clusterStatusDesc
+	ch <- targetUpDesc
+	ch <- targetFailuresDesc
+	ch <- clusterTargetDesc
+	ch <- certExpiryDesc
 }
 
 func (g peerGauges) Collect(ch chan<- prometheus.Metric) {
 	snap := g.state.Snapshot()
-	for e := range snap.Peers() {
-		v := e.View()
-		switch v.Status {
-		case domain.StatusUp:
-			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 1, e.Name())
-		case domain.StatusDown:
-			ch <- prometheus.MustNewConstMetric(peerUpDesc, prometheus.GaugeValue, 0, e.Name())
+	views := func(entries iter.Seq[*domain.PeerEntry], up, failures *prometheus.Desc) {
+		for e := range entries {
+			v := e.View()
+			switch v.Status {
+			case domain.StatusUp:
+				ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, 1, e.Name())
+			case domain.StatusDown:
+				ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, 0, e.Name())
+			}
+			ch <- prometheus.MustNewConstMetric(failures, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
 		}
-		ch <- prometheus.MustNewConstMetric(peerFailuresDesc, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
+	}
+	views(snap.Peers(), peerUpDesc, peerFailuresDesc)
+	views(snap.Targets(), targetUpDesc, targetFailuresDesc)
+	for e := range snap.Targets() {
+		if c := e.Cert(); !c.NotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), e.Name())
+		}
 	}
 	// A series per status, 1 for the one the peer is in (a state set), so
 	// that an alert reads as mesh_cluster_peer_status{status="down"} == 1.
 	for v := range snap.Verdicts().All() {
+		desc := clusterStatusDesc
+		if v.Target() {
+			desc = clusterTargetDesc
+		}
 		for _, st := range clusterStatuses() {
 			value := 0.0
 			if v.Status() == st {
 				value = 1
 			}
-			ch <- prometheus.MustNewConstMetric(clusterStatusDesc, prometheus.GaugeValue, value, v.Peer(), string(st))
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, v.Peer(), string(st))
 		}
 	}
 }
@@ -382,10 +433,12 @@ func (s *ProbeStats) Probe(ok bool, rtt time.Duration) {
 }
 
 // probeCollector makes mesh_probes_total and mesh_probe_duration_seconds
-// from every peer's ProbeStats.
+// from every peer's ProbeStats, or the mesh_target_ ones from every
+// target's.
 type probeCollector struct {
-	mu     sync.Mutex
-	byPeer map[string]*ProbeStats
+	mu              sync.Mutex
+	byPeer          map[string]*ProbeStats
+	total, duration *prometheus.Desc
 }
 
 var (
@@ -393,6 +446,10 @@ var (
 		"Probes of a peer, by result (ok or failed).", []string{"peer", "result"}, nil)
 	probeDurationDesc = prometheus.NewDesc("mesh_probe_duration_seconds",
 		"Round-trip time of a probe, successful or not.", []string{"peer"}, nil)
+	targetProbesDesc = prometheus.NewDesc("mesh_target_probes_total",
+		"Probes of a target, by result (ok or failed).", []string{"target", "result"}, nil)
+	targetProbeDurationDesc = prometheus.NewDesc("mesh_target_probe_duration_seconds",
+		"Time a target's probe took, successful or not (connect, TLS, answer and body for HTTP; connect for TCP).", []string{"target"}, nil)
 )
 
 func (c *probeCollector) forPeer(peer string) *ProbeStats {
@@ -407,8 +464,8 @@ func (c *probeCollector) forPeer(peer string) *ProbeStats {
 }
 
 func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- probesDesc
-	ch <- probeDurationDesc
+	ch <- c.total
+	ch <- c.duration
 }
 
 func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -416,8 +473,8 @@ func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
 	peers := maps.Clone(c.byPeer)
 	c.mu.Unlock()
 	for peer, s := range peers {
-		ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(s.ok.Load()), peer, "ok")
-		ch <- prometheus.MustNewConstMetric(probesDesc, prometheus.CounterValue, float64(s.failed.Load()), peer, "failed")
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.ok.Load()), peer, "ok")
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.failed.Load()), peer, "failed")
 		cumulative := make(map[float64]uint64, len(probeBuckets))
 		var count uint64
 		for i, bound := range probeBuckets {
@@ -427,6 +484,6 @@ func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
 		count += s.buckets[len(probeBuckets)].Load()
 		// Read one after another while probes go on, the counts may be a probe
 		// apart; Prometheus takes that as it takes any scrape mid-stream.
-		ch <- prometheus.MustNewConstHistogram(probeDurationDesc, count, float64(s.sumMicros.Load())/1e6, cumulative, peer)
+		ch <- prometheus.MustNewConstHistogram(c.duration, count, float64(s.sumMicros.Load())/1e6, cumulative, peer)
 	}
 }

@@ -49,7 +49,7 @@ func gather(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapsh
 
 func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
 	o := newTestOwner("a", "b", "c")
-	m := NewMetrics(configPeers("a", "b", "c"))
+	m := NewMetrics(configPeers("a", "b", "c"), nil)
 	ctx := t.Context()
 	go o.Serve(ctx)
 	report(t, o, "a", true)
@@ -98,7 +98,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 // Every kind of message has its sent and suppressed series from the start,
 // at zero, so that a rate() or an alert on them works before the first.
 func TestMessageCountersExistFromTheStart(t *testing.T) {
-	m := NewMetrics(nil)
+	m := NewMetrics(nil, nil)
 	families := scrape(t, m, newTestOwner())
 	count := func(name string) int {
 		if f, ok := families[name]; ok {
@@ -116,7 +116,7 @@ func TestMessageCountersExistFromTheStart(t *testing.T) {
 
 func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 	o := newTestOwner("a")
-	m := NewMetrics(configPeers("a"))
+	m := NewMetrics(configPeers("a"), nil)
 	for _, rtt := range []time.Duration{3 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
 		m.ForPeer("a").Probe(true, rtt)
 	}
@@ -160,7 +160,7 @@ func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 
 func TestClusterStatusIsAStateSetPerPeer(t *testing.T) {
 	o := newTestOwner("a", "b")
-	m := NewMetrics(configPeers("a", "b"))
+	m := NewMetrics(configPeers("a", "b"), nil)
 	go o.Serve(t.Context())
 	report(t, o, "a", true)
 	report(t, o, "b", false)

@@ -274,7 +274,7 @@ func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
 // dropped transition is logged and counted.
 func TestAFullInboxDropsSilentTransitionsFirstAndCountsTheDrops(t *testing.T) {
 	var logs syncWriter
-	m := NewMetrics(configPeers("a"))
+	m := NewMetrics(configPeers("a"), nil)
 	inbox := NewInbox(1, m, zerolog.New(&logs))
 	silent := domain.Transition{Peer: "a", From: domain.StatusUnknown, To: domain.StatusUp}
 	down := domain.Transition{Peer: "a", From: domain.StatusUp, To: domain.StatusDown}

@@ -38,9 +38,11 @@ type Waker interface {
 // of its changes is given here, so that it is wired when it is built; each
 // of those may be nil (or a nil *Signal or mailbox) when nobody listens.
 type OwnerConfig struct {
-	Node      string
-	Peers     []config.Peer
-	Threshold int // consecutive failures before a peer is down
+	Node    string
+	Peers   []config.Peer
+	Targets []config.Target // probed like peers, judged like peers, relayed to nobody
+	// Threshold is the consecutive failures before a peer is down.
+	Threshold int
 	// SuccessThreshold is how many successes in a row bring a down peer
 	// back up; 0 is taken as 1, the seed's behaviour.
 	SuccessThreshold int
@@ -82,12 +84,15 @@ type Owner struct {
 	// the peers' states it had.
 	peers     []*peerState // sorted by name, as the snapshot's entries
 	index     map[string]int
+	targets   []*peerState // sorted by name; a target is kept as a peer is
+	targetIdx map[string]int
 	probed    map[string]bool // peers probed since the last complete round
 	published time.Time       // when the last snapshot was
 	// What the current snapshot was made of. The owner never changes them
 	// in place: a batch copies them first, since the snapshot shares them.
-	entries []*domain.PeerEntry
-	relayed map[string]*domain.RelayCopy
+	entries       []*domain.PeerEntry
+	targetEntries []*domain.PeerEntry
+	relayed       map[string]*domain.RelayCopy
 	// The verdicts of the current snapshot, and when a relay they counted
 	// goes stale: until then, only a change of status or of relays can
 	// change them.
@@ -113,7 +118,7 @@ func NewOwner(cfg OwnerConfig) *Owner {
 	peers := slices.SortedFunc(slices.Values(cfg.Peers), func(a, b config.Peer) int { return cmp.Compare(a.Name, b.Name) })
 	o := &Owner{
 		cfg:      cfg,
-		results:  make(chan domain.ProbeResult, len(peers)+1), // each prober has at most one result in flight
+		results:  make(chan domain.ProbeResult, len(peers)+len(cfg.Targets)+1), // each prober has at most one result in flight
 		relays:   make(chan relayMsg, 16),
 		isolated: make(chan bool, 1),
 		index:    make(map[string]int, len(peers)),
@@ -121,17 +126,29 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		relayed:  map[string]*domain.RelayCopy{},
 	}
 	restored := cfg.Saved.Restored()
-	for i, peer := range peers {
-		o.index[peer.Name] = i
-		p := newPeerState(peer.Name, cfg.Boot)
-		if r, ok := restored[peer.Name]; ok {
+	restore := func(name string) *peerState {
+		p := newPeerState(name, cfg.Boot)
+		if r, ok := restored[name]; ok {
 			p.view = r.View
 			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
 		}
+		return p
+	}
+	for i, peer := range peers {
+		o.index[peer.Name] = i
+		p := restore(peer.Name)
 		o.peers = append(o.peers, p)
 		o.entries = append(o.entries, p.entry())
 	}
-	snap, _ := o.withVerdicts(domain.NewSnapshot(cfg.Node, o.entries, o.relayed).WithIsolated(false), true, cfg.Boot)
+	targets := slices.SortedFunc(slices.Values(cfg.Targets), func(a, b config.Target) int { return cmp.Compare(a.Name, b.Name) })
+	o.targetIdx = make(map[string]int, len(targets))
+	for i, t := range targets {
+		o.targetIdx[t.Name] = i
+		p := restore(t.Name)
+		o.targets = append(o.targets, p)
+		o.targetEntries = append(o.targetEntries, p.entry())
+	}
+	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
 	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
 	return o
@@ -249,6 +266,7 @@ func (o *Owner) turn(ctx context.Context) error {
 // visible in the published snapshot.
 type batch struct {
 	entries     []*domain.PeerEntry // a private copy of the snapshot's entries, made on first change
+	targets     []*domain.PeerEntry // the same of the targets' entries
 	relayed     map[string]*domain.RelayCopy
 	transitions []domain.Transition
 	roundDone   bool
@@ -268,25 +286,49 @@ func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 	}
 	i, ok := o.index[r.Peer]
 	if !ok {
+		if i, ok = o.targetIdx[r.Peer]; ok {
+			o.applyTargetResult(b, i, r)
+			return
+		}
 		o.cfg.Log.Warn().Str("peer", r.Peer).Msg("probe result for a peer this node does not probe; ignored")
 		return
 	}
 	p := o.peers[i]
-	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
-	p.measured(r.RTT)
+	o.observe(b, p, r)
 	if b.entries == nil {
 		b.entries = slices.Clone(o.entries)
-	}
-	if changed {
-		p.record(t)
-		o.logTransition(t)
-		b.transitions = append(b.transitions, t)
 	}
 	b.entries[i] = p.entry()
 	o.probed[r.Peer] = true
 	if len(o.probed) == len(o.peers) {
 		clear(o.probed)
 		b.roundDone = true
+	}
+}
+
+// applyTargetResult applies a target's probe: as a peer's, but a target
+// has no part in a round, which is about the peers a relay goes to.
+func (o *Owner) applyTargetResult(b *batch, i int, r domain.ProbeResult) {
+	p := o.targets[i]
+	o.observe(b, p, r)
+	if r.Cert != (domain.Cert{}) {
+		p.cert = r.Cert
+	}
+	if b.targets == nil {
+		b.targets = slices.Clone(o.targetEntries)
+	}
+	b.targets[i] = p.entry()
+}
+
+// observe applies one probe outcome to a peer or a target, and keeps the
+// transition it causes.
+func (o *Owner) observe(b *batch, p *peerState, r domain.ProbeResult) {
+	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
+	p.measured(r.RTT)
+	if changed {
+		p.record(t)
+		o.logTransition(t)
+		b.transitions = append(b.transitions, t)
 	}
 }
 
@@ -316,18 +358,20 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 }
 
 func (o *Owner) publish(b *batch) {
-	if b.entries == nil && b.relayed == nil && !b.isolation {
+	if b.entries == nil && b.targets == nil && b.relayed == nil && !b.isolation {
 		return
 	}
 	if b.entries != nil {
 		o.entries = b.entries
 	}
+	if b.targets != nil {
+		o.targetEntries = b.targets
+	}
 	if b.relayed != nil {
 		o.relayed = b.relayed
 	}
 	now := time.Now()
-	s := domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
-	snap, reached := o.withVerdicts(s, len(b.transitions) > 0 || b.opinions || b.isolation, now)
+	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation, now)
 	o.current.Store(snap)
 	o.published = now
 	if (reached || b.relayed != nil) && o.cfg.ClusterChanged != nil {
@@ -345,6 +389,15 @@ func (o *Owner) publish(b *batch) {
 	if b.roundDone && o.cfg.RoundDone != nil {
 		o.cfg.RoundDone.Notify()
 	}
+}
+
+// snapshot is a new snapshot of what the owner holds, without verdicts.
+func (o *Owner) snapshot() *domain.Snapshot {
+	s := domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
+	if len(o.targetEntries) > 0 {
+		s = s.WithTargets(o.targetEntries)
+	}
+	return s
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last
@@ -367,10 +420,14 @@ func (o *Owner) logTransition(t domain.Transition) {
 	if t.To == domain.StatusDown {
 		ev = log.Warn()
 	}
-	ev = ev.Str("peer", t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
+	what := "peer"
+	if config.IsTargetName(t.Peer) {
+		what = "target"
+	}
+	ev = ev.Str(what, t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
 	if !t.DownSince.IsZero() && t.To == domain.StatusUp {
 		// A clock stepped back mid-outage must not log a negative downtime.
 		ev = ev.Int64("duration_ms", max(t.At.Sub(t.DownSince), 0).Milliseconds())
 	}
-	ev.Msgf("peer is %s", t.To)
+	ev.Msgf("%s is %s", what, t.To)
 }

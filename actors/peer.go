@@ -21,6 +21,8 @@ type peerState struct {
 	history []domain.HistoryEntry
 	// successes counts successful probes in a row while the peer is down.
 	successes int
+	// cert is the certificate a target's latest TLS handshake met.
+	cert domain.Cert
 }
 
 func newPeerState(name string, boot time.Time) *peerState {
@@ -29,7 +31,11 @@ func newPeerState(name string, boot time.Time) *peerState {
 
 // entry is the peer as a snapshot publishes it.
 func (p *peerState) entry() *domain.PeerEntry {
-	return domain.NewPeerEntry(p.name, p.view, domain.NewHistory(p.history))
+	e := domain.NewPeerEntry(p.name, p.view, domain.NewHistory(p.history))
+	if p.cert != (domain.Cert{}) {
+		e = e.WithCert(p.cert)
+	}
+	return e
 }
 
 // record appends a transition to the history and forgets what is older

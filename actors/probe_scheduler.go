@@ -34,6 +34,7 @@ func PhaseOffset(i, n int, interval time.Duration) time.Duration {
 // ProbersConfig is what a node's probe scheduler is built from.
 type ProbersConfig struct {
 	Peers     []config.Peer
+	Targets   []config.Target
 	Interval  time.Duration
 	Timeout   time.Duration
 	UserAgent string
@@ -60,9 +61,17 @@ type ProbeScheduler struct {
 func NewProbers(cfg ProbersConfig) *ProbeScheduler {
 	client := newHTTPClient(forProbes, cfg.Timeout, cfg.Cut)
 	s := &ProbeScheduler{interval: cfg.Interval}
+	n := len(cfg.Peers) + len(cfg.Targets) // all dealt over one grid
 	for i, peer := range cfg.Peers {
 		s.add(NewProber(ProberConfig{Peer: peer, Timeout: cfg.Timeout, Client: client, UserAgent: cfg.UserAgent,
-			Owner: cfg.Owner, Metrics: cfg.Metrics, Log: cfg.Log}), PhaseOffset(i, len(cfg.Peers), cfg.Interval))
+			Owner: cfg.Owner, Metrics: cfg.Metrics, Log: cfg.Log}), PhaseOffset(i, n, cfg.Interval))
+	}
+	if len(cfg.Targets) > 0 {
+		targets, dial := newHTTPClient(forTargets, cfg.Timeout, cfg.Cut), dialer(cfg.Timeout, cfg.Cut)
+		for i, t := range cfg.Targets {
+			s.add(NewTargetProber(TargetProberConfig{Target: t, Timeout: cfg.Timeout, Client: targets, Dial: dial, UserAgent: cfg.UserAgent,
+				Owner: cfg.Owner, Metrics: cfg.Metrics, Log: cfg.Log}), PhaseOffset(len(cfg.Peers)+i, n, cfg.Interval))
+		}
 	}
 	return s
 }
@@ -129,7 +138,7 @@ func (s *ProbeScheduler) probe(ctx context.Context, p *Prober, panics chan<- any
 	defer func() {
 		if v := recover(); v != nil {
 			select {
-			case panics <- fmt.Sprintf("probe of %s panicked: %v\n%s", p.cfg.Peer.Name, v, debug.Stack()):
+			case panics <- fmt.Sprintf("probe of %s panicked: %v\n%s", p.name, v, debug.Stack()):
 			default: // one is on its way already
 			}
 		}

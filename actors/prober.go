@@ -33,13 +33,19 @@ type ProberConfig struct {
 	Log       zerolog.Logger
 }
 
-// Prober probes one peer, one probe at a time, and reports each outcome to
-// the state owner. It is not a goroutine of its own: the probe scheduler
-// says when, and each probe runs in a goroutine of its own, so a peer that
-// hangs delays nobody else.
+// Prober probes one peer or target, one probe at a time, and reports each
+// outcome to the state owner. It is not a goroutine of its own: the probe
+// scheduler says when, and each probe runs in a goroutine of its own, so a
+// peer that hangs delays nobody else.
 type Prober struct {
-	cfg     ProberConfig
-	req     *http.Request // template; cloned with a context per probe
+	name    string // the peer's or the target's
+	field   string // what logs call it: "peer" or "target"
+	timeout time.Duration
+	owner   Reporter
+	logger  zerolog.Logger
+	// check makes one probe within ctx's deadline: nil when it succeeds,
+	// else why not; and the certificate it met over TLS, if any.
+	check   func(ctx context.Context) (domain.Cert, error)
 	metrics *ProbeStats
 
 	// Owned by the scheduler's goroutine; kept across its restarts, so a
@@ -64,7 +70,26 @@ func NewProber(cfg ProberConfig) *Prober {
 		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer.Name, cfg.Peer.URL, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)
-	return &Prober{cfg: cfg, req: req, metrics: cfg.Metrics.ForPeer(cfg.Peer.Name)}
+	return &Prober{name: cfg.Peer.Name, field: "peer", timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log,
+		check: func(ctx context.Context) (domain.Cert, error) { return domain.Cert{}, ping(ctx, cfg.Client, req) }, metrics: cfg.Metrics.ForPeer(cfg.Peer.Name)}
+}
+
+// ping is a peer's probe: GET /ping, and HTTP 200 is success.
+func ping(ctx context.Context, client *http.Client, req *http.Request) error {
+	resp, err := client.Do(req.Clone(ctx))
+	if err != nil {
+		return err
+	}
+	// Read a little so the server is not cut off mid-answer, then drop it.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return fmt.Errorf("answered %s (redirect to %s, not followed)", resp.Status, loc)
+		}
+		return fmt.Errorf("answered %s", resp.Status)
+	}
+	return nil
 }
 
 // run makes one probe and hands its outcome on. A probe cut short because
@@ -79,28 +104,17 @@ func (p *Prober) run(ctx context.Context) {
 	}
 	p.logOutcome(r)
 	p.metrics.Probe(r.OK, r.RTT)
-	_ = p.cfg.Owner.Report(ctx, r) // fails only when ctx ends
+	_ = p.owner.Report(ctx, r) // fails only when ctx ends
 }
 
-// probe makes one GET /ping within the timeout; HTTP 200 is success.
+// probe makes one check within the timeout.
 func (p *Prober) probe(ctx context.Context) domain.ProbeResult {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	start := time.Now()
-	resp, err := p.cfg.Client.Do(p.req.Clone(ctx))
-	if err == nil {
-		// Read a little so the server is not cut off mid-answer, then drop it.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("answered %s", resp.Status)
-			if loc := resp.Header.Get("Location"); loc != "" {
-				err = fmt.Errorf("answered %s (redirect to %s, not followed)", resp.Status, loc)
-			}
-		}
-	}
+	cert, err := p.check(ctx)
 	end := time.Now()
-	return domain.ProbeResult{Peer: p.cfg.Peer.Name, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start)}
+	return domain.ProbeResult{Peer: p.name, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start), Cert: cert}
 }
 
 // describe turns a client error into what an operator needs to read: the
@@ -111,7 +125,7 @@ func (p *Prober) describe(err error) error {
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return fmt.Errorf("timed out after %s", p.cfg.Timeout)
+		return fmt.Errorf("timed out after %s", p.timeout)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -140,5 +154,5 @@ func (p *Prober) logOutcome(r domain.ProbeResult) {
 }
 
 func (p *Prober) log(level zerolog.Level, r domain.ProbeResult) *zerolog.Event {
-	return p.cfg.Log.WithLevel(level).Str("peer", r.Peer).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
+	return p.logger.WithLevel(level).Str(p.field, r.Peer).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
 }

@@ -121,7 +121,7 @@ func TestProberOverrunSkipsMissedSlots(t *testing.T) {
 		start := time.Now()
 		rec := &recorder{}
 		p := clockProber("slow", clockPeer{delay: 2500 * time.Millisecond}, rec)
-		p.cfg.Timeout = 10 * time.Second
+		p.timeout = 10 * time.Second
 		go onGrid(slotted{p, 0}).Serve(t.Context())
 		time.Sleep(6 * time.Second)
 		got := startOffsets(start, rec.all())

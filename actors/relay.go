@@ -180,9 +180,14 @@ func (s *RelaySender) send(ctx context.Context) {
 		announced = s.cfg.Announcements.Announced()
 	}
 	now := time.Now()
-	views := make(map[string]domain.PeerView, snap.Len())
+	// Peers and targets alike: a delta carries the changed views of
+	// either (their names never meet: a target's holds "://").
+	views := make(map[string]domain.PeerView, snap.Len()+snap.TargetCount())
 	for p := range snap.Peers() {
 		views[p.Name()] = p.View()
+	}
+	for t := range snap.Targets() {
+		views[t.Name()] = t.View()
 	}
 	// The whole relay, plain and gzipped, made once for all the peers
 	// that get it, and only if one does.

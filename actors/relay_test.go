@@ -286,7 +286,7 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 		views[fmt.Sprintf("peer-%02d.mesh.example.org", i)] = domain.StatusUp
 	}
 	views["mesh"], views["seed"] = domain.StatusUp, domain.StatusUp
-	metrics := NewMetrics(nil)
+	metrics := NewMetrics(nil, nil)
 	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: fixedState{snapshotOf(views)},
 		Peers: []config.Peer{{Name: "mesh", URL: meshPeer.URL}, {Name: "seed", URL: seedPeer.URL}}, Metrics: metrics, Log: zerolog.Nop()})
 	for range 3 {

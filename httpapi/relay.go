@@ -6,6 +6,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"iter"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,7 +114,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, domain.RelayInvalid, err.Error())
 		return
 	}
-	node, peers := relay.Node, relay.Peers
+	node, peers, targets := relay.Node, relay.Peers, relay.Targets
 	if !h.peers[node] {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
@@ -125,33 +127,51 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case relay.Delta:
 		// Each changed view must be no older than the one held; the rest
 		// stay as held. A delayed or replayed delta changes nothing.
-		for name, v := range peers {
-			if was, ok := held.Peer(name); ok && v.Since.Before(was.Since) {
-				refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
-				return
-			}
+		if olderThan(peers, held.Peer) || olderThan(targets, held.Target) {
+			refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
+			return
 		}
-		merged := make(map[string]domain.PeerView, held.Len()+len(peers))
-		for name, v := range held.Peers() {
-			merged[name] = v
-		}
-		for name, v := range peers {
-			merged[name] = v
-		}
-		peers = merged
-	case holds && !held.Supersedes(domain.Newest(peers), time.Now()):
+		peers, targets = laidOver(held.Peers(), peers), laidOver(held.Targets(), targets)
+	case holds && !held.Supersedes(newest(peers, targets), time.Now()):
 		refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
 	defer cancel()
-	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).Announcing(relay.Announced).Isolating(relay.Isolated)); err != nil {
+	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).WithTargets(targets).Announcing(relay.Announced).Isolating(relay.Isolated)); err != nil {
 		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}
 	h.counter.RelayReceived(domain.RelayAccepted)
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
+}
+
+// newest is domain.Newest of a relay's peers and targets together.
+func newest(peers, targets map[string]domain.PeerView) time.Time {
+	n := domain.Newest(peers)
+	if t := domain.Newest(targets); t.After(n) {
+		n = t
+	}
+	return n
+}
+
+// olderThan reports whether any view of a delta is older than the one held
+// of the same name.
+func olderThan(views map[string]domain.PeerView, held func(string) (domain.PeerView, bool)) bool {
+	for name, v := range views {
+		if was, ok := held(name); ok && v.Since.Before(was.Since) {
+			return true
+		}
+	}
+	return false
+}
+
+// laidOver returns the views held with a delta's views laid over them.
+func laidOver(held iter.Seq2[string, domain.PeerView], delta map[string]domain.PeerView) map[string]domain.PeerView {
+	merged := maps.Collect(held)
+	maps.Copy(merged, delta)
+	return merged
 }
 
 var (

@@ -3,6 +3,7 @@ package domain
 import (
 	"iter"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,7 @@ const (
 // the observers that see it down and those that see it up, in name order.
 type Verdict struct {
 	peer     string
+	target   bool // the verdict is on a target (TARGETS), not a node
 	status   ClusterStatus
 	downFrom []string
 	upFrom   []string
@@ -27,6 +29,9 @@ type Verdict struct {
 
 // Peer is the peer the verdict is on.
 func (v Verdict) Peer() string { return v.peer }
+
+// Target reports whether the verdict is on a target, not on a node.
+func (v Verdict) Target() bool { return v.target }
 
 // Status is the verdict.
 func (v Verdict) Status() ClusterStatus { return v.status }
@@ -106,6 +111,9 @@ func (r ClusterRule) quorum(n int) int {
 // so): its view says nothing of P.
 // P is down when at least the quorum of its observers see it down, up when
 // more than half see it up, else partial.
+//
+// A target (TARGETS) is judged the same way from the relays' "targets";
+// it is no node, so every node but an isolated one observes it.
 func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 	type fresh struct {
 		node string
@@ -117,9 +125,14 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 			relays = append(relays, fresh{node, r})
 		}
 	}
-	vs := &Verdicts{list: make([]Verdict, 0, len(s.peers))}
-	for _, e := range s.peers {
-		v := Verdict{peer: e.name}
+	vs := &Verdicts{list: make([]Verdict, 0, len(s.peers)+len(s.targets))}
+	watched := s.peers
+	if len(s.targets) > 0 {
+		watched = append(slices.Clone(s.peers), s.targets...)
+	}
+	for i, e := range watched {
+		target := i >= len(s.peers)
+		v := Verdict{peer: e.name, target: target}
 		n := 0
 		see := func(observer string, status Status) {
 			n++
@@ -137,7 +150,7 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 			if r.node == e.name {
 				continue // a node's word on itself is not an observation
 			}
-			if pv, ok := r.copy.Peer(e.name); ok {
+			if pv, ok := r.copy.view(e.name, target); ok {
 				see(r.node, pv.Status)
 			}
 		}
@@ -152,6 +165,11 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 			v.status = ClusterPartial
 		}
 		vs.list = append(vs.list, v)
+	}
+	if len(s.targets) > 0 {
+		// Of looks names up by binary search. A peer's name never holds
+		// "://", a target's always does, so no name is both.
+		slices.SortFunc(vs.list, func(a, b Verdict) int { return strings.Compare(a.peer, b.peer) })
 	}
 	return vs
 }

@@ -26,6 +26,9 @@ type ProbeResult struct {
 	OK   bool
 	Err  error // why it failed; nil when OK
 	RTT  time.Duration
+	// Cert is the certificate a target's probe over TLS met, even when
+	// the probe failed after the handshake; zero otherwise.
+	Cert Cert
 }
 
 // Transition is a change of a peer's status, emitted by the state owner to
@@ -44,4 +47,12 @@ type Transition struct {
 // except the silent unknown -> up at boot.
 func (t Transition) Notifies() bool {
 	return !(t.From == StatusUnknown && t.To == StatusUp)
+}
+
+// Cert is what a target's probe learnt of the certificate its server
+// showed: when it expires, and its SHA-256 fingerprint, so that a warning
+// is said once per certificate, and again for its successor.
+type Cert struct {
+	NotAfter    time.Time
+	Fingerprint string // hex; "" when no certificate was seen
 }

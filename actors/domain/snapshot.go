@@ -15,6 +15,7 @@ type PeerEntry struct {
 	name    string
 	view    PeerView
 	history History
+	cert    Cert // a target's certificate, from its latest probe over TLS
 }
 
 // NewPeerEntry returns the entry of one peer.
@@ -31,12 +32,24 @@ func (e *PeerEntry) View() PeerView { return e.view }
 // History is the peer's transitions, oldest first.
 func (e *PeerEntry) History() History { return e.history }
 
+// WithCert returns a copy of e that holds a target's certificate.
+func (e *PeerEntry) WithCert(c Cert) *PeerEntry {
+	n := *e
+	n.cert = c
+	return &n
+}
+
+// Cert is the certificate a target's latest probe over TLS met; zero for
+// a peer, a TCP or plain HTTP target, or before the first handshake.
+func (e *PeerEntry) Cert() Cert { return e.cert }
+
 // RelayCopy is the latest view a peer relayed to this node. Its fields are
 // unexported, so it cannot change once made.
 type RelayCopy struct {
 	receivedAt time.Time
 	newest     time.Time
 	peers      map[string]PeerView
+	targets    map[string]PeerView     // the relaying node's view of the targets; nil: none
 	announced  map[string]Announcement // by peer; nil from a node that announces nothing
 	isolated   bool                    // the relaying node said it was isolated
 }
@@ -65,6 +78,37 @@ func Newest(views map[string]PeerView) time.Time {
 		}
 	}
 	return newest
+}
+
+// WithTargets returns a copy of r that carries the relaying node's view of
+// the targets. It takes the map over.
+func (r *RelayCopy) WithTargets(targets map[string]PeerView) *RelayCopy {
+	c := *r
+	c.targets = targets
+	if n := Newest(targets); n.After(c.newest) {
+		c.newest = n
+	}
+	return &c
+}
+
+// Target returns what the relaying node sees of the target name.
+func (r *RelayCopy) Target(name string) (PeerView, bool) {
+	v, ok := r.targets[name]
+	return v, ok
+}
+
+// TargetCount is the number of targets the relay lists.
+func (r *RelayCopy) TargetCount() int { return len(r.targets) }
+
+// Targets yields the relayed views of the targets in name order.
+func (r *RelayCopy) Targets() iter.Seq2[string, PeerView] { return sortedViews(r.targets) }
+
+// view is the relayed view of a peer, or of a target.
+func (r *RelayCopy) view(name string, target bool) (PeerView, bool) {
+	if target {
+		return r.Target(name)
+	}
+	return r.Peer(name)
 }
 
 // Newest is the latest instant the relayed views record (see Newest).
@@ -124,11 +168,17 @@ func (r *RelayCopy) Announcements() iter.Seq2[string, Announcement] {
 // same peers. A newer copy that does is no reason to reach the verdicts
 // again, which costs the square of the cluster.
 func (r *RelayCopy) SameOpinions(o *RelayCopy) bool {
-	if r.isolated != o.isolated || len(r.peers) != len(o.peers) {
+	return r.isolated == o.isolated && sameStatuses(r.peers, o.peers) && sameStatuses(r.targets, o.targets)
+}
+
+// sameStatuses reports whether two sets of views list the same names with
+// the same statuses.
+func sameStatuses(a, b map[string]PeerView) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for name, v := range r.peers {
-		if w, ok := o.peers[name]; !ok || w.Status != v.Status {
+	for name, v := range a {
+		if w, ok := b[name]; !ok || w.Status != v.Status {
 			return false
 		}
 	}
@@ -148,10 +198,13 @@ func (r *RelayCopy) Peer(name string) (PeerView, bool) {
 }
 
 // Peers yields the relayed views in name order.
-func (r *RelayCopy) Peers() iter.Seq2[string, PeerView] {
+func (r *RelayCopy) Peers() iter.Seq2[string, PeerView] { return sortedViews(r.peers) }
+
+// sortedViews yields views in name order.
+func sortedViews(views map[string]PeerView) iter.Seq2[string, PeerView] {
 	return func(yield func(string, PeerView) bool) {
-		for _, name := range slices.Sorted(maps.Keys(r.peers)) {
-			if !yield(name, r.peers[name]) {
+		for _, name := range slices.Sorted(maps.Keys(views)) {
+			if !yield(name, views[name]) {
 				return
 			}
 		}
@@ -165,6 +218,7 @@ func (r *RelayCopy) Peers() iter.Seq2[string, PeerView] {
 type Snapshot struct {
 	node     string
 	peers    []*PeerEntry          // sorted by name, for binary search
+	targets  []*PeerEntry          // the targets (TARGETS), sorted by name
 	relays   map[string]*RelayCopy // by sending node
 	verdicts *Verdicts             // nil: not reached (a /state read from elsewhere)
 	// isolated: this node has lost its own network (see LooksIsolated);
@@ -187,6 +241,48 @@ func NewSnapshot(node string, peers []*PeerEntry, relays map[string]*RelayCopy) 
 }
 
 func byName(a, b *PeerEntry) int { return cmp.Compare(a.name, b.name) }
+
+// WithTargets returns a copy of s with the node's view of its targets. It
+// takes targets over, as NewSnapshot takes peers; they must be sorted by
+// name.
+func (s *Snapshot) WithTargets(targets []*PeerEntry) *Snapshot {
+	if !slices.IsSortedFunc(targets, byName) {
+		panic("domain: WithTargets: targets not sorted by name") // a bug in the caller
+	}
+	c := *s
+	c.targets = targets
+	return &c
+}
+
+// Targets yields the targets' entries in name order.
+func (s *Snapshot) Targets() iter.Seq[*PeerEntry] { return slices.Values(s.targets) }
+
+// TargetCount is the number of targets.
+func (s *Snapshot) TargetCount() int { return len(s.targets) }
+
+// TargetEntry returns the entry of one target, if this node probes it.
+func (s *Snapshot) TargetEntry(name string) (*PeerEntry, bool) { return find(s.targets, name) }
+
+// View returns this node's view of a peer or a target.
+func (s *Snapshot) View(name string) (PeerView, bool) {
+	e, ok := s.Entry(name)
+	if !ok {
+		e, ok = s.TargetEntry(name)
+	}
+	if !ok {
+		return PeerView{}, false
+	}
+	return e.view, true
+}
+
+// find looks an entry up by name in a sorted list.
+func find(entries []*PeerEntry, name string) (*PeerEntry, bool) {
+	i, ok := slices.BinarySearchFunc(entries, name, func(e *PeerEntry, name string) int { return cmp.Compare(e.name, name) })
+	if !ok {
+		return nil, false
+	}
+	return entries[i], true
+}
 
 // WithVerdicts returns a copy of s that carries the cluster's verdicts.
 func (s *Snapshot) WithVerdicts(vs *Verdicts) *Snapshot {
@@ -218,13 +314,7 @@ func (s *Snapshot) Len() int { return len(s.peers) }
 func (s *Snapshot) Peers() iter.Seq[*PeerEntry] { return slices.Values(s.peers) }
 
 // Entry returns the entry of one peer, if this node probes it.
-func (s *Snapshot) Entry(name string) (*PeerEntry, bool) {
-	i, ok := slices.BinarySearchFunc(s.peers, name, func(e *PeerEntry, name string) int { return cmp.Compare(e.name, name) })
-	if !ok {
-		return nil, false
-	}
-	return s.peers[i], true
-}
+func (s *Snapshot) Entry(name string) (*PeerEntry, bool) { return find(s.peers, name) }
 
 // Peer returns the view of one peer, if this node probes it.
 func (s *Snapshot) Peer(name string) (PeerView, bool) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -16,9 +17,13 @@ import (
 // MaxRelayPeers bounds how many peers one relay may list.
 const MaxRelayPeers = 1000
 
+// MaxRelayTargets bounds how many targets one relay may list: as many as
+// TARGETS may.
+const MaxRelayTargets = config.MaxTargets
+
 // MaxAnnouncements bounds how many announcements one relay may carry: one
-// per peer at most.
-const MaxAnnouncements = MaxRelayPeers
+// per peer or target at most.
+const MaxAnnouncements = MaxRelayPeers + MaxRelayTargets
 
 // maxReminders bounds an announcement's reminder count: a year of
 // reminders a minute apart is half a million.
@@ -51,14 +56,15 @@ func Accepts(header, word string) bool {
 
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
-// "relay". The node's announcements, if any, follow as "announced": {peer:
-// {"kind", "since", "reminders"}}, a field the seed's nodes ignore.
+// "relay". Its view of its targets, if it has any, follows as "targets",
+// and its announcements, if any, as "announced": {peer or target: {"kind",
+// "since", "reminders"}}, fields the seed's nodes ignore.
 func EncodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement) []byte {
 	return encodeRelay(s, announced, nil)
 }
 
 // EncodeRelayDelta returns a delta relay: EncodeRelay's body with only the
-// views of the peers in changed, and "delta": true. The receiver lays them
+// views of the peers and targets in changed, and "delta": true. The receiver lays them
 // over the views it holds from this node.
 func EncodeRelayDelta(s *domain.Snapshot, announced map[string]domain.Announcement, changed map[string]bool) []byte {
 	if changed == nil {
@@ -74,16 +80,10 @@ func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, c
 	b = append(b, `{"node":`...)
 	b = appendString(b, s.Node())
 	b = append(b, `,"peers":`...)
-	b = appendViews(b, func(yield func(string, domain.PeerView) bool) {
-		for p := range s.Peers() {
-			if changed != nil && !changed[p.Name()] {
-				continue
-			}
-			if !yield(p.Name(), p.View()) {
-				return
-			}
-		}
-	})
+	b = appendViews(b, changedViews(s.Peers(), changed))
+	if s.TargetCount() > 0 {
+		b = appendViews(append(b, `,"targets":`...), changedViews(s.Targets(), changed))
+	}
 	if changed != nil {
 		b = append(b, `,"delta":true`...)
 	}
@@ -101,6 +101,21 @@ func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, c
 	return append(b, '}')
 }
 
+// changedViews yields the views of entries, only those in changed when it
+// is not nil.
+func changedViews(entries iter.Seq[*domain.PeerEntry], changed map[string]bool) iter.Seq2[string, domain.PeerView] {
+	return func(yield func(string, domain.PeerView) bool) {
+		for e := range entries {
+			if changed != nil && !changed[e.Name()] {
+				continue
+			}
+			if !yield(e.Name(), e.View()) {
+				return
+			}
+		}
+	}
+}
+
 // announcementDoc is one announcement as it travels.
 type announcementDoc struct {
 	Kind      domain.AnnouncementKind `json:"kind"`
@@ -114,6 +129,7 @@ type announcementDoc struct {
 type relayBody struct {
 	Node      json.RawMessage            `json:"node"`
 	Peers     map[string]json.RawMessage `json:"peers"`
+	Targets   map[string]json.RawMessage `json:"targets"`
 	Announced map[string]json.RawMessage `json:"announced"`
 	Isolated  json.RawMessage            `json:"isolated"`
 	Delta     json.RawMessage            `json:"delta"`
@@ -134,6 +150,9 @@ const maxRTT = 24 * 60 * 60 * 1000.0
 type Relay struct {
 	Node  string
 	Peers map[string]domain.PeerView
+	// Targets are the sender's views of its targets; nil when it sent
+	// none (a node without TARGETS, or the seed's).
+	Targets map[string]domain.PeerView
 	// Announced are the sender's announcements by peer; nil when it sent
 	// none (the seed's nodes never do).
 	Announced map[string]domain.Announcement
@@ -190,6 +209,13 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if err != nil {
 		return r, err
 	}
+	if len(b.Targets) > MaxRelayTargets {
+		return r, fmt.Errorf("targets: more than %d targets", MaxRelayTargets)
+	}
+	targets, err := decodeTargetViews(b.Targets)
+	if err != nil {
+		return r, err
+	}
 	announced, err := decodeAnnouncements(b.Announced)
 	if err != nil {
 		return r, err
@@ -201,7 +227,7 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if len(b.Delta) > 0 && json.Unmarshal(b.Delta, &delta) != nil {
 		return r, errors.New("delta: must be true or false")
 	}
-	return Relay{Node: strings.ToLower(node), Peers: peers, Announced: announced, Isolated: isolated, Delta: delta}, nil
+	return Relay{Node: strings.ToLower(node), Peers: peers, Targets: targets, Announced: announced, Isolated: isolated, Delta: delta}, nil
 }
 
 // decodeAnnouncements checks and converts a relay's "announced" object.
@@ -215,7 +241,7 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 	out := make(map[string]domain.Announcement, len(raw))
 	for name, r := range raw {
 		field := fmt.Sprintf("announced[%s]", quoteShort(name))
-		if err := config.ValidateName(name); err != nil {
+		if err := validateWatched(name); err != nil {
 			return nil, fmt.Errorf("%s: name: %v", field, err)
 		}
 		var d struct {
@@ -238,9 +264,47 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 		if err := json.Unmarshal(orNull(d.Reminders), &n); err != nil || len(d.Reminders) == 0 || string(d.Reminders) == "null" || n < 0 || n > maxReminders {
 			return nil, fmt.Errorf("%s.reminders: must be an integer from 0 to %d", field, maxReminders)
 		}
-		out[strings.ToLower(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
+		out[watchedKey(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
 	}
 	return out, nil
+}
+
+// validateWatched checks the name of a peer, or of a target.
+func validateWatched(name string) error {
+	if config.IsTargetName(name) {
+		return config.ValidateTargetName(name)
+	}
+	return config.ValidateName(name)
+}
+
+// watchedKey is the key a valid name is kept under: a peer's name in lower
+// case, as host names are; a target's as it is, its path being its own.
+func watchedKey(name string) string {
+	if config.IsTargetName(name) {
+		return name
+	}
+	return strings.ToLower(name)
+}
+
+// decodeTargetViews checks and converts the members of a "targets" object;
+// nil for none.
+func decodeTargetViews(raw map[string]json.RawMessage) (map[string]domain.PeerView, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	targets := make(map[string]domain.PeerView, len(raw))
+	for name, r := range raw {
+		field := func() string { return fmt.Sprintf("targets[%s]", quoteShort(name)) }
+		if err := config.ValidateTargetName(name); err != nil {
+			return nil, fmt.Errorf("%s: name: %v", field(), err)
+		}
+		v, err := decodeView(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%v", field(), err)
+		}
+		targets[name] = v
+	}
+	return targets, nil
 }
 
 // decodeViews checks and converts the members of a "peers" object.

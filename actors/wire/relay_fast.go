@@ -17,6 +17,7 @@ import (
 type fastRelay struct {
 	Node      *string                    `json:"node"`
 	Peers     map[string]*fastView       `json:"peers"`
+	Targets   map[string]*fastView       `json:"targets"`
 	Announced map[string]json.RawMessage `json:"announced"`
 	Isolated  *bool                      `json:"isolated"`
 	Delta     *bool                      `json:"delta"`
@@ -42,36 +43,24 @@ func decodeRelayFast(body []byte) (Relay, bool) {
 	if *b.Node == "" || config.ValidateName(*b.Node) != nil || noTwinKeys(body) != nil {
 		return Relay{}, false
 	}
-	peers := make(map[string]domain.PeerView, len(b.Peers))
-	for name, p := range b.Peers {
-		if p == nil || p.Status == nil || p.Since == nil || p.ConsecutiveFailures == nil || config.ValidateName(name) != nil {
+	peers, ok := fastViews(b.Peers, config.ValidateName, strings.ToLower)
+	if !ok {
+		return Relay{}, false
+	}
+	var targets map[string]domain.PeerView
+	if b.Targets != nil {
+		if len(b.Targets) > MaxRelayTargets {
 			return Relay{}, false
 		}
-		since, err := time.Parse(time.RFC3339, *p.Since)
-		v := domain.PeerView{Status: domain.Status(*p.Status), Since: since.UTC(), ConsecutiveFailures: int(*p.ConsecutiveFailures)}
-		if err != nil || !v.Status.Valid() || v.Since.IsZero() || *p.ConsecutiveFailures < 0 {
+		if targets, ok = fastViews(b.Targets, config.ValidateTargetName, func(s string) string { return s }); !ok {
 			return Relay{}, false
 		}
-		if p.LastSeen != nil {
-			seen, err := time.Parse(time.RFC3339, *p.LastSeen)
-			if err != nil || seen.IsZero() {
-				return Relay{}, false
-			}
-			v.LastSeen = seen.UTC()
-		}
-		if p.RTT != nil {
-			if *p.RTT < 0 || *p.RTT > maxRTT {
-				return Relay{}, false
-			}
-			v.RTT, v.HasRTT = fromMillis(*p.RTT), true
-		}
-		peers[strings.ToLower(name)] = v
 	}
 	announced, err := decodeAnnouncements(b.Announced)
 	if err != nil {
 		return Relay{}, false
 	}
-	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Announced: announced}
+	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Targets: targets, Announced: announced}
 	if b.Isolated != nil {
 		r.Isolated = *b.Isolated
 	}
@@ -79,4 +68,36 @@ func decodeRelayFast(body []byte) (Relay, bool) {
 		r.Delta = *b.Delta
 	}
 	return r, true
+}
+
+// fastViews converts the views of "peers" or "targets", each name valid by
+// validate and kept under key(name); false for anything decodeView would
+// refuse or name.
+func fastViews(views map[string]*fastView, validate func(string) error, key func(string) string) (map[string]domain.PeerView, bool) {
+	out := make(map[string]domain.PeerView, len(views))
+	for name, p := range views {
+		if p == nil || p.Status == nil || p.Since == nil || p.ConsecutiveFailures == nil || validate(name) != nil {
+			return nil, false
+		}
+		since, err := time.Parse(time.RFC3339, *p.Since)
+		v := domain.PeerView{Status: domain.Status(*p.Status), Since: since.UTC(), ConsecutiveFailures: int(*p.ConsecutiveFailures)}
+		if err != nil || !v.Status.Valid() || v.Since.IsZero() || *p.ConsecutiveFailures < 0 {
+			return nil, false
+		}
+		if p.LastSeen != nil {
+			seen, err := time.Parse(time.RFC3339, *p.LastSeen)
+			if err != nil || seen.IsZero() {
+				return nil, false
+			}
+			v.LastSeen = seen.UTC()
+		}
+		if p.RTT != nil {
+			if *p.RTT < 0 || *p.RTT > maxRTT {
+				return nil, false
+			}
+			v.RTT, v.HasRTT = fromMillis(*p.RTT), true
+		}
+		out[key(name)] = v
+	}
+	return out, true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 
@@ -14,9 +15,10 @@ import (
 // stateDoc is the /state document as it is read, {"node", "peers",
 // "relay"}: views stay raw until decodeViews checks each.
 type stateDoc struct {
-	Node  string                     `json:"node"`
-	Peers map[string]json.RawMessage `json:"peers"`
-	Relay map[string]relayCopyDoc    `json:"relay"`
+	Node    string                     `json:"node"`
+	Peers   map[string]json.RawMessage `json:"peers"`
+	Targets map[string]json.RawMessage `json:"targets"`
+	Relay   map[string]relayCopyDoc    `json:"relay"`
 }
 
 // relayCopyDoc is one entry of /state's "relay": the last view a peer
@@ -24,6 +26,7 @@ type stateDoc struct {
 type relayCopyDoc struct {
 	ReceivedAt stamp                      `json:"received_at"`
 	Peers      map[string]json.RawMessage `json:"peers"`
+	Targets    map[string]json.RawMessage `json:"targets"`
 }
 
 // StateEncoder writes /state documents. With a thousand peers a snapshot
@@ -58,16 +61,21 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	}
 	node := appendString(nil, s.Node())
 	size := len(node) + 32
-	views := make([][]byte, 0, s.Len())
-	for p := range s.Peers() {
-		b, ok := e.peers[p]
-		if !ok {
-			b = appendMember(nil, p.Name(), p.View())
+	members := func(entries iter.Seq[*domain.PeerEntry], n int) [][]byte {
+		views := make([][]byte, 0, n)
+		for p := range entries {
+			b, ok := e.peers[p]
+			if !ok {
+				b = appendMember(nil, p.Name(), p.View())
+			}
+			e.nextPeers[p] = b
+			views = append(views, b)
+			size += len(b) + 1 // and a comma
 		}
-		e.nextPeers[p] = b
-		views = append(views, b)
-		size += len(b) + 1 // and a comma
+		return views
 	}
+	views := members(s.Peers(), s.Len())
+	targets := members(s.Targets(), s.TargetCount())
 	relays := make([][]byte, 0, s.RelayCount())
 	for name, r := range s.Relays() {
 		if e.OwnViewOnly {
@@ -89,6 +97,10 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	b := make([]byte, 0, size)
 	b = append(append(append(b, `{"node":`...), node...), `,"peers":`...)
 	b = joinMembers(b, views)
+	if s.TargetCount() > 0 {
+		// Mesh's addition: the targets (TARGETS), as "peers" shows peers.
+		b = joinMembers(append(b, `,"targets":`...), targets)
+	}
 	b = append(b, `,"relay":`...)
 	b = joinMembers(b, relays)
 	// Mesh's additions, which an original aggregator ignores: the cluster's
@@ -159,6 +171,9 @@ func encodeRelayCopy(node string, r *domain.RelayCopy) []byte {
 	b = appendTime(b, r.ReceivedAt())
 	b = append(b, `,"peers":`...)
 	b = appendViews(b, r.Peers())
+	if r.TargetCount() > 0 {
+		b = appendViews(append(b, `,"targets":`...), r.Targets())
+	}
 	return append(b, '}')
 }
 
@@ -177,18 +192,35 @@ func DecodeState(b []byte) (*domain.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]*domain.PeerEntry, 0, len(views))
-	for name, v := range views {
-		entries = append(entries, domain.NewPeerEntry(name, v, domain.History{}))
+	targets, err := decodeTargetViews(doc.Targets)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(entries, func(a, b *domain.PeerEntry) int { return cmp.Compare(a.Name(), b.Name()) })
 	relays := make(map[string]*domain.RelayCopy, len(doc.Relay))
 	for node, r := range doc.Relay {
 		views, err := decodeViews(r.Peers)
 		if err != nil {
 			return nil, fmt.Errorf("relay[%s]: %w", quoteShort(node), err)
 		}
-		relays[node] = domain.NewRelayCopy(r.ReceivedAt.Time, views)
+		relayed, err := decodeTargetViews(r.Targets)
+		if err != nil {
+			return nil, fmt.Errorf("relay[%s]: %w", quoteShort(node), err)
+		}
+		relays[node] = domain.NewRelayCopy(r.ReceivedAt.Time, views).WithTargets(relayed)
 	}
-	return domain.NewSnapshot(doc.Node, entries, relays), nil
+	s := domain.NewSnapshot(doc.Node, sortedEntries(views), relays)
+	if len(targets) > 0 {
+		s = s.WithTargets(sortedEntries(targets))
+	}
+	return s, nil
+}
+
+// sortedEntries makes views into entries in name order.
+func sortedEntries(views map[string]domain.PeerView) []*domain.PeerEntry {
+	entries := make([]*domain.PeerEntry, 0, len(views))
+	for name, v := range views {
+		entries = append(entries, domain.NewPeerEntry(name, v, domain.History{}))
+	}
+	slices.SortFunc(entries, func(a, b *domain.PeerEntry) int { return cmp.Compare(a.Name(), b.Name()) })
+	return entries
 }

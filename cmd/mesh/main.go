@@ -149,7 +149,7 @@ type node struct {
 func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
-	metrics := actors.NewMetrics(cfg.Peers)
+	metrics := actors.NewMetrics(cfg.Peers, cfg.Targets)
 	metrics.SetNode(cfg.Node, cfg.Cluster, buildVersion())
 	metrics.AddRoutes(httpapi.Routes())
 	notifying := cfg.WebhookURL != "" || len(cfg.NotifyURLs) > 0 || len(cfg.AlertmanagerURLs) > 0
@@ -169,7 +169,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 			inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
 		}
 	}
-	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Threshold: cfg.FailureThreshold,
+	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Targets: cfg.Targets, Threshold: cfg.FailureThreshold,
 		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot, Saved: saved,
 		Transitions: inbox, StatusChanged: changes, RoundDone: rounds, ClusterChanged: clusterChanges, Metrics: metrics, Log: log})
 	root.Add(owner)
@@ -206,7 +206,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 		root.Add(notifications)
 	}
 
-	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Interval: cfg.PollInterval,
+	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Targets: cfg.Targets, Interval: cfg.PollInterval,
 		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Cut: cut, Owner: owner, Metrics: metrics, Log: log}))
 
 	if cfg.RelaySecret != "" {
