@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -48,6 +49,8 @@ type stateFile struct {
 	Node    string              `json:"node"`
 	SavedAt time.Time           `json:"saved_at"`
 	Peers   map[string]filePeer `json:"peers"`
+	// Targets are the targets' views and histories, as Peers.
+	Targets map[string]filePeer `json:"targets,omitempty"`
 	// Messages are the messages not yet delivered, each channel's oldest
 	// first: a down message being retried when the node stops is sent by
 	// the next run, not lost.
@@ -124,26 +127,59 @@ func (s *SavedState) Restored() map[string]RestoredPeer {
 	return s.Peers
 }
 
-// Outages returns the outages of peers that the previous run left down,
-// with how many reminders each had (-1 when the file does not say), for
-// the notifier to carry on. Peers no longer in peers are left out.
-func (s *SavedState) Outages(peers []config.Peer) []Outage {
+// Outages returns the outages of peers and targets that the previous run
+// left down, with how many reminders each had (-1 when the file does not
+// say), for the notifier to carry on. Those no longer listed are left out.
+func (s *SavedState) Outages(peers []config.Peer, targets ...config.Target) []Outage {
 	if s == nil {
 		return nil
 	}
 	var outages []Outage
-	for _, p := range peers {
-		r, ok := s.Peers[p.Name]
+	for _, name := range watchedNames(peers, targets) {
+		r, ok := s.Peers[name]
 		if !ok || r.View.Status != domain.StatusDown {
 			continue
 		}
-		sent, ok := s.Reminders[p.Name]
+		sent, ok := s.Reminders[name]
 		if !ok {
 			sent = -1
 		}
-		outages = append(outages, Outage{Peer: p.Name, DownSince: r.View.Since, Sent: sent})
+		outages = append(outages, Outage{Peer: name, DownSince: r.View.Since, Sent: sent})
 	}
 	return outages
+}
+
+// bothMaps yields the members of a, then of b.
+func bothMaps(a, b map[string]filePeer) iter.Seq2[string, filePeer] {
+	return func(yield func(string, filePeer) bool) {
+		for _, m := range []map[string]filePeer{a, b} {
+			for k, v := range m {
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// watchedNames are the names of peers and targets, in that order.
+func watchedNames(peers []config.Peer, targets []config.Target) []string {
+	names := make([]string, 0, len(peers)+len(targets))
+	for _, p := range peers {
+		names = append(names, p.Name)
+	}
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	return names
+}
+
+// validWatched checks the name of a peer, or of a target.
+func validWatched(name string) error {
+	if config.IsTargetName(name) {
+		return config.ValidateTargetName(name)
+	}
+	return config.ValidateName(name)
 }
 
 // CheckStateFile reports whether path can be the state file, so that a typo
@@ -239,9 +275,15 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 		}
 		return t
 	}
-	for name, p := range f.Peers {
-		if err := config.ValidateName(name); err != nil {
+	if len(f.Targets) > config.MaxTargets {
+		return nil, fmt.Errorf("%d targets, more than %d", len(f.Targets), config.MaxTargets)
+	}
+	for name, p := range bothMaps(f.Peers, f.Targets) {
+		if err := validWatched(name); err != nil {
 			return nil, fmt.Errorf("peer %q: %w", name, err)
+		}
+		if _, ok := f.Targets[name]; ok != config.IsTargetName(name) {
+			return nil, fmt.Errorf("peer %q: listed with the peers if a target, or the reverse", name)
 		}
 		if !p.Status.Valid() || p.Since.IsZero() || p.ConsecutiveFailures < 0 {
 			return nil, fmt.Errorf("peer %q: invalid status, since or failures", name)
@@ -279,7 +321,7 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 	s.messages = map[string][]Message{}
 	for i, m := range f.Messages {
 		kind, ok := parseMessageKind(m.Kind)
-		if !ok || config.ValidateName(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
+		if !ok || validWatched(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
 			return nil, fmt.Errorf("pending message %d: invalid channel, kind, peer or text", i)
 		}
 		channel := cmp.Or(m.Channel, WebhookChannel)
@@ -289,7 +331,7 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 		return nil, fmt.Errorf("%d announcements, more than a node makes", len(f.Announcements))
 	}
 	for i, a := range f.Announcements {
-		if config.ValidateName(a.Peer) != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() ||
+		if validWatched(a.Peer) != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() ||
 			a.Reminders < 0 || a.Reminders > maxRemindersSent {
 			return nil, fmt.Errorf("announcement %d: invalid peer, node, kind, since or reminders", i)
 		}
@@ -300,14 +342,15 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 }
 
 // Announcements returns the announcements a previous run made or heard of,
-// of peers still in peers; none for a nil state.
-func (s *SavedState) Announcements(peers []config.Peer) []AnnouncementRecord {
+// of peers and targets still listed; none for a nil state.
+func (s *SavedState) Announcements(peers []config.Peer, targets ...config.Target) []AnnouncementRecord {
 	if s == nil {
 		return nil
 	}
+	names := watchedNames(peers, targets)
 	var out []AnnouncementRecord
 	for _, a := range s.announcements {
-		if slices.ContainsFunc(peers, func(p config.Peer) bool { return p.Name == a.Peer }) {
+		if slices.Contains(names, a.Peer) {
 			out = append(out, a)
 		}
 	}
@@ -350,7 +393,7 @@ func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgres
 			f.Messages = append(f.Messages, fileMessage{Channel: channel, Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
 		}
 	}
-	for e := range snap.Peers() {
+	for e := range snap.Watched() {
 		v, h := e.View(), e.History()
 		p := filePeer{Status: v.Status, Since: v.Since.UTC(), ConsecutiveFailures: v.ConsecutiveFailures, History: make([]fileTransition, h.Len())}
 		if !v.LastSeen.IsZero() {
@@ -365,6 +408,13 @@ func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgres
 		if r, ok := reminders[e.Name()]; ok && v.Status == domain.StatusDown && r.DownSince.Equal(v.Since) {
 			sent := r.Sent
 			p.RemindersSent = &sent
+		}
+		if config.IsTargetName(e.Name()) {
+			if f.Targets == nil {
+				f.Targets = map[string]filePeer{}
+			}
+			f.Targets[e.Name()] = p
+			continue
 		}
 		f.Peers[e.Name()] = p
 	}

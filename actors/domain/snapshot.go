@@ -257,6 +257,19 @@ func (s *Snapshot) WithTargets(targets []*PeerEntry) *Snapshot {
 // Targets yields the targets' entries in name order.
 func (s *Snapshot) Targets() iter.Seq[*PeerEntry] { return slices.Values(s.targets) }
 
+// Watched yields the peers' entries, then the targets'.
+func (s *Snapshot) Watched() iter.Seq[*PeerEntry] {
+	return func(yield func(*PeerEntry) bool) {
+		for _, list := range [][]*PeerEntry{s.peers, s.targets} {
+			for _, e := range list {
+				if !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // TargetCount is the number of targets.
 func (s *Snapshot) TargetCount() int { return len(s.targets) }
 

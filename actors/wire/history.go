@@ -20,8 +20,9 @@ func uptimeWindows() []struct {
 
 // historyJSON is /history's document.
 type historyJSON struct {
-	Node  string                     `json:"node"`
-	Peers map[string]peerHistoryJSON `json:"peers"`
+	Node    string                     `json:"node"`
+	Peers   map[string]peerHistoryJSON `json:"peers"`
+	Targets map[string]peerHistoryJSON `json:"targets,omitempty"`
 }
 
 type peerHistoryJSON struct {
@@ -35,10 +36,14 @@ type transitionJSON struct {
 }
 
 // EncodeHistory returns the /history document of s as of now: every peer's
-// transitions, oldest first, and its uptime over each window.
+// transitions, oldest first, and its uptime over each window; the same of
+// every target under "targets".
 func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 	doc := historyJSON{Node: s.Node(), Peers: make(map[string]peerHistoryJSON, s.Len())}
-	for p := range s.Peers() {
+	if s.TargetCount() > 0 {
+		doc.Targets = make(map[string]peerHistoryJSON, s.TargetCount())
+	}
+	for p := range s.Watched() {
 		h := p.History()
 		ph := peerHistoryJSON{Transitions: make([]transitionJSON, 0, h.Len()), Uptime: map[string]*float64{}}
 		for _, e := range h.All() {
@@ -50,6 +55,10 @@ func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 			} else {
 				ph.Uptime[w.name] = nil
 			}
+		}
+		if _, ok := s.TargetEntry(p.Name()); ok {
+			doc.Targets[p.Name()] = ph
+			continue
 		}
 		doc.Peers[p.Name()] = ph
 	}

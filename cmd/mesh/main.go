@@ -186,12 +186,12 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 		var alerts actors.AlertSource = actors.NodeAlerts{State: owner}
 		if cfg.Alerts == config.AlertsNode {
 			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: channels,
-				Outages: saved.Outages(cfg.Peers), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
+				Outages: saved.Outages(cfg.Peers, cfg.Targets...), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
 				Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
 			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, channels,
-				saved.Announcements(cfg.Peers), boot, metrics, log))
+				saved.Announcements(cfg.Peers, cfg.Targets...), boot, metrics, log))
 			notifications.Add(clusterNotifier)
 			alerts = clusterNotifier
 		}
