@@ -19,10 +19,11 @@ const (
 	MessageReminder
 	MessagePartial
 	MessagePartialOver
+	MessageCertExpiry // an HTTPS target's certificate expires within CERT_WARN
 )
 
 // messageKinds are every kind, for parsing and for metrics.
-var messageKinds = []MessageKind{MessageDown, MessageRecovery, MessageReminder, MessagePartial, MessagePartialOver}
+var messageKinds = []MessageKind{MessageDown, MessageRecovery, MessageReminder, MessagePartial, MessagePartialOver, MessageCertExpiry}
 
 // parseMessageKind reads a kind back from its String, as the state file
 // keeps it.
@@ -45,6 +46,8 @@ func (k MessageKind) String() string {
 		return "partial"
 	case MessagePartialOver:
 		return "partial_over"
+	case MessageCertExpiry:
+		return "cert_expiry"
 	default:
 		return "reminder"
 	}

@@ -60,7 +60,8 @@ var titledServices = map[string]bool{"smtp": true, "ntfy": true, "gotify": true,
 // messageTitle is a message's title where the service shows one.
 func messageTitle(m Message) string {
 	what := map[MessageKind]string{MessageDown: "is down", MessageRecovery: "is up again", MessageReminder: "is still down",
-		MessagePartial: "is unreachable from some nodes", MessagePartialOver: "is reachable from every node again"}[m.Kind]
+		MessagePartial: "is unreachable from some nodes", MessagePartialOver: "is reachable from every node again",
+		MessageCertExpiry: "has a certificate about to expire"}[m.Kind]
 	return "Mesh: " + m.Peer + " " + what
 }
 

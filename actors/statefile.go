@@ -59,6 +59,9 @@ type stateFile struct {
 	// heard others announce (cluster alerts): a restarted node neither
 	// repeats an announcement nor forgets one.
 	Announcements []fileAnnouncement `json:"announcements,omitempty"`
+	// CertWarned are the certificates told of as expiring (or seen told
+	// of), their fingerprints by target: a restart does not tell again.
+	CertWarned map[string]string `json:"cert_warned,omitempty"`
 }
 
 type fileAnnouncement struct {
@@ -115,6 +118,7 @@ type SavedState struct {
 	messages map[string][]Message
 	// announcements are the cluster alerts' announcements it knew of.
 	announcements []AnnouncementRecord
+	certWarned    map[string]string
 
 	clamped int // times in the file after now, taken as now
 }
@@ -338,7 +342,25 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 		s.announcements = append(s.announcements, AnnouncementRecord{Peer: a.Peer, By: a.By,
 			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders}})
 	}
+	if len(f.CertWarned) > config.MaxTargets {
+		return nil, fmt.Errorf("%d certificates told of, more than %d targets", len(f.CertWarned), config.MaxTargets)
+	}
+	for target, fp := range f.CertWarned {
+		if config.ValidateTargetName(target) != nil || fp == "" || len(fp) > 64 {
+			return nil, fmt.Errorf("cert_warned %q: invalid target or fingerprint", target)
+		}
+	}
+	s.certWarned = f.CertWarned
 	return s, nil
+}
+
+// CertWarned returns the certificates a previous run told of, their
+// fingerprints by target; nil for a nil state.
+func (s *SavedState) CertWarned() map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.certWarned
 }
 
 // Announcements returns the announcements a previous run made or heard of,
@@ -384,6 +406,11 @@ func (s *SavedState) Unclaimed(channels Channels) map[string]int {
 
 // encodeStateFile writes a snapshot and the reminder progress as the file.
 func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
+	return json.Marshal(stateDoc(snap, reminders, messages, announcements, now))
+}
+
+// stateDoc is the file's document, as encodeStateFile writes it.
+func stateDoc(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) stateFile {
 	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
 	for _, a := range announcements {
 		f.Announcements = append(f.Announcements, fileAnnouncement{Peer: a.Peer, By: a.By, Kind: a.Kind, Since: a.Since.UTC(), Reminders: a.Reminders})
@@ -418,7 +445,7 @@ func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgres
 		}
 		f.Peers[e.Name()] = p
 	}
-	return json.Marshal(f)
+	return f
 }
 
 // StateFileConfig is what the state file writer is built from.
@@ -440,6 +467,10 @@ type StateFileConfig struct {
 	Announcements interface {
 		Records() []AnnouncementRecord
 	}
+	// CertWarnings gives the certificates told of; nil without targets.
+	CertWarnings interface {
+		Warned() map[string]string
+	}
 	Interval     time.Duration // DefaultSaveInterval when zero
 	SeenInterval time.Duration // DefaultSeenInterval when zero
 	Log          zerolog.Logger
@@ -459,6 +490,7 @@ type StateFile struct {
 	sent      map[string]ReminderProgress
 	pending   map[string][]Message
 	announced []AnnouncementRecord
+	warned    map[string]string
 	failing   bool
 }
 
@@ -510,16 +542,22 @@ func (w *StateFile) save(final bool) {
 	if w.cfg.Announcements != nil {
 		announced = w.cfg.Announcements.Records()
 	}
+	var warned map[string]string
+	if w.cfg.CertWarnings != nil {
+		warned = w.cfg.CertWarnings.Warned()
+	}
 	start := time.Now()
 	switch {
 	case final || w.failing || w.written == nil:
 	case !sameProgress(reminders, w.sent) || !maps.EqualFunc(pending, w.pending, slices.Equal) || !slices.Equal(announced, w.announced) ||
-		statusOrHistoryChanged(w.written, snap):
+		!maps.Equal(warned, w.warned) || statusOrHistoryChanged(w.written, snap):
 	case snap != w.written && start.Sub(w.writtenAt) >= w.cfg.SeenInterval:
 	default:
 		return
 	}
-	data, err := encodeStateFile(snap, reminders, pending, announced, start)
+	doc := stateDoc(snap, reminders, pending, announced, start)
+	doc.CertWarned = warned
+	data, err := json.Marshal(doc)
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -536,7 +574,7 @@ func (w *StateFile) save(final bool) {
 		w.cfg.Log.Info().Str("path", w.cfg.Path).Msg("state file written again")
 	}
 	w.failing = false
-	w.written, w.writtenAt, w.sent, w.pending, w.announced = snap, start, reminders, pending, announced
+	w.written, w.writtenAt, w.sent, w.pending, w.announced, w.warned = snap, start, reminders, pending, announced, warned
 	w.cfg.Log.Trace().Str("path", w.cfg.Path).Int("bytes", len(data)).
 		Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).Msg("state file written")
 }

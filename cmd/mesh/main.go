@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -140,8 +141,9 @@ type node struct {
 //	├── probe-scheduler (each probe in a goroutine of its own)
 //	├── relay-sender (only when RELAY_SECRET is set)
 //	├── notifications (only with WEBHOOK_URL, NOTIFY_URLS or ALERTMANAGER_URL):
-//	│     notifier (of ALERTS's mode), channel(name) for each chat channel,
-//	│     alertmanager(host) for each Alertmanager
+//	│     notifier (of ALERTS's mode), cert-watch (with an https:// target),
+//	│     channel(name) for each chat channel, alertmanager(host) for each
+//	│     Alertmanager
 //	├── isolation-guard (only with two peers or more)
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
@@ -179,6 +181,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// file, and the cluster notifier's announcements in the relays too.
 	var notifier *actors.Notifier
 	var clusterNotifier *actors.ClusterNotifier
+	var certWatch *actors.CertWatch
 	var channels actors.Channels
 	if notifying {
 		notifications := suture.New("notifications", supervisorSpec(log))
@@ -194,6 +197,12 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 				saved.Announcements(cfg.Peers, cfg.Targets...), boot, metrics, log))
 			notifications.Add(clusterNotifier)
 			alerts = clusterNotifier
+		}
+		if slices.ContainsFunc(cfg.Targets, config.Target.HTTPS) {
+			certWatch = actors.NewCertWatch(actors.CertWatchConfig{Node: cfg.Node, Warn: cfg.CertWarn, Every: cfg.PollInterval,
+				Cluster: cfg.Alerts == config.AlertsCluster, Quiet: clusterRule(cfg).Fresh, State: owner, Out: channels,
+				Saved: saved.CertWarned(), Now: boot, Metrics: metrics, Log: log})
+			notifications.Add(certWatch)
 		}
 		for _, c := range channels {
 			notifications.Add(c)
@@ -221,7 +230,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 
 	if cfg.StateFile != "" {
 		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes,
-			Reminders: notifier, Messages: channels, Announcements: clusterNotifier, Log: log}))
+			Reminders: notifier, Messages: channels, Announcements: clusterNotifier, CertWarnings: certWatch, Log: log}))
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
