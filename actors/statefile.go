@@ -404,12 +404,8 @@ func (s *SavedState) Unclaimed(channels Channels) map[string]int {
 	return out
 }
 
-// encodeStateFile writes a snapshot and the reminder progress as the file.
-func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
-	return json.Marshal(stateDoc(snap, reminders, messages, announcements, now))
-}
-
-// stateDoc is the file's document, as encodeStateFile writes it.
+// stateDoc is the file's document of a snapshot, the reminder progress,
+// the messages pending and the announcements; the caller adds the rest.
 func stateDoc(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) stateFile {
 	f := stateFile{Version: stateFileVersion, Node: snap.Node(), SavedAt: now.UTC(), Peers: make(map[string]filePeer, snap.Len())}
 	for _, a := range announcements {

@@ -16,7 +16,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
+
+// encodeStateFile writes a snapshot and what was said of it as the file.
+func encodeStateFile(snap *domain.Snapshot, reminders map[string]ReminderProgress, messages map[string][]Message, announcements []AnnouncementRecord, now time.Time) ([]byte, error) {
+	return json.Marshal(stateDoc(snap, reminders, messages, announcements, now))
+}
 
 func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 	since := t0.Add(1234567 * time.Microsecond)
@@ -66,6 +72,53 @@ func TestAnnouncementsRoundTripThroughTheStateFile(t *testing.T) {
 	}
 	if resumed := got.Announcements(configPeers("dec", "oct")); !reflect.DeepEqual(resumed, records[:2]) {
 		t.Fatalf("resumed %+v, want %+v", resumed, records[:2])
+	}
+}
+
+// Targets are kept as peers are, apart from them, with what was said of
+// them: a pending down message, an announcement, a certificate told of.
+func TestTargetsRoundTripThroughTheStateFile(t *testing.T) {
+	const shop = "https://shop.example/Health"
+	down := domain.PeerView{Status: domain.StatusDown, Since: t0, ConsecutiveFailures: 4}
+	history := []domain.HistoryEntry{{Status: domain.StatusDown, At: t0}}
+	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{})}, nil).
+		WithTargets([]*domain.PeerEntry{domain.NewPeerEntry(shop, down, domain.NewHistory(history))})
+	records := []AnnouncementRecord{{Peer: shop, By: "nov", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0}}}
+	doc := stateDoc(snap, nil, map[string][]Message{WebhookChannel: {clusterDownMessage(shop, []string{"nov"}, 2, t0)}}, records, t0)
+	doc.CertWarned = map[string]string{shop: "aa"}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"targets":{"https://shop.example/Health":`) {
+		t.Fatalf("targets not kept apart from the peers: %s", data)
+	}
+	got, err := decodeStateFile(data, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []config.Target{{Name: shop, URL: shop}}
+	if r := got.Peers[shop]; r.View != down || !reflect.DeepEqual(r.History, history) {
+		t.Fatalf("restored %+v", r)
+	}
+	if o := got.Outages(nil, targets...); len(o) != 1 || o[0].Peer != shop {
+		t.Fatalf("outages %+v", o)
+	}
+	if a := got.Announcements(nil, targets...); !reflect.DeepEqual(a, records) {
+		t.Fatalf("announcements %+v", a)
+	}
+	if m := got.Messages(WebhookChannel); len(m) != 1 || m[0].Peer != shop || got.CertWarned()[shop] != "aa" {
+		t.Fatalf("messages %+v, certificates told of %v", m, got.CertWarned())
+	}
+	// A target listed with the peers, or a peer with the targets, is no
+	// file Mesh wrote.
+	for _, bad := range []string{
+		strings.Replace(string(data), `"peers":{"dec"`, `"peers":{"https://x.example/"`, 1),
+		strings.Replace(string(data), `"targets":{"https://shop.example/Health"`, `"targets":{"dec2"`, 1),
+	} {
+		if _, err := decodeStateFile([]byte(bad), t0); err == nil {
+			t.Errorf("took %s", bad)
+		}
 	}
 }
 

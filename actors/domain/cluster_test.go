@@ -173,3 +173,43 @@ func TestAnIsolatedNodeIsNoObserver(t *testing.T) {
 		t.Fatalf("x isolated: down from %v, want only me", v.DownFrom())
 	}
 }
+
+// A target is judged from every node, the relaying ones through their
+// "targets", and its verdict sits among the peers' in name order.
+func TestClusterVerdictsOnTargets(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	const target = "https://shop.example/"
+	views := func(st Status) map[string]PeerView { return map[string]PeerView{target: {Status: st, Since: t0}} }
+	own := []*PeerEntry{NewPeerEntry("b", PeerView{Status: StatusUp, Since: t0}, History{}), NewPeerEntry("c", PeerView{Status: StatusUp, Since: t0}, History{})}
+	for _, tc := range []struct {
+		name     string
+		a, b, c  Status
+		want     ClusterStatus
+		downFrom []string
+	}{
+		{"down from all three", StatusDown, StatusDown, StatusDown, ClusterDown, []string{"a", "b", "c"}},
+		{"down from one of three", StatusUp, StatusDown, StatusUp, ClusterUp, []string{"b"}},
+		{"down from two of three", StatusDown, StatusUp, StatusDown, ClusterDown, []string{"a", "c"}},
+	} {
+		relays := map[string]*RelayCopy{
+			"b": NewRelayCopy(t0, map[string]PeerView{"c": {Status: StatusUp, Since: t0}}).WithTargets(views(tc.b)),
+			"c": NewRelayCopy(t0, map[string]PeerView{"b": {Status: StatusUp, Since: t0}}).WithTargets(views(tc.c)),
+		}
+		s := NewSnapshot("a", own, relays).WithTargets([]*PeerEntry{NewPeerEntry(target, PeerView{Status: tc.a, Since: t0}, History{})})
+		vs := ComputeVerdicts(s, rule, t0)
+		v, ok := vs.Of(target)
+		if !ok || !v.Target() || v.Status() != tc.want || !slices.Equal(v.DownFrom(), tc.downFrom) {
+			t.Errorf("%s: %v %+v; want %s from %v", tc.name, ok, v, tc.want, tc.downFrom)
+		}
+		if b, ok := vs.Of("b"); !ok || b.Target() || b.Status() != ClusterUp {
+			t.Errorf("%s: the peer b's verdict %+v among the targets'", tc.name, b)
+		}
+		var names []string
+		for v := range vs.All() {
+			names = append(names, v.Peer())
+		}
+		if !slices.IsSorted(names) {
+			t.Errorf("%s: verdicts out of name order: %v", tc.name, names)
+		}
+	}
+}

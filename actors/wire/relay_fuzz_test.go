@@ -23,6 +23,8 @@ func FuzzRelayDecode(f *testing.F) {
 		`{"node":"a","peers":{"b":{"status":"up","since":"2026-13-40T99:99:99Z","last_seen":null,"consecutive_failures":0}}}`,
 		`{"node":"a","peers":{},"announced":{"b":{"kind":"down","since":"2026-06-06T12:42:00Z","reminders":2}}}`,
 		`{"node":"a","peers":{},"announced":{"b":{"kind":"up","since":"2026-06-06T12:42:00Z","reminders":-1}}}`,
+		`{"node":"a","peers":{},"targets":{"https://s.example/X":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":4},"tcp://db:5432":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"announced":{"https://s.example/X":{"kind":"down","since":"2026-06-06T12:42:00Z","reminders":0}}}`,
+		`{"node":"a","peers":{},"targets":{"HTTPS://s.example/":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}}}`,
 		"\x00\xff{",
 		``,
 	} {
@@ -40,7 +42,7 @@ func FuzzRelayDecode(f *testing.F) {
 		r, err := DecodeRelay(body)
 		node, peers := r.Node, r.Peers
 		if err != nil {
-			if node != "" || peers != nil || r.Announced != nil {
+			if node != "" || peers != nil || r.Targets != nil || r.Announced != nil {
 				t.Fatalf("a refused relay returned data: %+v", r)
 			}
 			if len(err.Error()) > 300 {
@@ -59,11 +61,19 @@ func FuzzRelayDecode(f *testing.F) {
 				t.Fatalf("accepted peer %q: %+v", name, v)
 			}
 		}
+		if len(r.Targets) > MaxRelayTargets {
+			t.Fatalf("accepted %d targets", len(r.Targets))
+		}
+		for name, v := range r.Targets {
+			if config.ValidateTargetName(name) != nil || !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 {
+				t.Fatalf("accepted target %q: %+v", name, v)
+			}
+		}
 		if len(r.Announced) > MaxAnnouncements {
 			t.Fatalf("accepted %d announcements", len(r.Announced))
 		}
 		for name, a := range r.Announced {
-			if config.ValidateName(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
+			if validateWatched(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
 				t.Fatalf("accepted announcement %q: %+v", name, a)
 			}
 		}

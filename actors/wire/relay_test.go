@@ -93,3 +93,68 @@ func TestABadAnnouncementRefusesTheRelayAndSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// A node's view of its targets travels in its relay as "targets", whole and
+// in deltas, names as they are (a path keeps its case), and an announcement
+// about a target with it; /state shows them as "targets" too.
+func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
+	since := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	shop, db := "https://shop.example/Health", "tcp://db.example:5432"
+	snap := domain.NewSnapshot("a.example", []*domain.PeerEntry{domain.NewPeerEntry("b.example", domain.PeerView{Status: domain.StatusUp, Since: since}, domain.History{})}, nil).
+		WithTargets([]*domain.PeerEntry{
+			domain.NewPeerEntry(shop, domain.PeerView{Status: domain.StatusDown, Since: since, ConsecutiveFailures: 4}, domain.History{}),
+			domain.NewPeerEntry(db, domain.PeerView{Status: domain.StatusUp, Since: since, LastSeen: since}, domain.History{}),
+		})
+	announced := map[string]domain.Announcement{shop: {Kind: domain.AnnouncedDown, Since: since}}
+	r, err := DecodeRelay(EncodeRelay(snap, announced))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]domain.PeerView{shop: {Status: domain.StatusDown, Since: since, ConsecutiveFailures: 4}, db: {Status: domain.StatusUp, Since: since, LastSeen: since}}
+	if !maps.Equal(r.Targets, want) || len(r.Peers) != 1 || r.Announced[shop].Kind != domain.AnnouncedDown {
+		t.Fatalf("decoded targets %v, peers %v, announced %v", r.Targets, r.Peers, r.Announced)
+	}
+	d, err := DecodeRelay(EncodeRelayDelta(snap, nil, map[string]bool{db: true}))
+	if err != nil || !d.Delta || len(d.Targets) != 1 || len(d.Peers) != 0 {
+		t.Fatalf("a delta of one target: %+v, %v", d, err)
+	}
+	state, err := DecodeState(new(StateEncoder).Encode(snap))
+	if err != nil || state.TargetCount() != 2 {
+		t.Fatalf("/state's targets: %v", err)
+	}
+	if v, ok := state.View(shop); !ok || v.Status != domain.StatusDown {
+		t.Fatalf("/state's view of %s: %+v", shop, v)
+	}
+	plain := domain.NewSnapshot("a.example", nil, nil)
+	if body := string(new(StateEncoder).Encode(plain)) + string(EncodeRelay(plain, nil)); strings.Contains(body, "targets") {
+		t.Fatalf("a node without targets writes them: %s", body)
+	}
+}
+
+func TestARelaysTargetsAreChecked(t *testing.T) {
+	view := `{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}`
+	for name, targets := range map[string]string{
+		"a peer's name":           `{"a.example":` + view + `}`,
+		"a password in the name":  `{"https://u:p@a.example/":` + view + `}`,
+		"another scheme":          `{"ftp://a.example/":` + view + `}`,
+		"a bad view":              `{"https://a.example/":{"status":"sideways"}}`,
+		"not an object":           `[]`,
+		"more than the most kept": manyTargets(MaxRelayTargets+1, view),
+	} {
+		if _, err := DecodeRelay([]byte(`{"node":"dec.example","peers":{},"targets":` + targets + `}`)); err == nil || !strings.Contains(err.Error(), "targets") {
+			t.Errorf("%s: %v, want refused naming targets", name, err)
+		}
+	}
+}
+
+func manyTargets(n int, view string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"tcp://t%d.example:1":%s`, i, view)
+	}
+	return b.String() + "}"
+}

@@ -12,8 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
