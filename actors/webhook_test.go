@@ -274,6 +274,11 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov", Timeout: 200 * time.Millisecond}, ChannelConfig{BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 		w.Enqueue(msg(MessageDown, "once"))
 		deliverAll(t, w, h, 3)
+		// The hook has the third post before the channel has its answer
+		// and logs the delivery.
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"webhook delivered"`) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		out := logs.String()
 		if !strings.Contains(out, "500 Internal Server Error") || !strings.Contains(out, "timed out after 200ms") || !strings.Contains(out, `"webhook delivered"`) {
 			t.Fatalf("logs do not tell the story:\n%s", out)
