@@ -227,6 +227,7 @@ type relayCopy struct {
 type state struct {
 	Node    string                  `json:"node"`
 	Peers   map[string]peerView     `json:"peers"`
+	Targets map[string]peerView     `json:"targets"`
 	Relay   map[string]relayCopy    `json:"relay"`
 	Cluster map[string]clusterEntry `json:"cluster"`
 	// Isolated: the node says it has lost its own network.

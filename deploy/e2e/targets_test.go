@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// service is an HTTP service on a loopback port of its own, which the test
+// stops (nothing listens: connections are refused) and starts again on the
+// same port, as a crashed and restarted service would be.
+type service struct {
+	t       *testing.T
+	addr    string
+	handler http.Handler
+	mu      sync.Mutex
+	srv     *http.Server
+}
+
+func newService(t *testing.T, h http.Handler) *service {
+	s := &service{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]), handler: h}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *service) start() {
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv = &http.Server{Handler: s.handler, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = s.srv.Serve(l) }()
+}
+
+func (s *service) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		_ = s.srv.Close()
+		s.srv = nil
+	}
+}
+
+// targetsSeen reports whether every node sees each target with its status.
+func targetsSeen(nodes []*node, want map[string]string) bool {
+	for _, n := range nodes {
+		s, err := n.state()
+		if err != nil {
+			return false
+		}
+		for target, status := range want {
+			if s.Targets[target].Status != status {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Three nodes watch two loopback targets. One dies for everyone: one down
+// message for the cluster, from the first node by name, naming the three
+// vantage points; its return, one recovery. The other target, a TCP port,
+// stays up and is never told of.
+func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
+	hook := newChat(t)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	db, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	go func() {
+		for c, err := db.Accept(); err == nil; c, err = db.Accept() {
+			c.Close()
+		}
+	}()
+	shopName, dbName := "http://"+shop.addr+"/health", "tcp://"+db.Addr().String()
+	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "TARGETS="+shopName+"#body=open "+dbName)...))
+	eventually(t, 10*time.Second, "every node to see both targets up", func() bool {
+		return targetsSeen(nodes, map[string]string{shopName: "up", dbName: "up"})
+	})
+
+	shop.stop()
+	eventually(t, 15*time.Second, "a down message about "+shopName, func() bool { d, _, _ := kinds(hook.about(shopName)); return d > 0 })
+	time.Sleep(3 * time.Second) // more than a reminder gap, and the other nodes' turns
+	msgs := hook.about(shopName)
+	want := fmt.Sprintf("🔴 `%s` is unreachable from 3 of 3 nodes (%s)", shopName, names(nodes))
+	if d, _, _ := kinds(msgs); d != 1 || msgs[0].Content != want || msgs[0].Username != nodes[0].name {
+		t.Fatalf("want one down message %q from %s:%s", want, nodes[0].name, dump(msgs))
+	}
+	for _, n := range nodes {
+		s, _ := n.state()
+		if v := s.Cluster[shopName]; v.Status != "down" || len(v.DownFrom) != 3 {
+			t.Fatalf("%s's verdict on %s: %+v", n.name, shopName, v)
+		}
+		families, _ := scrape(t, n)
+		if up, ok := sample(families, "mesh_target_up", map[string]string{"target": shopName}); !ok || up != 0 {
+			t.Fatalf("%s: mesh_target_up of %s = %v, %v", n.name, shopName, up, ok)
+		}
+	}
+
+	shop.start()
+	eventually(t, 15*time.Second, "a recovery", func() bool { _, _, g := kinds(hook.about(shopName)); return g > 0 })
+	time.Sleep(2 * time.Second)
+	msgs = hook.about(shopName)
+	if d, _, g := kinds(msgs); d != 1 || g != 1 || !strings.HasPrefix(msgs[len(msgs)-1].Content, "🟢 `"+shopName+"` is reachable again (down for ") {
+		t.Fatalf("want one down message and one recovery:%s", dump(msgs))
+	}
+	if about := hook.about(dbName); len(about) != 0 {
+		t.Fatalf("messages about the target that stayed up:%s", dump(about))
+	}
+	for _, n := range nodes {
+		if about := hook.about(n.name); len(about) != 0 {
+			t.Fatalf("messages about a node:%s", dump(about))
+		}
+	}
+}
+
+// testCA is a certificate authority made by the test, trusted by the nodes
+// through SSL_CERT_FILE, which Go reads on Linux.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string // its PEM
+}
+
+func newTestCA(t *testing.T) *testCA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Mesh test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: cert, key: key, file: file}
+}
+
+// leaf is a certificate for 127.0.0.1 that expires at notAfter.
+func (ca *testCA) leaf(t *testing.T, notAfter time.Time) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// An HTTPS service whose certificate (made by the test) expires in five
+// days, an http:// address that redirects to it on the same host, and one
+// that redirects to a login page on another host. Three nodes in cluster
+// mode: the redirect on the same host is up, the other down; and one
+// warning about the certificate for the whole cluster, however long they
+// watch it.
+func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	secure := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
+	l, err := tls.Listen("tcp", secure, &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, notAfter)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }), ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	plain := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/shop":
+			http.Redirect(w, r, "https://"+secure+"/", http.StatusMovedPermanently)
+		case "/admin":
+			// localhost is the same machine, but not the same host.
+			http.Redirect(w, r, "http://localhost:"+strings.Split(secure, ":")[1]+"/login", http.StatusFound)
+		}
+	}))
+	hook := newChat(t)
+	secureName, shopName, adminName := "https://"+secure+"/", "http://"+plain.addr+"/shop", "http://"+plain.addr+"/admin"
+	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName)...))
+
+	eventually(t, 15*time.Second, "the redirect on the same host up, the one elsewhere down, everywhere", func() bool {
+		return targetsSeen(nodes, map[string]string{secureName: "up", shopName: "up", adminName: "down"})
+	})
+	if lines := nodes[0].logsMatching(map[string]any{"target": adminName, "message": "probe failed"}); len(lines) == 0 ||
+		lines[0]["error"] != "redirected to another host, localhost:"+strings.Split(secure, ":")[1] {
+		t.Fatalf("the redirect elsewhere is not logged as such: %v", lines)
+	}
+
+	// Both targets end on the one certificate. Each target is a service of
+	// its own to its operator, so each gets its warning, once for the
+	// cluster, from the first node that sees it up.
+	eventually(t, 15*time.Second, "the certificate warnings", func() bool {
+		return len(hook.about(secureName)) > 0 && len(hook.about(shopName)) > 0
+	})
+	time.Sleep(3 * time.Second) // many looks more, from every node
+	for _, name := range []string{secureName, shopName} {
+		msgs := hook.about(name)
+		var warnings []chatMessage
+		for _, m := range msgs {
+			if strings.HasPrefix(m.Content, "🔒") {
+				warnings = append(warnings, m)
+			}
+		}
+		want := fmt.Sprintf("🔒 The certificate of `%s` expires in 4d 23h (%s)", name, notAfter.UTC().Format("2006-01-02 15:04 UTC"))
+		if len(warnings) != 1 || warnings[0].Content != want || warnings[0].Username != nodes[0].name {
+			t.Fatalf("%s: want one warning %q from %s:%s", name, want, nodes[0].name, dump(msgs))
+		}
+	}
+	for _, n := range nodes {
+		families, _ := scrape(t, n)
+		if got, ok := sample(families, "mesh_target_cert_expiry_seconds", map[string]string{"target": secureName}); !ok || got != float64(notAfter.Unix()) {
+			t.Fatalf("%s: mesh_target_cert_expiry_seconds = %v, %v; want %d", n.name, got, ok, notAfter.Unix())
+		}
+	}
+}
