@@ -40,8 +40,12 @@ func alertKey(name, peer string) string { return name + "\x00" + peer }
 
 // Label is the label that names what the alert is about: "target" for a
 // target's, "peer" for a peer's.
-func (a Alert) Label() string {
-	if config.IsTargetName(a.Peer) {
+func (a Alert) Label() string { return subjectField(a.Peer) }
+
+// subjectField is what labels and log fields call a name: "target" for a
+// target's (TARGETS), "peer" for a peer's.
+func subjectField(name string) string {
+	if config.IsTargetName(name) {
 		return "target"
 	}
 	return "peer"

@@ -218,13 +218,13 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	wasMine, wasHeld := e.mine, e.held()
 	if e.hear(n.cfg.Node, holders, relayed, n.cfg.Fresh, now) {
 		n.cfg.Metrics.MessageSuppressed(startKind(kind), SuppressedElsewhere)
-		n.cfg.Log.Debug().Str("peer", peer).Str("kind", string(kind)).Str("by", e.by).Msg("announced by another node; leaving it the messages")
+		n.cfg.Log.Debug().Str(subjectField(peer), peer).Str("kind", string(kind)).Str("by", e.by).Msg("announced by another node; leaving it the messages")
 	}
 	if !wasHeld && e.held() {
 		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
 	}
 	if wasMine && !e.mine {
-		n.cfg.Log.Info().Str("peer", peer).Str("kind", string(kind)).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
+		n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(kind)).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
 	}
 
 	if !e.held() && !e.mine {
@@ -278,7 +278,7 @@ func (n *ClusterNotifier) turn(e *episode, v domain.Verdict, now time.Time) time
 // a second message when another node announced it and went silent.
 func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, now time.Time) {
 	if e.announced {
-		n.cfg.Log.Info().Str("peer", peer).Str("kind", string(e.kind)).Str("from", e.by).Msg("the announcer went silent; taking its announcement over")
+		n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Str("from", e.by).Msg("the announcer went silent; taking its announcement over")
 		e.mine, e.by, e.lost = true, "", time.Time{}
 		return
 	}
@@ -290,7 +290,7 @@ func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, no
 		e.since = e.began
 		n.send(partialMessage(peer, down, v.UpFrom(), now))
 	}
-	n.cfg.Log.Info().Str("peer", peer).Str("kind", string(e.kind)).Strs("down_from", down).Msg("announced to the chat channel")
+	n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Strs("down_from", down).Msg("announced to the chat channel")
 }
 
 // remind sends the outage's reminder when it is due and this node holds
@@ -344,7 +344,7 @@ func (n *ClusterNotifier) end(peer string, e *episode, v domain.Verdict, now tim
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
 	case e.kind == domain.AnnouncedDown || !now.Before(e.began.Add(n.cfg.PartialAfter)):
 		n.cfg.Metrics.MessageSuppressed(startKind(e.kind), SuppressedOver)
-		n.cfg.Log.Debug().Str("peer", peer).Str("kind", string(e.kind)).Msg("over before this node's turn to announce it, and nobody had")
+		n.cfg.Log.Debug().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Msg("over before this node's turn to announce it, and nobody had")
 	}
 }
 
@@ -367,7 +367,7 @@ func (n *ClusterNotifier) noteOwnView(snap *domain.Snapshot, v domain.Verdict) {
 		delete(n.ownDown, peer)
 		if !d.confirmed {
 			n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedUnconfirmed)
-			n.cfg.Log.Debug().Str("peer", peer).Msg("this node saw the peer down, the cluster never did: no message")
+			n.cfg.Log.Debug().Str(subjectField(peer), peer).Msg("this node saw the peer down, the cluster never did: no message")
 		}
 	}
 }

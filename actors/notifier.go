@@ -40,7 +40,7 @@ func NewInbox(peers int, metrics *Metrics, log zerolog.Logger) *Inbox {
 			return slices.IndexFunc(queued, func(t domain.Transition) bool { return !t.Notifies() })
 		},
 		Dropped: func(t domain.Transition, queued int) {
-			log.Error().Str("peer", t.Peer).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
+			log.Error().Str(subjectField(t.Peer), t.Peer).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
 			metrics.MailboxDropped("notifier")
 		},
 	})
@@ -247,7 +247,7 @@ func (n *Notifier) release(snap *domain.Snapshot) {
 		if c, on := n.chains[peer]; on {
 			c.silent = true
 		}
-		n.cfg.Log.Info().Str("peer", peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
+		n.cfg.Log.Info().Str(subjectField(peer), peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
 	}
 }
 

@@ -420,10 +420,7 @@ func (o *Owner) logTransition(t domain.Transition) {
 	if t.To == domain.StatusDown {
 		ev = log.Warn()
 	}
-	what := "peer"
-	if config.IsTargetName(t.Peer) {
-		what = "target"
-	}
+	what := subjectField(t.Peer)
 	ev = ev.Str(what, t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
 	if !t.DownSince.IsZero() && t.To == domain.StatusUp {
 		// A clock stepped back mid-outage must not log a negative downtime.

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv("MESH_E2E_GET"); url != "" {
 		os.Exit(get(url)) // this binary, run inside a network namespace to read a node there
 	}
+	if route := os.Getenv("MESH_E2E_PROXY"); route != "" {
+		os.Exit(proxy(route)) // this binary, run inside a network namespace as a toxiproxy there
+	}
 	dir, err := os.MkdirTemp("", "mesh-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -121,6 +121,12 @@ func (c *netCluster) name(i int) string { return c.ips[i] + ":4000" }
 // again; it is locked for that while, so no other goroutine runs there.
 func (c *netCluster) listen(t *testing.T) net.Listener {
 	t.Helper()
+	return listenIn(t, c.hub, hubIP+":0")
+}
+
+// listenIn opens a TCP listener at addr inside the namespace ns.
+func listenIn(t *testing.T, ns, addr string) net.Listener {
+	t.Helper()
 	type result struct {
 		l   net.Listener
 		err error
@@ -134,7 +140,7 @@ func (c *netCluster) listen(t *testing.T) net.Listener {
 			return // the thread stays locked and ends with the goroutine
 		}
 		defer own.Close()
-		hub, err := os.Open("/var/run/netns/" + c.hub)
+		hub, err := os.Open("/var/run/netns/" + ns)
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -144,7 +150,7 @@ func (c *netCluster) listen(t *testing.T) net.Listener {
 			done <- result{err: err}
 			return
 		}
-		l, err := net.Listen("tcp", hubIP+":0")
+		l, err := net.Listen("tcp", addr)
 		if back := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); back == nil {
 			runtime.UnlockOSThread() // back home: the thread may serve others again
 		}
@@ -152,7 +158,7 @@ func (c *netCluster) listen(t *testing.T) net.Listener {
 	}()
 	r := <-done
 	if r.err != nil {
-		t.Fatalf("listening in %s: %v", c.hub, r.err)
+		t.Fatalf("listening in %s: %v", ns, r.err)
 	}
 	return r.l
 }
