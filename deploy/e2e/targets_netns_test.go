@@ -96,7 +96,10 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 
 	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target)
 	c.allUp(t)
-	seen := func(i int, status string) bool { s, err := c.state(i); return err == nil && s.Targets[target].Status == status }
+	seen := func(i int, status string) bool {
+		s, err := c.state(i)
+		return err == nil && s.Targets[target].Status == status
+	}
 	eventually(t, 20*time.Second, "every node to see the target up", func() bool { return seen(0, "up") && seen(1, "up") && seen(2, "up") })
 
 	tell("cut")
