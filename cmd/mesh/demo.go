@@ -30,7 +30,7 @@ import (
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mesh demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.Int("port", 4001, "port of the first node; the others take the next ports, and the demo's chat the one after")
+	port := fs.Int("port", 4001, "port of the first node; the others take the next ports, then the demo's chat and its targets")
 	count := fs.Int("nodes", 3, "how many nodes, 3 to 12")
 	every := fs.Duration("outage-every", 45*time.Second, "time between two outages")
 	lasting := fs.Duration("outage-for", 25*time.Second, "how long an outage lasts")
@@ -42,8 +42,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitConfig
 	}
-	if *count < 3 || *count > 12 || *port < 1 || *port+*count > 65535 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
-		fmt.Fprintln(stderr, "mesh demo: --nodes must be 3-12, --port 1-65535 with room for the nodes and the chat after it, the durations positive, --log-format json or console")
+	if *count < 3 || *count > 12 || *port < 1 || *port+*count+1 > 65535 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
+		fmt.Fprintln(stderr, "mesh demo: --nodes must be 3-12, --port 1-65535 with room for the nodes, the chat and the targets after it, the durations positive, --log-format json or console")
 		return exitConfig
 	}
 
@@ -57,6 +57,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	chat, err := newDemoChat(fmt.Sprintf("127.0.0.1:%d", *port+*count), stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "mesh demo: the demo's chat: %v\n", err)
+		return exitFailed
+	}
+	targets, err := newDemoTargets(fmt.Sprintf("127.0.0.1:%d", *port+*count+1), *every, *lasting)
+	if err != nil {
+		fmt.Fprintf(stderr, "mesh demo: the demo's targets: %v\n", err)
 		return exitFailed
 	}
 	var urls []string
@@ -81,6 +86,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			// within an outage of the defaults.
 			"WEBHOOK_URL":        chat.hookURL(),
 			"FOLLOWUP_INTERVALS": "15s",
+			// Two services every node watches too, one with outages.
+			"TARGETS": strings.Join(targets.urls(), " "),
 		}
 		cfg, err := config.Load(nil, func(k string) string { return env[k] }, os.Hostname, io.Discard)
 		if err != nil {
@@ -110,6 +117,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	root.Add(c)
 	root.Add(chat)
+	targets.log = log
+	root.Add(targets)
 
 	served := root.ServeBackground(ctx)
 	// Point people at the page only once every node answers.
@@ -124,8 +133,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if *isolate {
 		first = " The first time, it is cut off the network instead: it stays up, sees every peer fail and says nothing, while the others tell of it."
 	}
-	fmt.Fprintf(stdout, "Mesh demo: %d nodes on %s.\nOpen http://127.0.0.1:%d/ui/?refresh=2&messages=%s to watch them. Every %s one goes down for %s.%s What the cluster would tell your chat appears below and on the page. Ctrl-C stops.\n",
-		*count, strings.Join(urls, ", "), *port, chat.messagesURL(), every, lasting, first)
+	fmt.Fprintf(stdout, "Mesh demo: %d nodes on %s, watching two targets too: %s.\nOpen http://127.0.0.1:%d/ui/?refresh=2&messages=%s to watch them. Every %s one node goes down for %s, and so does the shop, half a period later.%s What the cluster would tell your chat appears below and on the page. Ctrl-C stops.\n",
+		*count, strings.Join(urls, ", "), strings.Join(targets.urls(), " and "), *port, chat.messagesURL(), every, lasting, first)
 	return demoExit(ctx, log, <-served)
 }
 

@@ -16,6 +16,9 @@ import {
   matrix,
   nodesFromState,
   parseNodeList,
+  targetConsensus,
+  targetMatrix,
+  targetNames,
   uptimeFigures,
   validateHistory,
   validateMessages,
@@ -253,7 +256,7 @@ function cellText(c) {
   return parts.join(" · ");
 }
 
-function renderMatrix(rows) {
+function renderMatrix(rows, caption = "Each row is what one node sees of every other; a dashed cell comes from a relay, with its age.", label = "who sees whom, as a matrix") {
   const head = el("tr", {}, el("th", { scope: "col", class: "corner" }, "observer ↓ sees →"));
   for (const c of rows[0]?.cells ?? []) head.append(el("th", { scope: "col", "data-node": c.to }, el("span", {}, c.to)));
   const body = rows.map((r) => {
@@ -269,9 +272,9 @@ function renderMatrix(rows) {
     }
     return tr;
   });
-  const table = el("table", { class: "matrix" }, el("caption", {}, "Each row is what one node sees of every other; a dashed cell comes from a relay, with its age."), el("thead", {}, head), el("tbody", {}, ...body));
+  const table = el("table", { class: "matrix" }, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, ...body));
   // One tab stop for the whole table: it scrolls sideways on a phone.
-  return el("div", { class: "matrix-scroll", tabindex: 0, role: "region", "aria-label": "who sees whom, as a matrix" }, table);
+  return el("div", { class: "matrix-scroll", tabindex: 0, role: "region", "aria-label": label }, table);
 }
 
 function renderGraph(names, verdicts, edges) {
@@ -344,6 +347,40 @@ function renderWhoSeesWhom(names, verdicts, states, now) {
   document.getElementById("matrix-legend").hidden = current !== "matrix";
 }
 
+/**
+ * The targets (Mesh's TARGETS), when any node watches one: a row each with
+ * what the nodes see, the cluster's verdict, uptime and daily bars, and
+ * the nodes-by-targets matrix.
+ */
+function renderTargets(names, targets, states, histories, perTarget, now) {
+  const section = document.getElementById("targets-section");
+  section.hidden = targets.length === 0;
+  if (!targets.length) return;
+  const seen = targetConsensus(targets, names, states);
+  const cluster = clusterVerdicts(names, states, targets);
+  const items = targets.map((name) => {
+    const v = seen[name];
+    const up = uptimeFigures(name, histories, now, "targets");
+    const [bars, info] = dayBars(name, dailyUptime(name, histories, now, 90, perTarget.get(name) ?? [], "targets"));
+    const why = el("span", { class: "why" }, v.reason);
+    if (v.downFrom.length) why.setAttribute("title", `cannot reach it: ${v.downFrom.join(", ")}`);
+    return el(
+      "li",
+      { class: `row ${v.status}`, "data-target": name, "data-status": v.status },
+      el("span", { class: "head" }, statusBadge(v.status), " ", el("strong", { class: "name" }, name)),
+      why,
+      verdictLine(cluster[name]),
+      el("span", { class: "uptime" }, `24h ${percent(up["24h"])} · 7d ${percent(up["7d"])} · 30d ${percent(up["30d"])} · 90d ${percent(up["90d"])}`),
+      bars,
+      info,
+    );
+  });
+  document.getElementById("targets").replaceChildren(...items);
+  document.getElementById("targets-matrix").replaceChildren(
+    renderMatrix(targetMatrix(names, targets, states, now), "Each row is what one node sees of every target; a dashed cell comes from a relay, with its age.", "nodes by targets, as a matrix"),
+  );
+}
+
 function renderIncidents(list, now) {
   const ol = document.getElementById("incidents");
   const shown = list.slice(0, MAX_INCIDENTS_SHOWN);
@@ -409,10 +446,14 @@ function render(nodes, source) {
   const verdicts = consensus(names, states);
   const list = incidents(names, histories, now);
   const perNode = new Map(names.map((n) => [n, list.filter((i) => i.node === n)]));
+  const targets = targetNames(names, states);
+  const targetList = incidents(targets, histories, now, 90, "targets");
+  const perTarget = new Map(targets.map((t) => [t, targetList.filter((i) => i.node === t)]));
   renderNotes(names, source);
   renderRows(names, verdicts, clusterVerdicts(names, states), histories, perNode, now);
   renderWhoSeesWhom(names, verdicts, states, now);
-  renderIncidents(list, now);
+  renderTargets(names, targets, states, histories, perTarget, now);
+  renderIncidents([...list, ...targetList].sort((a, b) => b.start - a.start || a.node.localeCompare(b.node)), now);
   renderMessages();
   return now;
 }

@@ -94,7 +94,7 @@ export function validateState(doc) {
         if (!isObject(copy) || !isObject(copy.peers)) throw new Error("bad copy");
         checkTime(copy.received_at, "received_at");
         for (const [name, v] of Object.entries(copy.peers)) checkView(v, name);
-        relay[sender] = copy;
+        relay[sender] = { ...copy, targets: validTargets(copy.targets) };
       } catch {
         // One bad copy says nothing about the node's own view.
       }
@@ -110,7 +110,56 @@ export function validateState(doc) {
       }
     }
   }
-  return { node: doc.node, peers: doc.peers, relay, isolated: doc.isolated === true, cluster, hasCluster: isObject(doc.cluster) };
+  return { node: doc.node, peers: doc.peers, targets: validTargets(doc.targets), relay, isolated: doc.isolated === true, cluster, hasCluster: isObject(doc.cluster) };
+}
+
+/**
+ * A node's view of its targets (Mesh's "targets", same shape as "peers"):
+ * the well-formed entries, keyed without a prototype; a malformed one is
+ * dropped, and says nothing of the node's view of its peers.
+ */
+function validTargets(targets) {
+  const out = Object.create(null);
+  if (!isObject(targets)) return out;
+  for (const [name, v] of Object.entries(targets)) {
+    try {
+      checkView(v, name);
+      out[name] = v;
+    } catch {
+      // left out
+    }
+  }
+  return out;
+}
+
+/**
+ * What the nodes the browser reaches see of each target, as consensus
+ * does for nodes: down when every one that knows sees it down, partial
+ * when some do, up when none does, unknown when nobody knows yet. An
+ * isolated node is no observer.
+ */
+export function targetConsensus(targets, names, states) {
+  const out = Object.create(null);
+  for (const target of targets) {
+    const observers = [];
+    for (const n of [...names].sort()) {
+      const s = states.get(n);
+      const v = s && !s.isolated ? own(s.targets, target) : undefined;
+      if (v && v.status !== "unknown") observers.push({ name: n, status: v.status });
+    }
+    const down = observers.filter((o) => o.status === "down").map((o) => o.name);
+    const status = observers.length === 0 ? "unknown" : down.length === observers.length ? "down" : down.length ? "partial" : "up";
+    const reason = observers.length === 0 ? "no node that answered knows it yet" : `down from ${down.length}/${observers.length} nodes that answered`;
+    out[target] = { status, observers, downFrom: down, reason };
+  }
+  return out;
+}
+
+/** Every target any reachable node watches, in name order. */
+export function targetNames(names, states) {
+  const all = new Set();
+  for (const n of names) for (const t of Object.keys(states.get(n)?.targets ?? {})) all.add(t);
+  return [...all].sort();
 }
 
 const CLUSTER_STATUSES = ["up", "partial", "down"];
@@ -223,9 +272,15 @@ export function circleLayout(names, cx, cy, r) {
 export function validateHistory(doc) {
   if (!isObject(doc)) throw new Error("not a JSON object");
   if (!isObject(doc.peers)) throw new Error("peers is not an object");
+  if (doc.targets !== undefined && !isObject(doc.targets)) throw new Error("targets is not an object");
+  return { node: doc.node, peers: histories(doc.peers, "peers"), targets: histories(doc.targets ?? {}, "targets") };
+}
+
+/** The histories of /history's "peers" or "targets", checked. */
+function histories(obj, kind) {
   const peers = Object.create(null);
-  for (const [name, h] of Object.entries(doc.peers)) {
-    const field = `peers[${JSON.stringify(name).slice(0, 40)}]`;
+  for (const [name, h] of Object.entries(obj)) {
+    const field = `${kind}[${JSON.stringify(name).slice(0, 40)}]`;
     if (!isObject(h) || !Array.isArray(h.transitions)) throw new Error(`${field}.transitions is not a list`);
     let last = -Infinity;
     h.transitions.forEach((t, i) => {
@@ -242,7 +297,7 @@ export function validateHistory(doc) {
     }
     peers[name] = { transitions: h.transitions, uptime };
   }
-  return { node: doc.node, peers };
+  return peers;
 }
 
 /** A short age: 12s, 3m, 2h, 4d. */
@@ -272,19 +327,19 @@ function upWithin(transitions, start, end) {
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
 
-/** The transitions observer's history holds of node, or null. */
-function transitionsOf(histories, observer, node) {
-  const t = own(own(own(histories.get(observer), "peers"), node), "transitions");
+/** The transitions observer's history holds of node (kind "peers") or of a target ("targets"), or null. */
+function transitionsOf(histories, observer, node, kind = "peers") {
+  const t = own(own(own(histories.get(observer), kind), node), "transitions");
   return Array.isArray(t) ? t : null;
 }
 
 /** Time up and time known of node within [start, end), pooled over every observer's history. */
-function pooledUptime(node, histories, start, end) {
+function pooledUptime(node, histories, start, end, kind = "peers") {
   let up = 0;
   let known = 0;
   for (const observer of histories.keys()) {
     if (observer === node) continue;
-    const t = transitionsOf(histories, observer, node);
+    const t = transitionsOf(histories, observer, node, kind);
     if (!t) continue;
     const r = upWithin(t, start, end);
     up += r.up;
@@ -300,9 +355,9 @@ export const WINDOWS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 *
  * Uptime of node over each window: time up over time known, pooled across
  * every observer's history; null for a window nobody knew anything of.
  */
-export function uptimeFigures(node, histories, now) {
+export function uptimeFigures(node, histories, now, kind = "peers") {
   const out = {};
-  for (const [w, span] of Object.entries(WINDOWS)) out[w] = pooledUptime(node, histories, now - span, now);
+  for (const [w, span] of Object.entries(WINDOWS)) out[w] = pooledUptime(node, histories, now - span, now, kind);
   return out;
 }
 
@@ -315,16 +370,17 @@ export function utcDay(ms) {
  * Outages of the last `days` days, merged across nodes: for each node, the
  * times any observer saw it down, overlapping ones joined into one
  * incident, with the observers that saw it. Newest first. histories maps
- * each observer to its validated /history (or null).
+ * each observer to its validated /history (or null). With kind "targets",
+ * names are targets, and their outages are read from "targets".
  */
-export function incidents(names, histories, now, days = 90) {
+export function incidents(names, histories, now, days = 90, kind = "peers") {
   const from = now - days * DAY;
   const out = [];
   for (const node of names) {
     const spans = [];
     for (const observer of histories.keys()) {
       if (observer === node) continue;
-      const t = transitionsOf(histories, observer, node);
+      const t = transitionsOf(histories, observer, node, kind);
       if (!t) continue;
       t.forEach((tr, i) => {
         if (tr.status !== "down") return;
@@ -367,15 +423,15 @@ export function incidents(names, histories, now, days = 90) {
  * uptime (time up over time known across every observer's history, null
  * when nobody knew) and the incidents that overlap it.
  */
-export function dailyUptime(node, histories, now, days = 90, nodeIncidents = null) {
-  const list = nodeIncidents ?? incidents([node], histories, now, days);
+export function dailyUptime(node, histories, now, days = 90, nodeIncidents = null, kind = "peers") {
+  const list = nodeIncidents ?? incidents([node], histories, now, days, kind);
   const today = Date.parse(`${utcDay(now)}T00:00:00Z`);
   const out = [];
   for (let i = days - 1; i >= 0; i--) {
     const start = today - i * DAY;
     const end = Math.min(start + DAY, now);
     const outages = list.filter((x) => x.node === node && x.start < end && (x.end === null || x.end > start)).length;
-    out.push({ day: utcDay(start), uptime: pooledUptime(node, histories, start, end), outages });
+    out.push({ day: utcDay(start), uptime: pooledUptime(node, histories, start, end, kind), outages });
   }
   return out;
 }
@@ -420,14 +476,42 @@ export function matrix(names, states, now) {
 }
 
 /**
+ * The nodes-by-targets matrix: a row per node, a cell per target, as
+ * matrix's: what the node's own /state says of the target, or the freshest
+ * relay copy of its view for a node the browser cannot reach; "none" where
+ * the node does not watch it.
+ */
+export function targetMatrix(names, targets, states, now) {
+  return [...names].sort().map((from) => {
+    const s = states.get(from);
+    let views = s?.targets ?? null;
+    let relayed = null;
+    if (s == null) {
+      const copy = freshestRelay(from, names, states);
+      if (copy) {
+        views = copy.targets ?? null;
+        relayed = { age: Math.max(0, now - Date.parse(copy.received_at)), via: copy.via };
+      }
+    }
+    const cells = targets.map((to) => {
+      const v = own(views, to);
+      if (!v) return { from, to, status: "none" };
+      return { from, to, status: v.status, since: v.since, lastSeen: v.last_seen ?? null, rttMs: typeof v.rtt_ms === "number" ? v.rtt_ms : null, relayed: relayed !== null, ...(relayed ?? {}) };
+    });
+    return { from, reachable: s != null, isolated: s?.isolated === true, cells };
+  });
+}
+
+/**
  * The cluster's verdict on each node, as the reachable, non-isolated nodes
  * that reach verdicts (relaying on) report it in their /state: the status
  * most of them give, and who sees the node down and up by the first of
- * those. null for a node no one reports on.
+ * those. null for a node no one reports on. subjects are what the verdicts
+ * are on: the nodes, or the targets.
  */
-export function clusterVerdicts(names, states) {
+export function clusterVerdicts(names, states, subjects = names) {
   const out = Object.create(null);
-  for (const node of names) {
+  for (const node of subjects) {
     const reports = [];
     for (const reporter of [...names].sort()) {
       const s = states.get(reporter);
@@ -462,10 +546,12 @@ export function formatDuration(ms) {
  * only when this changed, since history changes only with transitions.
  */
 export function historyKey(state) {
-  return Object.keys(state.peers)
-    .sort()
-    .map((p) => `${p}\u0000${state.peers[p].status}\u0000${state.peers[p].since}`)
-    .join("\u0001");
+  const key = (views) =>
+    Object.keys(views)
+      .sort()
+      .map((p) => `${p}\u0000${views[p].status}\u0000${views[p].since}`)
+      .join("\u0001");
+  return `${key(state.peers)}\u0002${key(state.targets ?? {})}`;
 }
 
 /** The word and symbol each status is shown with, so colour is never alone. */

@@ -20,6 +20,9 @@ import {
   historyKey,
   incidents,
   matrix,
+  targetConsensus,
+  targetMatrix,
+  targetNames,
   uptimeFigures,
   validateHistory,
   validateState,
@@ -294,4 +297,54 @@ test("validateMessages keeps the latest twenty and refuses what is not a message
   assert.throws(() => validateMessages({}), /not a JSON list/);
   assert.throws(() => validateMessages([{ at: "yesterday", from: "a", text: "b" }]), /\[0\]\.at is not a time/);
   assert.throws(() => validateMessages([{ at: m(0).at, from: 1, text: "b" }]), /\[0\] lacks a from or a text/);
+});
+
+test("targets: each node's view, a matrix of nodes by targets, what they see, and a bad entry dropped", () => {
+  const shop = "https://shop.example/";
+  const db = "tcp://db.example:5432";
+  const withTargets = (node, targets, extra = {}) =>
+    validateState({ ...state(node, {}), targets: Object.fromEntries(Object.entries(targets).map(([k, st]) => [k, view(st)])), ...extra });
+  const a = withTargets("a", { [shop]: "down", [db]: "up" });
+  const b = withTargets("b", { [shop]: "up", [db]: "up" }, { isolated: false });
+  const bad = validateState({ ...state("c", {}), targets: { [shop]: { status: "sideways" }, __proto__: view("up") } });
+  assert.deepEqual(Object.keys(bad.targets), []);
+  const states = new Map([["a", a], ["b", b], ["c", bad], ["d", null]]);
+  const names = ["a", "b", "c", "d"];
+  assert.deepEqual(targetNames(names, states), [shop, db].sort());
+  const seen = targetConsensus([shop, db], names, states);
+  assert.equal(seen[shop].status, "partial");
+  assert.deepEqual(seen[shop].downFrom, ["a"]);
+  assert.equal(seen[db].status, "up");
+  const rows = targetMatrix(names, [db, shop], states, Date.parse(T));
+  assert.deepEqual(rows.map((r) => r.from), names);
+  assert.deepEqual(rows[0].cells.map((c) => [c.to, c.status]), [[db, "up"], [shop, "down"]]);
+  assert.deepEqual(rows[2].cells.map((c) => c.status), ["none", "none"]);
+  // A node the browser cannot reach shows through a relay copy that carries its targets.
+  const holder = validateState({ ...state("a", {}), relay: { d: { received_at: T, peers: {}, targets: { [shop]: view("down") } } } });
+  const relayed = targetMatrix(["a", "d"], [shop], new Map([["a", holder], ["d", null]]), Date.parse(T) + 5000);
+  assert.deepEqual(relayed[1].cells[0], { from: "d", to: shop, status: "down", since: T, lastSeen: null, rttMs: null, relayed: true, age: 5000, via: "a" });
+});
+
+test("targets have their own histories, uptime, incidents and verdicts", () => {
+  const shop = "https://shop.example/";
+  const now = Date.parse("2026-06-06T12:00:00Z");
+  const h = validateHistory({
+    node: "a",
+    peers: {},
+    targets: { [shop]: { transitions: [{ status: "up", at: "2026-06-06T00:00:00Z" }, { status: "down", at: "2026-06-06T06:00:00Z" }], uptime: { "24h": 0.5 } } },
+  });
+  assert.throws(() => validateHistory({ node: "a", peers: {}, targets: [] }), /targets is not an object/);
+  const histories = new Map([["a", h]]);
+  assert.equal(uptimeFigures(shop, histories, now, "targets")["24h"], 0.5);
+  assert.equal(uptimeFigures(shop, histories, now)["24h"], null);
+  const list = incidents([shop], histories, now, 90, "targets");
+  assert.equal(list.length, 1);
+  assert.equal(list[0].ongoing, true);
+  assert.deepEqual(list[0].seenBy, ["a"]);
+  assert.equal(dailyUptime(shop, histories, now, 90, null, "targets").at(-1).outages, 1);
+  const s = validateState({ ...state("a", {}), cluster: { [shop]: { status: "down", down_from: ["a", "b"], up_from: [] } } });
+  assert.equal(clusterVerdicts(["a", "b"], new Map([["a", s], ["b", null]]), [shop])[shop].status, "down");
+  // A transition of a target makes the page read the history again.
+  const before = historyKey({ peers: {}, targets: { [shop]: view("up") } });
+  assert.notEqual(before, historyKey({ peers: {}, targets: { [shop]: view("down") } }));
 });

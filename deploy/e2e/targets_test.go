@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // service is an HTTP service on a loopback port of its own, which the test
@@ -107,6 +110,24 @@ func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
 	if d, _, _ := kinds(msgs); d != 1 || msgs[0].Content != want || msgs[0].Username != nodes[0].name {
 		t.Fatalf("want one down message %q from %s:%s", want, nodes[0].name, dump(msgs))
 	}
+	// The page shows the targets apart from the nodes: what each node
+	// sees of each, the cluster's verdict, the outage as an incident and
+	// the daily bars.
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=1&nodes="+strings.ReplaceAll(names(nodes), " ", ""))); err != nil {
+		t.Fatal(err)
+	}
+	var page targetsView
+	eventually(t, 20*time.Second, "the page's targets section", func() bool {
+		page = readTargets(t, ctx)
+		return page.Shown && page.Rows[shopName] == "down" && page.Rows[dbName] == "up" && page.Verdicts[shopName] == "down" &&
+			len(page.Cells) == 6 && page.Incidents[shopName] && page.Days[shopName] == 90
+	})
+	for _, c := range page.Cells {
+		if want := map[string]string{shopName: "down", dbName: "up"}[c.To]; c.Status != want {
+			t.Fatalf("the matrix says %s sees %s %s", c.From, c.To, c.Status)
+		}
+	}
 	for _, n := range nodes {
 		s, _ := n.state()
 		if v := s.Cluster[shopName]; v.Status != "down" || len(v.DownFrom) != 3 {
@@ -133,6 +154,43 @@ func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
 			t.Fatalf("messages about a node:%s", dump(about))
 		}
 	}
+}
+
+// targetsView is what the page's targets section shows.
+type targetsView struct {
+	Shown     bool              `json:"shown"`
+	Rows      map[string]string `json:"rows"`     // target -> the status its row shows
+	Verdicts  map[string]string `json:"verdicts"` // target -> the cluster's verdict shown
+	Days      map[string]int    `json:"days"`     // target -> its daily bars
+	Incidents map[string]bool   `json:"incidents"`
+	Cells     []struct {
+		From   string `json:"from"`
+		To     string `json:"to"`
+		Status string `json:"status"`
+	} `json:"cells"`
+}
+
+const readTargetsJS = `(() => {
+  const section = document.getElementById("targets-section");
+  const out = { shown: !section.hidden, rows: {}, verdicts: {}, days: {}, incidents: {}, cells: [] };
+  for (const li of document.querySelectorAll("#targets li[data-target]")) {
+    out.rows[li.dataset.target] = li.dataset.status;
+    const v = li.querySelector("[data-verdict]");
+    if (v) out.verdicts[li.dataset.target] = v.dataset.verdict;
+    out.days[li.dataset.target] = li.querySelectorAll("[data-day]").length;
+  }
+  for (const td of document.querySelectorAll("#targets-matrix td[data-to]")) out.cells.push({ from: td.dataset.from, to: td.dataset.to, status: td.dataset.status });
+  for (const li of document.querySelectorAll("#incidents li[data-incident]")) out.incidents[li.dataset.incident] = true;
+  return out;
+})()`
+
+func readTargets(t *testing.T, ctx context.Context) targetsView {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[targetsView](readTargetsJS))
+	if err != nil {
+		t.Fatalf("reading the page: %v", err)
+	}
+	return v
 }
 
 // testCA is a certificate authority made by the test, trusted by the nodes
