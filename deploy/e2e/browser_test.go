@@ -116,7 +116,7 @@ const readPage = `(() => ({
   pwned: window.pwned !== undefined,
   updated: document.body.dataset.updated || "",
   view: document.getElementById("graph").dataset.view || "",
-  cells: [...document.querySelectorAll("td.cell")].map((c) => ({
+  cells: [...document.querySelectorAll("#graph td.cell")].map((c) => ({
     from: c.dataset.from, to: c.dataset.to, status: c.dataset.status, relayed: c.classList.contains("relayed"), title: c.title })),
   incidents: [...document.querySelectorAll("#incidents li[data-incident]")].map((li) => ({
     node: li.dataset.incident, ongoing: li.dataset.ongoing, text: li.textContent })),

@@ -15,8 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// threeFreePorts finds a base port with the two after it also free.
-func threeFreePorts(t *testing.T) int {
+// demoPorts finds a base port with the four after it also free: a demo of
+// three nodes, its chat and its targets.
+func demoPorts(t *testing.T) int {
 	t.Helper()
 	for range 50 {
 		base := freePorts(t, 1)[0]
@@ -24,7 +25,7 @@ func threeFreePorts(t *testing.T) int {
 			continue
 		}
 		ok := true
-		for i := 1; i < 3; i++ {
+		for i := 1; i < 5; i++ {
 			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
 			if err != nil {
 				ok = false
@@ -36,12 +37,12 @@ func threeFreePorts(t *testing.T) int {
 			return base
 		}
 	}
-	t.Fatal("no three consecutive free ports")
+	t.Fatal("no five consecutive free ports")
 	return 0
 }
 
 func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
-	base := threeFreePorts(t)
+	base := demoPorts(t)
 	var stdout, stderr syncBuffer
 	// The demo's nodes probe every 1s and call a peer down after 4 failures,
 	// about 3-4s into an outage: an outage of 8s is seen down for seconds,
@@ -166,12 +167,20 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 	t.Logf("the demo's page: view %s, %d cells, %d incidents, verdicts %v, messages %q", last.View, len(last.Cells), len(last.Incidents), last.Verdicts, last.Messages)
 
 	// The terminal shows what the cluster told the chat: an outage, once
-	// per outage from one node, and its end.
-	eventually(t, 30*time.Second, "a down message and a recovery in the terminal", func() bool {
+	// per outage from one node, and its end; and the shop's outage, one of
+	// the demo's two targets.
+	shop := fmt.Sprintf("http://127.0.0.1:%d/shop", base+4)
+	eventually(t, 30*time.Second, "a down message and a recovery in the terminal, and the shop's outage", func() bool {
 		out := stdout.String()
 		return regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  \S+: 🔴 `+"`"+`127\.0\.0\.1:\d+`+"`"+` is unreachable from \d of \d nodes`).MatchString(out) &&
-			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  \S+: 🟢 `+"`"+`127\.0\.0\.1:\d+`+"`"+` is reachable again`).MatchString(out)
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  \S+: 🟢 `+"`"+`127\.0\.0\.1:\d+`+"`"+` is reachable again`).MatchString(out) &&
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  \S+: 🔴 `+"`"+regexp.QuoteMeta(shop)+"`"+` is unreachable from \d of \d nodes`).MatchString(out)
 	})
+	for _, n := range nodes {
+		if s, err := n.state(); err == nil && len(s.Targets) != 2 {
+			t.Fatalf("%s watches %d targets, want the demo's two: %v", n.name, len(s.Targets), s.Targets)
+		}
+	}
 
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -199,7 +208,7 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 // grows, and a test that fails for that says nothing; one that takes a
 // minute says the demo or the page waits on something it should not.
 func TestDemoPageShowsEveryNodeUpSoonAfterTheCommand(t *testing.T) {
-	base := threeFreePorts(t)
+	base := demoPorts(t)
 	var stdout syncBuffer
 	start := time.Now()
 	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--nodes", "3", "--log-format", "json")
@@ -268,7 +277,7 @@ func startDemo(t *testing.T, args ...string) *syncBuffer {
 // finds itself isolated, its page says so, the other two tell the chat of
 // it once, and it says nothing until it is back.
 func TestDemoIsolateCutsANodeOffAndItStaysSilent(t *testing.T) {
-	base := threeFreePorts(t)
+	base := demoPorts(t)
 	// The next outage, a crash, comes 8 s after the cut ends: time for the
 	// recovery message first.
 	out := startDemo(t, "--port", fmt.Sprint(base), "--isolate", "--outage-every", "8s", "--outage-for", "20s", "--log-format", "json")
