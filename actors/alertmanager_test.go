@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // alertSource is a settable AlertSource.
@@ -191,6 +194,40 @@ func TestAFailingAlertmanagerIsRetriedAndAnEndItNeverTakesIsSaid(t *testing.T) {
 		last := am.all()[len(am.all())-1]
 		if last.after > 15*time.Minute || len(last.alerts) != 1 {
 			t.Fatalf("last post %+v", last)
+		}
+	})
+}
+
+// A target's outage is MeshTargetDown (MeshTargetPartial), labelled
+// target, not peer: from the cluster's verdict, and in node mode from the
+// node's own view.
+func TestATargetsAlertIsMeshTargetDownLabelledTarget(t *testing.T) {
+	const shop = "https://shop.example/"
+	since := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	down := domain.PeerView{Status: domain.StatusDown, Since: since}
+	s := domain.NewSnapshot("jan", nil, map[string]*domain.RelayCopy{
+		"nov": domain.NewRelayCopy(since, nil).WithTargets(map[string]domain.PeerView{shop: down}),
+	}).WithTargets([]*domain.PeerEntry{domain.NewPeerEntry(shop, down, domain.History{})})
+	v, _ := domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, since).Of(shop)
+	cluster := newAlert(domain.AnnouncedDown, shop, since, clusterDownMessage(shop, v.DownFrom(), 2, since), v)
+	partial := newAlert(domain.AnnouncedPartial, shop, since, partialMessage(shop, v.DownFrom(), nil, since), v)
+	node := NodeAlerts{State: fixedState{s}}.Alerts().Mine
+	if cluster.Name != AlertTargetDown || partial.Name != AlertTargetPartial || len(node) != 1 || node[0].Name != AlertTargetDown {
+		t.Fatalf("names %q, %q, node mode %+v", cluster.Name, partial.Name, node)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		am := startAlertmanager(t, &alertSource{set: AlertSet{Mine: []Alert{cluster}}}, 200, zerolog.Nop())
+		time.Sleep(time.Second)
+		posts := am.all()
+		if len(posts) != 1 || len(posts[0].alerts) != 1 {
+			t.Fatalf("posts %+v", posts)
+		}
+		want := map[string]string{"alertname": "MeshTargetDown", "target": shop, "cluster": "prod", "severity": "critical"}
+		if got := posts[0].alerts[0].Labels; !maps.Equal(got, want) {
+			t.Fatalf("labels %v, want %v", got, want)
+		}
+		if a := posts[0].alerts[0].Annotations; a["summary"] != "https://shop.example/ is unreachable from 2 of 2 nodes (jan, nov)" {
+			t.Fatalf("annotations %v", a)
 		}
 	})
 }
