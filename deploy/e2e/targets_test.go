@@ -237,6 +237,19 @@ func (ca *testCA) leaf(t *testing.T, notAfter time.Time) tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// newTLSService serves HTTPS on a loopback port with a certificate of ca's
+// that expires at notAfter, until the test ends; it returns its host:port.
+func newTLSService(t *testing.T, ca *testCA, notAfter time.Time) string {
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, notAfter)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }), ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
 // An HTTPS service whose certificate (made by the test) expires in five
 // days, an http:// address that redirects to it on the same host, and one
 // that redirects to a login page on another host. Three nodes in cluster
@@ -246,14 +259,7 @@ func (ca *testCA) leaf(t *testing.T, notAfter time.Time) tls.Certificate {
 func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	ca := newTestCA(t)
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
-	secure := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
-	l, err := tls.Listen("tcp", secure, &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, notAfter)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }), ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = srv.Serve(l) }()
-	defer srv.Close()
+	secure := newTLSService(t, ca, notAfter)
 	plain := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/shop":
