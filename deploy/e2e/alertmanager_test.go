@@ -220,3 +220,27 @@ func TestAlertmanagerMakesOneNotificationOfFiveNodesPostingTheSameOutage(t *test
 		t.Fatalf("want one notification of one alert about %s in cluster mesh:%s", p.name, recv.dump())
 	}
 }
+
+// A target down for every node reaches Alertmanager as MeshTargetDown,
+// labelled target, from one node, and resolves when it is back.
+func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
+	recv := newAMReceiver(t)
+	am := startAlertmanager(t, recv.URL)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	target := "http://" + shop.addr + "/"
+	nodes := byName(cluster(t, 3, "RELAY_SECRET=alertmanager", "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target))
+	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{target: "up"}) })
+	shop.stop()
+
+	eventually(t, 30*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
+	a := recv.withStatus("firing")[0].Alerts[0]
+	want := map[string]string{"alertname": "MeshTargetDown", "target": target, "cluster": "e2e", "severity": "critical"}
+	if fmt.Sprint(a.Labels) != fmt.Sprint(want) || a.Annotations["down_from"] != names(nodes) {
+		t.Fatalf("labels %v and annotations %v, want %v from %s", a.Labels, a.Annotations, want, names(nodes))
+	}
+	shop.start()
+	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
+	if r := recv.withStatus("resolved")[0].Alerts[0]; r.Labels["target"] != target || !r.StartsAt.Equal(a.StartsAt) {
+		t.Fatalf("resolved %+v, want the same outage", r)
+	}
+}
