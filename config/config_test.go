@@ -222,6 +222,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"TARGETS entry with an unknown option", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#timeout=3s"}, nil, []string{"TARGETS", `"timeout"`}},
 		{"TARGETS entry with an empty body word", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#body="}, nil, []string{"TARGETS", "body="}},
 		{"TARGETS entry listed twice", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/ https://A.example/#status=200"}, nil, []string{"TARGETS", "entry 2", "twice"}},
+		{"TARGETS entries apart only by case", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/Shop https://a.example/shop"}, nil, []string{"TARGETS", "entry 2", "another case"}},
 		{"TARGETS past the limit", map[string]string{"PEERS": "a", "TARGETS": strings.Repeat("tcp://a.example:1 ", MaxTargets+1)}, nil, []string{"TARGETS", "more than 100"}},
 		{"CERT_WARN of no days", map[string]string{"PEERS": "a", "CERT_WARN": "0d"}, nil, []string{"CERT_WARN", `"0d"`}},
 		{"CERT_WARN that is a word", map[string]string{"PEERS": "a", "CERT_WARN": "soon"}, nil, []string{"CERT_WARN", `"soon"`}},

@@ -71,10 +71,14 @@ func setTargets(c *Config, v string) error {
 		if err != nil {
 			return fmt.Errorf("entry %d: %v", i+1, err)
 		}
-		if seen[t.Name] {
-			return fmt.Errorf("entry %d: %s is listed twice", i+1, t.Name)
+		// Names equal but for case are refused too: a relay that lists two
+		// such keys is refused as ambiguous (wire's noTwinKeys), and every
+		// relay of this node would be.
+		folded := strings.ToLower(t.Name)
+		if seen[folded] {
+			return fmt.Errorf("entry %d: %s is listed twice (perhaps in another case)", i+1, t.Name)
 		}
-		seen[t.Name] = true
+		seen[folded] = true
 		c.Targets = append(c.Targets, t)
 	}
 	return nil
