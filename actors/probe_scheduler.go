@@ -56,8 +56,9 @@ type ProbeScheduler struct {
 	offsets  []time.Duration // each prober's slot
 }
 
-// NewProbers returns the scheduler of one prober per peer, sharing one
-// probe client.
+// NewProbers returns the scheduler of one prober per peer and per target,
+// dealt over one grid; the peers share one probe client, the targets
+// another (which follows redirects on the same host).
 func NewProbers(cfg ProbersConfig) *ProbeScheduler {
 	client := newHTTPClient(forProbes, cfg.Timeout, cfg.Cut)
 	s := &ProbeScheduler{interval: cfg.Interval}

@@ -105,7 +105,11 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	defer stop()
 
 	n := newNode(cfg, log, nil)
-	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).
+	targets := make([]string, len(cfg.Targets))
+	for i, t := range cfg.Targets {
+		targets[i] = t.Name // never the URL probed, which may hold a password
+	}
+	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).Strs("targets", targets).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).
 		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Msg("mesh starting")

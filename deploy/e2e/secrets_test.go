@@ -18,6 +18,7 @@ import (
 func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	const secret = "relay-secret-7c1e9a"
 	const tokenA, tokenB = "hook-token-a-5d2f", "hook-token-b-91ac"
+	const targetPassword = "target-pass-3e8f" // in a target's URL, which is probed with it and shown without
 	ports := freePorts(t, 4)
 	a, b, dead, closed := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2]), ports[3]
 
@@ -36,7 +37,10 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	// own webhook.
 	common := []string{"PEERS=http://" + a + ",http://" + b + ",http://" + dead, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms",
 		fmt.Sprintf("FAILURE_THRESHOLD=%d", threshold), "RELAY_SECRET=" + secret, "ALERTS=node", "LOG_LEVEL=trace"}
-	nodeA := startNode(t, a, append(common, "WEBHOOK_URL="+hook.URL+"/api/webhooks/1/"+tokenA)...)
+	svc := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer svc.Close()
+	target := strings.Replace(svc.URL, "http://", "http://admin:"+targetPassword+"@", 1) + "/health"
+	nodeA := startNode(t, a, append(common, "WEBHOOK_URL="+hook.URL+"/api/webhooks/1/"+tokenA, "TARGETS="+target)...)
 	nodeB := startNode(t, b, append(common, fmt.Sprintf("WEBHOOK_URL=http://127.0.0.1:%d/api/webhooks/2/%s", closed, tokenB))...)
 
 	eventually(t, 15*time.Second, "a to deliver its webhook after a failure, and b to fail at its own", func() bool {
@@ -71,10 +75,11 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	badOut, _ := bad.CombinedOutput()
 
 	everything := strings.Join(append(bodies, nodeA.stdout.String(), nodeA.stderr.String(), nodeB.stdout.String(), nodeB.stderr.String(), string(badOut)), "\n")
-	if !strings.Contains(everything, "webhook failed") || !strings.Contains(everything, "mesh_relay_received_total") {
+	if !strings.Contains(everything, "webhook failed") || !strings.Contains(everything, "mesh_relay_received_total") ||
+		!strings.Contains(everything, `"`+svc.URL+`/health":{"status"`) {
 		t.Fatal("the run did not exercise what this test is about")
 	}
-	for _, leak := range []string{secret, tokenA, tokenB, "/api/webhooks/"} {
+	for _, leak := range []string{secret, tokenA, tokenB, "/api/webhooks/", targetPassword} {
 		if i := strings.Index(everything, leak); i >= 0 {
 			t.Errorf("%q appears: ...%s...", leak, everything[max(0, i-200):min(len(everything), i+100)])
 		}
