@@ -37,7 +37,11 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	// own webhook.
 	common := []string{"PEERS=http://" + a + ",http://" + b + ",http://" + dead, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms",
 		fmt.Sprintf("FAILURE_THRESHOLD=%d", threshold), "RELAY_SECRET=" + secret, "ALERTS=node", "LOG_LEVEL=trace"}
-	svc := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, _ := r.BasicAuth(); pw != targetPassword {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
 	defer svc.Close()
 	target := strings.Replace(svc.URL, "http://", "http://admin:"+targetPassword+"@", 1) + "/health"
 	nodeA := startNode(t, a, append(common, "WEBHOOK_URL="+hook.URL+"/api/webhooks/1/"+tokenA, "TARGETS="+target)...)
@@ -76,7 +80,7 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 
 	everything := strings.Join(append(bodies, nodeA.stdout.String(), nodeA.stderr.String(), nodeB.stdout.String(), nodeB.stderr.String(), string(badOut)), "\n")
 	if !strings.Contains(everything, "webhook failed") || !strings.Contains(everything, "mesh_relay_received_total") ||
-		!strings.Contains(everything, `"`+svc.URL+`/health":{"status"`) {
+		!strings.Contains(everything, `"`+svc.URL+`/health":{"status":"up"`) {
 		t.Fatal("the run did not exercise what this test is about")
 	}
 	for _, leak := range []string{secret, tokenA, tokenB, "/api/webhooks/", targetPassword} {
