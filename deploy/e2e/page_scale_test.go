@@ -54,9 +54,11 @@ func (v pageView) incident(node string) (ongoing string, text string, ok bool) {
 // node and checks its column, its relayed row, its incident and its bars,
 // then brings it back and checks the incident ends.
 func pageAtScale(t *testing.T, n int) {
-	// Half-second rounds keep twelve race-built nodes from eating the
-	// machine; the threshold makes a kill show in about a second.
-	nodes := byName(cluster(t, n, "RELAY_SECRET=page-scale", "POLL_INTERVAL=300ms", "FAILURE_THRESHOLD=3"))
+	// Slower rounds keep twelve race-built nodes from eating the machine,
+	// and a second's timeout keeps a busy machine's slow answers from
+	// counting as failures; a killed node refuses at once, and the
+	// threshold makes a kill show in about a second.
+	nodes := byName(cluster(t, n, "RELAY_SECRET=page-scale", "POLL_INTERVAL=300ms", "PROBE_TIMEOUT=1s", "FAILURE_THRESHOLD=3"))
 	p := nodes[n-1]
 	ctx := newBrowser(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=1")); err != nil {
