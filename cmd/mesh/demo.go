@@ -24,9 +24,11 @@ import (
 )
 
 // runDemo is `mesh demo`: three nodes (or --nodes) in this process on
-// loopback, relaying to each other, serving the page, telling the demo's
-// own chat of their outages, and every so often one of them goes down for
-// a while so that the page and the chat have something to show.
+// loopback, relaying to each other, watching the demo's two targets,
+// serving the page, telling the demo's own chat of their outages; every so
+// often one of them goes down for a while (or, with --isolate, is first cut
+// off), and so does a target, so that the page and the chat have something
+// to show.
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mesh demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
