@@ -287,41 +287,35 @@ func watchedKey(name string) string {
 }
 
 // decodeTargetViews checks and converts the members of a "targets" object;
-// nil for none.
+// nil for none. A target's name is kept as it is: its path is its own.
 func decodeTargetViews(raw map[string]json.RawMessage) (map[string]domain.PeerView, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	targets := make(map[string]domain.PeerView, len(raw))
-	for name, r := range raw {
-		field := func() string { return fmt.Sprintf("targets[%s]", quoteShort(name)) }
-		if err := config.ValidateTargetName(name); err != nil {
-			return nil, fmt.Errorf("%s: name: %v", field(), err)
-		}
-		v, err := decodeView(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s.%v", field(), err)
-		}
-		targets[name] = v
-	}
-	return targets, nil
+	return decodeNamedViews(raw, "targets", config.ValidateTargetName, func(name string) string { return name })
 }
 
 // decodeViews checks and converts the members of a "peers" object.
 func decodeViews(raw map[string]json.RawMessage) (map[string]domain.PeerView, error) {
-	peers := make(map[string]domain.PeerView, len(raw))
+	return decodeNamedViews(raw, "peers", config.ValidateName, strings.ToLower)
+}
+
+// decodeNamedViews checks and converts the members of the object field:
+// each name by validate, kept under key(name), and each view.
+func decodeNamedViews(raw map[string]json.RawMessage, field string, validate func(string) error, key func(string) string) (map[string]domain.PeerView, error) {
+	views := make(map[string]domain.PeerView, len(raw))
 	for name, r := range raw {
-		field := func() string { return fmt.Sprintf("peers[%s]", quoteShort(name)) }
-		if err := config.ValidateName(name); err != nil {
-			return nil, fmt.Errorf("%s: name: %v", field(), err)
+		member := func() string { return fmt.Sprintf("%s[%s]", field, quoteShort(name)) }
+		if err := validate(name); err != nil {
+			return nil, fmt.Errorf("%s: name: %v", member(), err)
 		}
 		v, err := decodeView(r)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%v", field(), err)
+			return nil, fmt.Errorf("%s.%v", member(), err)
 		}
-		peers[strings.ToLower(name)] = v
+		views[key(name)] = v
 	}
-	return peers, nil
+	return views, nil
 }
 
 func decodeView(raw json.RawMessage) (domain.PeerView, error) {
