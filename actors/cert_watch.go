@@ -41,10 +41,16 @@ type CertWatchConfig struct {
 // Once per certificate and once for the cluster: every node marks a
 // certificate told of when it enters the window, and only one sends the
 // message, the first in name order of the nodes that see the target up
-// (the cluster's verdict names them, and every node reaches the same
-// verdict). So when that node is gone later, the next does not tell again:
-// it marked the certificate at the same time. A renewed certificate has
-// another fingerprint, and its own warning when its time comes.
+// (the cluster's verdict names them). So when that node is gone later, the
+// next does not tell again: it marked the certificate at the same time. A
+// renewed certificate has another fingerprint, and its own warning when
+// its time comes.
+//
+// Every node must reach the same verdict for that: a node decides only
+// once the verdict on the target counts every node of the cluster that is
+// not down (by the verdicts on the peers), so that a node which has not
+// yet heard from all the others (just started, or a relay late on a busy
+// machine) does not take itself for the first.
 type CertWatch struct {
 	cfg CertWatchConfig
 
@@ -104,14 +110,18 @@ func (w *CertWatch) look(now time.Time) {
 		if c.Fingerprint == "" || c.NotAfter.Sub(now) > w.cfg.Warn || w.warned[e.Name()] == c.Fingerprint {
 			continue
 		}
-		w.warned[e.Name()], changed = c.Fingerprint, true
 		if w.cfg.Cluster {
 			v, _ := snap.Verdicts().Of(e.Name())
+			if len(v.UpFrom())+len(v.DownFrom()) < nodesNotDown(snap) {
+				continue // not every node's view is in yet: look again
+			}
+			w.warned[e.Name()], changed = c.Fingerprint, true
 			if up := v.UpFrom(); len(up) == 0 || up[0] != w.cfg.Node {
 				w.cfg.Log.Debug().Str("target", e.Name()).Strs("up_from", up).Msg("certificate expiring; the first node that sees the target up tells")
 				continue
 			}
 		}
+		w.warned[e.Name()], changed = c.Fingerprint, true
 		w.cfg.Out.Enqueue(certMessage(e.Name(), c.NotAfter, now))
 		w.cfg.Metrics.MessageSent(MessageCertExpiry)
 		w.cfg.Log.Info().Str("target", e.Name()).Time("not_after", c.NotAfter).Msg("told that the target's certificate expires soon")
@@ -119,6 +129,18 @@ func (w *CertWatch) look(now time.Time) {
 	if changed {
 		w.publish()
 	}
+}
+
+// nodesNotDown counts this node and its peers the cluster does not call
+// down: the nodes whose view of a target should be in its verdict.
+func nodesNotDown(snap *domain.Snapshot) int {
+	n := 1
+	for e := range snap.Peers() {
+		if v, ok := snap.Verdicts().Of(e.Name()); !ok || v.Status() != domain.ClusterDown {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *CertWatch) publish() {

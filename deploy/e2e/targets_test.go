@@ -117,17 +117,22 @@ func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=1&nodes="+strings.ReplaceAll(names(nodes), " ", ""))); err != nil {
 		t.Fatal(err)
 	}
+	// The page draws each node as it answers, so a refresh may show a row
+	// not yet filled: it is read until all of it holds at once.
 	var page targetsView
-	eventually(t, 20*time.Second, "the page's targets section", func() bool {
+	eventually(t, 20*time.Second, "the page's targets section: rows, verdict, matrix, incident and bars", func() bool {
 		page = readTargets(t, ctx)
-		return page.Shown && page.Rows[shopName] == "down" && page.Rows[dbName] == "up" && page.Verdicts[shopName] == "down" &&
-			len(page.Cells) == 6 && page.Incidents[shopName] && page.Days[shopName] == 90
-	})
-	for _, c := range page.Cells {
-		if want := map[string]string{shopName: "down", dbName: "up"}[c.To]; c.Status != want {
-			t.Fatalf("the matrix says %s sees %s %s", c.From, c.To, c.Status)
+		if !page.Shown || page.Rows[shopName] != "down" || page.Rows[dbName] != "up" || page.Verdicts[shopName] != "down" ||
+			len(page.Cells) != 6 || !page.Incidents[shopName] || page.Days[shopName] != 90 {
+			return false
 		}
-	}
+		for _, c := range page.Cells {
+			if want := map[string]string{shopName: "down", dbName: "up"}[c.To]; c.Status != want {
+				return false
+			}
+		}
+		return true
+	})
 	for _, n := range nodes {
 		s, _ := n.state()
 		if v := s.Cluster[shopName]; v.Status != "down" || len(v.DownFrom) != 3 {
