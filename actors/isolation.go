@@ -45,12 +45,14 @@ type Guard struct {
 	answered time.Time
 }
 
-// outsideFresh is how long an answer from the outside stands. While most
-// of the cluster is down, the peers say "isolated" at every look; asking
-// the chat service each time would be a request every POLL_INTERVAL for as
-// long as the outage lasts. A node that loses its network within the
-// minute after an answer is found isolated up to a minute late, with every
-// peer already down: nothing is left for it to announce by mistake.
+// outsideFresh is how long an answer from the outside stands, within one
+// spell of the peers saying "isolated". While most of the cluster is
+// down, they say it at every look; asking the chat service each time
+// would be a request every POLL_INTERVAL for as long as the outage lasts.
+// A node that loses its network within the minute after an answer, with
+// most of the cluster still down, is found isolated up to a minute late:
+// with every peer already down, nothing is left for it to announce by
+// mistake.
 const outsideFresh = time.Minute
 
 // NewGuard returns an isolation guard.
@@ -83,6 +85,13 @@ func (g *Guard) Serve(ctx context.Context) error {
 func (g *Guard) look(ctx context.Context, now time.Time) error {
 	snap := g.cfg.State.Snapshot()
 	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now)
+	if !isolated {
+		// An answer from the outside stood for the spell in which the
+		// peers said "isolated" (most of the cluster down, or this node's
+		// first looks, before any peer answered or relayed); once they no
+		// longer do, it is forgotten, and the next spell asks again.
+		g.answered = time.Time{}
+	}
 	if isolated && !g.answered.IsZero() && now.Sub(g.answered) < outsideFresh {
 		isolated = false
 	} else if isolated && g.reachesOutside(ctx) {

@@ -166,3 +166,39 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 		t.Fatalf("log %s, want one warn as it began and one info with the peers lost as it ended", logs.String())
 	}
 }
+
+// An answer from the outside stands for one spell of the peers saying
+// "isolated" only. A node's first looks, before its peers answer, are
+// such a spell; once they answer, a cut right after is found at the next
+// look, not a minute later.
+func TestAnOutsideAnswerIsForgottenOnceThePeersAnswer(t *testing.T) {
+	var answering atomic.Bool
+	answering.Store(true)
+	outside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !answering.Load() {
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	defer outside.Close()
+	state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUnknown, "b": domain.StatusUnknown, "c": domain.StatusUnknown},
+		failing: map[string]bool{"a": true, "b": true, "c": true}}
+	owner := &ownerStub{}
+	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
+		Outside: []string{outside.URL}, Timeout: time.Second, Log: zerolog.Nop()})
+	now := time.Now()
+	look := func(after time.Duration) {
+		now = now.Add(after)
+		if err := g.look(t.Context(), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	look(0) // at start, no peer has answered yet: the outside does
+	state.views, state.failing = map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, nil
+	look(time.Second)
+	answering.Store(false)
+	state.failing = map[string]bool{"a": true, "b": true, "c": true}
+	look(time.Second)
+	if len(owner.said) != 1 || !owner.said[0] {
+		t.Fatalf("told the owner %v a second after the cut, want isolated", owner.said)
+	}
+}
