@@ -128,7 +128,7 @@ func (a *Alertmanager) step(ctx context.Context, now time.Time) {
 		a.cfg.Log.Info().Str("url", a.where).Msg("alertmanager takes alerts again")
 	}
 	for _, r := range a.resolved {
-		a.cfg.Log.Info().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Peer).Msg("alertmanager told the alert is over")
+		a.cfg.Log.Info().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).Msg("alertmanager told the alert is over")
 	}
 	a.failing, a.dirty, a.lastPost = false, false, now
 	clear(a.resolved)
@@ -165,7 +165,7 @@ func (a *Alertmanager) follow(set AlertSet, now time.Time) {
 	for k, r := range a.resolved {
 		if now.After(r.endsAt.Add(alertLifetimes * a.cfg.Resend)) {
 			delete(a.resolved, k)
-			a.cfg.Log.Error().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Peer).
+			a.cfg.Log.Error().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).
 				Msg("alertmanager never took the alert's end; it has expired there by itself")
 		}
 	}
@@ -189,7 +189,7 @@ func (a *Alertmanager) postable(al Alert, endsAt time.Time) postableAlert {
 		ann["up_from"] = strings.Join(al.UpFrom, ", ")
 	}
 	return postableAlert{
-		Labels:      map[string]string{"alertname": al.Name, al.Label(): al.Peer, "cluster": a.cfg.Cluster, "severity": al.Severity},
+		Labels:      map[string]string{"alertname": al.Name, al.Label(): al.Subject.Name, "cluster": a.cfg.Cluster, "severity": al.Severity},
 		Annotations: ann, StartsAt: al.StartsAt.UTC(), EndsAt: endsAt.UTC(), GeneratorURL: a.cfg.GeneratorURL,
 	}
 }

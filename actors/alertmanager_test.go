@@ -77,7 +77,7 @@ func startAlertmanager(t *testing.T, src AlertSource, status int, log zerolog.Lo
 	return am
 }
 
-var decAlert = Alert{Name: AlertPeerDown, Peer: "dec", Severity: "critical", StartsAt: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC),
+var decAlert = Alert{Name: AlertPeerDown, Subject: domain.Peer("dec"), Severity: "critical", StartsAt: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC),
 	Summary: "dec is unreachable from 2 of 3 nodes (jan, nov)", DownFrom: []string{"jan", "nov"}}
 
 // An alert is posted as soon as this node holds it, again every minute to
@@ -147,7 +147,7 @@ func TestAnIsolatedNodeHoldsItsAlertsAsTheyWere(t *testing.T) {
 		am := startAlertmanager(t, src, 200, zerolog.Nop())
 		time.Sleep(32 * time.Second) // between two rounds
 		jan := decAlert
-		jan.Peer = "jan"
+		jan.Subject = domain.Peer("jan")
 		src.assert(AlertSet{Mine: []Alert{jan}, Frozen: true})
 		time.Sleep(85 * time.Second) // to 117 s: past the resend at 60 s, short of the round at 120 s
 		for _, p := range am.all() {
@@ -205,12 +205,12 @@ func TestATargetsAlertIsMeshTargetDownLabelledTarget(t *testing.T) {
 	const shop = "https://shop.example/"
 	since := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
 	down := domain.PeerView{Status: domain.StatusDown, Since: since}
-	s := domain.NewSnapshot("jan", nil, map[string]*domain.RelayCopy{
+	s := domain.NewSnapshot("jan", []*domain.Entry{domain.NewEntry(domain.Target(shop), down, domain.History{})}, map[string]*domain.RelayCopy{
 		"nov": domain.NewRelayCopy(since, nil).WithTargets(map[string]domain.PeerView{shop: down}),
-	}).WithTargets([]*domain.PeerEntry{domain.NewPeerEntry(shop, down, domain.History{})})
+	})
 	v, _ := domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, since).Of(shop)
-	cluster := newAlert(domain.AnnouncedDown, shop, since, clusterDownMessage(shop, v.DownFrom(), 2, since), v)
-	partial := newAlert(domain.AnnouncedPartial, shop, since, partialMessage(shop, v.DownFrom(), nil, since), v)
+	cluster := newAlert(domain.AnnouncedDown, since, clusterDownMessage(domain.Target(shop), v.DownFrom(), 2, since), v)
+	partial := newAlert(domain.AnnouncedPartial, since, partialMessage(domain.Target(shop), v.DownFrom(), nil, since), v)
 	node := NodeAlerts{State: fixedState{s}}.Alerts().Mine
 	if cluster.Name != AlertTargetDown || partial.Name != AlertTargetPartial || len(node) != 1 || node[0].Name != AlertTargetDown {
 		t.Fatalf("names %q, %q, node mode %+v", cluster.Name, partial.Name, node)

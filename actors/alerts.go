@@ -1,13 +1,11 @@
 package actors
 
 import (
-	"iter"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/config"
 )
 
 // The alerts Mesh posts to Alertmanager, by alertname.
@@ -24,7 +22,7 @@ const (
 // leave the posting node out for the same reason.
 type Alert struct {
 	Name     string
-	Peer     string // the peer's or the target's name
+	Subject  domain.Subject
 	Severity string
 	StartsAt time.Time
 	Summary  string   // the message's text, without its emoji and markup
@@ -34,30 +32,20 @@ type Alert struct {
 
 // key identifies an alert as Alertmanager does, by its labels (the
 // cluster's name is the same for every alert of a node).
-func (a Alert) key() string { return alertKey(a.Name, a.Peer) }
+func (a Alert) key() string { return alertKey(a.Name, a.Subject.Name) }
 
-func alertKey(name, peer string) string { return name + "\x00" + peer }
+func alertKey(name, subject string) string { return name + "\x00" + subject }
 
 // Label is the label that names what the alert is about: "target" for a
 // target's, "peer" for a peer's.
-func (a Alert) Label() string { return subjectField(a.Peer) }
+func (a Alert) Label() string { return a.Subject.Kind.String() }
 
-// subjectField is what labels and log fields call a name: "target" for a
-// target's (TARGETS), "peer" for a peer's.
-func subjectField(name string) string {
-	if config.IsTargetName(name) {
-		return "target"
-	}
-	return "peer"
-}
-
-// alertName is the alertname of an episode of kind about a peer, or about
-// a target.
-func alertName(kind domain.AnnouncementKind, target bool) string {
+// alertName is the alertname of an episode of kind about a subject.
+func alertName(kind domain.AnnouncementKind, of domain.Kind) string {
 	switch {
-	case target && kind == domain.AnnouncedPartial:
+	case of == domain.KindTarget && kind == domain.AnnouncedPartial:
 		return AlertTargetPartial
-	case target:
+	case of == domain.KindTarget:
 		return AlertTargetDown
 	case kind == domain.AnnouncedPartial:
 		return AlertPeerPartial
@@ -85,8 +73,8 @@ type AlertSource interface {
 
 // newAlert is the alert of one episode of peer, its summary the text of
 // message m.
-func newAlert(kind domain.AnnouncementKind, peer string, since time.Time, m Message, v domain.Verdict) Alert {
-	a := Alert{Name: alertName(kind, v.Target()), Peer: peer, Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
+func newAlert(kind domain.AnnouncementKind, since time.Time, m Message, v domain.Verdict) Alert {
+	a := Alert{Name: alertName(kind, v.Subject().Kind), Subject: v.Subject(), Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
 		DownFrom: v.DownFrom(), UpFrom: v.UpFrom()}
 	if kind == domain.AnnouncedPartial {
 		a.Severity = "warning"
@@ -118,16 +106,12 @@ func (n NodeAlerts) Alerts() AlertSet {
 		return AlertSet{Frozen: true}
 	}
 	var set AlertSet
-	add := func(entries iter.Seq[*domain.PeerEntry], name string) {
-		for e := range entries {
-			if v := e.View(); v.Status == domain.StatusDown {
-				m := downMessage(e.Name(), v.Since)
-				set.Mine = append(set.Mine, Alert{Name: name, Peer: e.Name(), Severity: "critical", StartsAt: v.Since,
-					Summary: plainText(m.Text), DownFrom: []string{snap.Node()}})
-			}
+	for e := range snap.Subjects() {
+		if v := e.View(); v.Status == domain.StatusDown {
+			m := downMessage(e.Subject(), v.Since)
+			set.Mine = append(set.Mine, Alert{Name: alertName(domain.AnnouncedDown, e.Kind()), Subject: e.Subject(), Severity: "critical",
+				StartsAt: v.Since, Summary: plainText(m.Text), DownFrom: []string{snap.Node()}})
 		}
 	}
-	add(snap.Peers(), AlertPeerDown)
-	add(snap.Targets(), AlertTargetDown)
 	return set
 }

@@ -11,13 +11,13 @@ import (
 // peer it sees down, from its outage's start; none while it is isolated.
 func TestNodeAlertsAreThisNodesOwnView(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
-	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
-		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0}, domain.History{}),
-		domain.NewPeerEntry("feb", domain.PeerView{Status: domain.StatusUnknown}, domain.History{}),
-		domain.NewPeerEntry("jan", domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{}),
+	snap := domain.NewSnapshot("nov", []*domain.Entry{
+		domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: domain.StatusDown, Since: t0}, domain.History{}),
+		domain.NewEntry(domain.Peer("feb"), domain.PeerView{Status: domain.StatusUnknown}, domain.History{}),
+		domain.NewEntry(domain.Peer("jan"), domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{}),
 	}, nil)
 	set := NodeAlerts{State: fixedState{s: snap}}.Alerts()
-	want := Alert{Name: AlertPeerDown, Peer: "dec", Severity: "critical", StartsAt: t0, Summary: "dec is unreachable", DownFrom: []string{"nov"}}
+	want := Alert{Name: AlertPeerDown, Subject: domain.Peer("dec"), Severity: "critical", StartsAt: t0, Summary: "dec is unreachable", DownFrom: []string{"nov"}}
 	if len(set.Mine) != 1 || set.Frozen || set.Mine[0].key() != want.key() || set.Mine[0].Summary != want.Summary ||
 		!set.Mine[0].StartsAt.Equal(t0) || len(set.Mine[0].DownFrom) != 1 || set.Mine[0].DownFrom[0] != "nov" {
 		t.Fatalf("asserts %+v, want %+v", set, want)

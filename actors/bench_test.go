@@ -30,7 +30,7 @@ func peerNames(n int) []string {
 func BenchmarkOwnerReport(b *testing.B) {
 	const peers = 1000
 	names := peerNames(peers)
-	o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers(names...), Threshold: 4, Boot: time.Now(), Log: zerolog.Nop()})
+	o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects(names...), Threshold: 4, Boot: time.Now(), Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go o.Serve(ctx)
@@ -42,14 +42,14 @@ func BenchmarkOwnerReport(b *testing.B) {
 	for s := range senders {
 		wg.Go(func() {
 			for i := s; i < b.N; i += senders {
-				_ = o.Report(ctx, domain.ProbeResult{Peer: names[i%peers], At: time.Now(), OK: i%7 != 0, RTT: time.Millisecond})
+				_ = o.Report(ctx, domain.ProbeResult{Subject: domain.Peer(names[i%peers]), At: time.Now(), OK: i%7 != 0, RTT: time.Millisecond})
 			}
 		})
 	}
 	wg.Wait()
 	// The last results are queued; wait until the owner has applied them all.
 	done := make(chan struct{})
-	o2 := domain.ProbeResult{Peer: names[0], At: time.Now(), OK: true}
+	o2 := domain.ProbeResult{Subject: domain.Peer(names[0]), At: time.Now(), OK: true}
 	go func() {
 		_ = o.Report(ctx, o2)
 		for len(o.results) > 0 {

@@ -122,7 +122,7 @@ func (w *CertWatch) look(now time.Time) {
 			}
 		}
 		w.warned[e.Name()], changed = c.Fingerprint, true
-		w.cfg.Out.Enqueue(certMessage(e.Name(), c.NotAfter, now))
+		w.cfg.Out.Enqueue(certMessage(e.Subject(), c.NotAfter, now))
 		w.cfg.Metrics.MessageSent(MessageCertExpiry)
 		w.cfg.Log.Info().Str("target", e.Name()).Time("not_after", c.NotAfter).Msg("told that the target's certificate expires soon")
 	}
@@ -149,11 +149,11 @@ func (w *CertWatch) publish() {
 }
 
 // certMessage tells when a target's certificate expires, or that it has.
-func certMessage(target string, notAfter, now time.Time) Message {
+func certMessage(target domain.Subject, notAfter, now time.Time) Message {
 	when := notAfter.UTC().Format("2006-01-02 15:04 UTC")
-	text := fmt.Sprintf("🔒 The certificate of `%s` expires in %s (%s)", target, FormatDuration(notAfter.Sub(now)), when)
+	text := fmt.Sprintf("🔒 The certificate of `%s` expires in %s (%s)", target.Name, FormatDuration(notAfter.Sub(now)), when)
 	if !notAfter.After(now) {
-		text = fmt.Sprintf("🔒 The certificate of `%s` has expired (%s)", target, when)
+		text = fmt.Sprintf("🔒 The certificate of `%s` has expired (%s)", target.Name, when)
 	}
-	return Message{Kind: MessageCertExpiry, Peer: target, Text: text, At: now}
+	return Message{Kind: MessageCertExpiry, Subject: target, Text: text, At: now}
 }

@@ -23,15 +23,16 @@ func certSnapshot(self string, cert domain.Cert, peers []string, upFrom ...strin
 	for _, n := range upFrom {
 		relays[n] = domain.NewRelayCopy(t0, nil).WithTargets(map[string]domain.PeerView{target: up})
 	}
-	var entries []*domain.PeerEntry
+	var entries []*domain.Entry
 	for _, p := range slices.SortedFunc(slices.Values(peers), func(a, b string) int { return strings.Compare(strings.TrimPrefix(a, "-"), strings.TrimPrefix(b, "-")) }) {
 		if name, down := strings.CutPrefix(p, "-"); down {
-			entries = append(entries, domain.NewPeerEntry(name, domain.PeerView{Status: domain.StatusDown, Since: t0}, domain.History{}))
+			entries = append(entries, domain.NewEntry(domain.Peer(name), domain.PeerView{Status: domain.StatusDown, Since: t0}, domain.History{}))
 			continue
 		}
-		entries = append(entries, domain.NewPeerEntry(p, up, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(p), up, domain.History{}))
 	}
-	s := domain.NewSnapshot(self, entries, relays).WithTargets([]*domain.PeerEntry{domain.NewPeerEntry(target, up, domain.History{}).WithCert(cert)})
+	entries = append(entries, domain.NewEntry(domain.Target(target), up, domain.History{}).WithCert(cert)) // after every peer's name by its scheme
+	s := domain.NewSnapshot(self, entries, relays)
 	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, t0))
 }
 

@@ -269,7 +269,7 @@ func (c *Channel) deliver(ctx context.Context, m Message) {
 }
 
 func (c *Channel) logMessage(ev *zerolog.Event, m Message) *zerolog.Event {
-	return c.logger(ev).Str(subjectField(m.Peer), m.Peer).Str("kind", m.Kind.String())
+	return c.logger(ev).Str(m.Subject.Kind.String(), m.Subject.Name).Str("kind", m.Kind.String())
 }
 
 // logger adds what names the channel to a log line: its name and where it

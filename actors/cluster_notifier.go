@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/config"
 )
 
 // ClusterNotifierConfig is what the cluster notifier is built from.
@@ -93,8 +92,13 @@ type ownDown struct {
 // NewClusterNotifier returns a cluster notifier that resumes cfg.Saved.
 func NewClusterNotifier(cfg ClusterNotifierConfig) *ClusterNotifier {
 	n := &ClusterNotifier{cfg: cfg, episodes: map[string]*episode{}, ownDown: map[string]ownDown{}, quietUntil: cfg.Now.Add(cfg.Fresh)}
+	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved {
-		e := &episode{kind: r.Kind, began: cfg.Now, since: r.Since, announced: true, sent: r.Reminders}
+		entry, ok := snap.Entry(r.Peer)
+		if !ok {
+			continue
+		}
+		e := &episode{subject: entry.Subject(), kind: r.Kind, began: cfg.Now, since: r.Since, announced: true, sent: r.Reminders}
 		if r.By == cfg.Node {
 			e.mine = true
 		} else {
@@ -106,7 +110,7 @@ func NewClusterNotifier(cfg ClusterNotifierConfig) *ClusterNotifier {
 		e.left = cfg.Followups.dueBy(e.since, cfg.Now)
 		n.episodes[r.Peer] = e
 	}
-	n.publish(cfg.State.Snapshot())
+	n.publish(snap)
 	return n
 }
 
@@ -155,7 +159,7 @@ func (n *ClusterNotifier) process(now time.Time) time.Time {
 	holders := n.holders(snap, now)
 	var next time.Time
 	for v := range snap.Verdicts().All() {
-		if at := n.follow(snap, v, holders[v.Peer()], now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+		if at := n.follow(snap, v, holders[v.Name()], now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}
@@ -188,7 +192,8 @@ func (n *ClusterNotifier) holders(snap *domain.Snapshot, now time.Time) map[stri
 // longer shows, begins the one it shows, and sends what is due. It returns
 // when it must look again.
 func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holders []holder, now time.Time) time.Time {
-	peer := v.Peer()
+	subject := v.Subject()
+	peer := subject.Name
 	n.noteOwnView(snap, v)
 	kind, active := episodeKind(v)
 	e := n.episodes[peer]
@@ -196,7 +201,7 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 		if now.Before(n.quietUntil) && e.announced {
 			return n.quietUntil // not yet heard from everyone: do not end what others may still hold
 		}
-		n.end(peer, e, v, now, kind)
+		n.end(subject, e, v, now, kind)
 		delete(n.episodes, peer)
 		e = nil
 	}
@@ -204,7 +209,7 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 		return time.Time{}
 	}
 	if e == nil {
-		e = &episode{kind: kind, began: now, since: now}
+		e = &episode{subject: subject, kind: kind, began: now, since: now}
 		if own, ok := snap.View(peer); ok && kind == domain.AnnouncedDown && own.Status == domain.StatusDown && own.Since.Before(now) {
 			e.since = own.Since // the downtime counts from this node's own down, as in node mode
 		}
@@ -218,13 +223,13 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 	wasMine, wasHeld := e.mine, e.held()
 	if e.hear(n.cfg.Node, holders, relayed, n.cfg.Fresh, now) {
 		n.cfg.Metrics.MessageSuppressed(startKind(kind), SuppressedElsewhere)
-		n.cfg.Log.Debug().Str(subjectField(peer), peer).Str("kind", string(kind)).Str("by", e.by).Msg("announced by another node; leaving it the messages")
+		n.cfg.Log.Debug().Str(subject.Kind.String(), peer).Str("kind", string(kind)).Str("by", e.by).Msg("announced by another node; leaving it the messages")
 	}
 	if !wasHeld && e.held() {
 		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
 	}
 	if wasMine && !e.mine {
-		n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(kind)).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
+		n.cfg.Log.Info().Str(subject.Kind.String(), peer).Str("kind", string(kind)).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
 	}
 
 	if !e.held() && !e.mine {
@@ -235,9 +240,9 @@ func (n *ClusterNotifier) follow(snap *domain.Snapshot, v domain.Verdict, holder
 		if snap.Isolated() {
 			return time.Time{} // no turn while cut off; the end of the isolation wakes it
 		}
-		n.takeTurn(peer, e, v, now)
+		n.takeTurn(subject, e, v, now)
 	}
-	n.remind(peer, e, v, now, snap.Isolated())
+	n.remind(subject, e, v, now, snap.Isolated())
 	if e.by != "" && !e.mine && e.lost.IsZero() && !e.withdrawn {
 		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next)
 	}
@@ -276,21 +281,21 @@ func (n *ClusterNotifier) turn(e *episode, v domain.Verdict, now time.Time) time
 
 // takeTurn announces the episode, or takes over its announcement without
 // a second message when another node announced it and went silent.
-func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, now time.Time) {
+func (n *ClusterNotifier) takeTurn(s domain.Subject, e *episode, v domain.Verdict, now time.Time) {
 	if e.announced {
-		n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Str("from", e.by).Msg("the announcer went silent; taking its announcement over")
+		n.cfg.Log.Info().Str(s.Kind.String(), s.Name).Str("kind", string(e.kind)).Str("from", e.by).Msg("the announcer went silent; taking its announcement over")
 		e.mine, e.by, e.lost = true, "", time.Time{}
 		return
 	}
 	e.mine, e.announced = true, true
 	down := v.DownFrom()
 	if e.kind == domain.AnnouncedDown {
-		n.send(clusterDownMessage(peer, down, n.cfg.Nodes, now))
+		n.send(clusterDownMessage(s, down, n.cfg.Nodes, now))
 	} else {
 		e.since = e.began
-		n.send(partialMessage(peer, down, v.UpFrom(), now))
+		n.send(partialMessage(s, down, v.UpFrom(), now))
 	}
-	n.cfg.Log.Info().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Strs("down_from", down).Msg("announced to the chat channel")
+	n.cfg.Log.Info().Str(s.Kind.String(), s.Name).Str("kind", string(e.kind)).Strs("down_from", down).Msg("announced to the chat channel")
 }
 
 // remind sends the outage's reminder when it is due and this node holds
@@ -298,7 +303,7 @@ func (n *ClusterNotifier) takeTurn(peer string, e *episode, v domain.Verdict, no
 // does, and sets when to look again. A reminder missed (the node was busy,
 // or took over from a node that died before sending it) is sent once, not
 // in a burst, and the chain moves on to its next slot in the future.
-func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now time.Time, isolated bool) {
+func (n *ClusterNotifier) remind(s domain.Subject, e *episode, v domain.Verdict, now time.Time, isolated bool) {
 	gaps := n.cfg.Followups
 	switch {
 	case e.kind != domain.AnnouncedDown:
@@ -308,7 +313,7 @@ func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now 
 			if isolated {
 				n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
 			} else {
-				n.send(clusterReminderMessage(peer, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
+				n.send(clusterReminderMessage(s, len(v.DownFrom()), n.cfg.Nodes, now.Sub(e.since), now))
 			}
 			e.sent = max(e.sent+1, gaps.dueBy(e.since, now))
 		}
@@ -327,7 +332,7 @@ func (n *ClusterNotifier) remind(peer string, e *episode, v domain.Verdict, now 
 // end closes an episode the verdict no longer shows. Its announcer says it
 // is over; the others count what they left to it. A partial episode that
 // turns into an outage ends quietly: the down message says more.
-func (n *ClusterNotifier) end(peer string, e *episode, v domain.Verdict, now time.Time, becomes domain.AnnouncementKind) {
+func (n *ClusterNotifier) end(s domain.Subject, e *episode, v domain.Verdict, now time.Time, becomes domain.AnnouncementKind) {
 	if e.kind == domain.AnnouncedPartial && becomes == domain.AnnouncedDown {
 		return
 	}
@@ -337,14 +342,14 @@ func (n *ClusterNotifier) end(peer string, e *episode, v domain.Verdict, now tim
 	}
 	switch {
 	case e.mine && e.kind == domain.AnnouncedDown:
-		n.send(recoveryMessage(peer, now.Sub(e.since), now))
+		n.send(recoveryMessage(s, now.Sub(e.since), now))
 	case e.mine:
-		n.send(partialOverMessage(peer, now.Sub(e.since), now))
+		n.send(partialOverMessage(s, now.Sub(e.since), now))
 	case e.announced:
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
 	case e.kind == domain.AnnouncedDown || !now.Before(e.began.Add(n.cfg.PartialAfter)):
 		n.cfg.Metrics.MessageSuppressed(startKind(e.kind), SuppressedOver)
-		n.cfg.Log.Debug().Str(subjectField(peer), peer).Str("kind", string(e.kind)).Msg("over before this node's turn to announce it, and nobody had")
+		n.cfg.Log.Debug().Str(s.Kind.String(), s.Name).Str("kind", string(e.kind)).Msg("over before this node's turn to announce it, and nobody had")
 	}
 }
 
@@ -352,7 +357,7 @@ func (n *ClusterNotifier) end(peer string, e *episode, v domain.Verdict, now tim
 // sent in node mode and the cluster did not confirm: once a local outage
 // ends that the verdict never called down while it lasted.
 func (n *ClusterNotifier) noteOwnView(snap *domain.Snapshot, v domain.Verdict) {
-	peer := v.Peer()
+	peer := v.Name()
 	own, _ := snap.View(peer)
 	d, was := n.ownDown[peer]
 	if own.Status == domain.StatusDown {
@@ -367,7 +372,7 @@ func (n *ClusterNotifier) noteOwnView(snap *domain.Snapshot, v domain.Verdict) {
 		delete(n.ownDown, peer)
 		if !d.confirmed {
 			n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedUnconfirmed)
-			n.cfg.Log.Debug().Str(subjectField(peer), peer).Msg("this node saw the peer down, the cluster never did: no message")
+			n.cfg.Log.Debug().Str(v.Subject().Kind.String(), peer).Msg("this node saw the peer down, the cluster never did: no message")
 		}
 	}
 }
@@ -393,7 +398,7 @@ func (n *ClusterNotifier) publish(snap *domain.Snapshot) {
 			alerts.Mine = append(alerts.Mine, n.alert(snap, peer, e))
 		case e.announced && e.by != "":
 			records = append(records, AnnouncementRecord{Peer: peer, By: e.by, Announcement: a})
-			alerts.Elsewhere[alertKey(alertName(e.kind, config.IsTargetName(peer)), peer)] = true
+			alerts.Elsewhere[alertKey(alertName(e.kind, e.subject.Kind), peer)] = true
 		}
 	}
 	n.alerts.Store(&alerts)
@@ -408,11 +413,11 @@ func (n *ClusterNotifier) publish(snap *domain.Snapshot) {
 // summary the message that opened it as it would read now.
 func (n *ClusterNotifier) alert(snap *domain.Snapshot, peer string, e *episode) Alert {
 	v, _ := snap.Verdicts().Of(peer)
-	m := clusterDownMessage(peer, v.DownFrom(), n.cfg.Nodes, e.since)
+	m := clusterDownMessage(e.subject, v.DownFrom(), n.cfg.Nodes, e.since)
 	if e.kind == domain.AnnouncedPartial {
-		m = partialMessage(peer, v.DownFrom(), v.UpFrom(), e.since)
+		m = partialMessage(e.subject, v.DownFrom(), v.UpFrom(), e.since)
 	}
-	return newAlert(e.kind, peer, e.since, m, v)
+	return newAlert(e.kind, e.since, m, v)
 }
 
 // startKind is the message that opens an episode of kind k.

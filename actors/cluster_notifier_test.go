@@ -85,7 +85,7 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
 		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
-			metrics: NewMetrics(nil, nil)}
+			metrics: NewMetrics(nil)}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start
@@ -140,9 +140,9 @@ func (c *simCluster) kill(name string) {
 // publish makes n's snapshot from its own view and the relays it holds,
 // with verdicts, and wakes its notifier. c.mu is held.
 func (c *simCluster) publish(n *simNode) {
-	var entries []*domain.PeerEntry
+	var entries []*domain.Entry
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
-		entries = append(entries, domain.NewPeerEntry(p, domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(p), domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
 	}
 	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated)
 	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
@@ -225,7 +225,7 @@ func (c *simCluster) count(kind MessageKind, peer string) int {
 	defer c.mu.Unlock()
 	n := 0
 	for _, m := range c.sent {
-		if m.Kind == kind && m.Peer == peer {
+		if m.Kind == kind && m.Subject.Name == peer {
 			n++
 		}
 	}
@@ -311,7 +311,7 @@ func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
 		// b, which took e's over and announced a's; c and d leave both to
 		// it, and never end them.
 		alerts := c.nodes["b"].notifier.Alerts()
-		if len(alerts.Mine) != 2 || alerts.Mine[0].Peer != "a" || alerts.Mine[1].Peer != "e" ||
+		if len(alerts.Mine) != 2 || alerts.Mine[0].Subject.Name != "a" || alerts.Mine[1].Subject.Name != "e" ||
 			alerts.Mine[1].Summary != "e is unreachable from 3 of 5 nodes (b, c, d)" || alerts.Mine[1].Severity != "critical" {
 			t.Fatalf("b asserts %+v, want a's and e's outages", alerts.Mine)
 		}
@@ -389,7 +389,7 @@ func TestClusterAlertsAPartitionAnnouncesAtMostOncePerSide(t *testing.T) {
 				if slices.Contains(right, m.from) {
 					side = "right"
 				}
-				perSide[side+" "+m.Peer]++
+				perSide[side+" "+m.Subject.Name]++
 			}
 		}
 		want := map[string]int{"left c": 1, "left d": 1, "left e": 1, "right a": 1, "right b": 1}

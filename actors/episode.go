@@ -13,7 +13,8 @@ import (
 // is announced once in the whole cluster, by the node the election picks,
 // which then sends what follows; the others stay quiet.
 type episode struct {
-	kind domain.AnnouncementKind
+	subject domain.Subject
+	kind    domain.AnnouncementKind
 	// began is when this node saw the episode begin: the election counts
 	// from here (after PartialAfter, for a partial one).
 	began time.Time

@@ -33,13 +33,13 @@ type fakeState struct {
 func (f *fakeState) Snapshot() *domain.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var entries []*domain.PeerEntry
+	var entries []*domain.Entry
 	for _, p := range slices.Sorted(maps.Keys(f.views)) {
 		v := domain.PeerView{Status: f.views[p], Since: time.Now()}
 		if f.failing[p] {
 			v.ConsecutiveFailures = 1
 		}
-		entries = append(entries, domain.NewPeerEntry(p, v, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(p), v, domain.History{}))
 	}
 	s := domain.NewSnapshot("me", entries, nil).WithIsolated(f.isolated)
 	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
@@ -62,12 +62,12 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, changes: NewSignal()}
 		out := &messageRecorder{start: time.Now()}
 		inbox := NewInbox(3, nil, zerolog.Nop())
-		metrics := NewMetrics(nil, nil)
+		metrics := NewMetrics(nil)
 		n := NewNotifier(NotifierConfig{Followups: Schedule{time.Hour}, Inbox: inbox, Out: out, Now: time.Now(),
 			State: state, Changes: state.changes, Settle: 3 * time.Second, Metrics: metrics, Log: zerolog.Nop()})
 		go n.Serve(t.Context())
 		down := func(peer string) {
-			inbox.Put(domain.Transition{Peer: peer, From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
+			inbox.Put(domain.Transition{Subject: domain.Peer(peer), From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
 			synctest.Wait()
 		}
 		state.set(func(f *fakeState) { f.isolated = true })
@@ -75,7 +75,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 			down(p)
 		}
 		time.Sleep(2 * time.Hour) // reminders fall due, and are held too
-		inbox.Put(domain.Transition{Peer: "a", From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
+		inbox.Put(domain.Transition{Subject: domain.Peer("a"), From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
 		synctest.Wait()
 		if got := out.take(); len(got) != 0 {
 			t.Fatalf("sent %v while isolated", got)
@@ -93,7 +93,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		if len(got) != 1 || got[0].text != "🔴 `b` is unreachable" {
 			t.Fatalf("sent %v once back, want only b's down message", got)
 		}
-		inbox.Put(domain.Transition{Peer: "c", From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
+		inbox.Put(domain.Transition{Subject: domain.Peer("c"), From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
 		synctest.Wait()
 		if got := out.take(); len(got) != 0 {
 			t.Fatalf("sent %v for an outage whose down message was dropped", got)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // MessageKind says what a webhook message announces. Down and recovery
@@ -55,49 +57,49 @@ func (k MessageKind) String() string {
 
 // Message is one chat message, ready to deliver.
 type Message struct {
-	Kind MessageKind
-	Peer string
-	Text string
-	At   time.Time // when the event it announces happened
+	Kind    MessageKind
+	Subject domain.Subject // what it tells of
+	Text    string
+	At      time.Time // when the event it announces happened
 }
 
-func downMessage(peer string, at time.Time) Message {
-	return Message{MessageDown, peer, fmt.Sprintf("🔴 `%s` is unreachable", peer), at}
+func downMessage(s domain.Subject, at time.Time) Message {
+	return Message{MessageDown, s, fmt.Sprintf("🔴 `%s` is unreachable", s.Name), at}
 }
 
-func recoveryMessage(peer string, downFor time.Duration, at time.Time) Message {
-	return Message{MessageRecovery, peer, fmt.Sprintf("🟢 `%s` is reachable again (down for %s)", peer, FormatDuration(downFor)), at}
+func recoveryMessage(s domain.Subject, downFor time.Duration, at time.Time) Message {
+	return Message{MessageRecovery, s, fmt.Sprintf("🟢 `%s` is reachable again (down for %s)", s.Name, FormatDuration(downFor)), at}
 }
 
-func reminderMessage(peer string, downFor time.Duration, at time.Time) Message {
-	return Message{MessageReminder, peer, fmt.Sprintf("🟠 `%s` is still unreachable (down for %s)", peer, FormatDuration(downFor)), at}
+func reminderMessage(s domain.Subject, downFor time.Duration, at time.Time) Message {
+	return Message{MessageReminder, s, fmt.Sprintf("🟠 `%s` is still unreachable (down for %s)", s.Name, FormatDuration(downFor)), at}
 }
 
 // clusterDownMessage names the vantage points: the nodes that cannot reach
-// the peer, out of every node of the cluster.
-func clusterDownMessage(peer string, downFrom []string, nodes int, at time.Time) Message {
-	return Message{MessageDown, peer, fmt.Sprintf("🔴 `%s` is unreachable from %d of %d nodes (%s)",
-		peer, len(downFrom), nodes, strings.Join(downFrom, ", ")), at}
+// the subject, out of every node of the cluster.
+func clusterDownMessage(s domain.Subject, downFrom []string, nodes int, at time.Time) Message {
+	return Message{MessageDown, s, fmt.Sprintf("🔴 `%s` is unreachable from %d of %d nodes (%s)",
+		s.Name, len(downFrom), nodes, strings.Join(downFrom, ", ")), at}
 }
 
-func clusterReminderMessage(peer string, downFrom, nodes int, downFor time.Duration, at time.Time) Message {
-	return Message{MessageReminder, peer, fmt.Sprintf("🟠 `%s` is still unreachable from %d of %d nodes (down for %s)",
-		peer, downFrom, nodes, FormatDuration(downFor)), at}
+func clusterReminderMessage(s domain.Subject, downFrom, nodes int, downFor time.Duration, at time.Time) Message {
+	return Message{MessageReminder, s, fmt.Sprintf("🟠 `%s` is still unreachable from %d of %d nodes (down for %s)",
+		s.Name, downFrom, nodes, FormatDuration(downFor)), at}
 }
 
 // partialMessage is the network problem a single-location monitor cannot
-// see: some nodes cannot reach the peer, others can.
-func partialMessage(peer string, downFrom, upFrom []string, at time.Time) Message {
-	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", peer, strings.Join(downFrom, ", "))
+// see: some nodes cannot reach the subject, others can.
+func partialMessage(s domain.Subject, downFrom, upFrom []string, at time.Time) Message {
+	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", s.Name, strings.Join(downFrom, ", "))
 	if len(upFrom) > 0 {
 		text += "; reachable from " + strings.Join(upFrom, ", ")
 	}
-	return Message{MessagePartial, peer, text, at}
+	return Message{MessagePartial, s, text, at}
 }
 
-func partialOverMessage(peer string, lasted time.Duration, at time.Time) Message {
-	return Message{MessagePartialOver, peer, fmt.Sprintf("🟢 `%s` is reachable from every node again (partly unreachable for %s)",
-		peer, FormatDuration(lasted)), at}
+func partialOverMessage(s domain.Subject, lasted time.Duration, at time.Time) Message {
+	return Message{MessagePartialOver, s, fmt.Sprintf("🟢 `%s` is reachable from every node again (partly unreachable for %s)",
+		s.Name, FormatDuration(lasted)), at}
 }
 
 // FormatDuration writes a downtime as the messages show it: under a minute

@@ -3,6 +3,8 @@ package actors
 import (
 	"testing"
 	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 func TestFormatDuration(t *testing.T) {
@@ -31,7 +33,7 @@ func TestFormatDuration(t *testing.T) {
 }
 
 func TestMessagesAreDesignMDs(t *testing.T) {
-	peer := "dec.mesh.dupunkto.org"
+	peer := domain.Peer("dec.mesh.dupunkto.org")
 	cases := []struct{ got, want string }{
 		{downMessage(peer, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
 		{recoveryMessage(peer, 4*time.Minute+32*time.Second, t0).Text, "🟢 `dec.mesh.dupunkto.org` is reachable again (down for 4m 32s)"},

@@ -49,7 +49,7 @@ func gather(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapsh
 
 func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
 	o := newTestOwner("a", "b", "c")
-	m := NewMetrics(configPeers("a", "b", "c"), nil)
+	m := NewMetrics(peerSubjects("a", "b", "c"))
 	ctx := t.Context()
 	go o.Serve(ctx)
 	report(t, o, "a", true)
@@ -81,8 +81,8 @@ func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
 
 func TestNilMetricsCountNothing(t *testing.T) {
 	var m *Metrics
-	m.ForPeer("a").Probe(true, time.Millisecond)
-	m.Transition(domain.Transition{Peer: "a", To: domain.StatusUp})
+	m.ForSubject(domain.Peer("a")).Probe(true, time.Millisecond)
+	m.Transition(domain.Transition{Subject: domain.Peer("a"), To: domain.StatusUp})
 	m.RelaySent(domain.RelayDelivered)
 	m.RelayReceived(domain.RelayAccepted)
 	m.AddChannel("ntfy")
@@ -98,7 +98,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 // Every kind of message has its sent and suppressed series from the start,
 // at zero, so that a rate() or an alert on them works before the first.
 func TestMessageCountersExistFromTheStart(t *testing.T) {
-	m := NewMetrics(nil, nil)
+	m := NewMetrics(nil)
 	families := scrape(t, m, newTestOwner())
 	count := func(name string) int {
 		if f, ok := families[name]; ok {
@@ -116,11 +116,11 @@ func TestMessageCountersExistFromTheStart(t *testing.T) {
 
 func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 	o := newTestOwner("a")
-	m := NewMetrics(configPeers("a"), nil)
+	m := NewMetrics(peerSubjects("a"))
 	for _, rtt := range []time.Duration{3 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
-		m.ForPeer("a").Probe(true, rtt)
+		m.ForSubject(domain.Peer("a")).Probe(true, rtt)
 	}
-	m.ForPeer("a").Probe(false, 20*time.Second) // past every bucket
+	m.ForSubject(domain.Peer("a")).Probe(false, 20*time.Second) // past every bucket
 
 	families := scrape(t, m, o)
 	var ok, failed float64
@@ -160,7 +160,7 @@ func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 
 func TestClusterStatusIsAStateSetPerPeer(t *testing.T) {
 	o := newTestOwner("a", "b")
-	m := NewMetrics(configPeers("a", "b"), nil)
+	m := NewMetrics(peerSubjects("a", "b"))
 	go o.Serve(t.Context())
 	report(t, o, "a", true)
 	report(t, o, "b", false)

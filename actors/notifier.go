@@ -40,7 +40,7 @@ func NewInbox(peers int, metrics *Metrics, log zerolog.Logger) *Inbox {
 			return slices.IndexFunc(queued, func(t domain.Transition) bool { return !t.Notifies() })
 		},
 		Dropped: func(t domain.Transition, queued int) {
-			log.Error().Str(subjectField(t.Peer), t.Peer).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
+			log.Error().Str(t.Subject.Kind.String(), t.Subject.Name).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
 			metrics.MailboxDropped("notifier")
 		},
 	})
@@ -49,7 +49,7 @@ func NewInbox(peers int, metrics *Metrics, log zerolog.Logger) *Inbox {
 // Outage is a peer that a previous run left down: its reminder chain
 // carries on without a second down message.
 type Outage struct {
-	Peer      string
+	Subject   domain.Subject
 	DownSince time.Time
 	// Sent is how many reminders the outage had; < 0 when the previous run
 	// did not say, and the slots already past count as sent.
@@ -107,6 +107,7 @@ type ReminderProgress struct {
 
 // chain is the reminder schedule of one outage.
 type chain struct {
+	subject   domain.Subject
 	downSince time.Time
 	sent      int       // reminders sent so far
 	next      time.Time // when the next one is due
@@ -136,7 +137,7 @@ func (n *Notifier) restore(o Outage) {
 	if sent < 0 {
 		sent = n.cfg.Followups.dueBy(o.DownSince, n.cfg.Now)
 	}
-	n.chains[o.Peer] = &chain{downSince: o.DownSince, sent: sent, next: n.cfg.Followups.due(o.DownSince, sent)}
+	n.chains[o.Subject.Name] = &chain{subject: o.Subject, downSince: o.DownSince, sent: sent, next: n.cfg.Followups.due(o.DownSince, sent)}
 }
 
 // Progress returns how far each running reminder chain has got. A nil
@@ -182,27 +183,27 @@ func (n *Notifier) process(now time.Time) time.Time {
 		switch {
 		case t.To == domain.StatusDown:
 			// A new outage replaces any chain the peer had: never two at once.
-			n.chains[t.Peer] = &chain{downSince: t.At, next: n.cfg.Followups.due(t.At, 0)}
+			n.chains[t.Subject.Name] = &chain{subject: t.Subject, downSince: t.At, next: n.cfg.Followups.due(t.At, 0)}
 			if isolated {
-				n.held[t.Peer] = downMessage(t.Peer, t.At)
+				n.held[t.Subject.Name] = downMessage(t.Subject, t.At)
 				continue
 			}
-			n.send(downMessage(t.Peer, t.At))
+			n.send(downMessage(t.Subject, t.At))
 		case t.To == domain.StatusUp && t.From == domain.StatusDown:
-			c := n.chains[t.Peer]
-			delete(n.chains, t.Peer) // the recovery cancels the chain
+			c := n.chains[t.Subject.Name]
+			delete(n.chains, t.Subject.Name) // the recovery cancels the chain
 			if c != nil && c.silent {
 				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
 				continue
 			}
-			if _, ok := n.held[t.Peer]; ok {
+			if _, ok := n.held[t.Subject.Name]; ok {
 				// Over before this node was back: neither is worth a message.
-				delete(n.held, t.Peer)
+				delete(n.held, t.Subject.Name)
 				n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedIsolated)
 				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
 				continue
 			}
-			n.send(recoveryMessage(t.Peer, t.At.Sub(t.DownSince), t.At))
+			n.send(recoveryMessage(t.Subject, t.At.Sub(t.DownSince), t.At))
 		}
 	}
 	var next time.Time
@@ -247,7 +248,7 @@ func (n *Notifier) release(snap *domain.Snapshot) {
 		if c, on := n.chains[peer]; on {
 			c.silent = true
 		}
-		n.cfg.Log.Info().Str(subjectField(peer), peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
+		n.cfg.Log.Info().Str(m.Subject.Kind.String(), peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
 	}
 }
 
@@ -280,7 +281,7 @@ func (n *Notifier) remind(now time.Time, isolated bool) {
 			// Its down message is held, or was dropped: so is this.
 			n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
 		} else {
-			n.send(reminderMessage(p, now.Sub(c.downSince), now))
+			n.send(reminderMessage(c.subject, now.Sub(c.downSince), now))
 		}
 		c.sent = n.cfg.Followups.dueBy(c.downSince, now) // every slot up to now, however many were missed
 		c.next = n.cfg.Followups.due(c.downSince, c.sent)

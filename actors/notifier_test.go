@@ -69,7 +69,7 @@ func newNotifierTest(t *testing.T) *notifierTest {
 
 // transition sends one transition of peer at the current fake time.
 func (nt *notifierTest) transition(peer string, from, to domain.Status, downSince time.Duration) {
-	nt.inbox.Put(domain.Transition{Peer: peer, From: from, To: to, At: time.Now(), DownSince: nt.start.Add(downSince)})
+	nt.inbox.Put(domain.Transition{Subject: domain.Peer(peer), From: from, To: to, At: time.Now(), DownSince: nt.start.Add(downSince)})
 	synctest.Wait()
 }
 
@@ -192,7 +192,7 @@ func TestMissedRemindersSendOneNotABurst(t *testing.T) {
 		n := newTestNotifier(inbox, out)
 		// The notifier is not running (busy, or the node was away) while the
 		// outage goes on for two hours.
-		inbox.Put(domain.Transition{Peer: "dec", From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
+		inbox.Put(domain.Transition{Subject: domain.Peer("dec"), From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
 		n.process(time.Now())
 		time.Sleep(2 * time.Hour)
 		go n.Serve(t.Context())
@@ -234,7 +234,7 @@ func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				out := &messageRecorder{start: time.Now()}
-				n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), out, Outage{Peer: "dec", DownSince: time.Now().Add(-tc.downSince), Sent: tc.sent})
+				n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), out, Outage{Subject: domain.Peer("dec"), DownSince: time.Now().Add(-tc.downSince), Sent: tc.sent})
 				go n.Serve(t.Context())
 				time.Sleep(3 * time.Hour)
 				got := out.take()
@@ -256,10 +256,10 @@ func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
 		out := &messageRecorder{start: time.Now()}
 		since := time.Now().Add(-10 * m)
 		inbox := NewInbox(1, nil, zerolog.Nop())
-		n := newTestNotifier(inbox, out, Outage{Peer: "dec", DownSince: since, Sent: 0})
+		n := newTestNotifier(inbox, out, Outage{Subject: domain.Peer("dec"), DownSince: since, Sent: 0})
 		go n.Serve(t.Context())
 		time.Sleep(m)
-		inbox.Put(domain.Transition{Peer: "dec", From: domain.StatusDown, To: domain.StatusUp, At: time.Now(), DownSince: since})
+		inbox.Put(domain.Transition{Subject: domain.Peer("dec"), From: domain.StatusDown, To: domain.StatusUp, At: time.Now(), DownSince: since})
 		time.Sleep(time.Hour)
 		if got := out.take(); len(got) != 1 || got[0].text != "🟢 `dec` is reachable again (down for 11m 0s)" {
 			t.Fatalf("messages %v", got)
@@ -274,10 +274,10 @@ func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
 // dropped transition is logged and counted.
 func TestAFullInboxDropsSilentTransitionsFirstAndCountsTheDrops(t *testing.T) {
 	var logs syncWriter
-	m := NewMetrics(configPeers("a"), nil)
+	m := NewMetrics(peerSubjects("a"))
 	inbox := NewInbox(1, m, zerolog.New(&logs))
-	silent := domain.Transition{Peer: "a", From: domain.StatusUnknown, To: domain.StatusUp}
-	down := domain.Transition{Peer: "a", From: domain.StatusUp, To: domain.StatusDown}
+	silent := domain.Transition{Subject: domain.Peer("a"), From: domain.StatusUnknown, To: domain.StatusUp}
+	down := domain.Transition{Subject: domain.Peer("a"), From: domain.StatusUp, To: domain.StatusDown}
 	inbox.Put(silent)
 	for range 255 {
 		inbox.Put(down)
@@ -329,7 +329,7 @@ func TestReminderArithmeticAgreesWithItsInverse(t *testing.T) {
 // outage is arithmetic, so it takes no longer than resuming any other.
 func TestAHugeReminderCountResumesAtOnce(t *testing.T) {
 	for _, sent := range []int{math.MaxInt, 9e18, 1 << 40} {
-		n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), &messageRecorder{}, Outage{Peer: "dec", DownSince: t0, Sent: sent})
+		n := newTestNotifier(NewInbox(1, nil, zerolog.Nop()), &messageRecorder{}, Outage{Subject: domain.Peer("dec"), DownSince: t0, Sent: sent})
 		if p := n.Progress()["dec"]; p.Sent != sent {
 			t.Fatalf("progress %+v, want %d sent", p, sent)
 		}
@@ -340,7 +340,7 @@ func TestAHugeReminderCountResumesAtOnce(t *testing.T) {
 	// Missed slots are counted, not walked: a chain of 1 ns gaps resumed a
 	// year later.
 	n := NewNotifier(NotifierConfig{Followups: []time.Duration{1}, Inbox: NewInbox(1, nil, zerolog.Nop()), Out: &messageRecorder{},
-		Outages: []Outage{{Peer: "dec", DownSince: t0, Sent: -1}}, Now: t0.Add(365 * 24 * time.Hour), Log: zerolog.Nop()})
+		Outages: []Outage{{Subject: domain.Peer("dec"), DownSince: t0, Sent: -1}}, Now: t0.Add(365 * 24 * time.Hour), Log: zerolog.Nop()})
 	if p := n.Progress()["dec"]; p.Sent != int(365*24*time.Hour) {
 		t.Fatalf("progress %+v after a year of 1 ns gaps", p)
 	}

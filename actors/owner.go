@@ -11,7 +11,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/config"
 )
 
 // publishGap is the least time between two snapshots. A node with a
@@ -38,18 +37,19 @@ type Waker interface {
 // of its changes is given here, so that it is wired when it is built; each
 // of those may be nil (or a nil *Signal or mailbox) when nobody listens.
 type OwnerConfig struct {
-	Node    string
-	Peers   []config.Peer
-	Targets []config.Target // probed like peers, judged like peers, relayed to nobody
+	Node string
+	// Subjects are the peers and targets the node watches: probed alike,
+	// judged alike; only the peers take part in rounds and relays.
+	Subjects []domain.Subject
 	// Threshold is the consecutive failures before a peer is down.
 	Threshold int
 	// SuccessThreshold is how many successes in a row bring a down peer
 	// back up; 0 is taken as 1, the seed's behaviour.
 	SuccessThreshold int
 	Boot             time.Time
-	// Saved is what a state file kept of the peers: a peer in Peers but not
-	// there starts unknown, one there but not in Peers is dropped. Nil
-	// starts every peer unknown.
+	// Saved is what a state file kept of the subjects: a subject in
+	// Subjects but not there starts unknown, one there but not in Subjects
+	// is dropped. Nil starts every subject unknown.
 	Saved *SavedState
 
 	// Transitions hears of each change of status (the notifier's inbox).
@@ -81,18 +81,16 @@ type Owner struct {
 
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
-	// the peers' states it had.
-	peers     []*peerState // sorted by name, as the snapshot's entries
+	// the subjects' states it had.
+	subjects  []*subjectState // sorted by name, as the snapshot's entries
 	index     map[string]int
-	targets   []*peerState // sorted by name; a target is kept as a peer is
-	targetIdx map[string]int
+	peers     int             // how many subjects are peers
 	probed    map[string]bool // peers probed since the last complete round
 	published time.Time       // when the last snapshot was
 	// What the current snapshot was made of. The owner never changes them
 	// in place: a batch copies them first, since the snapshot shares them.
-	entries       []*domain.PeerEntry
-	targetEntries []*domain.PeerEntry
-	relayed       map[string]*domain.RelayCopy
+	entries []*domain.Entry
+	relayed map[string]*domain.RelayCopy
 	// The verdicts of the current snapshot, and when a relay they counted
 	// goes stale: until then, only a change of status or of relays can
 	// change them.
@@ -112,41 +110,32 @@ type relayMsg struct {
 	copy *domain.RelayCopy
 }
 
-// NewOwner returns an owner whose peers start as cfg.Saved left them, or
-// unknown at cfg.Boot.
+// NewOwner returns an owner whose subjects start as cfg.Saved left them,
+// or unknown at cfg.Boot.
 func NewOwner(cfg OwnerConfig) *Owner {
-	peers := slices.SortedFunc(slices.Values(cfg.Peers), func(a, b config.Peer) int { return cmp.Compare(a.Name, b.Name) })
+	subjects := slices.SortedFunc(slices.Values(cfg.Subjects), func(a, b domain.Subject) int { return cmp.Compare(a.Name, b.Name) })
 	o := &Owner{
 		cfg:      cfg,
-		results:  make(chan domain.ProbeResult, len(peers)+len(cfg.Targets)+1), // each prober has at most one result in flight
+		results:  make(chan domain.ProbeResult, len(subjects)+1), // each prober has at most one result in flight
 		relays:   make(chan relayMsg, 16),
 		isolated: make(chan bool, 1),
-		index:    make(map[string]int, len(peers)),
-		probed:   make(map[string]bool, len(peers)),
+		index:    make(map[string]int, len(subjects)),
+		probed:   make(map[string]bool, len(subjects)),
 		relayed:  map[string]*domain.RelayCopy{},
 	}
 	restored := cfg.Saved.Restored()
-	restore := func(name string) *peerState {
-		p := newPeerState(name, cfg.Boot)
-		if r, ok := restored[name]; ok {
+	for i, s := range subjects {
+		o.index[s.Name] = i
+		p := newSubjectState(s, cfg.Boot)
+		if r, ok := restored[s.Name]; ok {
 			p.view = r.View
 			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
 		}
-		return p
-	}
-	for i, peer := range peers {
-		o.index[peer.Name] = i
-		p := restore(peer.Name)
-		o.peers = append(o.peers, p)
+		if s.Kind == domain.KindPeer {
+			o.peers++
+		}
+		o.subjects = append(o.subjects, p)
 		o.entries = append(o.entries, p.entry())
-	}
-	targets := slices.SortedFunc(slices.Values(cfg.Targets), func(a, b config.Target) int { return cmp.Compare(a.Name, b.Name) })
-	o.targetIdx = make(map[string]int, len(targets))
-	for i, t := range targets {
-		o.targetIdx[t.Name] = i
-		p := restore(t.Name)
-		o.targets = append(o.targets, p)
-		o.targetEntries = append(o.targetEntries, p.entry())
 	}
 	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
@@ -265,8 +254,7 @@ func (o *Owner) turn(ctx context.Context) error {
 // copied once per turn and listeners hear of changes only once they are
 // visible in the published snapshot.
 type batch struct {
-	entries     []*domain.PeerEntry // a private copy of the snapshot's entries, made on first change
-	targets     []*domain.PeerEntry // the same of the targets' entries
+	entries     []*domain.Entry // a private copy of the snapshot's entries, made on first change
 	relayed     map[string]*domain.RelayCopy
 	transitions []domain.Transition
 	roundDone   bool
@@ -284,51 +272,34 @@ func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 	if o.beforeApply != nil {
 		o.beforeApply(r)
 	}
-	i, ok := o.index[r.Peer]
+	i, ok := o.index[r.Subject.Name]
 	if !ok {
-		if i, ok = o.targetIdx[r.Peer]; ok {
-			o.applyTargetResult(b, i, r)
-			return
-		}
-		o.cfg.Log.Warn().Str("peer", r.Peer).Msg("probe result for a peer this node does not probe; ignored")
+		o.cfg.Log.Warn().Str(r.Subject.Kind.String(), r.Subject.Name).Msg("probe result for a subject this node does not watch; ignored")
 		return
 	}
-	p := o.peers[i]
-	o.observe(b, p, r)
-	if b.entries == nil {
-		b.entries = slices.Clone(o.entries)
-	}
-	b.entries[i] = p.entry()
-	o.probed[r.Peer] = true
-	if len(o.probed) == len(o.peers) {
-		clear(o.probed)
-		b.roundDone = true
-	}
-}
-
-// applyTargetResult applies a target's probe: as a peer's, but a target
-// has no part in a round, which is about the peers a relay goes to.
-func (o *Owner) applyTargetResult(b *batch, i int, r domain.ProbeResult) {
-	p := o.targets[i]
-	o.observe(b, p, r)
+	p := o.subjects[i]
+	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
+	p.measured(r.RTT)
 	if r.Cert != (domain.Cert{}) {
 		p.cert = r.Cert
 	}
-	if b.targets == nil {
-		b.targets = slices.Clone(o.targetEntries)
-	}
-	b.targets[i] = p.entry()
-}
-
-// observe applies one probe outcome to a peer or a target, and keeps the
-// transition it causes.
-func (o *Owner) observe(b *batch, p *peerState, r domain.ProbeResult) {
-	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
-	p.measured(r.RTT)
 	if changed {
 		p.record(t)
 		o.logTransition(t)
 		b.transitions = append(b.transitions, t)
+	}
+	if b.entries == nil {
+		b.entries = slices.Clone(o.entries)
+	}
+	b.entries[i] = p.entry()
+	// A round is every peer probed once since the last: what a relay
+	// tells. Targets are probed on the same grid but get no relays.
+	if p.subject.Kind == domain.KindPeer {
+		o.probed[r.Subject.Name] = true
+		if len(o.probed) == o.peers {
+			clear(o.probed)
+			b.roundDone = true
+		}
 	}
 }
 
@@ -358,14 +329,11 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 }
 
 func (o *Owner) publish(b *batch) {
-	if b.entries == nil && b.targets == nil && b.relayed == nil && !b.isolation {
+	if b.entries == nil && b.relayed == nil && !b.isolation {
 		return
 	}
 	if b.entries != nil {
 		o.entries = b.entries
-	}
-	if b.targets != nil {
-		o.targetEntries = b.targets
 	}
 	if b.relayed != nil {
 		o.relayed = b.relayed
@@ -393,11 +361,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	s := domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
-	if len(o.targetEntries) > 0 {
-		s = s.WithTargets(o.targetEntries)
-	}
-	return s
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last
@@ -420,8 +384,8 @@ func (o *Owner) logTransition(t domain.Transition) {
 	if t.To == domain.StatusDown {
 		ev = log.Warn()
 	}
-	what := subjectField(t.Peer)
-	ev = ev.Str(what, t.Peer).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
+	what := t.Subject.Kind.String()
+	ev = ev.Str(what, t.Subject.Name).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)
 	if !t.DownSince.IsZero() && t.To == domain.StatusUp {
 		// A clock stepped back mid-outage must not log a negative downtime.
 		ev = ev.Int64("duration_ms", max(t.At.Sub(t.DownSince), 0).Milliseconds())

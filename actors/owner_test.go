@@ -15,7 +15,6 @@ import (
 
 	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/actors/wire"
-	"github.com/dupunkto/mesh/config"
 )
 
 // sinkRecorder is a TransitionSink that also records what the owner's
@@ -31,7 +30,7 @@ func (s *sinkRecorder) Put(t domain.Transition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, t)
-	v, _ := s.owner.Snapshot().Peer(t.Peer)
+	v, _ := s.owner.Snapshot().Peer(t.Subject.Name)
 	s.seen = append(s.seen, v.Status)
 }
 
@@ -41,13 +40,13 @@ func (s *sinkRecorder) transitions() []domain.Transition {
 	return append([]domain.Transition(nil), s.got...)
 }
 
-// configPeers returns the peers of these names, as config.ParsePeers would.
-func configPeers(names ...string) []config.Peer {
-	peers := make([]config.Peer, len(names))
+// peerSubjects are the subjects of peers of these names.
+func peerSubjects(names ...string) []domain.Subject {
+	out := make([]domain.Subject, len(names))
 	for i, name := range names {
-		peers[i] = config.Peer{Name: name, URL: "https://" + name}
+		out[i] = domain.Peer(name)
 	}
-	return peers
+	return out
 }
 
 // newTestOwner returns an owner of peers with a threshold of 2 that tells
@@ -57,7 +56,7 @@ func newTestOwner(peers ...string) *Owner { return newOwnerTellingTo(nil, nil, p
 // newOwnerTellingTo returns an owner of peers with a threshold of 2 that
 // tells sink its transitions and rounds its complete rounds.
 func newOwnerTellingTo(sink TransitionSink, rounds Waker, peers ...string) *Owner {
-	return NewOwner(OwnerConfig{Node: "me", Peers: configPeers(peers...), Threshold: 2, Boot: time.Now(),
+	return NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects(peers...), Threshold: 2, Boot: time.Now(),
 		Transitions: sink, RoundDone: rounds, Log: zerolog.Nop()})
 }
 
@@ -75,7 +74,7 @@ func report(t *testing.T, o *Owner, peer string, ok bool) {
 	if !ok {
 		err = errors.New("connection refused")
 	}
-	if err := o.Report(t.Context(), domain.ProbeResult{Peer: peer, At: time.Now(), OK: ok, Err: err}); err != nil {
+	if err := o.Report(t.Context(), domain.ProbeResult{Subject: domain.Peer(peer), At: time.Now(), OK: ok, Err: err}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +122,7 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 		report(t, o, "b", false)
 		settle()
 		got := sink.transitions()
-		if len(got) != 2 || got[0].Peer != "a" || got[0].To != domain.StatusUp || got[1].Peer != "b" || got[1].To != domain.StatusDown || got[1].From != domain.StatusUnknown {
+		if len(got) != 2 || got[0].Subject.Name != "a" || got[0].To != domain.StatusUp || got[1].Subject.Name != "b" || got[1].To != domain.StatusDown || got[1].From != domain.StatusUnknown {
 			t.Fatalf("transitions %+v, want a up then b down", got)
 		}
 		if sink.seen[0] != domain.StatusUp || sink.seen[1] != domain.StatusDown {
@@ -249,7 +248,7 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 		// before the panic must still be published and announced.
 		report(t, o, "a", false)
 		report(t, o, "a", false)
-		if err := o.Report(t.Context(), domain.ProbeResult{Peer: "a", At: time.Now(), Err: errors.New("boom")}); err != nil {
+		if err := o.Report(t.Context(), domain.ProbeResult{Subject: domain.Peer("a"), At: time.Now(), Err: errors.New("boom")}); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
@@ -281,7 +280,7 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 }
 
 // has reports whether s shares entry e, rather than a copy of it.
-func has(s *domain.Snapshot, e *domain.PeerEntry) bool {
+func has(s *domain.Snapshot, e *domain.Entry) bool {
 	got, ok := s.Entry(e.Name())
 	return ok && got == e
 }
@@ -314,10 +313,10 @@ func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
 // outage began: the log says a downtime of zero, never a negative one.
 func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {
 	var logs syncWriter
-	o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a"), Threshold: 1, Boot: t0, Log: zerolog.New(&logs)})
+	o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a"), Threshold: 1, Boot: t0, Log: zerolog.New(&logs)})
 	var b batch
-	o.applyResult(&b, domain.ProbeResult{Peer: "a", At: t0.Add(time.Hour)})             // down an hour in
-	o.applyResult(&b, domain.ProbeResult{Peer: "a", At: t0.Add(time.Minute), OK: true}) // the clock went back
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(time.Hour)})             // down an hour in
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(time.Minute), OK: true}) // the clock went back
 	if !strings.Contains(logs.String(), `"duration_ms":0`) || strings.Contains(logs.String(), `"duration_ms":-`) {
 		t.Fatalf("log %s, want a recovery with duration_ms 0", logs.String())
 	}
@@ -329,7 +328,7 @@ func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {
 func TestOwnerWakesTheClusterNotifierWhenTheVerdictsMayChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wakes := &roundCounter{}
-		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a", "b"), Threshold: 2, Boot: time.Now(),
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Threshold: 2, Boot: time.Now(),
 			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, ClusterChanged: wakes, Log: zerolog.Nop()})
 		go o.Serve(t.Context())
 		woken := func() int {
@@ -377,7 +376,7 @@ func TestOwnerWakesTheClusterNotifierWhenTheVerdictsMayChange(t *testing.T) {
 // second. One that says something else has them reached again.
 func TestOwnerReachesTheVerdictsAgainOnlyWhenARelaySaysSomethingNew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("a", "b"), Threshold: 2, Boot: time.Now(),
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Threshold: 2, Boot: time.Now(),
 			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, Log: zerolog.Nop()})
 		go o.Serve(t.Context())
 		report(t, o, "a", true)

@@ -139,7 +139,7 @@ func (s *ProbeScheduler) probe(ctx context.Context, p *Prober, panics chan<- any
 	defer func() {
 		if v := recover(); v != nil {
 			select {
-			case panics <- fmt.Sprintf("probe of %s panicked: %v\n%s", p.name, v, debug.Stack()):
+			case panics <- fmt.Sprintf("probe of %s panicked: %v\n%s", p.subject.Name, v, debug.Stack()):
 			default: // one is on its way already
 			}
 		}

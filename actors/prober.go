@@ -38,8 +38,7 @@ type ProberConfig struct {
 // scheduler says when, and each probe runs in a goroutine of its own, so a
 // peer that hangs delays nobody else.
 type Prober struct {
-	name    string // the peer's or the target's
-	field   string // what logs call it: "peer" or "target"
+	subject domain.Subject
 	timeout time.Duration
 	owner   Reporter
 	logger  zerolog.Logger
@@ -70,8 +69,8 @@ func NewProber(cfg ProberConfig) *Prober {
 		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer.Name, cfg.Peer.URL, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)
-	return &Prober{name: cfg.Peer.Name, field: "peer", timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log,
-		check: func(ctx context.Context) (domain.Cert, error) { return domain.Cert{}, ping(ctx, cfg.Client, req) }, metrics: cfg.Metrics.ForPeer(cfg.Peer.Name)}
+	return &Prober{subject: cfg.Peer.Subject(), timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log,
+		check: func(ctx context.Context) (domain.Cert, error) { return domain.Cert{}, ping(ctx, cfg.Client, req) }, metrics: cfg.Metrics.ForSubject(cfg.Peer.Subject())}
 }
 
 // ping is a peer's probe: GET /ping, and HTTP 200 is success.
@@ -114,7 +113,7 @@ func (p *Prober) probe(ctx context.Context) domain.ProbeResult {
 	start := time.Now()
 	cert, err := p.check(ctx)
 	end := time.Now()
-	return domain.ProbeResult{Peer: p.name, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start), Cert: cert}
+	return domain.ProbeResult{Subject: p.subject, At: end, OK: err == nil, Err: p.describe(err), RTT: end.Sub(start), Cert: cert}
 }
 
 // describe turns a client error into what an operator needs to read: the
@@ -154,5 +153,5 @@ func (p *Prober) logOutcome(r domain.ProbeResult) {
 }
 
 func (p *Prober) log(level zerolog.Level, r domain.ProbeResult) *zerolog.Event {
-	return p.logger.WithLevel(level).Str(p.field, r.Peer).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
+	return p.logger.WithLevel(level).Str(p.subject.Kind.String(), p.subject.Name).Float64("rtt_ms", float64(r.RTT.Microseconds())/1000)
 }

@@ -234,7 +234,7 @@ func TestProbersInOneSlotStartTogetherAndAHangingPeerDelaysNone(t *testing.T) {
 		time.Sleep(2*time.Second + 600*time.Millisecond)
 		starts := map[string][]time.Duration{}
 		for _, r := range rec.all() {
-			starts[r.Peer] = append(starts[r.Peer], r.At.Add(-r.RTT).Sub(origin))
+			starts[r.Subject.Name] = append(starts[r.Subject.Name], r.At.Add(-r.RTT).Sub(origin))
 		}
 		want := []time.Duration{0, time.Second, 2 * time.Second}
 		for _, name := range []string{"a", "b", "c"} {

@@ -181,13 +181,11 @@ func (s *RelaySender) send(ctx context.Context) {
 	}
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
-	// either (their names never meet: a target's holds "://").
+	// either. Their names never meet: config takes a peer's as host[:port],
+	// a target's as a URL.
 	views := make(map[string]domain.PeerView, snap.Len()+snap.TargetCount())
-	for p := range snap.Peers() {
-		views[p.Name()] = p.View()
-	}
-	for t := range snap.Targets() {
-		views[t.Name()] = t.View()
+	for e := range snap.Subjects() {
+		views[e.Name()] = e.View()
 	}
 	// The whole relay, plain and gzipped, made once for all the peers
 	// that get it, and only if one does.

@@ -89,9 +89,9 @@ type fixedState struct{ s *domain.Snapshot }
 func (f fixedState) Snapshot() *domain.Snapshot { return f.s }
 
 func snapshotOf(views map[string]domain.Status) *domain.Snapshot {
-	var entries []*domain.PeerEntry
+	var entries []*domain.Entry
 	for _, name := range slices.Sorted(maps.Keys(views)) {
-		entries = append(entries, domain.NewPeerEntry(name, domain.PeerView{Status: views[name], Since: t0}, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(name), domain.PeerView{Status: views[name], Since: t0}, domain.History{}))
 	}
 	return domain.NewSnapshot("me", entries, nil)
 }
@@ -286,7 +286,7 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 		views[fmt.Sprintf("peer-%02d.mesh.example.org", i)] = domain.StatusUp
 	}
 	views["mesh"], views["seed"] = domain.StatusUp, domain.StatusUp
-	metrics := NewMetrics(nil, nil)
+	metrics := NewMetrics(nil)
 	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: fixedState{snapshotOf(views)},
 		Peers: []config.Peer{{Name: "mesh", URL: meshPeer.URL}, {Name: "seed", URL: seedPeer.URL}}, Metrics: metrics, Log: zerolog.Nop()})
 	for range 3 {

@@ -62,7 +62,7 @@ func messageTitle(m Message) string {
 	what := map[MessageKind]string{MessageDown: "is down", MessageRecovery: "is up again", MessageReminder: "is still down",
 		MessagePartial: "is unreachable from some nodes", MessagePartialOver: "is reachable from every node again",
 		MessageCertExpiry: "has a certificate about to expire"}[m.Kind]
-	return "Mesh: " + m.Peer + " " + what
+	return "Mesh: " + m.Subject.Name + " " + what
 }
 
 // Where is the service's name: its URL's host may be a token (telegram://

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -90,7 +91,7 @@ func TestAShoutrrrChannelDeliversInOrderToARealService(t *testing.T) {
 	c := shoutrrrChannel(t, "generic", "generic://"+srv.host()+"/in?template=json&disabletls=yes", zerolog.Nop())
 	texts := []string{"🔴 `dec` is unreachable", "🟠 `dec` is still unreachable (down for 15m 0s)", "🟢 `dec` is reachable again (down for 20m 0s)"}
 	for i, text := range texts {
-		c.Enqueue(Message{Kind: []MessageKind{MessageDown, MessageReminder, MessageRecovery}[i], Peer: "dec", Text: text})
+		c.Enqueue(Message{Kind: []MessageKind{MessageDown, MessageReminder, MessageRecovery}[i], Subject: domain.Peer("dec"), Text: text})
 	}
 	waitFor(t, "three posts", func() bool { return len(srv.all()) == 3 })
 	for i, p := range srv.all() {
@@ -113,9 +114,12 @@ func TestAFailingChannelDelaysNoOther(t *testing.T) {
 		shoutrrrChannel(t, "generic-3", "generic://"+fine.host()+"/c?disabletls=yes", zerolog.Nop()),
 	}
 	for i := range 5 {
-		channels.Enqueue(Message{Kind: MessageDown, Peer: "dec", Text: strings.Repeat("x", i+1)})
+		channels.Enqueue(Message{Kind: MessageDown, Subject: domain.Peer("dec"), Text: strings.Repeat("x", i+1)})
 	}
 	waitFor(t, "every message through the working channel", func() bool { return len(fine.all()) == 5 })
+	// The service has the fifth message a moment before the channel hears
+	// its answer and lets it go.
+	waitFor(t, "the working channel done with the fifth", func() bool { return len(channels.Pending()["generic-3"]) == 0 })
 	waitFor(t, "the failing channel tried", func() bool { return len(failing.all()) > 0 })
 	// The hanging service still holds the first message (for an hour, the
 	// channel's timeout): had it been in the way, nothing would have passed.
@@ -134,7 +138,7 @@ func TestAShoutrrrChannelNeverLogsItsToken(t *testing.T) {
 	srv := newReceived(t, 403, nil)
 	var logs syncWriter
 	c := shoutrrrChannel(t, "gotify", "gotify://"+srv.host()+"/AbCdEf012345678?disabletls=yes", zerolog.New(&logs).Level(zerolog.DebugLevel))
-	c.Enqueue(Message{Kind: MessageDown, Peer: "dec", Text: "down"})
+	c.Enqueue(Message{Kind: MessageDown, Subject: domain.Peer("dec"), Text: "down"})
 	waitFor(t, "two attempts", func() bool { return len(srv.all()) >= 2 })
 	waitFor(t, "the failure logged", func() bool { return strings.Contains(logs.String(), "webhook failed; will retry") })
 	out := logs.String()

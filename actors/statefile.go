@@ -134,12 +134,13 @@ func (s *SavedState) Restored() map[string]RestoredPeer {
 // Outages returns the outages of peers and targets that the previous run
 // left down, with how many reminders each had (-1 when the file does not
 // say), for the notifier to carry on. Those no longer listed are left out.
-func (s *SavedState) Outages(peers []config.Peer, targets ...config.Target) []Outage {
+func (s *SavedState) Outages(subjects []domain.Subject) []Outage {
 	if s == nil {
 		return nil
 	}
 	var outages []Outage
-	for _, name := range watchedNames(peers, targets) {
+	for _, subject := range subjects {
+		name := subject.Name
 		r, ok := s.Peers[name]
 		if !ok || r.View.Status != domain.StatusDown {
 			continue
@@ -148,7 +149,7 @@ func (s *SavedState) Outages(peers []config.Peer, targets ...config.Target) []Ou
 		if !ok {
 			sent = -1
 		}
-		outages = append(outages, Outage{Peer: name, DownSince: r.View.Since, Sent: sent})
+		outages = append(outages, Outage{Subject: subject, DownSince: r.View.Since, Sent: sent})
 	}
 	return outages
 }
@@ -166,24 +167,13 @@ func bothMaps(a, b map[string]filePeer) iter.Seq2[string, filePeer] {
 	}
 }
 
-// watchedNames are the names of peers and targets, in that order.
-func watchedNames(peers []config.Peer, targets []config.Target) []string {
-	names := make([]string, 0, len(peers)+len(targets))
-	for _, p := range peers {
-		names = append(names, p.Name)
+// validSubjectName checks a name that may be a peer's or a target's.
+func validSubjectName(name string) error {
+	err := config.ValidateName(name)
+	if err != nil && config.ValidateTargetName(name) == nil {
+		return nil
 	}
-	for _, t := range targets {
-		names = append(names, t.Name)
-	}
-	return names
-}
-
-// validWatched checks the name of a peer, or of a target.
-func validWatched(name string) error {
-	if config.IsTargetName(name) {
-		return config.ValidateTargetName(name)
-	}
-	return config.ValidateName(name)
+	return err
 }
 
 // CheckStateFile reports whether path can be the state file, so that a typo
@@ -283,11 +273,12 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 		return nil, fmt.Errorf("%d targets, more than %d", len(f.Targets), config.MaxTargets)
 	}
 	for name, p := range bothMaps(f.Peers, f.Targets) {
-		if err := validWatched(name); err != nil {
-			return nil, fmt.Errorf("peer %q: %w", name, err)
+		validate := config.ValidateName
+		if _, ok := f.Targets[name]; ok {
+			validate = config.ValidateTargetName
 		}
-		if _, ok := f.Targets[name]; ok != config.IsTargetName(name) {
-			return nil, fmt.Errorf("peer %q: listed with the peers if a target, or the reverse", name)
+		if err := validate(name); err != nil {
+			return nil, fmt.Errorf("peer %q: %w", name, err)
 		}
 		if !p.Status.Valid() || p.Since.IsZero() || p.ConsecutiveFailures < 0 {
 			return nil, fmt.Errorf("peer %q: invalid status, since or failures", name)
@@ -325,17 +316,21 @@ func decodeStateFile(data []byte, now time.Time) (*SavedState, error) {
 	s.messages = map[string][]Message{}
 	for i, m := range f.Messages {
 		kind, ok := parseMessageKind(m.Kind)
-		if !ok || validWatched(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
+		if !ok || validSubjectName(m.Peer) != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
 			return nil, fmt.Errorf("pending message %d: invalid channel, kind, peer or text", i)
 		}
 		channel := cmp.Or(m.Channel, WebhookChannel)
-		s.messages[channel] = append(s.messages[channel], Message{Kind: kind, Peer: m.Peer, Text: m.Text, At: m.At})
+		subject := domain.Peer(m.Peer)
+		if _, ok := f.Targets[m.Peer]; ok {
+			subject = domain.Target(m.Peer)
+		}
+		s.messages[channel] = append(s.messages[channel], Message{Kind: kind, Subject: subject, Text: m.Text, At: m.At})
 	}
 	if len(f.Announcements) > wire.MaxAnnouncements {
 		return nil, fmt.Errorf("%d announcements, more than a node makes", len(f.Announcements))
 	}
 	for i, a := range f.Announcements {
-		if validWatched(a.Peer) != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() ||
+		if validSubjectName(a.Peer) != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() ||
 			a.Reminders < 0 || a.Reminders > maxRemindersSent {
 			return nil, fmt.Errorf("announcement %d: invalid peer, node, kind, since or reminders", i)
 		}
@@ -365,14 +360,13 @@ func (s *SavedState) CertWarned() map[string]string {
 
 // Announcements returns the announcements a previous run made or heard of,
 // of peers and targets still listed; none for a nil state.
-func (s *SavedState) Announcements(peers []config.Peer, targets ...config.Target) []AnnouncementRecord {
+func (s *SavedState) Announcements(subjects []domain.Subject) []AnnouncementRecord {
 	if s == nil {
 		return nil
 	}
-	names := watchedNames(peers, targets)
 	var out []AnnouncementRecord
 	for _, a := range s.announcements {
-		if slices.Contains(names, a.Peer) {
+		if slices.ContainsFunc(subjects, func(s domain.Subject) bool { return s.Name == a.Peer }) {
 			out = append(out, a)
 		}
 	}
@@ -413,10 +407,10 @@ func stateDoc(snap *domain.Snapshot, reminders map[string]ReminderProgress, mess
 	}
 	for _, channel := range slices.Sorted(maps.Keys(messages)) {
 		for _, m := range messages[channel] {
-			f.Messages = append(f.Messages, fileMessage{Channel: channel, Kind: m.Kind.String(), Peer: m.Peer, Text: m.Text, At: m.At.UTC()})
+			f.Messages = append(f.Messages, fileMessage{Channel: channel, Kind: m.Kind.String(), Peer: m.Subject.Name, Text: m.Text, At: m.At.UTC()})
 		}
 	}
-	for e := range snap.Watched() {
+	for e := range snap.Subjects() {
 		v, h := e.View(), e.History()
 		p := filePeer{Status: v.Status, Since: v.Since.UTC(), ConsecutiveFailures: v.ConsecutiveFailures, History: make([]fileTransition, h.Len())}
 		if !v.LastSeen.IsZero() {
@@ -432,7 +426,7 @@ func stateDoc(snap *domain.Snapshot, reminders map[string]ReminderProgress, mess
 			sent := r.Sent
 			p.RemindersSent = &sent
 		}
-		if config.IsTargetName(e.Name()) {
+		if e.Kind() == domain.KindTarget {
 			if f.Targets == nil {
 				f.Targets = map[string]filePeer{}
 			}
@@ -608,10 +602,10 @@ func writeFile(path string, data []byte, syncDir bool) error {
 // differs between two snapshots, or the peers themselves do: what a
 // restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
-	if old.Len() != cur.Len() {
+	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() {
 		return true
 	}
-	for e := range cur.Peers() {
+	for e := range cur.Subjects() {
 		was, ok := old.Entry(e.Name())
 		if !ok {
 			return true

@@ -31,8 +31,8 @@ func FuzzStateFile(f *testing.F) {
 			return
 		}
 		start := time.Now()
-		peers := configPeers("dec", "oct")
-		o := NewOwner(OwnerConfig{Node: "nov", Peers: peers, Threshold: 4, Boot: now, Saved: saved, Log: zerolog.Nop()})
+		peers := peerSubjects("dec", "oct")
+		o := NewOwner(OwnerConfig{Node: "nov", Subjects: peers, Threshold: 4, Boot: now, Saved: saved, Log: zerolog.Nop()})
 		n := NewNotifier(NotifierConfig{Followups: []time.Duration{time.Second, time.Minute}, Inbox: NewInbox(2, nil, zerolog.Nop()),
 			Out: &messageRecorder{}, Outages: saved.Outages(peers), Now: now, Log: zerolog.Nop()})
 		n.process(now.Add(24 * time.Hour))

@@ -16,7 +16,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/config"
 )
 
 // encodeStateFile writes a snapshot and what was said of it as the file.
@@ -29,9 +28,9 @@ func TestStateFileRoundTripKeepsEverything(t *testing.T) {
 	dec := domain.PeerView{Status: domain.StatusDown, Since: since, LastSeen: since.Add(time.Minute), ConsecutiveFailures: 9}
 	decHistory := []domain.HistoryEntry{{Status: domain.StatusUp, At: t0}, {Status: domain.StatusDown, At: since}}
 	oct := domain.PeerView{Status: domain.StatusUnknown, Since: t0}
-	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
-		domain.NewPeerEntry("dec", dec, domain.NewHistory(decHistory)),
-		domain.NewPeerEntry("oct", oct, domain.History{}),
+	snap := domain.NewSnapshot("nov", []*domain.Entry{
+		domain.NewEntry(domain.Peer("dec"), dec, domain.NewHistory(decHistory)),
+		domain.NewEntry(domain.Peer("oct"), oct, domain.History{}),
 	}, nil)
 	data, err := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: since, Sent: 2}}, nil, nil, t0.Add(time.Hour))
 	if err != nil {
@@ -70,7 +69,7 @@ func TestAnnouncementsRoundTripThroughTheStateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resumed := got.Announcements(configPeers("dec", "oct")); !reflect.DeepEqual(resumed, records[:2]) {
+	if resumed := got.Announcements(peerSubjects("dec", "oct")); !reflect.DeepEqual(resumed, records[:2]) {
 		t.Fatalf("resumed %+v, want %+v", resumed, records[:2])
 	}
 }
@@ -81,10 +80,12 @@ func TestTargetsRoundTripThroughTheStateFile(t *testing.T) {
 	const shop = "https://shop.example/Health"
 	down := domain.PeerView{Status: domain.StatusDown, Since: t0, ConsecutiveFailures: 4}
 	history := []domain.HistoryEntry{{Status: domain.StatusDown, At: t0}}
-	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{})}, nil).
-		WithTargets([]*domain.PeerEntry{domain.NewPeerEntry(shop, down, domain.NewHistory(history))})
+	snap := domain.NewSnapshot("nov", []*domain.Entry{
+		domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{}),
+		domain.NewEntry(domain.Target(shop), down, domain.NewHistory(history)),
+	}, nil)
 	records := []AnnouncementRecord{{Peer: shop, By: "nov", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0}}}
-	doc := stateDoc(snap, nil, map[string][]Message{WebhookChannel: {clusterDownMessage(shop, []string{"nov"}, 2, t0)}}, records, t0)
+	doc := stateDoc(snap, nil, map[string][]Message{WebhookChannel: {clusterDownMessage(domain.Target(shop), []string{"nov"}, 2, t0)}}, records, t0)
 	doc.CertWarned = map[string]string{shop: "aa"}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -97,17 +98,17 @@ func TestTargetsRoundTripThroughTheStateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := []config.Target{{Name: shop, URL: shop}}
+	targets := []domain.Subject{domain.Target(shop)}
 	if r := got.Peers[shop]; r.View != down || !reflect.DeepEqual(r.History, history) {
 		t.Fatalf("restored %+v", r)
 	}
-	if o := got.Outages(nil, targets...); len(o) != 1 || o[0].Peer != shop {
+	if o := got.Outages(targets); len(o) != 1 || o[0].Subject.Name != shop {
 		t.Fatalf("outages %+v", o)
 	}
-	if a := got.Announcements(nil, targets...); !reflect.DeepEqual(a, records) {
+	if a := got.Announcements(targets); !reflect.DeepEqual(a, records) {
 		t.Fatalf("announcements %+v", a)
 	}
-	if m := got.Messages(WebhookChannel); len(m) != 1 || m[0].Peer != shop || got.CertWarned()[shop] != "aa" {
+	if m := got.Messages(WebhookChannel); len(m) != 1 || m[0].Subject != domain.Target(shop) || got.CertWarned()[shop] != "aa" {
 		t.Fatalf("messages %+v, certificates told of %v", m, got.CertWarned())
 	}
 	// A target listed with the peers, or a peer with the targets, is no
@@ -123,8 +124,8 @@ func TestTargetsRoundTripThroughTheStateFile(t *testing.T) {
 }
 
 func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
-	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{
-		domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
+	snap := domain.NewSnapshot("nov", []*domain.Entry{
+		domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: domain.StatusDown, Since: t0.Add(time.Hour)}, domain.History{}),
 	}, nil)
 	data, _ := encodeStateFile(snap, map[string]ReminderProgress{"dec": {DownSince: t0, Sent: 4}}, nil, nil, t0)
 	got, _ := decodeStateFile(data, t0.Add(2*time.Hour))
@@ -219,9 +220,9 @@ func TestTimesInTheFutureAreTakenAsNow(t *testing.T) {
 		t.Fatalf("log %s", logs.String())
 	}
 	// The recovery that follows reports no negative downtime.
-	o := NewOwner(OwnerConfig{Node: "nov", Peers: configPeers("dec"), Threshold: 1, Boot: now, Saved: s, Log: zerolog.New(&logs)})
+	o := NewOwner(OwnerConfig{Node: "nov", Subjects: peerSubjects("dec"), Threshold: 1, Boot: now, Saved: s, Log: zerolog.New(&logs)})
 	var b batch
-	o.applyResult(&b, domain.ProbeResult{Peer: "dec", At: now.Add(time.Minute), OK: true})
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("dec"), At: now.Add(time.Minute), OK: true})
 	if len(b.transitions) != 1 || b.transitions[0].At.Sub(b.transitions[0].DownSince) != time.Minute {
 		t.Fatalf("transitions %+v, want a recovery after a minute down", b.transitions)
 	}
@@ -264,7 +265,7 @@ func TestStateFileWriterWritesOnTransitionsOnItsIntervalAndOnShutdown(t *testing
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "state.json")
 		changes := NewSignal()
-		o := NewOwner(OwnerConfig{Node: "me", Peers: configPeers("dec", "oct"), Threshold: 2, Boot: time.Now(), StatusChanged: changes, Log: zerolog.Nop()})
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("dec", "oct"), Threshold: 2, Boot: time.Now(), StatusChanged: changes, Log: zerolog.Nop()})
 		w := NewStateFile(StateFileConfig{Path: path, State: o, Changes: changes, Log: zerolog.Nop()})
 		ctx, cancel := context.WithCancel(t.Context())
 		go o.Serve(ctx)
@@ -348,7 +349,7 @@ func TestOwnerRestoresPeersFromAPreviousRun(t *testing.T) {
 		"removed": {View: domain.PeerView{Status: domain.StatusUp, Since: t0}},
 	}
 	boot := t0.Add(time.Hour)
-	o := NewOwner(OwnerConfig{Node: "nov", Peers: configPeers("dec", "new"), Threshold: 3, Boot: boot, Saved: &SavedState{Peers: restored}, Log: zerolog.Nop()})
+	o := NewOwner(OwnerConfig{Node: "nov", Subjects: peerSubjects("dec", "new"), Threshold: 3, Boot: boot, Saved: &SavedState{Peers: restored}, Log: zerolog.Nop()})
 	s := o.Snapshot()
 	if s.Len() != 2 {
 		t.Fatalf("%d peers: a peer no longer in PEERS must be dropped", s.Len())
@@ -365,7 +366,7 @@ func TestOwnerRestoresPeersFromAPreviousRun(t *testing.T) {
 }
 
 func TestHistoryIsBounded(t *testing.T) {
-	p := newPeerState("dec", t0)
+	p := newSubjectState(domain.Peer("dec"), t0)
 	at := t0
 	for i := range domain.HistoryMaxEntries + 5 {
 		at = at.Add(time.Second)
@@ -387,7 +388,7 @@ func TestHistoryIsBounded(t *testing.T) {
 // remindersSent is how far the outage of peer had got, as the notifier
 // would resume it: -1 when the file does not say.
 func remindersSent(s *SavedState, peer string) int {
-	for _, o := range s.Outages(configPeers(peer)) {
+	for _, o := range s.Outages(peerSubjects(peer)) {
 		return o.Sent
 	}
 	return -1
@@ -396,8 +397,8 @@ func remindersSent(s *SavedState, peer string) int {
 func TestUndeliveredMessagesRoundTripThroughTheStateFile(t *testing.T) {
 	snap := domain.NewSnapshot("nov", nil, nil)
 	msgs := map[string][]Message{
-		WebhookChannel: {downMessage("dec", t0), reminderMessage("dec", 15*time.Minute, t0.Add(15*time.Minute))},
-		"ntfy-2":       {downMessage("jan", t0)},
+		WebhookChannel: {downMessage(domain.Peer("dec"), t0), reminderMessage(domain.Peer("dec"), 15*time.Minute, t0.Add(15*time.Minute))},
+		"ntfy-2":       {downMessage(domain.Peer("jan"), t0)},
 	}
 	data, err := encodeStateFile(snap, nil, msgs, nil, t0.Add(time.Hour))
 	if err != nil {

@@ -36,7 +36,7 @@ type TargetProberConfig struct {
 // tcp://, else an HTTP GET checked as the target asks (see checkAnswer).
 func NewTargetProber(cfg TargetProberConfig) *Prober {
 	t := cfg.Target
-	p := &Prober{name: t.Name, field: "target", timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log, metrics: cfg.Metrics.ForTarget(t.Name)}
+	p := &Prober{subject: t.Subject(), timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log, metrics: cfg.Metrics.ForSubject(t.Subject())}
 	if t.TCP() {
 		p.check = func(ctx context.Context) (domain.Cert, error) {
 			conn, err := cfg.Dial(ctx, "tcp", t.Addr)

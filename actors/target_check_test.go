@@ -76,8 +76,8 @@ func TestAnHTTPTargetIsUpOnA2xxOrWhatItAsksFor(t *testing.T) {
 		if r.OK != tc.up || (!tc.up && !strings.Contains(r.Err.Error(), tc.why)) {
 			t.Errorf("%s: up %v (%v), want up %v (%s)", tc.entry, r.OK, r.Err, tc.up, tc.why)
 		}
-		if r.Peer != strings.SplitN(srv.URL+tc.entry, "#", 2)[0] {
-			t.Errorf("%s: reported as %q", tc.entry, r.Peer)
+		if r.Subject.Name != strings.SplitN(srv.URL+tc.entry, "#", 2)[0] {
+			t.Errorf("%s: reported as %q", tc.entry, r.Subject.Name)
 		}
 	}
 }
@@ -147,7 +147,7 @@ func TestATCPTargetIsUpWhileItsPortAcceptsConnections(t *testing.T) {
 			c.Close()
 		}
 	}()
-	if r := probeTarget(t, "tcp://"+addr, nil); !r.OK || r.Peer != "tcp://"+addr {
+	if r := probeTarget(t, "tcp://"+addr, nil); !r.OK || r.Subject.Name != "tcp://"+addr {
 		t.Fatalf("listening port: %+v", r)
 	}
 	ln.Close()

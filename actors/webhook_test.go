@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -73,7 +74,9 @@ func scriptedWebhook(t *testing.T, answers ...func() *http.Response) (*Channel, 
 	return w, h
 }
 
-func msg(kind MessageKind, text string) Message { return Message{Kind: kind, Peer: "dec", Text: text} }
+func msg(kind MessageKind, text string) Message {
+	return Message{Kind: kind, Subject: domain.Peer("dec"), Text: text}
+}
 
 func assertTimes(t *testing.T, got []time.Duration, want ...time.Duration) {
 	t.Helper()

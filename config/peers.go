@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // Peer is one node this node probes.
@@ -14,6 +16,23 @@ type Peer struct {
 	Name string
 	// URL is the peer's base URL (scheme://host[:port]); probes go to URL+"/ping".
 	URL string
+}
+
+// Subject is the peer as what a node watches: its name, and that it is a
+// peer.
+func (p Peer) Subject() domain.Subject { return domain.Peer(p.Name) }
+
+// Subjects are what a node watches, each with its kind: the peers (PEERS),
+// then the targets (TARGETS).
+func Subjects(peers []Peer, targets []Target) []domain.Subject {
+	out := make([]domain.Subject, 0, len(peers)+len(targets))
+	for _, p := range peers {
+		out = append(out, p.Subject())
+	}
+	for _, t := range targets {
+		out = append(out, t.Subject())
+	}
+	return out
 }
 
 // MaxNameLength bounds a peer name, as DNS bounds a host name.

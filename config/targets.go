@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // MaxTargets bounds TARGETS: every node probes every target each
@@ -41,6 +43,10 @@ type Target struct {
 	// Body is a word the answer's body must hold; "" is no check.
 	Body string
 }
+
+// Subject is the target as what a node watches: its name, and that it is
+// a target.
+func (t Target) Subject() domain.Subject { return domain.Target(t.Name) }
 
 // TCP reports whether the target is a port that must accept connections.
 func (t Target) TCP() bool { return t.Addr != "" }
@@ -166,10 +172,6 @@ func ValidateTargetName(name string) error {
 	}
 	return nil
 }
-
-// IsTargetName reports whether name is a target's rather than a peer's: a
-// peer's name is host[:port], a target's a URL with its scheme.
-func IsTargetName(name string) bool { return strings.Contains(name, "://") }
 
 // setCertWarn reads CERT_WARN: a Go duration or a number of days ("14d").
 func setCertWarn(c *Config, v string) error {

@@ -84,7 +84,7 @@ func (f fixedSnapshot) Snapshot() *domain.Snapshot { return f.s }
 func TestStateWithoutRelaysIsTheOwnViewAlone(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
 	view := domain.PeerView{Status: domain.StatusUp, Since: t0, LastSeen: t0}
-	snap := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", view, domain.History{})},
+	snap := domain.NewSnapshot("nov", []*domain.Entry{domain.NewEntry(domain.Peer("dec"), view, domain.History{})},
 		map[string]*domain.RelayCopy{"dec": domain.NewRelayCopy(t0, map[string]domain.PeerView{"nov": view})})
 	srv := httptest.NewServer(NewRouter(Options{State: fixedSnapshot{snap}, Log: zerolog.Nop()}))
 	defer srv.Close()

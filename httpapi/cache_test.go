@@ -25,7 +25,7 @@ func (c *countingSource) Snapshot() *domain.Snapshot {
 
 func historyOf(status domain.Status, at time.Time) *domain.Snapshot {
 	h := domain.NewHistory([]domain.HistoryEntry{{Status: status, At: at}})
-	return domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", domain.PeerView{Status: status, Since: at}, h)}, nil)
+	return domain.NewSnapshot("nov", []*domain.Entry{domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: status, Since: at}, h)}, nil)
 }
 
 // /history is built once for every reader within historyMaxAge, then again

@@ -25,7 +25,7 @@ import (
 // ownerWith returns a real state owner for peers, running until the test ends.
 func ownerWith(t *testing.T, peers ...string) *actors.Owner {
 	t.Helper()
-	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Peers: configPeers(peers...), Threshold: 1,
+	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Subjects: config.Subjects(configPeers(peers...), nil), Threshold: 1,
 		Boot: time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC), Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -97,7 +97,7 @@ func TestPingAnswersPong(t *testing.T) {
 func TestStateIsTheSeedsShape(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	at := time.Date(2026, 6, 6, 13, 1, 30, 0, time.UTC)
-	if err := o.Report(t.Context(), domain.ProbeResult{Peer: "dec.mesh.dupunkto.org", At: at, OK: true, RTT: 1234567 * time.Nanosecond}); err != nil {
+	if err := o.Report(t.Context(), domain.ProbeResult{Subject: domain.Peer("dec.mesh.dupunkto.org"), At: at, OK: true, RTT: 1234567 * time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}
 	srv := newTestServer(t, o)
@@ -239,8 +239,8 @@ func TestHistoryListsTransitionsAndUptime(t *testing.T) {
 	o := ownerWith(t, "dec.mesh.dupunkto.org", "oct.mesh.dupunkto.org")
 	start := time.Now().Add(-time.Hour)
 	for _, r := range []domain.ProbeResult{
-		{Peer: "dec.mesh.dupunkto.org", At: start, OK: true},
-		{Peer: "dec.mesh.dupunkto.org", At: start.Add(45 * time.Minute), OK: false}, // threshold 1: down
+		{Subject: domain.Peer("dec.mesh.dupunkto.org"), At: start, OK: true},
+		{Subject: domain.Peer("dec.mesh.dupunkto.org"), At: start.Add(45 * time.Minute), OK: false}, // threshold 1: down
 	} {
 		if err := o.Report(t.Context(), r); err != nil {
 			t.Fatal(err)

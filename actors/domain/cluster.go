@@ -17,21 +17,21 @@ const (
 	ClusterDown    ClusterStatus = "down"    // at least a quorum of its observers see it down
 )
 
-// Verdict is the cluster's verdict on one peer, with the vantage points:
-// the observers that see it down and those that see it up, in name order.
+// Verdict is the cluster's verdict on one subject, with the vantage
+// points: the observers that see it down and those that see it up, in
+// name order.
 type Verdict struct {
-	peer     string
-	target   bool // the verdict is on a target (TARGETS), not a node
+	subject  Subject
 	status   ClusterStatus
 	downFrom []string
 	upFrom   []string
 }
 
-// Peer is the peer the verdict is on.
-func (v Verdict) Peer() string { return v.peer }
+// Subject is what the verdict is on.
+func (v Verdict) Subject() Subject { return v.subject }
 
-// Target reports whether the verdict is on a target, not on a node.
-func (v Verdict) Target() bool { return v.target }
+// Name is the name of the subject the verdict is on.
+func (v Verdict) Name() string { return v.subject.Name }
 
 // Status is the verdict.
 func (v Verdict) Status() ClusterStatus { return v.status }
@@ -42,11 +42,11 @@ func (v Verdict) DownFrom() []string { return slices.Clone(v.downFrom) }
 // UpFrom are the observers that see the peer up.
 func (v Verdict) UpFrom() []string { return slices.Clone(v.upFrom) }
 
-// Verdicts are the cluster's verdicts on every peer of a node, in peer
-// name order. A snapshot shares them with the next while they stand.
+// Verdicts are the cluster's verdicts on every subject of a node, in name
+// order. A snapshot shares them with the next while they stand.
 type Verdicts struct{ list []Verdict }
 
-// All yields the verdicts in peer name order.
+// All yields the verdicts in name order.
 func (vs *Verdicts) All() iter.Seq[Verdict] {
 	return func(yield func(Verdict) bool) {
 		if vs == nil {
@@ -60,20 +60,12 @@ func (vs *Verdicts) All() iter.Seq[Verdict] {
 	}
 }
 
-// Of returns the verdict on peer.
-func (vs *Verdicts) Of(peer string) (Verdict, bool) {
+// Of returns the verdict on the subject of that name.
+func (vs *Verdicts) Of(name string) (Verdict, bool) {
 	if vs == nil {
 		return Verdict{}, false
 	}
-	i, ok := slices.BinarySearchFunc(vs.list, peer, func(v Verdict, p string) int {
-		switch {
-		case v.peer < p:
-			return -1
-		case v.peer > p:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(vs.list, name, func(v Verdict, name string) int { return strings.Compare(v.Name(), name) })
 	if !ok {
 		return Verdict{}, false
 	}
@@ -125,14 +117,9 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 			relays = append(relays, fresh{node, r})
 		}
 	}
-	vs := &Verdicts{list: make([]Verdict, 0, len(s.peers)+len(s.targets))}
-	watched := s.peers
-	if len(s.targets) > 0 {
-		watched = append(slices.Clone(s.peers), s.targets...)
-	}
-	for i, e := range watched {
-		target := i >= len(s.peers)
-		v := Verdict{peer: e.name, target: target}
+	vs := &Verdicts{list: make([]Verdict, 0, len(s.entries))}
+	for _, e := range s.entries {
+		v := Verdict{subject: e.subject}
 		n := 0
 		see := func(observer string, status Status) {
 			n++
@@ -147,10 +134,10 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 			see(s.node, e.view.Status)
 		}
 		for _, r := range relays {
-			if r.node == e.name {
+			if r.node == e.Name() {
 				continue // a node's word on itself is not an observation
 			}
-			if pv, ok := r.copy.view(e.name, target); ok {
+			if pv, ok := r.copy.View(e.subject); ok {
 				see(r.node, pv.Status)
 			}
 		}
@@ -164,12 +151,7 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 		default:
 			v.status = ClusterPartial
 		}
-		vs.list = append(vs.list, v)
-	}
-	if len(s.targets) > 0 {
-		// Of looks names up by binary search. A peer's name never holds
-		// "://", a target's always does, so no name is both.
-		slices.SortFunc(vs.list, func(a, b Verdict) int { return strings.Compare(a.peer, b.peer) })
+		vs.list = append(vs.list, v) // in name order, as the entries are
 	}
 	return vs
 }
@@ -182,16 +164,16 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 // those failing peers up (they reach them, this node does not). Whether it
 // can still reach the outside is for the caller to check.
 func LooksIsolated(s *Snapshot, rule ClusterRule, now time.Time) bool {
-	if len(s.peers) < 2 {
+	if s.Len() < 2 {
 		return false
 	}
 	var failing []string
-	for _, e := range s.peers {
+	for e := range s.Peers() {
 		if e.view.ConsecutiveFailures > 0 {
-			failing = append(failing, e.name)
+			failing = append(failing, e.Name())
 		}
 	}
-	if len(failing) < 2 || 2*len(failing) < len(s.peers) {
+	if len(failing) < 2 || 2*len(failing) < s.Len() {
 		return false
 	}
 	var relays []*RelayCopy

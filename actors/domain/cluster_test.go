@@ -10,9 +10,9 @@ import (
 type viewsOf map[string]Status
 
 func snapshotFor(self string, own viewsOf, relays map[string]viewsOf, receivedAt map[string]time.Time) *Snapshot {
-	var entries []*PeerEntry
+	var entries []*Entry
 	for _, name := range sortedKeys(own) {
-		entries = append(entries, NewPeerEntry(name, PeerView{Status: own[name], Since: t0}, History{}))
+		entries = append(entries, NewEntry(Peer(name), PeerView{Status: own[name], Since: t0}, History{}))
 	}
 	copies := map[string]*RelayCopy{}
 	for node, views := range relays {
@@ -111,13 +111,13 @@ func TestNextExpiryIsTheFirstRelayToGoStale(t *testing.T) {
 // failing failed just now, with relays from the nodes in relays (each
 // seeing every peer up, or as given) received at the times given.
 func isolationSnapshot(peers []string, failing map[string]bool, relays map[string]viewsOf, receivedAt time.Time, isolatedRelays ...string) *Snapshot {
-	var entries []*PeerEntry
+	var entries []*Entry
 	for _, p := range peers {
 		v := PeerView{Status: StatusUp, Since: t0}
 		if failing[p] {
 			v.ConsecutiveFailures = 1
 		}
-		entries = append(entries, NewPeerEntry(p, v, History{}))
+		entries = append(entries, NewEntry(Peer(p), v, History{}))
 	}
 	copies := map[string]*RelayCopy{}
 	for node, views := range relays {
@@ -180,7 +180,7 @@ func TestClusterVerdictsOnTargets(t *testing.T) {
 	rule := ClusterRule{Fresh: 3 * time.Second}
 	const target = "https://shop.example/"
 	views := func(st Status) map[string]PeerView { return map[string]PeerView{target: {Status: st, Since: t0}} }
-	own := []*PeerEntry{NewPeerEntry("b", PeerView{Status: StatusUp, Since: t0}, History{}), NewPeerEntry("c", PeerView{Status: StatusUp, Since: t0}, History{})}
+	own := []*Entry{NewEntry(Peer("b"), PeerView{Status: StatusUp, Since: t0}, History{}), NewEntry(Peer("c"), PeerView{Status: StatusUp, Since: t0}, History{})}
 	for _, tc := range []struct {
 		name     string
 		a, b, c  Status
@@ -195,18 +195,18 @@ func TestClusterVerdictsOnTargets(t *testing.T) {
 			"b": NewRelayCopy(t0, map[string]PeerView{"c": {Status: StatusUp, Since: t0}}).WithTargets(views(tc.b)),
 			"c": NewRelayCopy(t0, map[string]PeerView{"b": {Status: StatusUp, Since: t0}}).WithTargets(views(tc.c)),
 		}
-		s := NewSnapshot("a", own, relays).WithTargets([]*PeerEntry{NewPeerEntry(target, PeerView{Status: tc.a, Since: t0}, History{})})
+		s := NewSnapshot("a", append(slices.Clone(own), NewEntry(Target(target), PeerView{Status: tc.a, Since: t0}, History{})), relays)
 		vs := ComputeVerdicts(s, rule, t0)
 		v, ok := vs.Of(target)
-		if !ok || !v.Target() || v.Status() != tc.want || !slices.Equal(v.DownFrom(), tc.downFrom) {
+		if !ok || v.Subject() != Target(target) || v.Status() != tc.want || !slices.Equal(v.DownFrom(), tc.downFrom) {
 			t.Errorf("%s: %v %+v; want %s from %v", tc.name, ok, v, tc.want, tc.downFrom)
 		}
-		if b, ok := vs.Of("b"); !ok || b.Target() || b.Status() != ClusterUp {
+		if b, ok := vs.Of("b"); !ok || b.Subject() != Peer("b") || b.Status() != ClusterUp {
 			t.Errorf("%s: the peer b's verdict %+v among the targets'", tc.name, b)
 		}
 		var names []string
 		for v := range vs.All() {
-			names = append(names, v.Peer())
+			names = append(names, v.Name())
 		}
 		if !slices.IsSorted(names) {
 			t.Errorf("%s: verdicts out of name order: %v", tc.name, names)

@@ -21,20 +21,20 @@ type PeerView struct {
 
 // ProbeResult is one probe's outcome, sent by a prober to the state owner.
 type ProbeResult struct {
-	Peer string
-	At   time.Time // when the probe finished
-	OK   bool
-	Err  error // why it failed; nil when OK
-	RTT  time.Duration
+	Subject Subject
+	At      time.Time // when the probe finished
+	OK      bool
+	Err     error // why it failed; nil when OK
+	RTT     time.Duration
 	// Cert is the certificate a target's probe over TLS met, even when
 	// the probe failed after the handshake; zero otherwise.
 	Cert Cert
 }
 
-// Transition is a change of a peer's status, emitted by the state owner to
-// whoever must act on it (the notifier, the state file writer, metrics).
+// Transition is a change of a subject's status, emitted by the state owner
+// to whoever must act on it (the state file writer, metrics).
 type Transition struct {
-	Peer     string
+	Subject  Subject
 	From, To Status
 	At       time.Time
 	// DownSince is when the outage began: for a recovery (To == up after

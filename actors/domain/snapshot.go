@@ -8,32 +8,38 @@ import (
 	"time"
 )
 
-// PeerEntry is one peer's name, view and history inside a snapshot. Its
-// fields are unexported, so it cannot change once made; successive
-// snapshots share the entries of peers that did not change.
-type PeerEntry struct {
-	name    string
+// Entry is one subject's view and history inside a snapshot. Its fields
+// are unexported, so it cannot change once made; successive snapshots
+// share the entries of subjects that did not change.
+type Entry struct {
+	subject Subject
 	view    PeerView
 	history History
 	cert    Cert // a target's certificate, from its latest probe over TLS
 }
 
-// NewPeerEntry returns the entry of one peer.
-func NewPeerEntry(name string, view PeerView, history History) *PeerEntry {
-	return &PeerEntry{name: name, view: view, history: history}
+// NewEntry returns the entry of one subject.
+func NewEntry(s Subject, view PeerView, history History) *Entry {
+	return &Entry{subject: s, view: view, history: history}
 }
 
-// Name is the peer's name, host[:port].
-func (e *PeerEntry) Name() string { return e.name }
+// Subject is what the entry is of.
+func (e *Entry) Subject() Subject { return e.subject }
 
-// View is what this node sees of the peer.
-func (e *PeerEntry) View() PeerView { return e.view }
+// Name is the subject's name: a peer's host[:port], a target's URL.
+func (e *Entry) Name() string { return e.subject.Name }
 
-// History is the peer's transitions, oldest first.
-func (e *PeerEntry) History() History { return e.history }
+// Kind is whether the entry is a peer's or a target's.
+func (e *Entry) Kind() Kind { return e.subject.Kind }
+
+// View is what this node sees of the subject.
+func (e *Entry) View() PeerView { return e.view }
+
+// History is the subject's transitions, oldest first.
+func (e *Entry) History() History { return e.history }
 
 // WithCert returns a copy of e that holds a target's certificate.
-func (e *PeerEntry) WithCert(c Cert) *PeerEntry {
+func (e *Entry) WithCert(c Cert) *Entry {
 	n := *e
 	n.cert = c
 	return &n
@@ -41,7 +47,7 @@ func (e *PeerEntry) WithCert(c Cert) *PeerEntry {
 
 // Cert is the certificate a target's latest probe over TLS met; zero for
 // a peer, a TCP or plain HTTP target, or before the first handshake.
-func (e *PeerEntry) Cert() Cert { return e.cert }
+func (e *Entry) Cert() Cert { return e.cert }
 
 // RelayCopy is the latest view a peer relayed to this node. Its fields are
 // unexported, so it cannot change once made.
@@ -103,12 +109,13 @@ func (r *RelayCopy) TargetCount() int { return len(r.targets) }
 // Targets yields the relayed views of the targets in name order.
 func (r *RelayCopy) Targets() iter.Seq2[string, PeerView] { return sortedViews(r.targets) }
 
-// view is the relayed view of a peer, or of a target.
-func (r *RelayCopy) view(name string, target bool) (PeerView, bool) {
-	if target {
-		return r.Target(name)
+// View is the relayed view of a subject: a relay lists peers and targets
+// apart, as the wire does.
+func (r *RelayCopy) View(s Subject) (PeerView, bool) {
+	if s.Kind == KindTarget {
+		return r.Target(s.Name)
 	}
-	return r.Peer(name)
+	return r.Peer(s.Name)
 }
 
 // Newest is the latest instant the relayed views record (see Newest).
@@ -211,90 +218,92 @@ func sortedViews(views map[string]PeerView) iter.Seq2[string, PeerView] {
 	}
 }
 
-// Snapshot is a node's whole view at one instant: its peers and the relays
-// it holds. Its fields are unexported and it has no method that changes
-// it, so readers (HTTP handlers, the relay sender, the metrics) share it
-// freely and never wait on the state owner that made it.
+// Snapshot is a node's whole view at one instant: its subjects (peers and
+// targets) and the relays it holds. Its fields are unexported and it has no
+// method that changes it, so readers (HTTP handlers, the relay sender, the
+// metrics) share it freely and never wait on the state owner that made it.
 type Snapshot struct {
-	node     string
-	peers    []*PeerEntry          // sorted by name, for binary search
-	targets  []*PeerEntry          // the targets (TARGETS), sorted by name
-	relays   map[string]*RelayCopy // by sending node
-	verdicts *Verdicts             // nil: not reached (a /state read from elsewhere)
+	node    string
+	entries []*Entry              // peers and targets, sorted by name, for binary search
+	peers   int                   // how many of entries are peers
+	relays  map[string]*RelayCopy // by sending node
+	// verdicts are nil when not reached (a /state read from elsewhere).
+	verdicts *Verdicts
 	// isolated: this node has lost its own network (see LooksIsolated);
 	// its view says little of its peers.
 	isolated bool
 }
 
-// NewSnapshot returns the snapshot of node with these peers and relays. It
-// takes both over: the caller must not change them afterwards, and makes a
-// new slice or map for the next snapshot (sharing the entries that did not
-// change). peers must be sorted by name.
-func NewSnapshot(node string, peers []*PeerEntry, relays map[string]*RelayCopy) *Snapshot {
-	if !slices.IsSortedFunc(peers, byName) {
-		panic("domain: NewSnapshot: peers not sorted by name") // a bug in the caller
+// NewSnapshot returns the snapshot of node with these subjects and relays.
+// It takes both over: the caller must not change them afterwards, and makes
+// a new slice or map for the next snapshot (sharing the entries that did
+// not change). entries must be sorted by name.
+func NewSnapshot(node string, entries []*Entry, relays map[string]*RelayCopy) *Snapshot {
+	if !slices.IsSortedFunc(entries, byName) {
+		panic("domain: NewSnapshot: entries not sorted by name") // a bug in the caller
 	}
 	if relays == nil {
 		relays = map[string]*RelayCopy{}
 	}
-	return &Snapshot{node: node, peers: peers, relays: relays}
-}
-
-func byName(a, b *PeerEntry) int { return cmp.Compare(a.name, b.name) }
-
-// WithTargets returns a copy of s with the node's view of its targets. It
-// takes targets over, as NewSnapshot takes peers; they must be sorted by
-// name.
-func (s *Snapshot) WithTargets(targets []*PeerEntry) *Snapshot {
-	if !slices.IsSortedFunc(targets, byName) {
-		panic("domain: WithTargets: targets not sorted by name") // a bug in the caller
+	peers := 0
+	for _, e := range entries {
+		if e.Kind() == KindPeer {
+			peers++
+		}
 	}
-	c := *s
-	c.targets = targets
-	return &c
+	return &Snapshot{node: node, entries: entries, peers: peers, relays: relays}
 }
+
+func byName(a, b *Entry) int { return cmp.Compare(a.Name(), b.Name()) }
+
+// Subjects yields every entry, peers and targets, in name order.
+func (s *Snapshot) Subjects() iter.Seq[*Entry] { return slices.Values(s.entries) }
+
+// Peers yields the peers' entries in name order.
+func (s *Snapshot) Peers() iter.Seq[*Entry] { return s.ofKind(KindPeer) }
 
 // Targets yields the targets' entries in name order.
-func (s *Snapshot) Targets() iter.Seq[*PeerEntry] { return slices.Values(s.targets) }
+func (s *Snapshot) Targets() iter.Seq[*Entry] { return s.ofKind(KindTarget) }
 
-// Watched yields the peers' entries, then the targets'.
-func (s *Snapshot) Watched() iter.Seq[*PeerEntry] {
-	return func(yield func(*PeerEntry) bool) {
-		for _, list := range [][]*PeerEntry{s.peers, s.targets} {
-			for _, e := range list {
-				if !yield(e) {
-					return
-				}
+func (s *Snapshot) ofKind(k Kind) iter.Seq[*Entry] {
+	return func(yield func(*Entry) bool) {
+		for _, e := range s.entries {
+			if e.Kind() == k && !yield(e) {
+				return
 			}
 		}
 	}
 }
 
+// Len is the number of peers.
+func (s *Snapshot) Len() int { return s.peers }
+
 // TargetCount is the number of targets.
-func (s *Snapshot) TargetCount() int { return len(s.targets) }
+func (s *Snapshot) TargetCount() int { return len(s.entries) - s.peers }
 
-// TargetEntry returns the entry of one target, if this node probes it.
-func (s *Snapshot) TargetEntry(name string) (*PeerEntry, bool) { return find(s.targets, name) }
-
-// View returns this node's view of a peer or a target.
-func (s *Snapshot) View(name string) (PeerView, bool) {
-	e, ok := s.Entry(name)
-	if !ok {
-		e, ok = s.TargetEntry(name)
-	}
-	if !ok {
-		return PeerView{}, false
-	}
-	return e.view, true
-}
-
-// find looks an entry up by name in a sorted list.
-func find(entries []*PeerEntry, name string) (*PeerEntry, bool) {
-	i, ok := slices.BinarySearchFunc(entries, name, func(e *PeerEntry, name string) int { return cmp.Compare(e.name, name) })
+// Entry returns the entry of one subject, if this node watches it.
+func (s *Snapshot) Entry(name string) (*Entry, bool) {
+	i, ok := slices.BinarySearchFunc(s.entries, name, func(e *Entry, name string) int { return cmp.Compare(e.Name(), name) })
 	if !ok {
 		return nil, false
 	}
-	return entries[i], true
+	return s.entries[i], true
+}
+
+// View returns this node's view of a subject.
+func (s *Snapshot) View(name string) (PeerView, bool) {
+	if e, ok := s.Entry(name); ok {
+		return e.view, true
+	}
+	return PeerView{}, false
+}
+
+// Peer returns the view of one peer, if this node probes it.
+func (s *Snapshot) Peer(name string) (PeerView, bool) {
+	if e, ok := s.Entry(name); ok && e.Kind() == KindPeer {
+		return e.view, true
+	}
+	return PeerView{}, false
 }
 
 // WithVerdicts returns a copy of s that carries the cluster's verdicts.
@@ -314,28 +323,11 @@ func (s *Snapshot) WithIsolated(isolated bool) *Snapshot {
 // Isolated reports whether the node has lost its own network.
 func (s *Snapshot) Isolated() bool { return s.isolated }
 
-// Verdicts are the cluster's verdicts on the peers; nil when not reached.
+// Verdicts are the cluster's verdicts on the subjects; nil when not reached.
 func (s *Snapshot) Verdicts() *Verdicts { return s.verdicts }
 
 // Node is the name of the node whose view this is.
 func (s *Snapshot) Node() string { return s.node }
-
-// Len is the number of peers.
-func (s *Snapshot) Len() int { return len(s.peers) }
-
-// Peers yields the peers' entries in name order.
-func (s *Snapshot) Peers() iter.Seq[*PeerEntry] { return slices.Values(s.peers) }
-
-// Entry returns the entry of one peer, if this node probes it.
-func (s *Snapshot) Entry(name string) (*PeerEntry, bool) { return find(s.peers, name) }
-
-// Peer returns the view of one peer, if this node probes it.
-func (s *Snapshot) Peer(name string) (PeerView, bool) {
-	if e, ok := s.Entry(name); ok {
-		return e.view, true
-	}
-	return PeerView{}, false
-}
 
 // RelayCount is the number of nodes that relayed their view here.
 func (s *Snapshot) RelayCount() int { return len(s.relays) }

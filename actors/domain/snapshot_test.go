@@ -8,9 +8,9 @@ import (
 )
 
 func TestSnapshotFindsEveryPeerByName(t *testing.T) {
-	var entries []*PeerEntry
+	var entries []*Entry
 	for i := range 1000 {
-		entries = append(entries, NewPeerEntry(fmt.Sprintf("node-%04d.example", i), PeerView{ConsecutiveFailures: i}, History{}))
+		entries = append(entries, NewEntry(Peer(fmt.Sprintf("node-%04d.example", i)), PeerView{ConsecutiveFailures: i}, History{}))
 	}
 	s := NewSnapshot("me", entries, nil)
 	for i, e := range entries {
@@ -34,7 +34,7 @@ func TestSnapshotRefusesPeersOutOfOrder(t *testing.T) {
 			t.Fatal("NewSnapshot took peers out of name order, which its binary search cannot find")
 		}
 	}()
-	NewSnapshot("me", []*PeerEntry{NewPeerEntry("b", PeerView{}, History{}), NewPeerEntry("a", PeerView{}, History{})}, nil)
+	NewSnapshot("me", []*Entry{NewEntry(Peer("b"), PeerView{}, History{}), NewEntry(Peer("a"), PeerView{}, History{})}, nil)
 }
 
 func TestRelaysAreYieldedInNameOrder(t *testing.T) {

@@ -14,13 +14,13 @@ import (
 // clusterOf builds the view of a node with n peers, all up, and n relays
 // that each hold a view of n peers: the largest /state a cluster of n+1
 // nodes serves.
-func clusterOf(n int) ([]*domain.PeerEntry, map[string]*domain.RelayCopy, map[string]domain.PeerView) {
+func clusterOf(n int) ([]*domain.Entry, map[string]*domain.RelayCopy, map[string]domain.PeerView) {
 	now := time.Now()
 	view := domain.PeerView{Status: domain.StatusUp, Since: now.Add(-time.Hour), LastSeen: now, RTT: 1234 * time.Microsecond, HasRTT: true}
-	entries := make([]*domain.PeerEntry, n)
+	entries := make([]*domain.Entry, n)
 	relays := make(map[string]*domain.RelayCopy, n)
 	for i := range entries {
-		entries[i] = domain.NewPeerEntry(fmt.Sprintf("node-%04d.mesh.example:4000", i), view, domain.History{})
+		entries[i] = domain.NewEntry(domain.Peer(fmt.Sprintf("node-%04d.mesh.example:4000", i)), view, domain.History{})
 	}
 	views := make(map[string]domain.PeerView, n) // every relay holds the same view
 	for _, p := range entries {
@@ -49,7 +49,7 @@ func BenchmarkStateJSON(b *testing.B) {
 				// The next snapshot, as the owner publishes it after a probe.
 				entries = slices.Clone(entries)
 				old := entries[i%n]
-				entries[i%n] = domain.NewPeerEntry(old.Name(), old.View(), old.History())
+				entries[i%n] = domain.NewEntry(domain.Peer(old.Name()), old.View(), old.History())
 				i++
 				size = len(enc.Encode(domain.NewSnapshot("me", entries, relays)))
 			}
@@ -59,9 +59,9 @@ func BenchmarkStateJSON(b *testing.B) {
 			entries, relays, views := clusterOf(n)
 			b.ReportAllocs()
 			for b.Loop() {
-				fresh := make([]*domain.PeerEntry, n)
+				fresh := make([]*domain.Entry, n)
 				for i, e := range entries {
-					fresh[i] = domain.NewPeerEntry(e.Name(), e.View(), e.History())
+					fresh[i] = domain.NewEntry(domain.Peer(e.Name()), e.View(), e.History())
 				}
 				freshRelays := make(map[string]*domain.RelayCopy, n)
 				for name, r := range relays {

@@ -43,7 +43,7 @@ func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 	if s.TargetCount() > 0 {
 		doc.Targets = make(map[string]peerHistoryJSON, s.TargetCount())
 	}
-	for p := range s.Watched() {
+	for p := range s.Subjects() {
 		h := p.History()
 		ph := peerHistoryJSON{Transitions: make([]transitionJSON, 0, h.Len()), Uptime: map[string]*float64{}}
 		for _, e := range h.All() {
@@ -56,7 +56,7 @@ func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 				ph.Uptime[w.name] = nil
 			}
 		}
-		if _, ok := s.TargetEntry(p.Name()); ok {
+		if p.Kind() == domain.KindTarget {
 			doc.Targets[p.Name()] = ph
 			continue
 		}

@@ -96,11 +96,11 @@ func TestFloatsAndStringsAreWhatJSONMarshalWrites(t *testing.T) {
 
 func TestRelayBodyIsWhatJSONMarshalWrites(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	var entries []*domain.PeerEntry
+	var entries []*domain.Entry
 	want := relayJSON{Node: "nov.mesh.example", Peers: map[string]viewJSON{}}
 	for i := range 50 {
 		name, v := fmt.Sprintf("node-%02d.example:4000", i), randomView(r)
-		entries = append(entries, domain.NewPeerEntry(name, v, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(name), v, domain.History{}))
 		want.Peers[name] = viewToJSON(v)
 	}
 	b, _ := json.Marshal(want)

@@ -103,7 +103,7 @@ func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, c
 
 // changedViews yields the views of entries, only those in changed when it
 // is not nil.
-func changedViews(entries iter.Seq[*domain.PeerEntry], changed map[string]bool) iter.Seq2[string, domain.PeerView] {
+func changedViews(entries iter.Seq[*domain.Entry], changed map[string]bool) iter.Seq2[string, domain.PeerView] {
 	return func(yield func(string, domain.PeerView) bool) {
 		for e := range entries {
 			if changed != nil && !changed[e.Name()] {
@@ -241,7 +241,7 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 	out := make(map[string]domain.Announcement, len(raw))
 	for name, r := range raw {
 		field := fmt.Sprintf("announced[%s]", quoteShort(name))
-		if err := validateWatched(name); err != nil {
+		if err := validateSubjectName(name); err != nil {
 			return nil, fmt.Errorf("%s: name: %v", field, err)
 		}
 		var d struct {
@@ -264,26 +264,29 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 		if err := json.Unmarshal(orNull(d.Reminders), &n); err != nil || len(d.Reminders) == 0 || string(d.Reminders) == "null" || n < 0 || n > maxReminders {
 			return nil, fmt.Errorf("%s.reminders: must be an integer from 0 to %d", field, maxReminders)
 		}
-		out[watchedKey(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
+		out[subjectKey(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
 	}
 	return out, nil
 }
 
-// validateWatched checks the name of a peer, or of a target.
-func validateWatched(name string) error {
-	if config.IsTargetName(name) {
-		return config.ValidateTargetName(name)
+// validateSubjectName checks an announcement's name, which may be a peer's
+// or a target's: the relay does not say which, the receiver knows.
+func validateSubjectName(name string) error {
+	err := config.ValidateName(name)
+	if err != nil && config.ValidateTargetName(name) == nil {
+		return nil
 	}
-	return config.ValidateName(name)
+	return err
 }
 
-// watchedKey is the key a valid name is kept under: a peer's name in lower
-// case, as host names are; a target's as it is, its path being its own.
-func watchedKey(name string) string {
-	if config.IsTargetName(name) {
-		return name
+// subjectKey is the key an announcement's valid name is kept under: a host
+// name, which is what a peer's name is, in lower case, as host names are
+// compared; a URL (a target's) as it is, its path being its own.
+func subjectKey(name string) string {
+	if config.ValidateName(name) == nil {
+		return strings.ToLower(name)
 	}
-	return strings.ToLower(name)
+	return name
 }
 
 // decodeTargetViews checks and converts the members of a "targets" object;

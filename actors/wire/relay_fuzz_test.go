@@ -73,7 +73,7 @@ func FuzzRelayDecode(f *testing.F) {
 			t.Fatalf("accepted %d announcements", len(r.Announced))
 		}
 		for name, a := range r.Announced {
-			if validateWatched(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
+			if validateSubjectName(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
 				t.Fatalf("accepted announcement %q: %+v", name, a)
 			}
 		}

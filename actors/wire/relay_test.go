@@ -100,11 +100,11 @@ func TestABadAnnouncementRefusesTheRelayAndSaysWhy(t *testing.T) {
 func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 	since := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	shop, db := "https://shop.example/Health", "tcp://db.example:5432"
-	snap := domain.NewSnapshot("a.example", []*domain.PeerEntry{domain.NewPeerEntry("b.example", domain.PeerView{Status: domain.StatusUp, Since: since}, domain.History{})}, nil).
-		WithTargets([]*domain.PeerEntry{
-			domain.NewPeerEntry(shop, domain.PeerView{Status: domain.StatusDown, Since: since, ConsecutiveFailures: 4}, domain.History{}),
-			domain.NewPeerEntry(db, domain.PeerView{Status: domain.StatusUp, Since: since, LastSeen: since}, domain.History{}),
-		})
+	snap := domain.NewSnapshot("a.example", []*domain.Entry{
+		domain.NewEntry(domain.Peer("b.example"), domain.PeerView{Status: domain.StatusUp, Since: since}, domain.History{}),
+		domain.NewEntry(domain.Target(shop), domain.PeerView{Status: domain.StatusDown, Since: since, ConsecutiveFailures: 4}, domain.History{}),
+		domain.NewEntry(domain.Target(db), domain.PeerView{Status: domain.StatusUp, Since: since, LastSeen: since}, domain.History{}),
+	}, nil)
 	announced := map[string]domain.Announcement{shop: {Kind: domain.AnnouncedDown, Since: since}}
 	r, err := DecodeRelay(EncodeRelay(snap, announced))
 	if err != nil {

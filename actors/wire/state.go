@@ -46,7 +46,7 @@ type StateEncoder struct {
 
 	// Encodings of the last call's entries, and the maps the current call
 	// fills; swapped at the end, so only live entries are kept.
-	peers, nextPeers   map[*domain.PeerEntry][]byte
+	peers, nextPeers   map[*domain.Entry][]byte
 	relays, nextRelays map[*domain.RelayCopy][]byte
 	// The last "cluster" member and the verdicts it encodes.
 	verdicts *domain.Verdicts
@@ -56,12 +56,12 @@ type StateEncoder struct {
 // Encode returns the /state document of s.
 func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 	if e.peers == nil {
-		e.peers, e.nextPeers = map[*domain.PeerEntry][]byte{}, map[*domain.PeerEntry][]byte{}
+		e.peers, e.nextPeers = map[*domain.Entry][]byte{}, map[*domain.Entry][]byte{}
 		e.relays, e.nextRelays = map[*domain.RelayCopy][]byte{}, map[*domain.RelayCopy][]byte{}
 	}
 	node := appendString(nil, s.Node())
 	size := len(node) + 32
-	members := func(entries iter.Seq[*domain.PeerEntry], n int) [][]byte {
+	members := func(entries iter.Seq[*domain.Entry], n int) [][]byte {
 		views := make([][]byte, 0, n)
 		for p := range entries {
 			b, ok := e.peers[p]
@@ -126,7 +126,7 @@ func appendCluster(b []byte, vs *domain.Verdicts) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, v.Peer())
+		b = appendString(b, v.Name())
 		b = append(b, `:{"status":`...)
 		b = appendString(b, string(v.Status()))
 		b = append(b, `,"down_from":`...)
@@ -208,19 +208,13 @@ func DecodeState(b []byte) (*domain.Snapshot, error) {
 		}
 		relays[node] = domain.NewRelayCopy(r.ReceivedAt.Time, views).WithTargets(relayed)
 	}
-	s := domain.NewSnapshot(doc.Node, sortedEntries(views), relays)
-	if len(targets) > 0 {
-		s = s.WithTargets(sortedEntries(targets))
-	}
-	return s, nil
-}
-
-// sortedEntries makes views into entries in name order.
-func sortedEntries(views map[string]domain.PeerView) []*domain.PeerEntry {
-	entries := make([]*domain.PeerEntry, 0, len(views))
+	entries := make([]*domain.Entry, 0, len(views)+len(targets))
 	for name, v := range views {
-		entries = append(entries, domain.NewPeerEntry(name, v, domain.History{}))
+		entries = append(entries, domain.NewEntry(domain.Peer(name), v, domain.History{}))
 	}
-	slices.SortFunc(entries, func(a, b *domain.PeerEntry) int { return cmp.Compare(a.Name(), b.Name()) })
-	return entries
+	for name, v := range targets {
+		entries = append(entries, domain.NewEntry(domain.Target(name), v, domain.History{}))
+	}
+	slices.SortFunc(entries, func(a, b *domain.Entry) int { return cmp.Compare(a.Name(), b.Name()) })
+	return domain.NewSnapshot(doc.Node, entries, relays), nil
 }

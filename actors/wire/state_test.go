@@ -10,8 +10,8 @@ import (
 
 var t0 = time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC)
 
-func entry(name string, v domain.PeerView) *domain.PeerEntry {
-	return domain.NewPeerEntry(name, v, domain.History{})
+func entry(name string, v domain.PeerView) *domain.Entry {
+	return domain.NewEntry(domain.Peer(name), v, domain.History{})
 }
 
 // The /state document put together from cached members is byte for byte
@@ -21,7 +21,7 @@ func TestStateIsWhatJSONMarshalWrites(t *testing.T) {
 	now := time.Date(2026, 6, 6, 13, 1, 30, 0, time.UTC)
 	up := domain.PeerView{Status: domain.StatusUp, Since: now.Add(-time.Hour), LastSeen: now, RTT: 1500 * time.Microsecond, HasRTT: true}
 	unknown := domain.PeerView{Status: domain.StatusUnknown, Since: now}
-	peers := []*domain.PeerEntry{entry("a.example", up), entry("b.example:4000", unknown), entry("é.example", up)}
+	peers := []*domain.Entry{entry("a.example", up), entry("b.example:4000", unknown), entry("é.example", up)}
 	relays := map[string]*domain.RelayCopy{
 		"b.example:4000": domain.NewRelayCopy(now, map[string]domain.PeerView{"a.example": up, "nov.mesh.example": unknown}),
 		"a.example":      domain.NewRelayCopy(now, map[string]domain.PeerView{}),
@@ -31,7 +31,7 @@ func TestStateIsWhatJSONMarshalWrites(t *testing.T) {
 		"no peers, no relays": domain.NewSnapshot("solo", nil, map[string]*domain.RelayCopy{}),
 		"nil relays":          domain.NewSnapshot("solo", nil, nil),
 		"peers and relays":    domain.NewSnapshot("nov.mesh.example", peers, relays),
-		"one peer changed":    domain.NewSnapshot("nov.mesh.example", []*domain.PeerEntry{peers[0], entry("b.example:4000", up), peers[2]}, relays),
+		"one peer changed":    domain.NewSnapshot("nov.mesh.example", []*domain.Entry{peers[0], entry("b.example:4000", up), peers[2]}, relays),
 	} {
 		doc := stateJSON{Node: s.Node(), Peers: map[string]viewJSON{}, Relay: map[string]relayCopyJSON{}}
 		for p := range s.Peers() {
@@ -81,7 +81,7 @@ func TestPeerViewJSONIsTheSeeds(t *testing.T) {
 
 func TestHistoryListsTransitionsOldestFirstWithUptime(t *testing.T) {
 	h := domain.NewHistory([]domain.HistoryEntry{{Status: domain.StatusUp, At: t0}, {Status: domain.StatusDown, At: t0.Add(18 * time.Hour)}})
-	s := domain.NewSnapshot("nov", []*domain.PeerEntry{domain.NewPeerEntry("dec", domain.PeerView{Status: domain.StatusDown, Since: t0}, h)}, nil)
+	s := domain.NewSnapshot("nov", []*domain.Entry{domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: domain.StatusDown, Since: t0}, h)}, nil)
 	got := string(EncodeHistory(s, t0.Add(24*time.Hour)))
 	want := `{"node":"nov","peers":{"dec":{"transitions":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-07T06:42:00Z"}],"uptime":{"24h":0.75,"30d":0.75,"7d":0.75,"90d":0.75}}}}`
 	if got != want {

@@ -155,7 +155,8 @@ type node struct {
 func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
-	metrics := actors.NewMetrics(cfg.Peers, cfg.Targets)
+	subjects := config.Subjects(cfg.Peers, cfg.Targets)
+	metrics := actors.NewMetrics(subjects)
 	metrics.SetNode(cfg.Node, cfg.Cluster, buildVersion())
 	metrics.AddRoutes(httpapi.Routes())
 	notifying := cfg.WebhookURL != "" || len(cfg.NotifyURLs) > 0 || len(cfg.AlertmanagerURLs) > 0
@@ -175,7 +176,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 			inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
 		}
 	}
-	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Peers: cfg.Peers, Targets: cfg.Targets, Threshold: cfg.FailureThreshold,
+	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: subjects, Threshold: cfg.FailureThreshold,
 		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot, Saved: saved,
 		Transitions: inbox, StatusChanged: changes, RoundDone: rounds, ClusterChanged: clusterChanges, Metrics: metrics, Log: log})
 	root.Add(owner)
@@ -193,12 +194,12 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 		var alerts actors.AlertSource = actors.NodeAlerts{State: owner}
 		if cfg.Alerts == config.AlertsNode {
 			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: channels,
-				Outages: saved.Outages(cfg.Peers, cfg.Targets...), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
+				Outages: saved.Outages(subjects), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
 				Metrics: metrics, Log: log})
 			notifications.Add(notifier)
 		} else {
 			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, channels,
-				saved.Announcements(cfg.Peers, cfg.Targets...), boot, metrics, log))
+				saved.Announcements(subjects), boot, metrics, log))
 			notifications.Add(clusterNotifier)
 			alerts = clusterNotifier
 		}

@@ -17,7 +17,6 @@ import {
   nodesFromState,
   parseNodeList,
   targetConsensus,
-  targetMatrix,
   targetNames,
   uptimeFigures,
   validateHistory,
@@ -377,7 +376,7 @@ function renderTargets(names, targets, states, histories, perTarget, now) {
   });
   document.getElementById("targets").replaceChildren(...items);
   document.getElementById("targets-matrix").replaceChildren(
-    renderMatrix(targetMatrix(names, targets, states, now), "Each row is what one node sees of every target; a dashed cell comes from a relay, with its age.", "nodes by targets, as a matrix"),
+    renderMatrix(matrix(names, states, now, "targets", targets), "Each row is what one node sees of every target; a dashed cell comes from a relay, with its age.", "nodes by targets, as a matrix"),
   );
 }
 

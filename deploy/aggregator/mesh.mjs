@@ -133,26 +133,38 @@ function validTargets(targets) {
 }
 
 /**
- * What the nodes the browser reaches see of each target, as consensus
- * does for nodes: down when every one that knows sees it down, partial
- * when some do, up when none does, unknown when nobody knows yet. An
- * isolated node is no observer.
+ * What the nodes the browser reaches see of each target: down when every
+ * one that knows sees it down, partial when some do, up when none does,
+ * unknown when nobody knows yet. A target is no node, so unlike consensus's
+ * nodes it cannot be asked from the browser: the observers are all there is.
  */
 export function targetConsensus(targets, names, states) {
   const out = Object.create(null);
   for (const target of targets) {
-    const observers = [];
-    for (const n of [...names].sort()) {
-      const s = states.get(n);
-      const v = s && !s.isolated ? own(s.targets, target) : undefined;
-      if (v && v.status !== "unknown") observers.push({ name: n, status: v.status });
-    }
+    const observers = observersOf(target, "targets", names, states).filter((o) => o.status !== "unknown");
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
     const status = observers.length === 0 ? "unknown" : down.length === observers.length ? "down" : down.length ? "partial" : "up";
     const reason = observers.length === 0 ? "no node that answered knows it yet" : `down from ${down.length}/${observers.length} nodes that answered`;
     out[target] = { status, observers, downFrom: down, reason };
   }
   return out;
+}
+
+/**
+ * The observers of a subject, a node (kind "peers") or a target (kind
+ * "targets"): every node the browser reaches, in name order, that lists
+ * it, with what it sees. An isolated node is no observer: its view says
+ * nothing of the others; nor is a node of itself.
+ */
+function observersOf(subject, kind, names, states) {
+  const observers = [];
+  for (const n of [...names].sort()) {
+    const s = states.get(n);
+    if (n === subject || s == null || s.isolated) continue;
+    const v = own(s[kind], subject);
+    if (v) observers.push({ name: n, status: v.status });
+  }
+  return observers;
 }
 
 /** Every target any reachable node watches, in name order. */
@@ -187,13 +199,7 @@ export function consensus(names, states) {
   const result = Object.create(null); // keyed by node names: no prototype to reach
   for (const name of names) {
     const reachable = states.get(name) != null;
-    const observers = [];
-    for (const other of names) {
-      const s = states.get(other);
-      if (other === name || s == null || s.isolated) continue;
-      const v = own(s.peers, name);
-      if (v) observers.push({ name: other, status: v.status });
-    }
+    const observers = observersOf(name, "peers", names, states);
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
     const up = observers.filter((o) => o.status === "up").length;
     const isolated = reachable && states.get(name).isolated === true;
@@ -437,28 +443,29 @@ export function dailyUptime(node, histories, now, days = 90, nodeIncidents = nul
 }
 
 /**
- * The who-sees-whom matrix: a row per observer, a cell per node, both in
- * name order. A cell holds what the observer's own /state says of the
- * node, or, for an observer the browser cannot reach, the freshest relay
- * copy of its view (relayed, with its age in ms); "self" on the diagonal,
+ * A matrix of what each node sees: a row per node, in name order, and a
+ * cell per column. Of kind "peers" (the who-sees-whom matrix) the columns
+ * are the nodes themselves, in name order; of kind "targets" they are the
+ * targets given. A cell holds what the node's own /state says of the
+ * column, or, for a node the browser cannot reach, the freshest relay copy
+ * of its view (relayed, with its age in ms); "self" on the diagonal,
  * "none" where nothing is known.
  */
-export function matrix(names, states, now) {
-  const order = [...names].sort();
-  return order.map((from) => {
+export function matrix(names, states, now, kind = "peers", columns = [...names].sort()) {
+  return [...names].sort().map((from) => {
     const s = states.get(from);
-    let peers = s?.peers ?? null;
+    let views = s?.[kind] ?? null;
     let relayed = null;
     if (s == null) {
       const copy = freshestRelay(from, names, states);
       if (copy) {
-        peers = copy.peers;
+        views = copy[kind] ?? null;
         relayed = { age: Math.max(0, now - Date.parse(copy.received_at)), via: copy.via };
       }
     }
-    const cells = order.map((to) => {
+    const cells = columns.map((to) => {
       if (to === from) return { from, to, status: "self" };
-      const v = own(peers, to);
+      const v = own(views, to);
       if (!v) return { from, to, status: "none" };
       return {
         from,
@@ -470,33 +477,6 @@ export function matrix(names, states, now) {
         relayed: relayed !== null,
         ...(relayed ?? {}),
       };
-    });
-    return { from, reachable: s != null, isolated: s?.isolated === true, cells };
-  });
-}
-
-/**
- * The nodes-by-targets matrix: a row per node, a cell per target, as
- * matrix's: what the node's own /state says of the target, or the freshest
- * relay copy of its view for a node the browser cannot reach; "none" where
- * the node does not watch it.
- */
-export function targetMatrix(names, targets, states, now) {
-  return [...names].sort().map((from) => {
-    const s = states.get(from);
-    let views = s?.targets ?? null;
-    let relayed = null;
-    if (s == null) {
-      const copy = freshestRelay(from, names, states);
-      if (copy) {
-        views = copy.targets ?? null;
-        relayed = { age: Math.max(0, now - Date.parse(copy.received_at)), via: copy.via };
-      }
-    }
-    const cells = targets.map((to) => {
-      const v = own(views, to);
-      if (!v) return { from, to, status: "none" };
-      return { from, to, status: v.status, since: v.since, lastSeen: v.last_seen ?? null, rttMs: typeof v.rtt_ms === "number" ? v.rtt_ms : null, relayed: relayed !== null, ...(relayed ?? {}) };
     });
     return { from, reachable: s != null, isolated: s?.isolated === true, cells };
   });

@@ -21,7 +21,6 @@ import {
   incidents,
   matrix,
   targetConsensus,
-  targetMatrix,
   targetNames,
   uptimeFigures,
   validateHistory,
@@ -315,13 +314,13 @@ test("targets: each node's view, a matrix of nodes by targets, what they see, an
   assert.equal(seen[shop].status, "partial");
   assert.deepEqual(seen[shop].downFrom, ["a"]);
   assert.equal(seen[db].status, "up");
-  const rows = targetMatrix(names, [db, shop], states, Date.parse(T));
+  const rows = matrix(names, states, Date.parse(T), "targets", [db, shop]);
   assert.deepEqual(rows.map((r) => r.from), names);
   assert.deepEqual(rows[0].cells.map((c) => [c.to, c.status]), [[db, "up"], [shop, "down"]]);
   assert.deepEqual(rows[2].cells.map((c) => c.status), ["none", "none"]);
   // A node the browser cannot reach shows through a relay copy that carries its targets.
   const holder = validateState({ ...state("a", {}), relay: { d: { received_at: T, peers: {}, targets: { [shop]: view("down") } } } });
-  const relayed = targetMatrix(["a", "d"], [shop], new Map([["a", holder], ["d", null]]), Date.parse(T) + 5000);
+  const relayed = matrix(["a", "d"], new Map([["a", holder], ["d", null]]), Date.parse(T) + 5000, "targets", [shop]);
   assert.deepEqual(relayed[1].cells[0], { from: "d", to: shop, status: "down", since: T, lastSeen: null, rttMs: null, relayed: true, age: 5000, via: "a" });
 });
 

@@ -1,7 +1,3 @@
-// Package actors holds Mesh's supervised goroutines (suture services). Each
-// actor owns its state; the others reach it through its methods. The values
-// they pass between them are package domain's; the JSON they send and
-// serve is package wire's.
 package actors
 
 import (
@@ -10,28 +6,29 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// peerState is the state owner's private, mutable record of one peer.
-type peerState struct {
-	name string
-	view domain.PeerView
+// subjectState is the state owner's private, mutable record of one
+// subject, a peer or a target.
+type subjectState struct {
+	subject domain.Subject
+	view    domain.PeerView
 	// history is oldest first. Published snapshots share its backing array
 	// through domain.History, which is clipped: the owner only ever appends
 	// beyond what they hold or reslices its start, so what a reader holds
 	// never changes.
 	history []domain.HistoryEntry
-	// successes counts successful probes in a row while the peer is down.
+	// successes counts successful probes in a row while the subject is down.
 	successes int
 	// cert is the certificate a target's latest TLS handshake met.
 	cert domain.Cert
 }
 
-func newPeerState(name string, boot time.Time) *peerState {
-	return &peerState{name: name, view: domain.PeerView{Status: domain.StatusUnknown, Since: boot}}
+func newSubjectState(s domain.Subject, boot time.Time) *subjectState {
+	return &subjectState{subject: s, view: domain.PeerView{Status: domain.StatusUnknown, Since: boot}}
 }
 
-// entry is the peer as a snapshot publishes it.
-func (p *peerState) entry() *domain.PeerEntry {
-	e := domain.NewPeerEntry(p.name, p.view, domain.NewHistory(p.history))
+// entry is the subject as a snapshot publishes it.
+func (p *subjectState) entry() *domain.Entry {
+	e := domain.NewEntry(p.subject, p.view, domain.NewHistory(p.history))
 	if p.cert != (domain.Cert{}) {
 		e = e.WithCert(p.cert)
 	}
@@ -40,7 +37,7 @@ func (p *peerState) entry() *domain.PeerEntry {
 
 // record appends a transition to the history and forgets what is older
 // than domain.HistoryMaxAge or beyond domain.HistoryMaxEntries.
-func (p *peerState) record(t domain.Transition) {
+func (p *subjectState) record(t domain.Transition) {
 	p.history = pruneHistory(append(p.history, domain.HistoryEntry{Status: t.To, At: t.At}), t.At)
 }
 
@@ -59,10 +56,10 @@ func pruneHistory(h []domain.HistoryEntry, now time.Time) []domain.HistoryEntry 
 	return h
 }
 
-// observe applies one probe outcome to the peer, following DESIGN.md's
+// observe applies one probe outcome to the subject, following DESIGN.md's
 // Behaviour section, and returns the transition it caused, if any. A down
-// peer is up again after successes probes in a row (SUCCESS_THRESHOLD).
-func (p *peerState) observe(ok bool, at time.Time, failures, successes int) (domain.Transition, bool) {
+// subject is up again after successes probes in a row (SUCCESS_THRESHOLD).
+func (p *subjectState) observe(ok bool, at time.Time, failures, successes int) (domain.Transition, bool) {
 	v := &p.view
 	if ok {
 		v.LastSeen = at
@@ -76,7 +73,7 @@ func (p *peerState) observe(ok bool, at time.Time, failures, successes int) (dom
 			}
 		}
 		p.successes = 0
-		t := domain.Transition{Peer: p.name, From: v.Status, To: domain.StatusUp, At: at}
+		t := domain.Transition{Subject: p.subject, From: v.Status, To: domain.StatusUp, At: at}
 		if v.Status == domain.StatusDown {
 			t.DownSince = v.Since
 		}
@@ -88,13 +85,13 @@ func (p *peerState) observe(ok bool, at time.Time, failures, successes int) (dom
 	if v.ConsecutiveFailures < failures || v.Status == domain.StatusDown {
 		return domain.Transition{}, false
 	}
-	t := domain.Transition{Peer: p.name, From: v.Status, To: domain.StatusDown, At: at, DownSince: at, Failures: v.ConsecutiveFailures}
+	t := domain.Transition{Subject: p.subject, From: v.Status, To: domain.StatusDown, At: at, DownSince: at, Failures: v.ConsecutiveFailures}
 	v.Status, v.Since = domain.StatusDown, at
 	return t, true
 }
 
 // measured records a probe's round-trip time, to the microsecond as
 // rtt_ms carries it.
-func (p *peerState) measured(rtt time.Duration) {
+func (p *subjectState) measured(rtt time.Duration) {
 	p.view.RTT, p.view.HasRTT = rtt.Truncate(time.Microsecond), true
 }

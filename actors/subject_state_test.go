@@ -43,7 +43,7 @@ func TestPeerStateMachine(t *testing.T) {
 			if tc.steps == nil {
 				th, tc.steps = 1, []step{{false, domain.StatusDown, 1, notify}}
 			}
-			p := newPeerState("dec", t0)
+			p := newSubjectState(domain.Peer("dec"), t0)
 			for i, s := range tc.steps {
 				at := t0.Add(time.Duration(i+1) * time.Minute)
 				before := p.view
@@ -75,7 +75,7 @@ func TestPeerStateMachine(t *testing.T) {
 }
 
 func TestPeerStateLastSeen(t *testing.T) {
-	p := newPeerState("dec", t0)
+	p := newSubjectState(domain.Peer("dec"), t0)
 	if p.view.Status != domain.StatusUnknown || !p.view.LastSeen.IsZero() || !p.view.Since.Equal(t0) {
 		t.Fatalf("a new peer must be unknown since boot with no last_seen, got %+v", p.view)
 	}
@@ -101,7 +101,7 @@ func TestSuccessThreshold(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPeerState("dec", t0)
+			p := newSubjectState(domain.Peer("dec"), t0)
 			at := t0
 			p.observe(false, at, 1, 3) // down at once
 			for i, ok := range tc.probe {
@@ -120,7 +120,7 @@ func TestSuccessThreshold(t *testing.T) {
 		})
 	}
 	// From unknown, the first success is enough: the threshold is for coming back.
-	p := newPeerState("dec", t0)
+	p := newSubjectState(domain.Peer("dec"), t0)
 	if _, changed := p.observe(true, t0, 4, 3); !changed || p.view.Status != domain.StatusUp {
 		t.Fatalf("unknown peer after a success: %s", p.view.Status)
 	}

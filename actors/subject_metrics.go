@@ -1,0 +1,188 @@
+package actors
+
+import (
+	"maps"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// subjectDescs are the series a node keeps of each subject. Peers and
+// targets are measured alike, but under names of their own (mesh_peer_up,
+// mesh_target_up), labelled by their kind ("peer", "target"): dashboards
+// and alerts name them apart, and a target's series cannot be mistaken
+// for a node's.
+type subjectDescs struct {
+	up, failures, cluster, probes, duration *prometheus.Desc
+	transitions                             prometheus.CounterOpts
+}
+
+// descsOf are the series of each kind, by domain.Kind.
+var descsOf = [...]subjectDescs{
+	domain.KindPeer: {
+		up: prometheus.NewDesc("mesh_peer_up",
+			"1 if this node sees the peer up, 0 if down; absent while unknown.", []string{"peer"}, nil),
+		failures: prometheus.NewDesc("mesh_peer_consecutive_failures",
+			"Failed probes of the peer since its last success.", []string{"peer"}, nil),
+		cluster: prometheus.NewDesc("mesh_cluster_peer_status",
+			"The cluster's verdict on the peer as this node reaches it: 1 for the status it is in, 0 for the others.", []string{"peer", "status"}, nil),
+		probes: prometheus.NewDesc("mesh_probes_total",
+			"Probes of a peer, by result (ok or failed).", []string{"peer", "result"}, nil),
+		duration: prometheus.NewDesc("mesh_probe_duration_seconds",
+			"Round-trip time of a probe, successful or not.", []string{"peer"}, nil),
+		transitions: prometheus.CounterOpts{Name: "mesh_transitions_total", Help: "Changes of a peer's status, by the status it changed to."},
+	},
+	domain.KindTarget: {
+		up: prometheus.NewDesc("mesh_target_up",
+			"1 if this node sees the target up, 0 if down; absent while unknown.", []string{"target"}, nil),
+		failures: prometheus.NewDesc("mesh_target_consecutive_failures",
+			"Failed probes of the target since its last success.", []string{"target"}, nil),
+		cluster: prometheus.NewDesc("mesh_cluster_target_status",
+			"The cluster's verdict on the target as this node reaches it: 1 for the status it is in, 0 for the others.", []string{"target", "status"}, nil),
+		probes: prometheus.NewDesc("mesh_target_probes_total",
+			"Probes of a target, by result (ok or failed).", []string{"target", "result"}, nil),
+		duration: prometheus.NewDesc("mesh_target_probe_duration_seconds",
+			"Time a target's probe took, successful or not (connect, TLS, answer and body for HTTP; connect for TCP).", []string{"target"}, nil),
+		transitions: prometheus.CounterOpts{Name: "mesh_target_transitions_total", Help: "Changes of a target's status as this node sees it, by the status it changed to."},
+	},
+}
+
+// certExpiryDesc is a target's alone: only an HTTPS target has a certificate.
+var certExpiryDesc = prometheus.NewDesc("mesh_target_cert_expiry_seconds",
+	"When the certificate an HTTPS target last showed this node expires, in Unix seconds (as blackbox_exporter's probe_ssl_earliest_cert_expiry); absent before the first handshake.", []string{"target"}, nil)
+
+// clusterStatuses are the values of the cluster status series' status label.
+func clusterStatuses() []domain.ClusterStatus {
+	return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown}
+}
+
+// subjectGauges reports each subject's status and failure count as they
+// are in the latest snapshot when Prometheus scrapes, so that the gauges
+// cannot disagree with /state: the snapshot is their only source.
+type subjectGauges struct {
+	state interface{ Snapshot() *domain.Snapshot }
+}
+
+func (g subjectGauges) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range descsOf {
+		ch <- d.up
+		ch <- d.failures
+		ch <- d.cluster
+	}
+	ch <- certExpiryDesc
+}
+
+func (g subjectGauges) Collect(ch chan<- prometheus.Metric) {
+	snap := g.state.Snapshot()
+	for e := range snap.Subjects() {
+		d, v := descsOf[e.Kind()], e.View()
+		switch v.Status {
+		case domain.StatusUp:
+			ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 1, e.Name())
+		case domain.StatusDown:
+			ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 0, e.Name())
+		}
+		ch <- prometheus.MustNewConstMetric(d.failures, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
+		if c := e.Cert(); !c.NotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), e.Name())
+		}
+	}
+	// A series per status, 1 for the one the subject is in (a state set),
+	// so that an alert reads as mesh_cluster_peer_status{status="down"} == 1.
+	for v := range snap.Verdicts().All() {
+		for _, st := range clusterStatuses() {
+			value := 0.0
+			if v.Status() == st {
+				value = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descsOf[v.Subject().Kind].cluster, prometheus.GaugeValue, value, v.Name(), string(st))
+		}
+	}
+}
+
+// probeBuckets are the probe duration histograms' upper bounds:
+// Prometheus's default buckets, 5 ms to 10 s.
+var probeBuckets = prometheus.DefBuckets
+
+// ProbeStats are one subject's probe counts and round-trip times, written
+// by its prober with atomic adds and read when Prometheus scrapes.
+//
+// They are kept here rather than in a CounterVec and a HistogramVec because
+// with a thousand peers those cost more than the probing they count: each
+// series holds its own label pairs and creation timestamp, which was half
+// the node's live heap (BENCHMARKS.md), and every probe took a lock and a
+// label hash. A series per subject is still made, from these, at each scrape.
+type ProbeStats struct {
+	ok, failed atomic.Uint64
+	sumMicros  atomic.Uint64
+	buckets    []atomic.Uint64 // probes per bucket, not cumulative; the last is +Inf
+}
+
+// Probe counts one probe; on a nil *ProbeStats it does nothing.
+func (s *ProbeStats) Probe(ok bool, rtt time.Duration) {
+	if s == nil {
+		return
+	}
+	if ok {
+		s.ok.Add(1)
+	} else {
+		s.failed.Add(1)
+	}
+	s.sumMicros.Add(uint64(max(rtt, 0).Microseconds()))
+	secs := rtt.Seconds()
+	i := sort.SearchFloat64s(probeBuckets, secs) // the first bound >= secs
+	s.buckets[i].Add(1)
+}
+
+// probeCollector makes the probe counters and duration histograms of one
+// kind of subject from each one's ProbeStats.
+type probeCollector struct {
+	mu              sync.Mutex
+	byName          map[string]*ProbeStats
+	total, duration *prometheus.Desc
+}
+
+func newProbeCollector(d subjectDescs) *probeCollector {
+	return &probeCollector{byName: map[string]*ProbeStats{}, total: d.probes, duration: d.duration}
+}
+
+func (c *probeCollector) forName(name string) *ProbeStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.byName[name]
+	if !ok {
+		s = &ProbeStats{buckets: make([]atomic.Uint64, len(probeBuckets)+1)}
+		c.byName[name] = s
+	}
+	return s
+}
+
+func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.total
+	ch <- c.duration
+}
+
+func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	stats := maps.Clone(c.byName)
+	c.mu.Unlock()
+	for name, s := range stats {
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.ok.Load()), name, "ok")
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.failed.Load()), name, "failed")
+		cumulative := make(map[float64]uint64, len(probeBuckets))
+		var count uint64
+		for i, bound := range probeBuckets {
+			count += s.buckets[i].Load()
+			cumulative[bound] = count
+		}
+		count += s.buckets[len(probeBuckets)].Load()
+		// Read one after another while probes go on, the counts may be a probe
+		// apart; Prometheus takes that as it takes any scrape mid-stream.
+		ch <- prometheus.MustNewConstHistogram(c.duration, count, float64(s.sumMicros.Load())/1e6, cumulative, name)
+	}
+}
