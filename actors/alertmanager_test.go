@@ -208,10 +208,13 @@ func TestATargetsAlertIsMeshTargetDownLabelledTarget(t *testing.T) {
 	s := domain.NewSnapshot("jan", []*domain.Entry{domain.NewEntry(domain.Target(shop), down, domain.History{})}, map[string]*domain.RelayCopy{
 		"nov": domain.NewRelayCopy(since, nil).WithTargets(map[string]domain.PeerView{shop: down}),
 	})
-	v, _ := domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, since).Of(shop)
-	cluster := newAlert(domain.AnnouncedDown, since, clusterDownMessage(domain.Target(shop), v.DownFrom(), 2, since), v)
-	partial := newAlert(domain.AnnouncedPartial, since, partialMessage(domain.Target(shop), v.DownFrom(), nil, since), v)
-	node := NodeAlerts{State: fixedState{s}}.Alerts().Mine
+	s = s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, since))
+	v, _ := s.Verdicts().Of(shop)
+	j := AlertPolicy(true, 2, 0).judge(s, v)
+	cluster := newAlert(domain.AnnouncedDown, since, downMessage(domain.Target(shop), j.downFrom, 2, since), j)
+	partial := newAlert(domain.AnnouncedPartial, since, partialMessage(domain.Target(shop), j.downFrom, nil, since), j)
+	node := NewNotifier(NotifierConfig{Node: "jan", Followups: defaultFollowups, State: fixedState{s}, Out: &messageRecorder{}, Now: since,
+		Log: zerolog.Nop()}).Alerts().Mine
 	if cluster.Name != AlertTargetDown || partial.Name != AlertTargetPartial || len(node) != 1 || node[0].Name != AlertTargetDown {
 		t.Fatalf("names %q, %q, node mode %+v", cluster.Name, partial.Name, node)
 	}

@@ -71,11 +71,11 @@ type AlertSource interface {
 	Alerts() AlertSet
 }
 
-// newAlert is the alert of one episode of peer, its summary the text of
-// message m.
-func newAlert(kind domain.AnnouncementKind, since time.Time, m Message, v domain.Verdict) Alert {
-	a := Alert{Name: alertName(kind, v.Subject().Kind), Subject: v.Subject(), Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
-		DownFrom: v.DownFrom(), UpFrom: v.UpFrom()}
+// newAlert is the alert of one episode as judgement j sees it, its
+// summary the text of message m.
+func newAlert(kind domain.AnnouncementKind, since time.Time, m domain.Message, j judgement) Alert {
+	a := Alert{Name: alertName(kind, j.subject.Kind), Subject: j.subject, Severity: "critical", StartsAt: since, Summary: plainText(m.Text),
+		DownFrom: j.downFrom, UpFrom: j.upFrom}
 	if kind == domain.AnnouncedPartial {
 		a.Severity = "warning"
 	}
@@ -88,30 +88,4 @@ func newAlert(kind domain.AnnouncementKind, since time.Time, m Message, v domain
 func plainText(text string) string {
 	text = strings.TrimLeftFunc(text, func(r rune) bool { return r != '`' && !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	return strings.ReplaceAll(text, "`", "")
-}
-
-// NodeAlerts is the alert source of ALERTS=node: each node posts its own
-// view, a peer it sees down as MeshPeerDown. Several nodes post the same
-// alert; Alertmanager keeps one, firing while any of them sees the peer
-// down.
-type NodeAlerts struct {
-	State interface{ Snapshot() *domain.Snapshot }
-}
-
-// Alerts returns a MeshPeerDown for each peer this node sees down, and a
-// MeshTargetDown for each target; none while it is isolated.
-func (n NodeAlerts) Alerts() AlertSet {
-	snap := n.State.Snapshot()
-	if snap.Isolated() {
-		return AlertSet{Frozen: true}
-	}
-	var set AlertSet
-	for e := range snap.Subjects() {
-		if v := e.View(); v.Status == domain.StatusDown {
-			m := downMessage(e.Subject(), v.Since)
-			set.Mine = append(set.Mine, Alert{Name: alertName(domain.AnnouncedDown, e.Kind()), Subject: e.Subject(), Severity: "critical",
-				StartsAt: v.Since, Summary: plainText(m.Text), DownFrom: []string{snap.Node()}})
-		}
-	}
-	return set
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/rs/zerolog"
 )
 
 // With ALERTS=node each node asserts its own view: a MeshPeerDown for each
@@ -16,13 +17,18 @@ func TestNodeAlertsAreThisNodesOwnView(t *testing.T) {
 		domain.NewEntry(domain.Peer("feb"), domain.PeerView{Status: domain.StatusUnknown}, domain.History{}),
 		domain.NewEntry(domain.Peer("jan"), domain.PeerView{Status: domain.StatusUp, Since: t0}, domain.History{}),
 	}, nil)
-	set := NodeAlerts{State: fixedState{s: snap}}.Alerts()
+	alerts := func(s *domain.Snapshot) AlertSet {
+		s = s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, t0))
+		return NewNotifier(NotifierConfig{Node: "nov", Policy: AlertPolicy(false, 0, 0), Followups: defaultFollowups, State: fixedState{s: s},
+			Out: &messageRecorder{}, Now: t0, Log: zerolog.Nop()}).Alerts()
+	}
+	set := alerts(snap)
 	want := Alert{Name: AlertPeerDown, Subject: domain.Peer("dec"), Severity: "critical", StartsAt: t0, Summary: "dec is unreachable", DownFrom: []string{"nov"}}
 	if len(set.Mine) != 1 || set.Frozen || set.Mine[0].key() != want.key() || set.Mine[0].Summary != want.Summary ||
 		!set.Mine[0].StartsAt.Equal(t0) || len(set.Mine[0].DownFrom) != 1 || set.Mine[0].DownFrom[0] != "nov" {
 		t.Fatalf("asserts %+v, want %+v", set, want)
 	}
-	if set := (NodeAlerts{State: fixedState{s: snap.WithIsolated(true)}}).Alerts(); !set.Frozen || len(set.Mine) != 0 {
+	if set := alerts(snap.WithIsolated(true)); !set.Frozen || len(set.Mine) != 0 {
 		t.Fatalf("an isolated node asserts %+v, want nothing, frozen", set)
 	}
 }

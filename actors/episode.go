@@ -1,20 +1,21 @@
 package actors
 
 import (
-	"slices"
 	"time"
 
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// episode is one peer's trouble as this node follows it in cluster mode:
-// an outage (the cluster's verdict on the peer is down) or a partial one
-// (some of its observers cannot reach it, too few to call it down). Each
-// is announced once in the whole cluster, by the node the election picks,
-// which then sends what follows; the others stay quiet.
+// episode is one subject's trouble as this node follows it: an outage
+// (the verdict is down), a partial one (some of its observers cannot reach
+// it, too few to call it down), or a certificate about to expire. Each is
+// announced once, by the node the election picks (see election.go), which
+// then sends what follows; the others stay quiet.
 type episode struct {
 	subject domain.Subject
 	kind    domain.AnnouncementKind
+	state   episodeState
+
 	// began is when this node saw the episode begin: the election counts
 	// from here (after PartialAfter, for a partial one).
 	began time.Time
@@ -22,13 +23,9 @@ type episode struct {
 	// reminders and recoveries counts from here, whoever sends them.
 	since time.Time
 
-	// announced: a message went out for it, from this node or another.
-	announced bool
-	// mine: this node holds the announcement and sends what follows.
-	mine bool
-	// sent is how many reminders went out: this node's own count when
-	// mine, else the announcer's as last heard, which a node that takes
-	// over carries on from.
+	// sent is how many reminders went out: this node's own count when it
+	// holds the announcement, else the announcer's as last heard, which a
+	// node that takes over carries on from.
 	sent int
 	// left is how many reminders this node left to the announcer, counted
 	// as their slots pass while another node holds the announcement.
@@ -38,107 +35,116 @@ type episode struct {
 	next time.Time
 
 	// by is the other node last heard announcing it, and heardAt when the
-	// relay that said so arrived.
+	// relay that said so arrived; lost is when that word went stale.
 	by      string
 	heardAt time.Time
-	// withdrawn: the announcer relays on but no longer announces it: it
-	// saw the episode end and said so. This node stays quiet.
-	withdrawn bool
-	// lost is when the announcer's word went stale (it stopped relaying:
-	// dead or cut off); zero while it holds. The next node takes over.
-	lost time.Time
+	lost    time.Time
+
+	// suspect: this node was cut off from its network while the episode
+	// waited for its turn, so its own view of the beginning says little.
+	// It is announced only if the cluster's verdict confirms it.
+	suspect bool
 
 	// pos is this node's place in the election when last looked at, and
-	// moved when it last moved forward: a node before it went silent, and
-	// every node after it moved forward at about the same moment, so the
-	// waits count from there, else the next two would be a slot apart no
-	// longer.
+	// moved when it last moved forward (see election.go).
 	pos   int
 	moved time.Time
+
+	// fingerprint is the certificate a certificate's episode is about.
+	fingerprint string
 }
 
-// place notes this node's place in the election as of now and returns it.
-func (e *episode) place(pos int, now time.Time) int {
-	if pos < e.pos {
-		e.moved = now
-	}
-	e.pos = pos
-	return pos
+// episodeState is where an episode stands for this node. The states and
+// the events that move between them are the whole of the election's
+// bookkeeping: next is the one transition function.
+type episodeState uint8
+
+const (
+	// waiting: begun, and neither has this node's turn come nor has any
+	// node announced it.
+	waiting episodeState = iota
+	// announcedHere: this node announced it, or took it over, and sends
+	// what follows.
+	announcedHere
+	// heldElsewhere: another node's fresh relay announces it; this node
+	// stays quiet and counts what it leaves to that node.
+	heldElsewhere
+	// withdrawn: the announcer relays on but no longer announces it: it saw
+	// the episode end and said so. This node stays quiet.
+	withdrawn
+	// orphaned: the announcer's word went stale (it stopped relaying: dead
+	// or cut off). The next node in the election takes it over, without a
+	// second message, when its turn comes.
+	orphaned
+	// dropped: its message waited while this node was cut off, and the
+	// cluster did not confirm it afterwards: nothing more is said of it.
+	dropped
+)
+
+func (s episodeState) String() string {
+	return [...]string{"waiting", "announced_here", "held_elsewhere", "withdrawn", "orphaned", "dropped"}[s]
 }
 
-// holder is a fresh announcement of a peer by another node.
-type holder struct {
-	node string
-	at   time.Time // when the relay that carries it arrived
-	domain.Announcement
+// episodeEvent is what can happen to an episode while it lasts (its end is
+// not an event: the episode is simply over, see Notifier.end).
+type episodeEvent uint8
+
+const (
+	// heardFirst: a fresh relay of a node whose name comes before this
+	// node's announces the episode; heardAfter: of one after it.
+	heardFirst episodeEvent = iota
+	heardAfter
+	// announcerQuiet: the announcer's relays go on without the
+	// announcement. announcerGone: they stopped coming.
+	announcerQuiet
+	announcerGone
+	// turn: this node's turn in the election came. turnUnconfirmed: it
+	// came for a suspect episode the cluster does not confirm.
+	turn
+	turnUnconfirmed
+)
+
+func (ev episodeEvent) String() string {
+	return [...]string{"heard_first", "heard_after", "announcer_quiet", "announcer_gone", "turn", "turn_unconfirmed"}[ev]
 }
 
-// episodeKind says which episode, if any, a verdict makes of its peer.
-func episodeKind(v domain.Verdict) (domain.AnnouncementKind, bool) {
-	switch {
-	case v.Status() == domain.ClusterDown:
-		return domain.AnnouncedDown, true
-	case len(v.DownFrom()) > 0:
-		return domain.AnnouncedPartial, true
-	}
-	return "", false
-}
-
-// position is this node's place in the election of the node that announces
-// an episode of v's peer: how many of the peer's observers (those that see
-// it up or down) have a name before this node's. The first announces; each
-// other waits its place times a slot (see ClusterNotifier.turn), and
-// announces only if no announcement has reached it by then.
+// next is the episode's transition function: the state event ev takes an
+// episode in state s to, and false when ev means nothing in s.
 //
-// Observers that see the peer up count too. Nodes notice an outage up to a
-// round apart; one that is a probe behind still shows the peer up, and if
-// it were skipped, the node after it would announce at once and the two
-// would both send a down message. Counting it costs a slot of delay in the
-// rare case it really does see the peer up.
-func position(v domain.Verdict, node string) int {
-	n := 0
-	for _, names := range [][]string{v.DownFrom(), v.UpFrom()} {
-		for _, o := range names {
-			if o < node {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// hear brings the episode up to date with the announcements of its peer
-// held in fresh relays (holders, by name), and with the silence of the
-// announcer it knew of. relayed is when the announcer's latest relay
-// arrived, if it is fresh. It reports whether a down or partial message
-// this node might have sent was left to another node, just now.
-func (e *episode) hear(self string, holders []holder, relayed time.Time, fresh time.Duration, now time.Time) (leftToOther bool) {
-	holders = slices.DeleteFunc(slices.Clone(holders), func(h holder) bool { return h.Kind != e.kind })
-	if len(holders) > 0 {
-		h := holders[0]
-		if e.mine && self < h.node {
-			return false // two announced it (a partition healed): the first name keeps it, the other yields
-		}
-		leftToOther = !e.announced
-		e.mine, e.announced, e.withdrawn, e.lost = false, true, false, time.Time{}
-		e.by, e.heardAt = h.node, h.at
-		e.since, e.sent = h.Since, h.Reminders
-		return leftToOther
-	}
-	if e.mine || e.by == "" || e.withdrawn || !e.lost.IsZero() {
-		return false
-	}
+//   - Another node's announcement puts any episode in its hands (a fresh
+//     one again in the same hands), except one this node holds too: of two
+//     announcers (a partition healed), the first by name keeps it, and the
+//     other yields.
+//   - The announcer going quiet or away matters only while it holds it.
+//   - This node's turn comes only to what nobody holds: what waits, and
+//     what an announcer left orphaned (taken over without a message).
+func next(s episodeState, ev episodeEvent) (episodeState, bool) {
 	switch {
-	case relayed.After(e.heardAt):
-		e.withdrawn = true // it relays on without the announcement
-	case now.Sub(e.heardAt) > fresh:
-		e.lost = e.heardAt.Add(fresh)
+	case ev == heardFirst:
+		return heldElsewhere, true
+	case ev == heardAfter && s != announcedHere:
+		return heldElsewhere, true
+	case ev == announcerQuiet && s == heldElsewhere:
+		return withdrawn, true
+	case ev == announcerGone && s == heldElsewhere:
+		return orphaned, true
+	case ev == turn && (s == waiting || s == orphaned):
+		return announcedHere, true
+	case ev == turnUnconfirmed && s == waiting:
+		return dropped, true
 	}
-	return false
+	return s, false
 }
 
-// held reports whether another node holds the announcement: this node
-// must stay quiet.
-func (e *episode) held() bool {
-	return e.announced && !e.mine && (e.withdrawn || e.lost.IsZero())
+// holdsIt reports whether this node sends what follows.
+func (e *episode) holdsIt() bool { return e.state == announcedHere }
+
+// leftToOther reports whether another node sends what follows: it
+// announced the episode, and has not gone away.
+func (e *episode) leftToOther() bool { return e.state == heldElsewhere || e.state == withdrawn }
+
+// announced reports whether a message went out for it, from this node or
+// another.
+func (e *episode) announced() bool {
+	return e.state != waiting && e.state != dropped
 }

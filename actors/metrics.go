@@ -10,14 +10,14 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// Results of a webhook delivery, as the "result" label of its counter
-// (relays' results are domain's). Labels are fixed words or peer names,
+// Results of a channel's delivery attempt, as the "result" label of its
+// counter (relays' results are domain's). Labels are fixed words or names,
 // never a URL or a secret.
 const (
-	WebhookDelivered = "delivered"
-	WebhookRetried   = "retried" // a failed attempt that will be tried again
-	WebhookGaveUp    = "gave_up" // dropped after retrying for too long, or refused for good
-	WebhookDropped   = "dropped" // the queue was full
+	DeliveryDelivered = "delivered"
+	DeliveryRetried   = "retried" // a failed attempt that will be tried again
+	DeliveryGaveUp    = "gave_up" // dropped after retrying for too long, or refused for good
+	DeliveryDropped   = "dropped" // the queue was full
 )
 
 // Why a message was not sent, as the "reason" label of the suppressed
@@ -42,9 +42,6 @@ func suppressedReasons() []string {
 	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated}
 }
 
-// mailboxes are the names of the bounded mailboxes whose drops are counted.
-func mailboxes() []string { return []string{"notifier", "webhook"} }
-
 // Metrics is what one node counts for Prometheus, in a registry of its own
 // (not the global one) so that several nodes in one process, as in the demo
 // and the tests, keep apart. A nil *Metrics counts nothing, so parts built
@@ -57,7 +54,7 @@ type Metrics struct {
 	transitions   [len(descsOf)]*prometheus.CounterVec
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
-	webhook       *prometheus.CounterVec
+	deliveries    *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
 	sent          *prometheus.CounterVec
 	suppressed    *prometheus.CounterVec
@@ -80,11 +77,11 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 		relayReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_relay_received_total", Help: "Relays posted to this node, by result.",
 		}, []string{"result"}),
-		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_webhook_deliveries_total", Help: "Delivery attempts to the chat channels (WEBHOOK_URL is channel webhook; each of NOTIFY_URLS its scheme), by channel and result.",
 		}, []string{"channel", "result"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mesh_mailbox_dropped_total", Help: "Items a full mailbox dropped, by mailbox (notifier: transitions; webhook: messages).",
+			Name: "mesh_mailbox_dropped_total", Help: "Messages a channel's full queue dropped, by channel (webhook: WEBHOOK_URL's; each of NOTIFY_URLS by its scheme).",
 		}, []string{"mailbox"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mesh_messages_sent_total", Help: "Chat messages this node decided to send, by kind (delivery is mesh_webhook_deliveries_total).",
@@ -114,7 +111,7 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 		m.registry.MustRegister(m.probes[k], m.transitions[k])
 	}
 	m.registry.MustRegister(
-		m.relaySent, m.relayReceived, m.webhook, m.dropped, m.sent, m.suppressed, m.isolated,
+		m.relaySent, m.relayReceived, m.deliveries, m.dropped, m.sent, m.suppressed, m.isolated,
 		m.alertmanager, m.info, m.httpBytes, m.relayBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -134,10 +131,7 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 	for _, r := range domain.RelayReceivedResults() {
 		m.relayReceived.WithLabelValues(r)
 	}
-	for _, name := range mailboxes() {
-		m.dropped.WithLabelValues(name)
-	}
-	for _, k := range messageKinds {
+	for _, k := range domain.MessageKinds() {
 		m.sent.WithLabelValues(k.String())
 		for _, r := range suppressedReasons() {
 			m.suppressed.WithLabelValues(k.String(), r)
@@ -201,20 +195,20 @@ func (m *Metrics) SetIsolated(isolated bool) {
 	m.isolated.Set(v)
 }
 
-// MessageSent counts a message handed to the webhook.
-func (m *Metrics) MessageSent(kind MessageKind) {
+// MessageSent counts a message handed to the channels.
+func (m *Metrics) MessageSent(kind domain.MessageKind) {
 	if m != nil {
 		m.sent.WithLabelValues(kind.String()).Inc()
 	}
 }
 
 // MessageSuppressed counts a message this node did not send, and why.
-func (m *Metrics) MessageSuppressed(kind MessageKind, reason string) {
+func (m *Metrics) MessageSuppressed(kind domain.MessageKind, reason string) {
 	m.MessagesSuppressed(kind, reason, 1)
 }
 
 // MessagesSuppressed counts n messages of one kind not sent for one reason.
-func (m *Metrics) MessagesSuppressed(kind MessageKind, reason string, n int) {
+func (m *Metrics) MessagesSuppressed(kind domain.MessageKind, reason string, n int) {
 	if m != nil {
 		m.suppressed.WithLabelValues(kind.String(), reason).Add(float64(n))
 	}
@@ -269,25 +263,27 @@ func (m *Metrics) RelayReceived(result string) {
 	}
 }
 
-// AddChannel makes a channel's delivery series, at zero, as it is built.
+// AddChannel makes a channel's delivery and drop series, at zero, as it
+// is built.
 func (m *Metrics) AddChannel(channel string) {
 	if m == nil {
 		return
 	}
-	for _, r := range []string{WebhookDelivered, WebhookRetried, WebhookGaveUp, WebhookDropped} {
-		m.webhook.WithLabelValues(channel, r)
+	for _, r := range []string{DeliveryDelivered, DeliveryRetried, DeliveryGaveUp, DeliveryDropped} {
+		m.deliveries.WithLabelValues(channel, r)
 	}
+	m.dropped.WithLabelValues(channel)
 }
 
-// WebhookDelivery counts one delivery attempt (or drop) to a channel by
+// ChannelDelivery counts one delivery attempt (or drop) of a channel by
 // its result.
-func (m *Metrics) WebhookDelivery(channel, result string) {
+func (m *Metrics) ChannelDelivery(channel, result string) {
 	if m != nil {
-		m.webhook.WithLabelValues(channel, result).Inc()
+		m.deliveries.WithLabelValues(channel, result).Inc()
 	}
 }
 
-// MailboxDropped counts one item a full mailbox dropped.
+// MailboxDropped counts one message a channel's full queue dropped.
 func (m *Metrics) MailboxDropped(mailbox string) {
 	if m != nil {
 		m.dropped.WithLabelValues(mailbox).Inc()

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -11,279 +10,557 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
-	"github.com/dupunkto/mesh/actors/mailbox"
 )
 
-// MessageSink takes messages to deliver, without blocking; the webhook is one.
+// MessageSink takes messages to deliver, without blocking: the channels'
+// fan-out is one.
 type MessageSink interface {
-	Enqueue(Message)
+	Enqueue(domain.Message)
 }
 
-// Inbox is the notifier's mailbox of the state owner's transitions.
-type Inbox = mailbox.Mailbox[domain.Transition]
-
-// NewInbox returns the notifier's inbox, sized for a node of that many peers.
-//
-// Its size: a peer changes status at most twice in threshold+1 probes (down,
-// then up), and the notifier empties its inbox without I/O in microseconds.
-// Sixteen transitions a peer is eight full flaps of every peer at once
-// before the notifier gets to run; only a notifier starved of CPU for
-// minutes fills it. If it does, transitions that announce nothing (unknown
-// to up at boot) give way first; a dropped one is logged and counted.
-func NewInbox(peers int, metrics *Metrics, log zerolog.Logger) *Inbox {
-	return mailbox.New(mailbox.Config[domain.Transition]{
-		Size: max(16*peers, 256),
-		Policy: func(queued []domain.Transition, incoming domain.Transition) int {
-			if !incoming.Notifies() {
-				return -1
-			}
-			return slices.IndexFunc(queued, func(t domain.Transition) bool { return !t.Notifies() })
-		},
-		Dropped: func(t domain.Transition, queued int) {
-			log.Error().Str(t.Subject.Kind.String(), t.Subject.Name).Str("status", string(t.To)).Int("queued", queued).Msg("notifier inbox full: transition dropped")
-			metrics.MailboxDropped("notifier")
-		},
-	})
-}
-
-// Outage is a peer that a previous run left down: its reminder chain
-// carries on without a second down message.
-type Outage struct {
-	Subject   domain.Subject
-	DownSince time.Time
-	// Sent is how many reminders the outage had; < 0 when the previous run
-	// did not say, and the slots already past count as sent.
-	Sent int
-}
-
-// NotifierConfig is what the notifier is built from.
+// NotifierConfig is what the alert engine is built from.
 type NotifierConfig struct {
+	Node string
+	// Policy is ALERTS: whose verdict the alerts follow, who may send.
+	Policy Policy
 	// Followups are the gaps between still-down reminders; the last repeats.
 	Followups Schedule
-	Inbox     *Inbox // from NewInbox, given to the state owner too
-	Out       MessageSink
-	// Outages are the outages a previous run announced, resumed as of Now.
-	Outages []Outage
-	Now     time.Time
-	// State says whether this node is isolated, and the cluster's verdicts;
-	// Changes wakes the notifier when they change. Both nil: never isolated.
-	State   interface{ Snapshot() *domain.Snapshot }
+	// PartialAfter is how long a minority of a subject's observers must see
+	// it down before one message says so.
+	PartialAfter time.Duration
+	// Slot is how long a node waits for each node before it in the
+	// election for that node's announcement to reach it.
+	Slot time.Duration
+	// Fresh is how long an announcement counts after the relay that
+	// carried it arrived (the cluster rule's Fresh, the window in which
+	// the relay's views count in the verdicts), and how long the engine
+	// listens after an isolation before it acts again.
+	Fresh time.Duration
+	// CertWarn is CERT_WARN: a certificate that expires within it is told of.
+	CertWarn time.Duration
+	State    interface{ Snapshot() *domain.Snapshot }
+	// Changes wakes the engine when the verdicts, the relays or a
+	// certificate changed.
 	Changes *Signal
-	// Settle is how long after an isolation ends the notifier waits before
-	// it decides on the messages it held: long enough for the relays to
-	// come again and the verdicts to count more than this node's view (the
-	// cluster rule's Fresh).
-	Settle  time.Duration
-	Metrics *Metrics // counts the messages sent; nil counts nothing
+	// Announcing is woken when this node's announcements changed (the
+	// relay sender), so that they leave at once rather than at the end of
+	// the round; nil wakes nobody.
+	Announcing Waker
+	Out        MessageSink
+	// Saved is what a previous run announced, heard of and told.
+	Saved   domain.AlertRecord
+	Now     time.Time // when the node started
+	Metrics *Metrics  // nil counts nothing
 	Log     zerolog.Logger
 }
 
-// Notifier turns the state owner's transitions into chat messages and keeps
-// one reminder chain per peer that is down. It does no I/O: it hands its
-// messages to the webhook actor, so a slow chat service never delays a
-// reminder's schedule.
+// Notifier is Mesh's one alert engine. Its path, for every subject at
+// every change: the policy's verdict (judge), the episode it makes (a
+// state machine, episode.go), the election's wait (election.go), the
+// announcements other nodes made (dedup.go), then the messages, handed to
+// the channels' fan-out, each channel delivering on its own (channel.go).
+// It does no I/O, so a slow chat service never delays a message's
+// schedule.
 type Notifier struct {
-	cfg NotifierConfig
+	cfg      NotifierConfig
+	election election
 
-	// chains is owned by Serve: at most one reminder chain per peer.
-	chains map[string]*chain
-	// held are the down messages of outages that began while this node
-	// was isolated, by peer, owned by Serve: sent when the isolation ends
-	// if the outage is still on and the cluster confirms it, else dropped.
-	held map[string]Message
-	// back is when the isolation ended, while held messages wait on Settle.
-	back time.Time
+	// Owned by Serve.
+	episodes map[string]*episode // outages and partial ones, by subject name
+	certs    map[string]*episode // certificates not yet told of, by target name
+	told     map[string]string   // fingerprints told of (by this node or another), by target name
+	// ownDown is, for each subject this node itself sees down, when that
+	// began and whether the alerts' verdict called it down while it lasted.
+	ownDown map[string]ownDown
+	// quietUntil is the end of the listening after start, or after this
+	// node was isolated: until then it cannot tell whether another node
+	// announced an episode, so it announces none and ends none.
+	quietUntil  time.Time
+	wasIsolated bool
 
-	// progress is what the state file keeps of the chains, published after
-	// each pass so the state file writer can read it without waiting.
-	progress atomic.Pointer[map[string]ReminderProgress]
+	// What the relay sender, the state file and the Alertmanager posters
+	// read, published after each pass.
+	announced atomic.Pointer[map[string]domain.Announcement]
+	record    atomic.Pointer[domain.AlertRecord]
+	alerts    atomic.Pointer[AlertSet]
 }
 
-// ReminderProgress is how far one outage's reminder chain has got.
-type ReminderProgress struct {
-	DownSince time.Time
-	Sent      int // reminders sent so far
+type ownDown struct {
+	since     time.Time
+	confirmed bool
 }
 
-// chain is the reminder schedule of one outage.
-type chain struct {
-	subject   domain.Subject
-	downSince time.Time
-	sent      int       // reminders sent so far
-	next      time.Time // when the next one is due
-	// silent: its down message was dropped (see release), so its
-	// reminders and its recovery are not sent either.
-	silent bool
-}
-
-// NewNotifier returns a notifier that reads cfg.Inbox.
+// NewNotifier returns the engine, resuming cfg.Saved.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{cfg: cfg, chains: make(map[string]*chain), held: map[string]Message{}}
-	for _, o := range cfg.Outages {
-		n.restore(o)
+	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
+		episodes: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ownDown: map[string]ownDown{},
+		quietUntil: cfg.Now.Add(cfg.Policy.quiet)}
+	snap := cfg.State.Snapshot()
+	for _, r := range cfg.Saved.Announcements {
+		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
+			n.restore(r)
+		}
 	}
-	n.publish()
+	if cfg.Policy.restoresOwnDown() {
+		for e := range snap.Subjects() {
+			if v := e.View(); v.Status == domain.StatusDown && n.episodes[e.Name()] == nil {
+				n.restore(domain.AnnouncementRecord{Subject: e.Subject(), By: cfg.Node,
+					Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: v.Since, Reminders: -1}})
+			}
+		}
+	}
+	for target, fingerprint := range cfg.Saved.CertsTold {
+		if e, ok := snap.Entry(target); ok && e.Kind() == domain.KindTarget {
+			n.told[target] = fingerprint
+		}
+	}
+	n.publish(snap)
 	return n
+}
+
+// stillOn reports whether an announcement a previous run kept is of the
+// episode the subject is in now. With node alerts the verdict is this
+// node's own view, which the owner restored from the same file: one of its
+// own announcements is of this outage only if that view is down since the
+// same instant (an earlier outage's, which the previous run had not caught
+// up with, would mislead).
+func (n *Notifier) stillOn(e *domain.Entry, r domain.AnnouncementRecord) bool {
+	if n.cfg.Policy.cluster() || r.By != n.cfg.Node {
+		return true
+	}
+	v := e.View()
+	return r.Kind == domain.AnnouncedDown && v.Status == domain.StatusDown && v.Since.Equal(r.Since)
+}
+
+// restore resumes an announcement a previous run made or heard of. One
+// heard of counts as heard at the start: if its announcer is still there,
+// its next relay says so within Fresh; if not, the next node takes over,
+// as it would have had this node not restarted. Reminders < 0: the
+// previous run did not say how many went out, and the slots already past
+// count as sent.
+func (n *Notifier) restore(r domain.AnnouncementRecord) {
+	now, gaps := n.cfg.Now, n.cfg.Followups
+	e := &episode{subject: r.Subject, kind: r.Kind, began: now, since: r.Since, sent: r.Reminders, left: gaps.dueBy(r.Since, now)}
+	if e.sent < 0 {
+		e.sent = e.left
+	}
+	e.state, e.by, e.heardAt = heldElsewhere, r.By, now
+	if r.By == n.cfg.Node {
+		e.state, e.by = announcedHere, ""
+	}
+	e.next = gaps.due(e.since, e.sent)
+	n.episodes[r.Subject.Name] = e
 }
 
 func (n *Notifier) String() string { return "notifier" }
 
-// restore resumes the reminder chain of an outage a previous run announced:
-// the down message is not sent again, and reminders carry on from the
-// schedule counted from its start. When the previous run did not say how
-// far it got, the slots already past count as sent.
-func (n *Notifier) restore(o Outage) {
-	sent := o.Sent
-	if sent < 0 {
-		sent = n.cfg.Followups.dueBy(o.DownSince, n.cfg.Now)
-	}
-	n.chains[o.Subject.Name] = &chain{subject: o.Subject, downSince: o.DownSince, sent: sent, next: n.cfg.Followups.due(o.DownSince, sent)}
-}
+// Announced returns what this node announces now, by subject name, for its
+// relays: nothing with node alerts, which tell no other node.
+func (n *Notifier) Announced() map[string]domain.Announcement { return *n.announced.Load() }
 
-// Progress returns how far each running reminder chain has got. A nil
-// notifier (webhooks off) has none.
-func (n *Notifier) Progress() map[string]ReminderProgress {
-	if n == nil {
+// Told returns the certificates this node knows were told of, for its
+// relays: nothing with node alerts.
+func (n *Notifier) Told() map[string]string {
+	if !n.cfg.Policy.shared() {
 		return nil
 	}
-	if p := n.progress.Load(); p != nil {
-		return *p
-	}
-	return nil
+	return n.record.Load().CertsTold
 }
 
-func (n *Notifier) publish() {
-	p := make(map[string]ReminderProgress, len(n.chains))
-	for peer, c := range n.chains {
-		p[peer] = ReminderProgress{DownSince: c.downSince, Sent: c.sent}
-	}
-	n.progress.Store(&p)
-}
+// Record returns what a restart must not forget, for the state file.
+func (n *Notifier) Record() domain.AlertRecord { return *n.record.Load() }
 
-// Serve handles transitions as they come and sends reminders when due.
+// Alerts returns the alerts this node posts to Alertmanager: one for each
+// episode it holds the announcement of, so that one node, the one that
+// sends its messages, posts each; those another node holds are left to it.
+func (n *Notifier) Alerts() AlertSet { return *n.alerts.Load() }
+
+// Serve follows the verdicts as they change and acts when a turn or a
+// reminder is due.
 func (n *Notifier) Serve(ctx context.Context) error {
-	return serveOnSchedule(ctx, n.process, n.cfg.Inbox.Ready(), n.cfg.Changes.C())
+	return serveOnSchedule(ctx, n.process, n.cfg.Changes.C())
 }
 
-// process handles the queued transitions and the reminders due by now, in
-// the order they happened, and returns when it must look again: the next
-// reminder, or the end of the settling after an isolation (zero when no
-// peer is down and nothing is held).
+// process follows every subject in the latest snapshot as of now, and
+// returns when it must look again if nothing changes before (zero: only a
+// change can make it act).
 func (n *Notifier) process(now time.Time) time.Time {
-	var snap *domain.Snapshot
-	if n.cfg.State != nil {
-		snap = n.cfg.State.Snapshot()
+	snap := n.cfg.State.Snapshot()
+	if snap.Isolated() {
+		n.wasIsolated = true
+	} else if n.wasIsolated {
+		// Back: what the others announced meanwhile comes in the next
+		// relays, and this node's own view takes a round or two to be
+		// right again; until then, act on nothing, as after a start.
+		n.wasIsolated, n.quietUntil = false, later(n.quietUntil, now.Add(n.cfg.Fresh))
 	}
-	isolated := snap != nil && snap.Isolated()
-	for _, t := range n.cfg.Inbox.TakeAll() {
-		n.remind(t.At, isolated) // a reminder due before this transition goes out before it
-		if !t.Notifies() {
-			continue
-		}
-		switch {
-		case t.To == domain.StatusDown:
-			// A new outage replaces any chain the peer had: never two at once.
-			n.chains[t.Subject.Name] = &chain{subject: t.Subject, downSince: t.At, next: n.cfg.Followups.due(t.At, 0)}
-			if isolated {
-				n.held[t.Subject.Name] = downMessage(t.Subject, t.At)
-				continue
-			}
-			n.send(downMessage(t.Subject, t.At))
-		case t.To == domain.StatusUp && t.From == domain.StatusDown:
-			c := n.chains[t.Subject.Name]
-			delete(n.chains, t.Subject.Name) // the recovery cancels the chain
-			if c != nil && c.silent {
-				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
-				continue
-			}
-			if _, ok := n.held[t.Subject.Name]; ok {
-				// Over before this node was back: neither is worth a message.
-				delete(n.held, t.Subject.Name)
-				n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedIsolated)
-				n.cfg.Metrics.MessageSuppressed(MessageRecovery, SuppressedIsolated)
-				continue
-			}
-			n.send(recoveryMessage(t.Subject, t.At.Sub(t.DownSince), t.At))
+	var h heard
+	if n.cfg.Policy.shared() {
+		h = hear(snap, n.cfg.Node, n.cfg.Fresh, now)
+	}
+	var wake time.Time
+	for v := range snap.Verdicts().All() {
+		j := n.cfg.Policy.judge(snap, v)
+		wake = earliest(wake, n.follow(snap, j, h, now))
+		if e, ok := snap.Entry(v.Name()); ok && e.Kind() == domain.KindTarget {
+			wake = earliest(wake, n.followCert(snap, e, h, now))
 		}
 	}
-	var next time.Time
+	if now.Before(n.quietUntil) {
+		wake = earliest(wake, n.quietUntil)
+	}
+	n.publish(snap)
+	return wake
+}
+
+// follow acts on one subject's judgement: it ends the episode the
+// judgement no longer shows, begins the one it shows, hears who announced
+// it, takes this node's turn when it comes, and sends what is due. It
+// returns when it must look again.
+func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.Time) time.Time {
+	name := j.subject.Name
+	n.noteOwnView(j)
+	e := n.episodes[name]
+	if e != nil && e.kind != j.kind {
+		if now.Before(n.quietUntil) && e.announced() {
+			return n.quietUntil // not yet heard from everyone: do not end what others may still hold
+		}
+		n.end(e, j.kind, now)
+		delete(n.episodes, name)
+		e = nil
+	}
+	if j.kind == "" {
+		return time.Time{}
+	}
+	if e == nil {
+		e = &episode{subject: j.subject, kind: j.kind, began: now, since: now}
+		if j.kind == domain.AnnouncedDown && !j.ownSince.IsZero() && j.ownSince.Before(now) {
+			e.since = j.ownSince // the downtime counts from this node's own down
+		}
+		n.episodes[name] = e
+	}
+	if snap.Isolated() && e.state == waiting {
+		e.suspect = true
+	}
+	n.dedup(snap, e, h, now)
+	if e.state == waiting || e.state == orphaned {
+		turn := n.election.turn(e, j, n.quietUntil, now)
+		if now.Before(turn) {
+			return turn
+		}
+		if snap.Isolated() {
+			return time.Time{} // no turn while cut off; the end of the isolation wakes it
+		}
+		n.takeTurn(e, j, now)
+	}
+	n.remind(e, j, now, snap.Isolated())
+	if e.state == heldElsewhere {
+		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next) // when its word goes stale
+	}
+	return e.next
+}
+
+// dedup brings e up to date with the announcements heard: another node's
+// puts the episode in its hands; the silence of the one that held it
+// withdraws it, or orphans it for the next node to take over.
+func (n *Notifier) dedup(snap *domain.Snapshot, e *episode, h heard, now time.Time) {
+	if !n.cfg.Policy.shared() {
+		return
+	}
+	var relayed time.Time
+	if r, ok := snap.Relay(e.by); ok && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh {
+		relayed = r.ReceivedAt()
+	}
+	ev, a, ok := h.event(e, n.cfg.Node, relayed, n.cfg.Fresh, now)
+	if !ok {
+		return
+	}
+	was := e.state
+	if !n.move(e, ev) {
+		return // this node holds it, and comes first by name
+	}
+	switch ev {
+	case announcerGone:
+		e.lost = e.heardAt.Add(n.cfg.Fresh)
+		return
+	case announcerQuiet:
+		return
+	}
+	e.by, e.heardAt, e.lost = a.node, a.at, time.Time{}
+	e.since, e.sent = a.Since, a.Reminders
+	if was != heldElsewhere && was != withdrawn {
+		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
+	}
+	switch was {
+	case waiting:
+		n.cfg.Metrics.MessageSuppressed(startKind(e.kind), SuppressedElsewhere)
+		n.logEpisode(n.cfg.Log.Debug(), e).Str("by", e.by).Msg("announced by another node; leaving it the messages")
+	case announcedHere:
+		n.logEpisode(n.cfg.Log.Info(), e).Str("by", e.by).Msg("another node announced it too; leaving it the messages")
+	}
+}
+
+// move takes e by ev to the state next says, logging the move; false when
+// ev means nothing in e's state.
+func (n *Notifier) move(e *episode, ev episodeEvent) bool {
+	to, ok := next(e.state, ev)
+	if !ok {
+		return false
+	}
+	if to != e.state {
+		n.logEpisode(n.cfg.Log.Debug(), e).Stringer("from", e.state).Stringer("to", to).Stringer("event", ev).Msg("episode moved")
+	}
+	e.state = to
+	return true
+}
+
+// takeTurn announces the episode; or takes over its announcement, without
+// a second message, from an announcer gone silent; or drops one that
+// waited while this node was cut off and that the cluster does not
+// confirm.
+func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 	switch {
-	case isolated:
-		n.back = time.Time{}
-	case len(n.held) == 0:
-	case n.back.IsZero():
-		n.back = now
-		next = now.Add(n.cfg.Settle)
-	case now.Sub(n.back) < n.cfg.Settle:
-		next = n.back.Add(n.cfg.Settle)
+	case e.state == orphaned:
+		n.logEpisode(n.cfg.Log.Info(), e).Str("from", e.by).Msg("the announcer went silent; taking its announcement over")
+		n.move(e, turn)
+		e.by, e.lost = "", time.Time{}
+		return
+	case e.suspect && !j.confirmed:
+		n.move(e, turnUnconfirmed)
+		n.cfg.Metrics.MessageSuppressed(startKind(e.kind), SuppressedIsolated)
+		n.logEpisode(n.cfg.Log.Info(), e).Msg("a message held while this node was cut off is dropped: the cluster does not confirm it")
+		return
+	}
+	n.move(e, turn)
+	if e.kind == domain.AnnouncedDown {
+		n.send(downMessage(e.subject, j.downFrom, n.cfg.Policy.nodes, now))
+	} else {
+		e.since = e.began
+		n.send(partialMessage(e.subject, j.downFrom, j.upFrom, now))
+	}
+	if e.suspect {
+		// The reminders that fell due while it was held are moot now.
+		due := n.cfg.Followups.dueBy(e.since, now)
+		n.cfg.Metrics.MessagesSuppressed(domain.MessageReminder, SuppressedIsolated, due-e.sent)
+		e.sent = due
+	}
+	n.logEpisode(n.cfg.Log.Info(), e).Strs("down_from", j.downFrom).Msg("announced to the chat channel")
+}
+
+// remind sends an outage's reminder when it is due and this node holds
+// the announcement, or counts the reminders left to the node that does,
+// and sets when to look again. A reminder missed (the node was busy, or
+// took over from a node that died before sending it) is sent once, not in
+// a burst, and the chain moves on to its next slot in the future.
+func (n *Notifier) remind(e *episode, j judgement, now time.Time, isolated bool) {
+	gaps := n.cfg.Followups
+	switch {
+	case e.kind != domain.AnnouncedDown:
+		e.next = time.Time{}
+	case e.holdsIt():
+		if !gaps.due(e.since, e.sent).After(now) {
+			if isolated {
+				n.cfg.Metrics.MessageSuppressed(domain.MessageReminder, SuppressedIsolated)
+			} else {
+				n.send(reminderMessage(e.subject, len(j.downFrom), n.cfg.Policy.nodes, now.Sub(e.since), now))
+			}
+			e.sent = max(e.sent+1, gaps.dueBy(e.since, now))
+		}
+		e.next = gaps.due(e.since, e.sent)
+	case e.leftToOther() || e.state == dropped:
+		reason := SuppressedElsewhere
+		if e.state == dropped {
+			reason = SuppressedIsolated
+		}
+		if due := gaps.dueBy(e.since, now); due > e.left {
+			n.cfg.Metrics.MessagesSuppressed(domain.MessageReminder, reason, due-e.left)
+			e.left = due
+		}
+		e.next = gaps.due(e.since, e.left)
 	default:
-		n.release(snap)
-		n.back = time.Time{}
-	}
-	n.remind(now, isolated)
-	n.publish()
-
-	for _, c := range n.chains {
-		if next.IsZero() || c.next.Before(next) {
-			next = c.next
-		}
-	}
-	return next
-}
-
-// release ends what the isolation held, once it has settled: a down
-// message goes out if the outage is still on and the cluster confirms it
-// (without relaying, the node's own view is all the cluster there is);
-// else it is dropped, and so are the reminders and recovery of that outage.
-func (n *Notifier) release(snap *domain.Snapshot) {
-	for _, peer := range slices.Sorted(maps.Keys(n.held)) {
-		m := n.held[peer]
-		delete(n.held, peer)
-		v, ok := snap.Verdicts().Of(peer)
-		if _, on := n.chains[peer]; on && ok && v.Status() == domain.ClusterDown {
-			n.send(m)
-			continue
-		}
-		n.cfg.Metrics.MessageSuppressed(MessageDown, SuppressedIsolated)
-		if c, on := n.chains[peer]; on {
-			c.silent = true
-		}
-		n.cfg.Log.Info().Str(m.Subject.Kind.String(), peer).Msg("a down message held while this node was cut off is dropped: the cluster does not confirm the outage")
+		e.next = time.Time{} // waiting for its turn, which wakes it
 	}
 }
 
-// send hands a message to the webhook, and counts it.
-func (n *Notifier) send(m Message) {
+// end closes an episode the judgement no longer shows (it shows becomes,
+// or nothing). Its announcer says it is over; the others count what they
+// left to it, or what they never said. A partial episode that turns into
+// an outage ends quietly: the down message says more.
+func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Time) {
+	if e.kind == domain.AnnouncedPartial && becomes == domain.AnnouncedDown {
+		return
+	}
+	over := domain.MessageRecovery
+	if e.kind == domain.AnnouncedPartial {
+		over = domain.MessagePartialOver
+	}
+	switch e.state {
+	case announcedHere:
+		if e.kind == domain.AnnouncedDown {
+			n.send(recoveryMessage(e.subject, now.Sub(e.since), now))
+		} else {
+			n.send(partialOverMessage(e.subject, now.Sub(e.since), now))
+		}
+	case heldElsewhere, withdrawn, orphaned:
+		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
+	case dropped:
+		n.cfg.Metrics.MessageSuppressed(over, SuppressedIsolated)
+	case waiting:
+		if e.kind == domain.AnnouncedPartial && now.Before(e.began.Add(n.cfg.PartialAfter)) {
+			return // too short to be told of at all
+		}
+		reason := SuppressedOver
+		if e.suspect {
+			// Over before this node was back: neither message is worth sending.
+			reason = SuppressedIsolated
+			n.cfg.Metrics.MessageSuppressed(over, reason)
+		}
+		n.cfg.Metrics.MessageSuppressed(startKind(e.kind), reason)
+		n.logEpisode(n.cfg.Log.Debug(), e).Msg("over before this node's turn to announce it, and nobody had")
+	}
+}
+
+// noteOwnView counts the down messages this node's own view would have
+// sent alone and the alerts' verdict did not confirm: once a local outage
+// ends that the verdict never called down while it lasted.
+func (n *Notifier) noteOwnView(j judgement) {
+	name := j.subject.Name
+	d, was := n.ownDown[name]
+	if !j.ownSince.IsZero() {
+		if !was || !d.since.Equal(j.ownSince) {
+			d = ownDown{since: j.ownSince}
+		}
+		d.confirmed = d.confirmed || j.kind == domain.AnnouncedDown
+		n.ownDown[name] = d
+		return
+	}
+	if was {
+		delete(n.ownDown, name)
+		if !d.confirmed {
+			n.cfg.Metrics.MessageSuppressed(domain.MessageDown, SuppressedUnconfirmed)
+			n.cfg.Log.Debug().Str(j.subject.Kind.String(), name).Msg("this node saw it down, the cluster never did: no message")
+		}
+	}
+}
+
+// followCert tells, once per certificate and once for the cluster, that a
+// target's certificate expires within CERT_WARN: its warning is an episode
+// of its own, elected as an outage's is, and told of in the relays (Told)
+// rather than announced, since nothing follows it. A renewed certificate
+// has another fingerprint, and its own warning when its time comes. It
+// returns when to look again: when the certificate enters the window.
+//
+// Its candidates are the nodes the cluster does not call down, this one
+// among them, whether their view of the target is in or not: a node that
+// does not watch the target (another TARGETS, or an older node) never
+// tells, and costs those after it a slot; one whose relay is late is
+// waited for rather than taken for absent.
+func (n *Notifier) followCert(snap *domain.Snapshot, target *domain.Entry, h heard, now time.Time) time.Time {
+	name, c := target.Name(), target.Cert()
+	if c.Fingerprint == "" || n.told[name] == c.Fingerprint {
+		delete(n.certs, name)
+		return time.Time{}
+	}
+	if enters := c.NotAfter.Add(-n.cfg.CertWarn); now.Before(enters) {
+		delete(n.certs, name)
+		return enters
+	}
+	e := n.certs[name]
+	if e == nil || e.fingerprint != c.Fingerprint {
+		e = &episode{subject: target.Subject(), kind: certEpisode, began: now, since: now, fingerprint: c.Fingerprint}
+		n.certs[name] = e
+	}
+	if h.toldOf(name, c.Fingerprint) {
+		n.move(e, heardFirst)
+		n.told[name] = c.Fingerprint
+		delete(n.certs, name)
+		n.logEpisode(n.cfg.Log.Debug(), e).Msg("certificate expiring; another node told of it")
+		return time.Time{}
+	}
+	if turn := n.election.turn(e, judgement{subject: e.subject, upFrom: liveNodes(snap)}, n.quietUntil, now); now.Before(turn) {
+		return turn
+	}
+	if snap.Isolated() {
+		return time.Time{}
+	}
+	n.move(e, turn)
+	n.told[name] = c.Fingerprint
+	delete(n.certs, name)
+	n.send(certMessage(e.subject, c.NotAfter, now))
+	n.logEpisode(n.cfg.Log.Info(), e).Time("not_after", c.NotAfter).Msg("told that the target's certificate expires soon")
+	return time.Time{}
+}
+
+// liveNodes are this node and its peers the cluster does not call down.
+func liveNodes(snap *domain.Snapshot) []string {
+	live := []string{snap.Node()}
+	for e := range snap.Peers() {
+		if v, ok := snap.Verdicts().Of(e.Name()); !ok || v.Status() != domain.ClusterDown {
+			live = append(live, e.Name())
+		}
+	}
+	return live
+}
+
+// send hands a message to the channels, and counts it.
+func (n *Notifier) send(m domain.Message) {
 	n.cfg.Out.Enqueue(m)
 	n.cfg.Metrics.MessageSent(m.Kind)
 }
 
-// remind sends the reminders due at or before now, in peer order for the
-// same instant. A chain that missed several (the node was busy or away)
-// sends one, not a burst, and moves on to its next slot in the future.
-func (n *Notifier) remind(now time.Time, isolated bool) {
-	peers := make([]string, 0, len(n.chains))
-	for p, c := range n.chains {
-		if !c.next.After(now) {
-			peers = append(peers, p)
+// logEpisode adds what names an episode to a log line.
+func (n *Notifier) logEpisode(ev *zerolog.Event, e *episode) *zerolog.Event {
+	return ev.Str(e.subject.Kind.String(), e.subject.Name).Str("kind", string(e.kind))
+}
+
+// publish makes this pass's announcements, record and alerts readable by
+// the relay sender, the state file writer and the Alertmanager posters
+// without waiting on Serve.
+func (n *Notifier) publish(snap *domain.Snapshot) {
+	announced := map[string]domain.Announcement{}
+	record := domain.AlertRecord{CertsTold: maps.Clone(n.told)}
+	alerts := AlertSet{Elsewhere: map[string]bool{}, Frozen: snap.Isolated()}
+	for _, name := range slices.Sorted(maps.Keys(n.episodes)) {
+		e := n.episodes[name]
+		a := domain.Announcement{Kind: e.kind, Since: e.since, Reminders: e.sent}
+		switch {
+		case e.holdsIt():
+			if n.cfg.Policy.shared() {
+				announced[name] = a
+			}
+			record.Announcements = append(record.Announcements, domain.AnnouncementRecord{Subject: e.subject, By: n.cfg.Node, Announcement: a})
+			if !alerts.Frozen {
+				alerts.Mine = append(alerts.Mine, n.alert(snap, e))
+			}
+		case e.announced() && e.by != "":
+			record.Announcements = append(record.Announcements, domain.AnnouncementRecord{Subject: e.subject, By: e.by, Announcement: a})
+			alerts.Elsewhere[alertKey(alertName(e.kind, e.subject.Kind), name)] = true
 		}
 	}
-	slices.SortFunc(peers, func(a, b string) int {
-		if c := n.chains[a].next.Compare(n.chains[b].next); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	for _, p := range peers {
-		c := n.chains[p]
-		_, held := n.held[p]
-		if isolated || held || c.silent {
-			// Its down message is held, or was dropped: so is this.
-			n.cfg.Metrics.MessageSuppressed(MessageReminder, SuppressedIsolated)
-		} else {
-			n.send(reminderMessage(c.subject, now.Sub(c.downSince), now))
-		}
-		c.sent = n.cfg.Followups.dueBy(c.downSince, now) // every slot up to now, however many were missed
-		c.next = n.cfg.Followups.due(c.downSince, c.sent)
+	n.alerts.Store(&alerts)
+	n.record.Store(&record)
+	if old := n.announced.Load(); old != nil && !maps.Equal(*old, announced) && n.cfg.Announcing != nil {
+		defer n.cfg.Announcing.Notify()
 	}
+	n.announced.Store(&announced)
+}
+
+// alert is the Alertmanager alert of an episode this node holds, its
+// summary the message that opened it as it would read now.
+func (n *Notifier) alert(snap *domain.Snapshot, e *episode) Alert {
+	v, _ := snap.Verdicts().Of(e.subject.Name)
+	j := n.cfg.Policy.judge(snap, v)
+	m := downMessage(e.subject, j.downFrom, n.cfg.Policy.nodes, e.since)
+	if e.kind == domain.AnnouncedPartial {
+		m = partialMessage(e.subject, j.downFrom, j.upFrom, e.since)
+	}
+	return newAlert(e.kind, e.since, m, j)
+}
+
+// startKind is the message that opens an episode of kind k.
+func startKind(k domain.AnnouncementKind) domain.MessageKind {
+	if k == domain.AnnouncedPartial {
+		return domain.MessagePartial
+	}
+	return domain.MessageDown
 }

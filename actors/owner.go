@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/actors/statefile"
 )
 
 // publishGap is the least time between two snapshots. A node with a
@@ -20,12 +21,6 @@ import (
 // come and published together, so a reader's view is at most this old. The
 // first change after a quiet spell is published at once.
 const publishGap = 20 * time.Millisecond
-
-// TransitionSink takes the owner's transitions. Put is called from the
-// owner's goroutine and must not block; the notifier's mailbox is one.
-type TransitionSink interface {
-	Put(domain.Transition)
-}
 
 // Waker is woken from the owner's goroutine and must not block; a Signal
 // is one.
@@ -47,21 +42,20 @@ type OwnerConfig struct {
 	// back up; 0 is taken as 1, the seed's behaviour.
 	SuccessThreshold int
 	Boot             time.Time
-	// Saved is what a state file kept of the subjects: a subject in
-	// Subjects but not there starts unknown, one there but not in Subjects
-	// is dropped. Nil starts every subject unknown.
-	Saved *SavedState
+	// Saved is what a state file kept of the subjects, by name: a subject
+	// in Subjects but not there starts unknown, one there but not in
+	// Subjects is dropped. Nil starts every subject unknown.
+	Saved map[string]statefile.Subject
 
-	// Transitions hears of each change of status (the notifier's inbox).
-	Transitions TransitionSink
 	// StatusChanged is woken after each change of status (the state file).
 	StatusChanged Waker
 	// RoundDone is woken each time every peer has been probed once since
 	// the last time (the relay sender).
 	RoundDone Waker
-	// ClusterChanged is woken after each snapshot whose verdicts were
-	// reached again or whose relays changed (the cluster notifier).
-	ClusterChanged Waker
+	// AlertsChanged is woken after each snapshot whose verdicts were
+	// reached again, whose relays changed, or in which a target showed
+	// another certificate: what the alert engine follows.
+	AlertsChanged Waker
 	// Cluster is how the cluster's verdicts on the peers are reached from
 	// this node's view and the fresh relays it holds.
 	Cluster domain.ClusterRule
@@ -123,11 +117,10 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		probed:   make(map[string]bool, len(subjects)),
 		relayed:  map[string]*domain.RelayCopy{},
 	}
-	restored := cfg.Saved.Restored()
 	for i, s := range subjects {
 		o.index[s.Name] = i
 		p := newSubjectState(s, cfg.Boot)
-		if r, ok := restored[s.Name]; ok {
+		if r, ok := cfg.Saved[s.Name]; ok && r.Subject == s {
 			p.view = r.View
 			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
 		}
@@ -260,6 +253,7 @@ type batch struct {
 	roundDone   bool
 	isolation   bool // the isolation changed
 	opinions    bool // a relay changed what the verdicts are reached from
+	certs       bool // a target showed another certificate
 }
 
 func (o *Owner) applyIsolated(b *batch, isolated bool) {
@@ -280,8 +274,8 @@ func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
 	p := o.subjects[i]
 	t, changed := p.observe(r.OK, r.At, o.cfg.Threshold, max(o.cfg.SuccessThreshold, 1))
 	p.measured(r.RTT)
-	if r.Cert != (domain.Cert{}) {
-		p.cert = r.Cert
+	if r.Cert != (domain.Cert{}) && r.Cert != p.cert {
+		p.cert, b.certs = r.Cert, true
 	}
 	if changed {
 		p.record(t)
@@ -342,14 +336,11 @@ func (o *Owner) publish(b *batch) {
 	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation, now)
 	o.current.Store(snap)
 	o.published = now
-	if (reached || b.relayed != nil) && o.cfg.ClusterChanged != nil {
-		o.cfg.ClusterChanged.Notify()
+	if (reached || b.relayed != nil || b.certs) && o.cfg.AlertsChanged != nil {
+		o.cfg.AlertsChanged.Notify()
 	}
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
-		if o.cfg.Transitions != nil {
-			o.cfg.Transitions.Put(t)
-		}
 		if o.cfg.StatusChanged != nil {
 			o.cfg.StatusChanged.Notify()
 		}

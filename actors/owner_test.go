@@ -17,27 +17,37 @@ import (
 	"github.com/dupunkto/mesh/actors/wire"
 )
 
-// sinkRecorder is a TransitionSink that also records what the owner's
-// snapshot said when each transition arrived.
+// sinkRecorder is the owner's StatusChanged waker: at each wake-up it notes
+// the transitions the owner's snapshot then shows, so that a test sees
+// what a listener saw when it was woken.
 type sinkRecorder struct {
 	owner *Owner
 	mu    sync.Mutex
-	got   []domain.Transition
-	seen  []domain.Status // the snapshot's status of the peer at delivery
+	seen  [][]domain.Transition // at each wake-up, every transition the snapshot held
 }
 
-func (s *sinkRecorder) Put(t domain.Transition) {
+func (s *sinkRecorder) Notify() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = append(s.got, t)
-	v, _ := s.owner.Snapshot().Peer(t.Subject.Name)
-	s.seen = append(s.seen, v.Status)
+	s.seen = append(s.seen, transitionsOf(s.owner.Snapshot()))
 }
 
-func (s *sinkRecorder) transitions() []domain.Transition {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]domain.Transition(nil), s.got...)
+// transitions are the transitions the owner's latest snapshot shows.
+func (s *sinkRecorder) transitions() []domain.Transition { return transitionsOf(s.owner.Snapshot()) }
+
+// transitionsOf are the transitions a snapshot's histories hold, oldest
+// first (by name within an instant), each from the status before it.
+func transitionsOf(snap *domain.Snapshot) []domain.Transition {
+	var out []domain.Transition
+	for e := range snap.Subjects() {
+		from := domain.StatusUnknown
+		for _, h := range e.History().All() {
+			out = append(out, domain.Transition{Subject: e.Subject(), From: from, To: h.Status, At: h.At})
+			from = h.Status
+		}
+	}
+	slices.SortStableFunc(out, func(a, b domain.Transition) int { return a.At.Compare(b.At) })
+	return out
 }
 
 // peerSubjects are the subjects of peers of these names.
@@ -54,10 +64,18 @@ func peerSubjects(names ...string) []domain.Subject {
 func newTestOwner(peers ...string) *Owner { return newOwnerTellingTo(nil, nil, peers...) }
 
 // newOwnerTellingTo returns an owner of peers with a threshold of 2 that
-// tells sink its transitions and rounds its complete rounds.
-func newOwnerTellingTo(sink TransitionSink, rounds Waker, peers ...string) *Owner {
-	return NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects(peers...), Threshold: 2, Boot: time.Now(),
-		Transitions: sink, RoundDone: rounds, Log: zerolog.Nop()})
+// wakes sink at each change of status and rounds at each complete round.
+func newOwnerTellingTo(sink *sinkRecorder, rounds Waker, peers ...string) *Owner {
+	var changed Waker
+	if sink != nil {
+		changed = sink
+	}
+	o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects(peers...), Threshold: 2, Boot: time.Now(),
+		StatusChanged: changed, RoundDone: rounds, Log: zerolog.Nop()})
+	if sink != nil {
+		sink.owner = o
+	}
+	return o
 }
 
 // roundCounter counts the owner's complete rounds.
@@ -98,7 +116,6 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 	synctest.Test(t, func(t *testing.T) {
 		sink := &sinkRecorder{}
 		o := newOwnerTellingTo(sink, nil, "a", "b")
-		sink.owner = o
 		go o.Serve(t.Context())
 
 		before := o.Snapshot()
@@ -125,8 +142,8 @@ func TestOwnerPublishesAfterEveryChangeAndNotifiesAfterPublishing(t *testing.T) 
 		if len(got) != 2 || got[0].Subject.Name != "a" || got[0].To != domain.StatusUp || got[1].Subject.Name != "b" || got[1].To != domain.StatusDown || got[1].From != domain.StatusUnknown {
 			t.Fatalf("transitions %+v, want a up then b down", got)
 		}
-		if sink.seen[0] != domain.StatusUp || sink.seen[1] != domain.StatusDown {
-			t.Fatalf("a sink heard of a transition before the snapshot showed it: %v", sink.seen)
+		if len(sink.seen) != 2 || len(sink.seen[0]) != 1 || len(sink.seen[1]) != 2 {
+			t.Fatalf("a listener was woken before the snapshot showed its transition: it saw %v", sink.seen)
 		}
 	})
 }
@@ -224,7 +241,6 @@ func TestOwnerPanicIsRestartedBySutureAndPeerStatesSurvive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sink := &sinkRecorder{}
 		o := newOwnerTellingTo(sink, nil, "a", "b") // two peers: room in the inbox for three queued results
-		sink.owner = o
 		injected := false
 		o.beforeApply = func(r domain.ProbeResult) {
 			if r.Err != nil && r.Err.Error() == "boom" && !injected {
@@ -329,7 +345,7 @@ func TestOwnerWakesTheClusterNotifierWhenTheVerdictsMayChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wakes := &roundCounter{}
 		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Threshold: 2, Boot: time.Now(),
-			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, ClusterChanged: wakes, Log: zerolog.Nop()})
+			Cluster: domain.ClusterRule{Fresh: 3 * time.Second}, AlertsChanged: wakes, Log: zerolog.Nop()})
 		go o.Serve(t.Context())
 		woken := func() int {
 			settle()

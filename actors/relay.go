@@ -27,16 +27,21 @@ type RelaySenderConfig struct {
 	// Rounds wakes the sender when a round of probes is complete.
 	Rounds *Signal
 	State  interface{ Snapshot() *domain.Snapshot }
-	// Announcements gives the outages this node announced, to pass on in
-	// each relay (the cluster notifier); nil announces nothing.
-	Announcements interface {
-		Announced() map[string]domain.Announcement
-	}
+	// Announcer gives what this node announced and told of, to pass on
+	// in each relay (the alert engine); nil announces nothing.
+	Announcer Announcer
 	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout, Cut)
 	Cut       Cut          // nil: the network as it is
 	UserAgent string
 	Metrics   *Metrics // nil counts nothing
 	Log       zerolog.Logger
+}
+
+// Announcer gives what this node announced, by subject name, and the
+// certificates it knows were told of, for the relays to carry.
+type Announcer interface {
+	Announced() map[string]domain.Announcement
+	Told() map[string]string
 }
 
 // RelaySender posts this node's view to its peers each time the state owner
@@ -175,9 +180,9 @@ func (s *RelaySender) Serve(ctx context.Context) error {
 // and returns when every post has ended.
 func (s *RelaySender) send(ctx context.Context) {
 	snap := s.cfg.State.Snapshot()
-	var announced map[string]domain.Announcement
-	if s.cfg.Announcements != nil {
-		announced = s.cfg.Announcements.Announced()
+	var said wire.Said
+	if s.cfg.Announcer != nil {
+		said = wire.Said{Announced: s.cfg.Announcer.Announced(), Told: s.cfg.Announcer.Told()}
 	}
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
@@ -192,7 +197,7 @@ func (s *RelaySender) send(ctx context.Context) {
 	var whole, wholeGzipped outgoingRelay
 	wholeFor := func(gzipped bool) outgoingRelay {
 		if whole.body == nil {
-			whole = outgoingRelay{body: wire.EncodeRelay(snap, announced)}
+			whole = outgoingRelay{body: wire.EncodeRelay(snap, said)}
 		}
 		if !gzipped || len(whole.body) <= gzipAbove {
 			return whole
@@ -214,7 +219,7 @@ func (s *RelaySender) send(ctx context.Context) {
 		var payload outgoingRelay
 		var delta []byte
 		if isDelta {
-			delta = wire.EncodeRelayDelta(snap, announced, changed)
+			delta = wire.EncodeRelayDelta(snap, said, changed)
 			if link.quiet(delta) {
 				continue
 			}

@@ -55,10 +55,10 @@ func (gaps Schedule) dueBy(since, now time.Time) int {
 	return len(gaps) + int((elapsed-offset)/gaps[len(gaps)-1])
 }
 
-// serveOnSchedule runs a notifier's loop: process as of now, then again
-// when either wake-up comes or at the time process returned (zero: no
-// time, only a wake-up), until ctx ends. A nil channel never wakes.
-func serveOnSchedule(ctx context.Context, process func(now time.Time) time.Time, wake1, wake2 <-chan struct{}) error {
+// serveOnSchedule runs a loop that acts on time and on wake-ups: process
+// as of now, then again when wake delivers or at the time process returned
+// (zero: no time, only a wake-up), until ctx ends.
+func serveOnSchedule(ctx context.Context, process func(now time.Time) time.Time, wake <-chan struct{}) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -70,8 +70,7 @@ func serveOnSchedule(ctx context.Context, process func(now time.Time) time.Time,
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-wake1:
-		case <-wake2:
+		case <-wake:
 		case <-due:
 		}
 	}

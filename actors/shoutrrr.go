@@ -10,6 +10,7 @@ import (
 
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -34,6 +35,14 @@ type ShoutrrrPoster struct {
 	// race detector.
 	mu     sync.Mutex
 	matrix types.Service
+
+	// sending holds a token while a send runs. Shoutrrr's Send takes no
+	// context, and several services post with http.DefaultClient, which
+	// never times out: a post stops waiting at its timeout, but the send
+	// goes on until the service answers. A post whose predecessor still
+	// hangs fails rather than start another, so that a service that never
+	// answers holds one goroutine, not one per attempt.
+	sending chan struct{}
 }
 
 // NewShoutrrrPoster returns the poster for one checked NOTIFY_URLS entry.
@@ -42,7 +51,7 @@ func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoste
 	if timeout <= 0 {
 		timeout = DefaultWebhookTimeout
 	}
-	p := &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout}
+	p := &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout, sending: make(chan struct{}, 1)}
 	if parsed, err := url.Parse(u.URL); err == nil {
 		q := parsed.Query()
 		p.titled = titledServices[u.Service] && !q.Has("title") && !q.Has("subject")
@@ -58,10 +67,10 @@ func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoste
 var titledServices = map[string]bool{"smtp": true, "ntfy": true, "gotify": true, "pushover": true, "pushbullet": true, "bark": true, "join": true}
 
 // messageTitle is a message's title where the service shows one.
-func messageTitle(m Message) string {
-	what := map[MessageKind]string{MessageDown: "is down", MessageRecovery: "is up again", MessageReminder: "is still down",
-		MessagePartial: "is unreachable from some nodes", MessagePartialOver: "is reachable from every node again",
-		MessageCertExpiry: "has a certificate about to expire"}[m.Kind]
+func messageTitle(m domain.Message) string {
+	what := map[domain.MessageKind]string{domain.MessageDown: "is down", domain.MessageRecovery: "is up again", domain.MessageReminder: "is still down",
+		domain.MessagePartial: "is unreachable from some nodes", domain.MessagePartialOver: "is reachable from every node again",
+		domain.MessageCertExpiry: "has a certificate about to expire"}[m.Kind]
 	return "Mesh: " + m.Subject.Name + " " + what
 }
 
@@ -71,20 +80,30 @@ func (p *ShoutrrrPoster) Where() string { return p.service }
 
 // Post sends the message's text. Shoutrrr's Send takes no context, so it
 // runs aside and the post stops waiting for it at the timeout or when ctx
-// ends; the send itself ends at its own client's timeout.
-func (p *ShoutrrrPoster) Post(ctx context.Context, m Message) (time.Duration, bool, error) {
+// ends; the send itself ends when the service answers (see sending).
+func (p *ShoutrrrPoster) Post(ctx context.Context, m domain.Message) (time.Duration, bool, error) {
 	sink, err := p.sink()
 	if err != nil {
 		return 0, true, p.redacted(fmt.Errorf("setting up %s: %w", p.service, err))
 	}
-	done := make(chan error, 1)
 	var params *types.Params
 	if p.titled {
 		params = &types.Params{"title": messageTitle(m)}
 	}
-	go func() { done <- sink.Send(m.Text, params) }()
 	t := time.NewTimer(p.timeout)
 	defer t.Stop()
+	select {
+	case p.sending <- struct{}{}:
+	case <-t.C:
+		return 0, true, fmt.Errorf("timed out after %s: the previous message's send still hangs", p.timeout)
+	case <-ctx.Done():
+		return 0, true, ctx.Err()
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-p.sending }()
+		done <- sink.Send(m.Text, params)
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -91,7 +91,7 @@ func TestAShoutrrrChannelDeliversInOrderToARealService(t *testing.T) {
 	c := shoutrrrChannel(t, "generic", "generic://"+srv.host()+"/in?template=json&disabletls=yes", zerolog.Nop())
 	texts := []string{"🔴 `dec` is unreachable", "🟠 `dec` is still unreachable (down for 15m 0s)", "🟢 `dec` is reachable again (down for 20m 0s)"}
 	for i, text := range texts {
-		c.Enqueue(Message{Kind: []MessageKind{MessageDown, MessageReminder, MessageRecovery}[i], Subject: domain.Peer("dec"), Text: text})
+		c.Enqueue(domain.Message{Kind: []domain.MessageKind{domain.MessageDown, domain.MessageReminder, domain.MessageRecovery}[i], Subject: domain.Peer("dec"), Text: text})
 	}
 	waitFor(t, "three posts", func() bool { return len(srv.all()) == 3 })
 	for i, p := range srv.all() {
@@ -114,7 +114,7 @@ func TestAFailingChannelDelaysNoOther(t *testing.T) {
 		shoutrrrChannel(t, "generic-3", "generic://"+fine.host()+"/c?disabletls=yes", zerolog.Nop()),
 	}
 	for i := range 5 {
-		channels.Enqueue(Message{Kind: MessageDown, Subject: domain.Peer("dec"), Text: strings.Repeat("x", i+1)})
+		channels.Enqueue(domain.Message{Kind: domain.MessageDown, Subject: domain.Peer("dec"), Text: strings.Repeat("x", i+1)})
 	}
 	waitFor(t, "every message through the working channel", func() bool { return len(fine.all()) == 5 })
 	// The service has the fifth message a moment before the channel hears
@@ -138,9 +138,9 @@ func TestAShoutrrrChannelNeverLogsItsToken(t *testing.T) {
 	srv := newReceived(t, 403, nil)
 	var logs syncWriter
 	c := shoutrrrChannel(t, "gotify", "gotify://"+srv.host()+"/AbCdEf012345678?disabletls=yes", zerolog.New(&logs).Level(zerolog.DebugLevel))
-	c.Enqueue(Message{Kind: MessageDown, Subject: domain.Peer("dec"), Text: "down"})
+	c.Enqueue(domain.Message{Kind: domain.MessageDown, Subject: domain.Peer("dec"), Text: "down"})
 	waitFor(t, "two attempts", func() bool { return len(srv.all()) >= 2 })
-	waitFor(t, "the failure logged", func() bool { return strings.Contains(logs.String(), "webhook failed; will retry") })
+	waitFor(t, "the failure logged", func() bool { return strings.Contains(logs.String(), "delivery failed; will retry") })
 	out := logs.String()
 	if strings.Contains(out, "AbCdEf012345678") {
 		t.Fatalf("the token was logged:\n%s", out)

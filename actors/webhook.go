@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
 )
 
 // WebhookPoster posts to the Discord or Slack incoming webhook of
@@ -43,7 +45,7 @@ func (w *WebhookPoster) Where() string { return w.host }
 
 // Post makes one attempt: a JSON body of the message, as Discord's
 // "content" or Slack's "text", under the node's name.
-func (w *WebhookPoster) Post(ctx context.Context, m Message) (retryAfter time.Duration, retry bool, err error) {
+func (w *WebhookPoster) Post(ctx context.Context, m domain.Message) (retryAfter time.Duration, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	payload := map[string]string{"username": w.cfg.Username}

@@ -74,8 +74,8 @@ func scriptedWebhook(t *testing.T, answers ...func() *http.Response) (*Channel, 
 	return w, h
 }
 
-func msg(kind MessageKind, text string) Message {
-	return Message{Kind: kind, Subject: domain.Peer("dec"), Text: text}
+func msg(kind domain.MessageKind, text string) domain.Message {
+	return domain.Message{Kind: kind, Subject: domain.Peer("dec"), Text: text}
 }
 
 func assertTimes(t *testing.T, got []time.Duration, want ...time.Duration) {
@@ -95,7 +95,7 @@ const s = time.Second
 func TestWebhookRetriesWithExponentialBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(500, nil, ""), answer(502, nil, ""), answer(503, nil, ""), answer(204, nil, ""))
-		w.Enqueue(msg(MessageDown, "down"))
+		w.Enqueue(msg(domain.MessageDown, "down"))
 		time.Sleep(time.Minute)
 		assertTimes(t, h.times(), 0, 1*s, 3*s, 7*s)
 	})
@@ -105,7 +105,7 @@ func TestWebhookIsPacedAtOneMessageASecondInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(204, nil, ""))
 		for i := range 4 {
-			w.Enqueue(msg(MessageDown, fmt.Sprint(i)))
+			w.Enqueue(msg(domain.MessageDown, fmt.Sprint(i)))
 		}
 		time.Sleep(time.Minute)
 		assertTimes(t, h.times(), 0, 1*s, 2*s, 3*s)
@@ -131,7 +131,7 @@ func TestWebhookHonours429(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w, h := scriptedWebhook(t, tc.answer, answer(204, nil, ""))
-				w.Enqueue(msg(MessageDown, "down"))
+				w.Enqueue(msg(domain.MessageDown, "down"))
 				time.Sleep(time.Minute)
 				assertTimes(t, h.times(), 0, tc.wait)
 			})
@@ -142,8 +142,8 @@ func TestWebhookHonours429(t *testing.T) {
 func TestWebhookDropsAMessageTheServiceRefuses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(404, nil, `{"message":"Unknown Webhook"}`), answer(204, nil, ""))
-		w.Enqueue(msg(MessageDown, "first"))
-		w.Enqueue(msg(MessageDown, "second"))
+		w.Enqueue(msg(domain.MessageDown, "first"))
+		w.Enqueue(msg(domain.MessageDown, "second"))
 		time.Sleep(time.Minute)
 		assertTimes(t, h.times(), 0, 1*s) // no retry of the first; the second goes on
 		if h.posts[1].body["content"] != "second" {
@@ -155,8 +155,8 @@ func TestWebhookDropsAMessageTheServiceRefuses(t *testing.T) {
 func TestWebhookGivesUpAfterTenMinutes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(500, nil, ""))
-		w.Enqueue(msg(MessageDown, "doomed"))
-		w.Enqueue(msg(MessageRecovery, "next"))
+		w.Enqueue(msg(domain.MessageDown, "doomed"))
+		w.Enqueue(msg(domain.MessageRecovery, "next"))
 		time.Sleep(time.Hour)
 		// Waits of 1, 2, 4, ... 32s, then capped at 60s: posts at 0, 1, 3, 7,
 		// 15, 31, 63, 123, ... 543s. The next would be at 603s, past ten
@@ -175,13 +175,13 @@ func TestWebhookGivesUpAfterTenMinutes(t *testing.T) {
 
 func TestWebhookQueueOverflowDropsRemindersFirst(t *testing.T) {
 	w := webhookChannel(WebhookConfig{URL: "https://chat.example/x"}, ChannelConfig{QueueSize: 3, Log: zerolog.Nop()}) // not serving: the queue only fills
-	w.Enqueue(msg(MessageDown, "d1"))
-	w.Enqueue(msg(MessageReminder, "r1"))
-	w.Enqueue(msg(MessageReminder, "r2"))
-	w.Enqueue(msg(MessageRecovery, "u1")) // evicts r1, the oldest reminder
-	w.Enqueue(msg(MessageReminder, "r3")) // full, and a reminder: dropped
-	w.Enqueue(msg(MessageDown, "d2"))     // evicts r2
-	w.Enqueue(msg(MessageDown, "d3"))     // full of downs and recoveries: dropped
+	w.Enqueue(msg(domain.MessageDown, "d1"))
+	w.Enqueue(msg(domain.MessageReminder, "r1"))
+	w.Enqueue(msg(domain.MessageReminder, "r2"))
+	w.Enqueue(msg(domain.MessageRecovery, "u1")) // evicts r1, the oldest reminder
+	w.Enqueue(msg(domain.MessageReminder, "r3")) // full, and a reminder: dropped
+	w.Enqueue(msg(domain.MessageDown, "d2"))     // evicts r2
+	w.Enqueue(msg(domain.MessageDown, "d3"))     // full of downs and recoveries: dropped
 	var got []string
 	for _, m := range w.queue.TakeAll() {
 		got = append(got, m.Text)
@@ -241,7 +241,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		h := newRecordingHook(t, nil)
 		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Format: "discord", Username: "nov.mesh.dupunkto.org"}, ChannelConfig{MinGap: 10 * time.Millisecond, Log: zerolog.Nop()})
 		for i := range 5 {
-			w.Enqueue(msg(MessageDown, fmt.Sprintf("m%d", i)))
+			w.Enqueue(msg(domain.MessageDown, fmt.Sprintf("m%d", i)))
 		}
 		deliverAll(t, w, h, 5)
 		for i, b := range h.received() {
@@ -253,7 +253,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 	t.Run("slack gets text", func(t *testing.T) {
 		h := newRecordingHook(t, nil)
 		w := webhookChannel(WebhookConfig{URL: h.URL + "/services/T/B/x", Format: "slack", Username: "nov"}, ChannelConfig{Log: zerolog.Nop()})
-		w.Enqueue(msg(MessageDown, "🔴 `dec` is unreachable"))
+		w.Enqueue(msg(domain.MessageDown, "🔴 `dec` is unreachable"))
 		deliverAll(t, w, h, 1)
 		if b := h.received()[0]; b["text"] != "🔴 `dec` is unreachable" || b["content"] != "" {
 			t.Fatalf("slack post %v", b)
@@ -275,15 +275,15 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		})
 		var logs syncWriter
 		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov", Timeout: 200 * time.Millisecond}, ChannelConfig{BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
-		w.Enqueue(msg(MessageDown, "once"))
+		w.Enqueue(msg(domain.MessageDown, "once"))
 		deliverAll(t, w, h, 3)
 		// The hook has the third post before the channel has its answer
 		// and logs the delivery.
-		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"webhook delivered"`) && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"message delivered"`) && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		out := logs.String()
-		if !strings.Contains(out, "500 Internal Server Error") || !strings.Contains(out, "timed out after 200ms") || !strings.Contains(out, `"webhook delivered"`) {
+		if !strings.Contains(out, "500 Internal Server Error") || !strings.Contains(out, "timed out after 200ms") || !strings.Contains(out, `"message delivered"`) {
 			t.Fatalf("logs do not tell the story:\n%s", out)
 		}
 		if strings.Contains(out, "t0ken") || strings.Contains(out, "/api/webhooks") {
@@ -304,7 +304,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		})
 		w := webhookChannel(WebhookConfig{URL: h.URL, Username: "nov"}, ChannelConfig{BackoffBase: time.Millisecond, Log: zerolog.Nop()})
 		start := time.Now()
-		w.Enqueue(msg(MessageDown, "limited"))
+		w.Enqueue(msg(domain.MessageDown, "limited"))
 		deliverAll(t, w, h, 2)
 		if waited := time.Since(start); waited < time.Second {
 			t.Fatalf("retried after %v, before the 1s Retry-After", waited)
@@ -319,8 +319,8 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 func TestA429LongerThanTheRetryWindowPausesTheQueueAndKeepsTheMessage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(429, http.Header{"Retry-After": {"1800"}}, ""), answer(204, nil, ""))
-		w.Enqueue(msg(MessageDown, "down"))
-		w.Enqueue(msg(MessageReminder, "reminder"))
+		w.Enqueue(msg(domain.MessageDown, "down"))
+		w.Enqueue(msg(domain.MessageReminder, "reminder"))
 		time.Sleep(time.Hour)
 		assertTimes(t, h.times(), 0, 1800*s, 1801*s)
 		h.mu.Lock()
@@ -335,7 +335,7 @@ func TestA429LongerThanTheRetryWindowPausesTheQueueAndKeepsTheMessage(t *testing
 func TestARetryAfterOfADayPausesForAnHour(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w, h := scriptedWebhook(t, answer(429, http.Header{"Retry-After": {"86400"}}, ""), answer(204, nil, ""))
-		w.Enqueue(msg(MessageDown, "down"))
+		w.Enqueue(msg(domain.MessageDown, "down"))
 		time.Sleep(2 * time.Hour)
 		assertTimes(t, h.times(), 0, MaxRetryAfter)
 	})
@@ -351,8 +351,8 @@ func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
 		w := webhookChannel(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h}}, ChannelConfig{Persisted: true, Log: zerolog.New(&logs)})
 		done := make(chan struct{})
 		go func() { w.Serve(ctx); close(done) }()
-		w.Enqueue(msg(MessageDown, "down"))
-		w.Enqueue(msg(MessageReminder, "reminder"))
+		w.Enqueue(msg(domain.MessageDown, "down"))
+		w.Enqueue(msg(domain.MessageReminder, "reminder"))
 		time.Sleep(3 * time.Second) // the down message is being retried
 		cancel()
 		<-done
@@ -367,7 +367,7 @@ func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
 		h2 := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(204, nil, "")}}
 		next := webhookChannel(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h2}}, ChannelConfig{Pending: pending, Log: zerolog.Nop()})
 		go next.Serve(t.Context())
-		next.Enqueue(msg(MessageRecovery, "recovery"))
+		next.Enqueue(msg(domain.MessageRecovery, "recovery"))
 		time.Sleep(time.Minute)
 		h2.mu.Lock()
 		defer h2.mu.Unlock()

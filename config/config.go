@@ -1,6 +1,10 @@
 // Package config loads a node's settings from the environment and the
 // command line and validates them, so that a bad value stops the node before
-// anything starts. It does no I/O beyond reading what it is given.
+// anything starts. It does no I/O beyond reading what it is given and
+// looking at STATE_FILE's path. It also derives, once, every value the
+// node computes from its settings (the durations of a round and of the
+// cluster's rule, the URLs the logs and checks may use), so that each has
+// one name and one place.
 package config
 
 import (
@@ -15,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/rs/zerolog"
 )
 
@@ -45,6 +50,90 @@ type Config struct {
 	LogLevel          zerolog.Level
 	LogFormat         string
 	DebugAddr         string // loopback host:port for pprof; "" is off
+
+	// Derived from the settings above by Load (see derive).
+
+	// Round is the longest a round takes: every peer probed once, after
+	// which the relay leaves. A probe starts every POLL_INTERVAL; one that
+	// runs into PROBE_TIMEOUT makes its prober skip to the next slot after
+	// it, so a round ends within POLL_INTERVAL + PROBE_TIMEOUT.
+	Round time.Duration
+	// Fresh is how long a relayed view counts in the cluster's verdicts,
+	// and an announcement in the election: three rounds, so that one or
+	// two lost relays do not make a node's view vanish, and a node gone
+	// for longer stops counting. It is also how long a node listens after
+	// it starts or comes back from an isolation before it acts.
+	Fresh time.Duration
+	// Slot is how long each candidate waits per node before it in the
+	// election of the node that announces an episode: two rounds. A new
+	// announcement leaves at once, but a relay still being posted may hold
+	// it up to PROBE_TIMEOUT, and the verdicts of two nodes turn down up
+	// to a round apart: a slot of one round would race it.
+	Slot time.Duration
+}
+
+// derive computes the values the node derives from its settings.
+func (c *Config) derive() {
+	c.Round = c.PollInterval + c.ProbeTimeout
+	c.Fresh = 3 * c.Round
+	c.Slot = 2 * c.Round
+}
+
+// ClusterRule is how the node reaches the cluster's verdicts.
+func (c Config) ClusterRule() domain.ClusterRule {
+	return domain.ClusterRule{Fresh: c.Fresh, Quorum: c.AlertQuorum}
+}
+
+// Subjects are what the node watches, each with its kind: the peers, then
+// the targets.
+func (c Config) Subjects() []domain.Subject {
+	out := make([]domain.Subject, 0, len(c.Peers)+len(c.Targets))
+	for _, p := range c.Peers {
+		out = append(out, p.Subject())
+	}
+	for _, t := range c.Targets {
+		out = append(out, t.Subject())
+	}
+	return out
+}
+
+// Notifying reports whether the node tells anyone of anything: a chat
+// channel or an Alertmanager is set.
+func (c Config) Notifying() bool {
+	return c.WebhookURL != "" || len(c.NotifyURLs) > 0 || len(c.AlertmanagerURLs) > 0
+}
+
+// OutsideURLs are what the isolation guard asks to tell a node cut off
+// from everything from one whose peers are gone: CONNECTIVITY_URL, and the
+// chat service's origin (never the webhook's path, which holds its token).
+func (c Config) OutsideURLs() []string {
+	var urls []string
+	if c.ConnectivityURL != "" {
+		urls = append(urls, c.ConnectivityURL)
+	}
+	if u, err := url.Parse(c.WebhookURL); err == nil && c.WebhookURL != "" {
+		urls = append(urls, u.Scheme+"://"+u.Host+"/")
+	}
+	return urls
+}
+
+// GeneratorURL is where an alert in Alertmanager links to: the page, when
+// AGGREGATOR_URL is a whole URL; "" when it is a path on the node.
+func (c Config) GeneratorURL() string {
+	if u, err := url.Parse(c.AggregatorURL); err == nil && u.IsAbs() {
+		return c.AggregatorURL
+	}
+	return ""
+}
+
+// WebhookHost is what the logs may say of WEBHOOK_URL: its host, never the
+// path, which holds the token.
+func (c Config) WebhookHost() string {
+	u, err := url.Parse(c.WebhookURL)
+	if err != nil || c.WebhookURL == "" {
+		return ""
+	}
+	return u.Host
 }
 
 // ErrHelp is returned by Load when --help was asked for; the usage has been
@@ -106,10 +195,7 @@ var settings = []setting{
 		c.ConnectivityURL = v
 		return nil
 	}},
-	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
-		c.StateFile = v
-		return nil
-	}},
+	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", setStateFile},
 	{"LOG_LEVEL", "log-level", "info", "trace, debug, info, warn or error", setLogLevel},
 	{"LOG_FORMAT", "log-format", "json", "json, or console for people at a terminal", setLogFormat},
 	{"DEBUG_ADDR", "debug-addr", "", "loopback host:port serving Go's pprof profiles at /debug/pprof/; unset turns it off", setDebugAddr},
@@ -220,6 +306,7 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 	if c.ListenAddr, err = listenAddr(lookup); err != nil {
 		return Config{}, err
 	}
+	c.derive()
 	return c, nil
 }
 

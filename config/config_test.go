@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -45,6 +46,9 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookFormat:     "discord",
 		Cluster:           "mesh",
 		CertWarn:          14 * 24 * time.Hour,
+		Round:             10 * time.Second,
+		Fresh:             30 * time.Second,
+		Slot:              20 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -408,6 +412,31 @@ func TestTheREADMEsNotifyURLsAreValid(t *testing.T) {
 		var c Config
 		if err := setNotifyURLs(&c, u[1]); err != nil {
 			t.Errorf("README's %s: %v", u[1], err)
+		}
+	}
+}
+
+// STATE_FILE must name a file in a directory that exists, or nothing yet:
+// a typo stops the node at start, with one line naming the setting.
+func TestStateFileMustBeAFileInAnExistingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(file, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		filepath.Join(dir, "new.json"):           "",
+		file:                                     "",
+		filepath.Join(dir, "missing", "s.json"):  "does not exist",
+		dir:                                      "is a directory",
+		filepath.Join(file, "under-a-file.json"): "is not a directory",
+	} {
+		c, err := load(t, map[string]string{"PEERS": "a", "STATE_FILE": path})
+		switch {
+		case want == "" && (err != nil || c.StateFile != path):
+			t.Errorf("%s: %v, state file %q", path, err, c.StateFile)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "invalid STATE_FILE=")):
+			t.Errorf("%s: %v, want an error about STATE_FILE that says %q", path, err, want)
 		}
 	}
 }

@@ -22,19 +22,6 @@ type Peer struct {
 // peer.
 func (p Peer) Subject() domain.Subject { return domain.Peer(p.Name) }
 
-// Subjects are what a node watches, each with its kind: the peers (PEERS),
-// then the targets (TARGETS).
-func Subjects(peers []Peer, targets []Target) []domain.Subject {
-	out := make([]domain.Subject, 0, len(peers)+len(targets))
-	for _, p := range peers {
-		out = append(out, p.Subject())
-	}
-	for _, t := range targets {
-		out = append(out, t.Subject())
-	}
-	return out
-}
-
 // MaxNameLength bounds a peer name, as DNS bounds a host name.
 const MaxNameLength = 253
 

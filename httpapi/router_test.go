@@ -25,7 +25,7 @@ import (
 // ownerWith returns a real state owner for peers, running until the test ends.
 func ownerWith(t *testing.T, peers ...string) *actors.Owner {
 	t.Helper()
-	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Subjects: config.Subjects(configPeers(peers...), nil), Threshold: 1,
+	o := actors.NewOwner(actors.OwnerConfig{Node: "nov.mesh.dupunkto.org", Subjects: config.Config{Peers: configPeers(peers...)}.Subjects(), Threshold: 1,
 		Boot: time.Date(2026, 6, 6, 12, 42, 0, 0, time.UTC), Log: zerolog.Nop()})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

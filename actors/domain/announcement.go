@@ -31,3 +31,20 @@ type Announcement struct {
 	// Reminders is how many still-down reminders the announcer has sent.
 	Reminders int
 }
+
+// AnnouncementRecord is an announcement a node knows of: one it made (By is
+// the node itself), or one it heard of in another node's relays.
+type AnnouncementRecord struct {
+	Subject Subject
+	By      string
+	Announcement
+}
+
+// AlertRecord is what a node's alerts must not forget across a restart,
+// so that it neither repeats a message nor drops an outage: the
+// announcements it knows of, and the certificates told of (their
+// fingerprints, by target name).
+type AlertRecord struct {
+	Announcements []AnnouncementRecord
+	CertsTold     map[string]string
+}

@@ -56,7 +56,8 @@ type RelayCopy struct {
 	newest     time.Time
 	peers      map[string]PeerView
 	targets    map[string]PeerView     // the relaying node's view of the targets; nil: none
-	announced  map[string]Announcement // by peer; nil from a node that announces nothing
+	announced  map[string]Announcement // by subject name; nil from a node that announces nothing
+	told       map[string]string       // certificates told of: fingerprints by target name
 	isolated   bool                    // the relaying node said it was isolated
 }
 
@@ -134,11 +135,32 @@ func (r *RelayCopy) Supersedes(newest, now time.Time) bool {
 }
 
 // Announcing returns a copy of r that carries the relaying node's
-// announcements, by peer. It takes the map over.
+// announcements, by subject name. It takes the map over.
 func (r *RelayCopy) Announcing(announced map[string]Announcement) *RelayCopy {
 	c := *r
 	c.announced = announced
 	return &c
+}
+
+// Telling returns a copy of r that carries the certificates the relaying
+// node knows were told of: their fingerprints, by target name. It takes the
+// map over.
+func (r *RelayCopy) Telling(told map[string]string) *RelayCopy {
+	c := *r
+	c.told = told
+	return &c
+}
+
+// CertsTold yields the certificates the relaying node knows were told of,
+// by target name in order, with their fingerprints.
+func (r *RelayCopy) CertsTold() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, target := range slices.Sorted(maps.Keys(r.told)) {
+			if !yield(target, r.told[target]) {
+				return
+			}
+		}
+	}
 }
 
 // Isolating returns a copy of r from a node that says whether it is
@@ -153,13 +175,8 @@ func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
 // view is no observation of its peers.
 func (r *RelayCopy) Isolated() bool { return r.isolated }
 
-// Announced returns the relaying node's announcement about peer.
-func (r *RelayCopy) Announced(peer string) (Announcement, bool) {
-	a, ok := r.announced[peer]
-	return a, ok
-}
-
-// Announcements yields the relaying node's announcements in peer order.
+// Announcements yields the relaying node's announcements in subject name
+// order.
 func (r *RelayCopy) Announcements() iter.Seq2[string, Announcement] {
 	return func(yield func(string, Announcement) bool) {
 		for _, peer := range slices.Sorted(maps.Keys(r.announced)) {

@@ -54,28 +54,37 @@ func Accepts(header, word string) bool {
 	return false
 }
 
+// Said is what a node's relays carry beside its views: its announcements,
+// by subject name, and the certificates it knows were told of, their
+// fingerprints by target name.
+type Said struct {
+	Announced map[string]domain.Announcement
+	Told      map[string]string
+}
+
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
-// "relay". Its view of its targets, if it has any, follows as "targets",
-// and its announcements, if any, as "announced": {peer or target: {"kind",
-// "since", "reminders"}}, fields the seed's nodes ignore.
-func EncodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement) []byte {
-	return encodeRelay(s, announced, nil)
+// "relay". Its view of its targets, if it has any, follows as "targets";
+// its announcements, if any, as "announced": {peer or target: {"kind",
+// "since", "reminders"}}; and the certificates told of, if any, as
+// "certs_told": {target: fingerprint}: fields the seed's nodes ignore.
+func EncodeRelay(s *domain.Snapshot, said Said) []byte {
+	return encodeRelay(s, said, nil)
 }
 
 // EncodeRelayDelta returns a delta relay: EncodeRelay's body with only the
 // views of the peers and targets in changed, and "delta": true. The receiver lays them
 // over the views it holds from this node.
-func EncodeRelayDelta(s *domain.Snapshot, announced map[string]domain.Announcement, changed map[string]bool) []byte {
+func EncodeRelayDelta(s *domain.Snapshot, said Said, changed map[string]bool) []byte {
 	if changed == nil {
 		changed = map[string]bool{}
 	}
-	return encodeRelay(s, announced, changed)
+	return encodeRelay(s, said, changed)
 }
 
 // encodeRelay writes a whole relay, or with changed non-nil a delta of
 // those peers' views.
-func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, changed map[string]bool) []byte {
+func encodeRelay(s *domain.Snapshot, said Said, changed map[string]bool) []byte {
 	b := make([]byte, 0, 32+len(s.Node())+s.Len()*160) // a view is about 150 bytes
 	b = append(b, `{"node":`...)
 	b = appendString(b, s.Node())
@@ -87,13 +96,17 @@ func encodeRelay(s *domain.Snapshot, announced map[string]domain.Announcement, c
 	if changed != nil {
 		b = append(b, `,"delta":true`...)
 	}
-	if len(announced) > 0 {
-		docs := make(map[string]announcementDoc, len(announced))
-		for peer, a := range announced {
-			docs[peer] = announcementDoc{Kind: a.Kind, Since: stamp{a.Since}, Reminders: a.Reminders}
+	if len(said.Announced) > 0 {
+		docs := make(map[string]announcementDoc, len(said.Announced))
+		for name, a := range said.Announced {
+			docs[name] = announcementDoc{Kind: a.Kind, Since: stamp{a.Since}, Reminders: a.Reminders}
 		}
 		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
 		b = append(append(b, `,"announced":`...), enc...)
+	}
+	if len(said.Told) > 0 {
+		enc, _ := json.Marshal(said.Told) // strings: it cannot fail
+		b = append(append(b, `,"certs_told":`...), enc...)
 	}
 	if s.Isolated() {
 		b = append(b, `,"isolated":true`...) // its view is no observation: see domain.ComputeVerdicts
@@ -131,6 +144,7 @@ type relayBody struct {
 	Peers     map[string]json.RawMessage `json:"peers"`
 	Targets   map[string]json.RawMessage `json:"targets"`
 	Announced map[string]json.RawMessage `json:"announced"`
+	CertsTold map[string]json.RawMessage `json:"certs_told"`
 	Isolated  json.RawMessage            `json:"isolated"`
 	Delta     json.RawMessage            `json:"delta"`
 }
@@ -153,9 +167,12 @@ type Relay struct {
 	// Targets are the sender's views of its targets; nil when it sent
 	// none (a node without TARGETS, or the seed's).
 	Targets map[string]domain.PeerView
-	// Announced are the sender's announcements by peer; nil when it sent
-	// none (the seed's nodes never do).
+	// Announced are the sender's announcements by subject name; nil when
+	// it sent none (the seed's nodes never do).
 	Announced map[string]domain.Announcement
+	// Told are the certificates the sender knows were told of, their
+	// fingerprints by target name; nil when it sent none.
+	Told map[string]string
 	// Isolated: the sender says it has lost its own network.
 	Isolated bool
 	// Delta: Peers are only the views that changed since the sender's
@@ -220,6 +237,10 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if err != nil {
 		return r, err
 	}
+	told, err := decodeCertsTold(b.CertsTold)
+	if err != nil {
+		return r, err
+	}
 	var isolated, delta bool
 	if len(b.Isolated) > 0 && json.Unmarshal(b.Isolated, &isolated) != nil {
 		return r, errors.New("isolated: must be true or false")
@@ -227,7 +248,33 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if len(b.Delta) > 0 && json.Unmarshal(b.Delta, &delta) != nil {
 		return r, errors.New("delta: must be true or false")
 	}
-	return Relay{Node: strings.ToLower(node), Peers: peers, Targets: targets, Announced: announced, Isolated: isolated, Delta: delta}, nil
+	return Relay{Node: strings.ToLower(node), Peers: peers, Targets: targets, Announced: announced, Told: told, Isolated: isolated, Delta: delta}, nil
+}
+
+// maxFingerprint bounds a told certificate's fingerprint: a SHA-256 in hex.
+const maxFingerprint = 64
+
+// decodeCertsTold checks and converts a relay's "certs_told" object.
+func decodeCertsTold(raw map[string]json.RawMessage) (map[string]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if len(raw) > MaxRelayTargets {
+		return nil, fmt.Errorf("certs_told: more than %d certificates", MaxRelayTargets)
+	}
+	out := make(map[string]string, len(raw))
+	for name, r := range raw {
+		field := fmt.Sprintf("certs_told[%s]", quoteShort(name))
+		if err := config.ValidateTargetName(name); err != nil {
+			return nil, fmt.Errorf("%s: name: %v", field, err)
+		}
+		var fp string
+		if err := json.Unmarshal(r, &fp); err != nil || fp == "" || len(fp) > maxFingerprint {
+			return nil, fmt.Errorf("%s: must be a certificate's fingerprint, up to %d characters", field, maxFingerprint)
+		}
+		out[name] = fp
+	}
+	return out, nil
 }
 
 // decodeAnnouncements checks and converts a relay's "announced" object.

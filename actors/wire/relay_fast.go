@@ -19,6 +19,7 @@ type fastRelay struct {
 	Peers     map[string]*fastView       `json:"peers"`
 	Targets   map[string]*fastView       `json:"targets"`
 	Announced map[string]json.RawMessage `json:"announced"`
+	CertsTold map[string]json.RawMessage `json:"certs_told"`
 	Isolated  *bool                      `json:"isolated"`
 	Delta     *bool                      `json:"delta"`
 }
@@ -60,7 +61,11 @@ func decodeRelayFast(body []byte) (Relay, bool) {
 	if err != nil {
 		return Relay{}, false
 	}
-	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Targets: targets, Announced: announced}
+	told, err := decodeCertsTold(b.CertsTold)
+	if err != nil {
+		return Relay{}, false
+	}
+	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Targets: targets, Announced: announced, Told: told}
 	if b.Isolated != nil {
 		r.Isolated = *b.Isolated
 	}

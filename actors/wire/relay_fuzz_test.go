@@ -25,6 +25,8 @@ func FuzzRelayDecode(f *testing.F) {
 		`{"node":"a","peers":{},"announced":{"b":{"kind":"up","since":"2026-06-06T12:42:00Z","reminders":-1}}}`,
 		`{"node":"a","peers":{},"targets":{"https://s.example/X":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":4},"tcp://db:5432":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}},"announced":{"https://s.example/X":{"kind":"down","since":"2026-06-06T12:42:00Z","reminders":0}}}`,
 		`{"node":"a","peers":{},"targets":{"HTTPS://s.example/":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}}}`,
+		`{"node":"a","peers":{},"certs_told":{"https://s.example/X":"9f86d081"}}`,
+		`{"node":"a","peers":{},"certs_told":{"s.example":"9f86d081","https://s.example/":null}}`,
 		"\x00\xff{",
 		``,
 	} {
@@ -42,7 +44,7 @@ func FuzzRelayDecode(f *testing.F) {
 		r, err := DecodeRelay(body)
 		node, peers := r.Node, r.Peers
 		if err != nil {
-			if node != "" || peers != nil || r.Targets != nil || r.Announced != nil {
+			if node != "" || peers != nil || r.Targets != nil || r.Announced != nil || r.Told != nil {
 				t.Fatalf("a refused relay returned data: %+v", r)
 			}
 			if len(err.Error()) > 300 {
@@ -75,6 +77,14 @@ func FuzzRelayDecode(f *testing.F) {
 		for name, a := range r.Announced {
 			if validateSubjectName(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
 				t.Fatalf("accepted announcement %q: %+v", name, a)
+			}
+		}
+		if len(r.Told) > MaxRelayTargets {
+			t.Fatalf("accepted %d certificates told of", len(r.Told))
+		}
+		for name, fp := range r.Told {
+			if config.ValidateTargetName(name) != nil || fp == "" || len(fp) > maxFingerprint {
+				t.Fatalf("accepted certificate told of %q: %q", name, fp)
 			}
 		}
 	})

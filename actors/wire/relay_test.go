@@ -56,7 +56,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
-	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), sent)
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), Said{Announced: sent})
 	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":2}`) {
 		t.Fatalf("relay body %s", body)
 	}
@@ -73,7 +73,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 	}
 	// A node that announces nothing sends the seed's body, and an original
 	// node's body announces nothing.
-	if body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), nil); strings.Contains(string(body), "announced") {
+	if body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), Said{}); strings.Contains(string(body), "announced") {
 		t.Fatalf("relay body %s", body)
 	}
 }
@@ -94,6 +94,30 @@ func TestABadAnnouncementRefusesTheRelayAndSaysWhy(t *testing.T) {
 	}
 }
 
+// The certificates a node knows were told of travel in its relay as
+// "certs_told", whole and in deltas; a malformed one is refused, naming it.
+func TestCertsToldTravelInTheRelay(t *testing.T) {
+	const shop = "https://shop.example/Health"
+	told := map[string]string{shop: "9f86d081884c7d65"}
+	snap := domain.NewSnapshot("a.example", nil, nil)
+	for _, body := range [][]byte{EncodeRelay(snap, Said{Told: told}), EncodeRelayDelta(snap, Said{Told: told}, nil)} {
+		r, err := DecodeRelay(body)
+		if err != nil || !maps.Equal(r.Told, told) {
+			t.Fatalf("decoded %v (%v) from %s", r.Told, err, body)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"node":"a","peers":{},"certs_told":{"shop.example":"ab"}}`:                                       `certs_told["shop.example"]: name`,
+		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":7}}`:                                 `certs_told["https://shop.example/"]: must be`,
+		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":""}}`:                                `certs_told["https://shop.example/"]: must be`,
+		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":"` + strings.Repeat("a", 65) + `"}}`: `must be`,
+	} {
+		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error about %s", body, err, want)
+		}
+	}
+}
+
 // A node's view of its targets travels in its relay as "targets", whole and
 // in deltas, names as they are (a path keeps its case), and an announcement
 // about a target with it; /state shows them as "targets" too.
@@ -106,7 +130,7 @@ func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 		domain.NewEntry(domain.Target(db), domain.PeerView{Status: domain.StatusUp, Since: since, LastSeen: since}, domain.History{}),
 	}, nil)
 	announced := map[string]domain.Announcement{shop: {Kind: domain.AnnouncedDown, Since: since}}
-	r, err := DecodeRelay(EncodeRelay(snap, announced))
+	r, err := DecodeRelay(EncodeRelay(snap, Said{Announced: announced}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +138,7 @@ func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 	if !maps.Equal(r.Targets, want) || len(r.Peers) != 1 || r.Announced[shop].Kind != domain.AnnouncedDown {
 		t.Fatalf("decoded targets %v, peers %v, announced %v", r.Targets, r.Peers, r.Announced)
 	}
-	d, err := DecodeRelay(EncodeRelayDelta(snap, nil, map[string]bool{db: true}))
+	d, err := DecodeRelay(EncodeRelayDelta(snap, Said{}, map[string]bool{db: true}))
 	if err != nil || !d.Delta || len(d.Targets) != 1 || len(d.Peers) != 0 {
 		t.Fatalf("a delta of one target: %+v, %v", d, err)
 	}
@@ -126,7 +150,7 @@ func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 		t.Fatalf("/state's view of %s: %+v", shop, v)
 	}
 	plain := domain.NewSnapshot("a.example", nil, nil)
-	if body := string(new(StateEncoder).Encode(plain)) + string(EncodeRelay(plain, nil)); strings.Contains(body, "targets") {
+	if body := string(new(StateEncoder).Encode(plain)) + string(EncodeRelay(plain, Said{})); strings.Contains(body, "targets") {
 		t.Fatalf("a node without targets writes them: %s", body)
 	}
 }

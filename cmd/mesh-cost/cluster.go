@@ -234,7 +234,7 @@ func plainRelaySize(url string) int {
 	if err != nil {
 		return 0
 	}
-	return len(wire.EncodeRelay(s, nil))
+	return len(wire.EncodeRelay(s, wire.Said{}))
 }
 
 // getStateAt reads a /state document at url.

@@ -7,17 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
+
 	// The container image is FROM scratch: no /etc/ssl. These roots are
 	// used only when the system has none, so that HTTPS webhooks work there.
 	_ "golang.org/x/crypto/x509roots/fallback"
@@ -65,10 +63,6 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	// Shoutrrr's services (NOTIFY_URLS) post with http.DefaultClient, which
-	// never times out: a chat service that hangs would hold a goroutine per
-	// attempt for good. Mesh's own requests use clients of their own.
-	http.DefaultClient.Timeout = 2 * actors.DefaultWebhookTimeout
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -93,12 +87,6 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mesh: %v\n", err)
 		return exitConfig
 	}
-	if cfg.StateFile != "" {
-		if err := actors.CheckStateFile(cfg.StateFile); err != nil {
-			fmt.Fprintf(stderr, "mesh: invalid STATE_FILE=%q: %v\n", cfg.StateFile, err)
-			return exitConfig
-		}
-	}
 	log := newLogger(stdout, cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -111,7 +99,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	}
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).Strs("targets", targets).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
-		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", webhookHost(cfg)).
+		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", cfg.WebhookHost()).
 		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Msg("mesh starting")
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
@@ -142,100 +130,58 @@ type node struct {
 //
 //	mesh (root)
 //	├── state-owner
+//	├── notifications (only with WEBHOOK_URL, NOTIFY_URLS or ALERTMANAGER_URL):
+//	│     notifier, channel(name) for each chat channel,
+//	│     alertmanager(host) for each Alertmanager
 //	├── probe-scheduler (each probe in a goroutine of its own)
 //	├── relay-sender (only when RELAY_SECRET is set)
-//	├── notifications (only with WEBHOOK_URL, NOTIFY_URLS or ALERTMANAGER_URL):
-//	│     notifier (of ALERTS's mode), cert-watch (with an https:// target),
-//	│     channel(name) for each chat channel, alertmanager(host) for each
-//	│     Alertmanager
 //	├── isolation-guard (only with two peers or more)
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
 //	└── debug-server (only when DEBUG_ADDR is set)
 func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
-	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // nil without one
-	subjects := config.Subjects(cfg.Peers, cfg.Targets)
-	metrics := actors.NewMetrics(subjects)
+	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // empty without one
+	metrics := actors.NewMetrics(cfg.Subjects())
 	metrics.SetNode(cfg.Node, cfg.Cluster, buildVersion())
 	metrics.AddRoutes(httpapi.Routes())
-	notifying := cfg.WebhookURL != "" || len(cfg.NotifyURLs) > 0 || len(cfg.AlertmanagerURLs) > 0
 	root := suture.New("mesh", supervisorSpec(log))
 
 	// What the owner tells others goes through these, made first so that the
 	// owner is built with them: a wake-up per complete round (relay sender),
-	// one per status change (state file), and the notifier's: an inbox of
-	// transitions in node mode, a wake-up per change of the verdicts or the
-	// relays in cluster mode (nil, which takes nothing, without notifications).
-	rounds, changes := actors.NewSignal(), actors.NewSignal()
-	var inbox *actors.Inbox
-	var clusterChanges *actors.Signal
-	if notifying {
-		clusterChanges = actors.NewSignal() // the verdicts, or the isolation, changed
-		if cfg.Alerts == config.AlertsNode {
-			inbox = actors.NewInbox(len(cfg.Peers), metrics, log)
-		}
-	}
-	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: subjects, Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: clusterRule(cfg), Boot: boot, Saved: saved,
-		Transitions: inbox, StatusChanged: changes, RoundDone: rounds, ClusterChanged: clusterChanges, Metrics: metrics, Log: log})
+	// one per status change (state file), one per change the alerts follow.
+	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
+	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects,
+		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 
-	// The notifier, the chat channels it hands its messages to, and the
-	// Alertmanagers that take its alerts; what they keep goes in the state
-	// file, and the cluster notifier's announcements in the relays too.
-	var notifier *actors.Notifier
-	var clusterNotifier *actors.ClusterNotifier
-	var certWatch *actors.CertWatch
-	var channels actors.Channels
-	if notifying {
-		notifications := suture.New("notifications", supervisorSpec(log))
-		channels = newChannels(cfg, saved, cut, metrics, log)
-		var alerts actors.AlertSource = actors.NodeAlerts{State: owner}
-		if cfg.Alerts == config.AlertsNode {
-			notifier = actors.NewNotifier(actors.NotifierConfig{Followups: cfg.FollowupIntervals, Inbox: inbox, Out: channels,
-				Outages: saved.Outages(subjects), Now: boot, State: owner, Changes: clusterChanges, Settle: clusterRule(cfg).Fresh,
-				Metrics: metrics, Log: log})
-			notifications.Add(notifier)
-		} else {
-			clusterNotifier = actors.NewClusterNotifier(clusterNotifierConfig(cfg, owner, clusterChanges, rounds, channels,
-				saved.Announcements(subjects), boot, metrics, log))
-			notifications.Add(clusterNotifier)
-			alerts = clusterNotifier
-		}
-		if slices.ContainsFunc(cfg.Targets, config.Target.HTTPS) {
-			certWatch = actors.NewCertWatch(actors.CertWatchConfig{Node: cfg.Node, Warn: cfg.CertWarn, Every: cfg.PollInterval,
-				Cluster: cfg.Alerts == config.AlertsCluster, Quiet: clusterRule(cfg).Fresh, State: owner, Out: channels,
-				Saved: saved.CertWarned(), Now: boot, Metrics: metrics, Log: log})
-			notifications.Add(certWatch)
-		}
-		for _, c := range channels {
-			notifications.Add(c)
-		}
-		for _, u := range cfg.AlertmanagerURLs {
-			notifications.Add(actors.NewAlertmanager(actors.AlertmanagerConfig{URL: u, Cluster: cfg.Cluster,
-				GeneratorURL: generatorURL(cfg), Source: alerts, Every: cfg.PollInterval, Timeout: cfg.ProbeTimeout, Cut: cut,
-				Metrics: metrics, Log: log}))
-		}
-		root.Add(notifications)
+	// The alert path, when the node tells anyone: what it announces goes in
+	// the relays, what it keeps in the state file. Left nil without it.
+	var announcer actors.Announcer
+	var record interface{ Record() domain.AlertRecord }
+	var pending interface {
+		Pending() map[string][]domain.Message
+	}
+	if cfg.Notifying() {
+		a := newAlerts(cfg, owner, alertsChanged, rounds, saved, boot, cut, metrics, log)
+		root.Add(a.Supervisor)
+		announcer, record, pending = a.engine, a.engine, a.channels
 	}
 
 	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Targets: cfg.Targets, Interval: cfg.PollInterval,
 		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Cut: cut, Owner: owner, Metrics: metrics, Log: log}))
-
 	if cfg.RelaySecret != "" {
 		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, Announcements: clusterNotifier, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log}))
+			Rounds: rounds, State: owner, Announcer: announcer, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log}))
 	}
-
 	if len(cfg.Peers) >= 2 { // with fewer than three nodes, no peer can tell this node it is the one cut off
-		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: clusterRule(cfg), State: owner, Owner: owner,
-			Outside: outsideURLs(cfg), Timeout: cfg.ProbeTimeout, Cut: cut, Metrics: metrics, Log: log}))
+		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: cfg.ClusterRule(), State: owner, Owner: owner,
+			Outside: cfg.OutsideURLs(), Timeout: cfg.ProbeTimeout, Cut: cut, Metrics: metrics, Log: log}))
 	}
-
 	if cfg.StateFile != "" {
-		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: changes,
-			Reminders: notifier, Messages: channels, Announcements: clusterNotifier, CertWarnings: certWatch, Log: log}))
+		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: statusChanged,
+			Alerts: record, Messages: pending, Log: log}))
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
@@ -246,89 +192,6 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
 	return &node{Supervisor: root, server: server}
-}
-
-// newChannels builds the chat channels: WEBHOOK_URL's, then one for each of
-// NOTIFY_URLS, each resuming what a previous run had not delivered to it.
-func newChannels(cfg config.Config, saved *actors.SavedState, cut actors.Cut, metrics *actors.Metrics, log zerolog.Logger) actors.Channels {
-	var channels actors.Channels
-	add := func(name string, p actors.Poster) {
-		channels = append(channels, actors.NewChannel(actors.ChannelConfig{Name: name, Poster: p,
-			Pending: saved.Messages(name), Persisted: cfg.StateFile != "", Metrics: metrics, Log: log}))
-	}
-	if cfg.WebhookURL != "" {
-		add(actors.WebhookChannel, actors.NewWebhookPoster(actors.WebhookConfig{URL: cfg.WebhookURL, Format: cfg.WebhookFormat, Username: cfg.Node, Cut: cut}))
-	}
-	services := make([]string, len(cfg.NotifyURLs))
-	for i, u := range cfg.NotifyURLs {
-		services[i] = u.Service
-	}
-	for i, name := range actors.ChannelNames(services) {
-		add(name, actors.NewShoutrrrPoster(cfg.NotifyURLs[i], actors.DefaultWebhookTimeout))
-	}
-	for name, n := range saved.Unclaimed(channels) {
-		log.Warn().Str("channel", name).Int("queued", n).Msg("undelivered messages of a channel no longer configured; dropped")
-	}
-	return channels
-}
-
-// generatorURL is where an alert in Alertmanager links to: the page, when
-// AGGREGATOR_URL is a whole URL.
-func generatorURL(cfg config.Config) string {
-	if u, err := url.Parse(cfg.AggregatorURL); err == nil && u.IsAbs() {
-		return cfg.AggregatorURL
-	}
-	return ""
-}
-
-// round is the longest a round takes: every peer probed once, after which
-// the relay leaves. A probe starts every POLL_INTERVAL; one that runs into
-// PROBE_TIMEOUT makes its prober skip to the next slot after it, so a round
-// ends within POLL_INTERVAL + PROBE_TIMEOUT.
-func round(cfg config.Config) time.Duration { return cfg.PollInterval + cfg.ProbeTimeout }
-
-// clusterRule is how a node reaches the cluster's verdicts: a relayed view
-// counts while it is at most three rounds old, so one or two lost relays do
-// not make a node's view vanish, and a node gone for longer stops counting.
-func clusterRule(cfg config.Config) domain.ClusterRule {
-	return domain.ClusterRule{Fresh: 3 * round(cfg), Quorum: cfg.AlertQuorum}
-}
-
-// clusterNotifierConfig is the cluster notifier's configuration. Its slot,
-// how long each node waits per node before it in the election, is two
-// rounds. A new announcement wakes the relay sender at once (announcing),
-// but a relay still being posted may hold it up to PROBE_TIMEOUT, and the
-// verdicts of two nodes turn down up to a round apart: a slot of one round
-// would race it.
-func clusterNotifierConfig(cfg config.Config, owner *actors.Owner, changes, announcing *actors.Signal, out actors.MessageSink,
-	saved []actors.AnnouncementRecord, boot time.Time, metrics *actors.Metrics, log zerolog.Logger) actors.ClusterNotifierConfig {
-	return actors.ClusterNotifierConfig{Node: cfg.Node, Nodes: len(cfg.Peers) + 1, Followups: cfg.FollowupIntervals,
-		PartialAfter: cfg.PartialAfter, Slot: 2 * round(cfg), Fresh: clusterRule(cfg).Fresh, State: owner, Changes: changes,
-		Announcing: announcing, Out: out, Saved: saved, Now: boot, Metrics: metrics, Log: log}
-}
-
-// outsideURLs are what the isolation guard asks to tell a node cut off
-// from everything from one whose peers are gone: CONNECTIVITY_URL, and the
-// chat service's origin (never the webhook's path, which holds its token).
-func outsideURLs(cfg config.Config) []string {
-	var urls []string
-	if cfg.ConnectivityURL != "" {
-		urls = append(urls, cfg.ConnectivityURL)
-	}
-	if u, err := url.Parse(cfg.WebhookURL); err == nil && cfg.WebhookURL != "" {
-		urls = append(urls, u.Scheme+"://"+u.Host+"/")
-	}
-	return urls
-}
-
-// webhookHost is what the logs may say of WEBHOOK_URL: its host, never the
-// path, which holds the token.
-func webhookHost(cfg config.Config) string {
-	u, err := url.Parse(cfg.WebhookURL)
-	if err != nil || cfg.WebhookURL == "" {
-		return ""
-	}
-	return u.Host
 }
 
 func peerNames(cfg config.Config) []string {

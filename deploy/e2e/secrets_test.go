@@ -48,7 +48,7 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	nodeB := startNode(t, b, append(common, fmt.Sprintf("WEBHOOK_URL=http://127.0.0.1:%d/api/webhooks/2/%s", closed, tokenB))...)
 
 	eventually(t, 15*time.Second, "a to deliver its webhook after a failure, and b to fail at its own", func() bool {
-		return calls.Load() >= 2 && len(nodeB.logsMatching(map[string]any{"message": "webhook failed; will retry"})) > 0
+		return calls.Load() >= 2 && len(nodeB.logsMatching(map[string]any{"message": "delivery failed; will retry"})) > 0
 	})
 	// Outsiders at /relay: a wrong secret, the secret with a bad body.
 	for _, auth := range []string{"wrong-" + secret, secret} {
@@ -79,7 +79,7 @@ func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
 	badOut, _ := bad.CombinedOutput()
 
 	everything := strings.Join(append(bodies, nodeA.stdout.String(), nodeA.stderr.String(), nodeB.stdout.String(), nodeB.stderr.String(), string(badOut)), "\n")
-	if !strings.Contains(everything, "webhook failed") || !strings.Contains(everything, "mesh_relay_received_total") ||
+	if !strings.Contains(everything, "delivery failed") || !strings.Contains(everything, "mesh_relay_received_total") ||
 		!strings.Contains(everything, `"`+svc.URL+`/health":{"status":"up"`) {
 		t.Fatal("the run did not exercise what this test is about")
 	}

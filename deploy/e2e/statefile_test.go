@@ -269,12 +269,12 @@ func TestADownMessageBeingRetriedAtSIGTERMIsSentAfterTheRestart(t *testing.T) {
 	c.kill()
 	downSince(t, a, c.name)
 	eventually(t, 5*time.Second, "the down message to fail", func() bool {
-		return len(a.logsMatching(map[string]any{"message": "webhook failed; will retry"})) > 0
+		return len(a.logsMatching(map[string]any{"message": "delivery failed; will retry"})) > 0
 	})
 	if code := a.stop(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	stop := a.logsMatching(map[string]any{"message": "webhook stopping with undelivered messages; the state file keeps them for the next run"})
+	stop := a.logsMatching(map[string]any{"message": "channel stopping with undelivered messages; the state file keeps them for the next run"})
 	if len(stop) != 1 || stop[0]["queued"] != float64(1) {
 		t.Fatalf("the stop said %v, want one line saying one message was kept", stop)
 	}

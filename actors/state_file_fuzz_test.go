@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dupunkto/mesh/actors/statefile"
 	"github.com/rs/zerolog"
 )
 
 // FuzzStateFile feeds the state file decoder arbitrary files and restores
-// whatever it accepts into an owner and a notifier, as a node does at
-// start. Neither may panic, and restoring must take no time worth the name:
+// whatever it accepts into an owner and an alert engine of each policy, as
+// a node does at start. Neither may panic, and restoring must take no time worth the name:
 // a file claiming 9e18 reminders once made the restore spin for ever. The
 // seed corpus runs in the normal test suite; CI fuzzes it for 30 s.
 func FuzzStateFile(f *testing.F) {
@@ -26,19 +27,17 @@ func FuzzStateFile(f *testing.F) {
 	}
 	now := t0.Add(time.Hour)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		saved, err := decodeStateFile(data, now)
+		saved, err := statefile.Decode(data, now)
 		if err != nil {
 			return
 		}
 		start := time.Now()
-		peers := peerSubjects("dec", "oct")
-		o := NewOwner(OwnerConfig{Node: "nov", Subjects: peers, Threshold: 4, Boot: now, Saved: saved, Log: zerolog.Nop()})
-		n := NewNotifier(NotifierConfig{Followups: []time.Duration{time.Second, time.Minute}, Inbox: NewInbox(2, nil, zerolog.Nop()),
-			Out: &messageRecorder{}, Outages: saved.Outages(peers), Now: now, Log: zerolog.Nop()})
-		n.process(now.Add(24 * time.Hour))
-		c := NewClusterNotifier(ClusterNotifierConfig{Node: "nov", Nodes: 3, Followups: Schedule{time.Second, time.Minute},
-			Slot: time.Second, Fresh: time.Second, State: o, Out: &messageRecorder{}, Saved: saved.Announcements(peers), Now: now, Log: zerolog.Nop()})
-		c.process(now.Add(24 * time.Hour))
+		o := NewOwner(OwnerConfig{Node: "nov", Subjects: peerSubjects("dec", "oct"), Threshold: 4, Boot: now, Saved: saved.Subjects, Log: zerolog.Nop()})
+		for _, policy := range []Policy{AlertPolicy(false, 0, 0), AlertPolicy(true, 3, time.Second)} {
+			n := NewNotifier(NotifierConfig{Node: "nov", Policy: policy, Followups: Schedule{time.Second, time.Minute}, Slot: time.Second,
+				Fresh: time.Second, State: o, Out: &messageRecorder{}, Saved: saved.Alerts, Now: now, Log: zerolog.Nop()})
+			n.process(now.Add(24 * time.Hour))
+		}
 		if took := time.Since(start); took > 5*time.Second {
 			t.Fatalf("restoring took %v", took)
 		}

@@ -10,10 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
@@ -27,7 +25,6 @@ type fakeState struct {
 	views    map[string]domain.Status
 	failing  map[string]bool
 	isolated bool
-	changes  *Signal
 }
 
 func (f *fakeState) Snapshot() *domain.Snapshot {
@@ -43,67 +40,6 @@ func (f *fakeState) Snapshot() *domain.Snapshot {
 	}
 	s := domain.NewSnapshot("me", entries, nil).WithIsolated(f.isolated)
 	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
-}
-
-func (f *fakeState) set(change func(f *fakeState)) {
-	f.mu.Lock()
-	change(f)
-	f.mu.Unlock()
-	f.changes.Notify()
-	synctest.Wait()
-}
-
-// Node alerts: the down messages of outages that begin while the node is
-// isolated are held; one that ends meanwhile is dropped with its recovery;
-// when the isolation ends, one the cluster confirms goes out, one it does
-// not is dropped with what follows it.
-func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, changes: NewSignal()}
-		out := &messageRecorder{start: time.Now()}
-		inbox := NewInbox(3, nil, zerolog.Nop())
-		metrics := NewMetrics(nil)
-		n := NewNotifier(NotifierConfig{Followups: Schedule{time.Hour}, Inbox: inbox, Out: out, Now: time.Now(),
-			State: state, Changes: state.changes, Settle: 3 * time.Second, Metrics: metrics, Log: zerolog.Nop()})
-		go n.Serve(t.Context())
-		down := func(peer string) {
-			inbox.Put(domain.Transition{Subject: domain.Peer(peer), From: domain.StatusUp, To: domain.StatusDown, At: time.Now()})
-			synctest.Wait()
-		}
-		state.set(func(f *fakeState) { f.isolated = true })
-		for _, p := range []string{"a", "b", "c"} {
-			down(p)
-		}
-		time.Sleep(2 * time.Hour) // reminders fall due, and are held too
-		inbox.Put(domain.Transition{Subject: domain.Peer("a"), From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
-		synctest.Wait()
-		if got := out.take(); len(got) != 0 {
-			t.Fatalf("sent %v while isolated", got)
-		}
-		// Back: the cluster (this node's own view, here) confirms b's outage, not c's.
-		state.set(func(f *fakeState) {
-			f.isolated, f.views["a"], f.views["b"], f.views["c"] = false, domain.StatusUp, domain.StatusDown, domain.StatusUp
-		})
-		if got := out.take(); len(got) != 0 {
-			t.Fatalf("sent %v as soon as the isolation ended, before the relays could come again", got)
-		}
-		time.Sleep(3 * time.Second)
-		synctest.Wait()
-		got := out.take()
-		if len(got) != 1 || got[0].text != "🔴 `b` is unreachable" {
-			t.Fatalf("sent %v once back, want only b's down message", got)
-		}
-		inbox.Put(domain.Transition{Subject: domain.Peer("c"), From: domain.StatusDown, To: domain.StatusUp, At: time.Now()})
-		synctest.Wait()
-		if got := out.take(); len(got) != 0 {
-			t.Fatalf("sent %v for an outage whose down message was dropped", got)
-		}
-		dropped := testutil.ToFloat64(metrics.suppressed.WithLabelValues("down", SuppressedIsolated))
-		recoveries := testutil.ToFloat64(metrics.suppressed.WithLabelValues("recovery", SuppressedIsolated))
-		if dropped != 2 || recoveries != 2 {
-			t.Fatalf("counted %v down messages and %v recoveries dropped, want 2 and 2 (a's and c's)", dropped, recoveries)
-		}
-	})
 }
 
 // ownerStub records what the guard tells the owner.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,7 +19,8 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// simCluster is a cluster of cluster notifiers in a synctest bubble, with
+// simCluster is a cluster of alert engines with the cluster policy, in a
+// synctest bubble, with
 // everything between them made by hand: each node's own view of the
 // others is what the test sets, and at the end of every round each live
 // node's view and announcements reach every live node it is not cut from,
@@ -44,10 +46,25 @@ type simNode struct {
 	alive    bool
 	isolated bool // set by the test, as the isolation guard would
 	stop     context.CancelFunc
-	notifier *ClusterNotifier
+	notifier *Notifier
 	changes  *Signal
 	metrics  *Metrics
+	logs     *syncWriter // its debug log, where its episodes' moves are
 	snap     atomic.Pointer[domain.Snapshot]
+}
+
+// moves returns the moves of the episodes of subject on node, in order,
+// as "from>to", from the node's log.
+func (c *simCluster) moves(node, subject string) []string {
+	synctest.Wait()
+	var out []string
+	for _, line := range strings.Split(c.nodes[node].logs.String(), "\n") {
+		var l struct{ Message, Peer, From, To string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "episode moved" && l.Peer == subject {
+			out = append(out, l.From+">"+l.To)
+		}
+	}
+	return out
 }
 
 func (n *simNode) Snapshot() *domain.Snapshot { return n.snap.Load() }
@@ -55,7 +72,7 @@ func (n *simNode) Snapshot() *domain.Snapshot { return n.snap.Load() }
 // simMessage is a message and the node that sent it.
 type simMessage struct {
 	from string
-	Message
+	domain.Message
 }
 
 type simSink struct {
@@ -63,13 +80,13 @@ type simSink struct {
 	from string
 }
 
-func (s simSink) Enqueue(m Message) {
+func (s simSink) Enqueue(m domain.Message) {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
 	s.c.sent = append(s.c.sent, simMessage{s.from, m})
 }
 
-// Timings of the simulated cluster, as cmd/mesh derives them from a round.
+// Timings of the simulated cluster, as config derives them from a round.
 const (
 	simRound = time.Second
 	simSlot  = 2 * simRound
@@ -85,7 +102,7 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
 		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
-			metrics: NewMetrics(nil)}
+			metrics: NewMetrics(nil), logs: &syncWriter{}}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start
@@ -112,16 +129,17 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 	return c
 }
 
-// boot starts (or restarts) one node's notifier, resuming saved.
-func (c *simCluster) boot(name string, saved []AnnouncementRecord) {
+// boot starts (or restarts) one node's alert engine, resuming saved.
+func (c *simCluster) boot(name string, saved []domain.AnnouncementRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodes[name]
 	n.changes = NewSignal()
 	c.publish(n)
-	n.notifier = NewClusterNotifier(ClusterNotifierConfig{Node: name, Nodes: len(c.names), Followups: simFollowups,
+	n.notifier = NewNotifier(NotifierConfig{Node: name, Policy: AlertPolicy(true, len(c.names), simFresh), Followups: simFollowups,
 		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, State: n, Changes: n.changes,
-		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Metrics: n.metrics, Log: zerolog.Nop()})
+		Out: simSink{c, name}, Saved: domain.AlertRecord{Announcements: saved}, Now: time.Now(), Metrics: n.metrics,
+		Log: zerolog.New(n.logs).Level(zerolog.DebugLevel)})
 	ctx, cancel := context.WithCancel(c.t.Context())
 	n.stop, n.alive = cancel, true
 	go n.notifier.Serve(ctx)
@@ -165,7 +183,7 @@ func (c *simCluster) relayAll() {
 		}
 		for _, to := range c.nodes {
 			if to != from && to.alive && !c.cut[[2]string{from.name, to.name}] {
-				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Announcing(from.notifier.Announced())
+				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Announcing(from.notifier.Announced()).Telling(from.notifier.Told())
 			}
 		}
 	}
@@ -219,7 +237,7 @@ func (c *simCluster) messages() []string {
 }
 
 // count returns how many messages of kind about peer were sent.
-func (c *simCluster) count(kind MessageKind, peer string) int {
+func (c *simCluster) count(kind domain.MessageKind, peer string) int {
 	synctest.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -252,12 +270,12 @@ func TestClusterAlertsOneMessagePerOutageWhateverOrderTheObserversNoticeIn(t *te
 						t.Fatalf("sent %q, want one down message from a naming the observers", got)
 					}
 					time.Sleep(simFollowups[0] + simFollowups[1] + time.Second)
-					if n := c.count(MessageReminder, "e"); n != 2 {
+					if n := c.count(domain.MessageReminder, "e"); n != 2 {
 						t.Fatalf("%d reminders after two gaps, want 2: %q", n, c.messages())
 					}
 					c.everyoneSees("e", domain.StatusUp, spread, order...)
 					time.Sleep(5 * simSlot)
-					counted := func(node string, kind MessageKind, reason string) float64 {
+					counted := func(node string, kind domain.MessageKind, reason string) float64 {
 						m := c.nodes[node].metrics
 						if reason == "" {
 							return testutil.ToFloat64(m.sent.WithLabelValues(kind.String()))
@@ -266,14 +284,14 @@ func TestClusterAlertsOneMessagePerOutageWhateverOrderTheObserversNoticeIn(t *te
 					}
 					for _, node := range []string{"a", "b", "c", "d"} {
 						mine := node == "a"
-						for kind, want := range map[MessageKind]float64{MessageDown: 1, MessageReminder: 2, MessageRecovery: 1} {
+						for kind, want := range map[domain.MessageKind]float64{domain.MessageDown: 1, domain.MessageReminder: 2, domain.MessageRecovery: 1} {
 							sent, left := counted(node, kind, ""), counted(node, kind, SuppressedElsewhere)
 							if (mine && (sent != want || left != 0)) || (!mine && (sent != 0 || left != want)) {
 								t.Errorf("%s counted %v %s messages sent and %v left to another node", node, sent, kind, left)
 							}
 						}
 					}
-					if n, all := c.count(MessageRecovery, "e"), c.messages(); n != 1 || len(all) != 4 || !strings.HasPrefix(all[3], "a: 🟢 `e` is reachable again") {
+					if n, all := c.count(domain.MessageRecovery, "e"), c.messages(); n != 1 || len(all) != 4 || !strings.HasPrefix(all[3], "a: 🟢 `e` is reachable again") {
 						t.Fatalf("sent %q, want one recovery from a after the down and two reminders", all)
 					}
 				})
@@ -304,8 +322,20 @@ func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if n := c.count(MessageDown, "e"); n != 1 {
+		if n := c.count(domain.MessageDown, "e"); n != 1 {
 			t.Fatalf("%d down messages for e, want 1", n)
+		}
+		// The episode of e, as each node followed it: a announced it; b
+		// and c left it to a, found it orphaned when a's relays stopped,
+		// and b, next by name, took it over, which c heard.
+		for node, want := range map[string][]string{
+			"a": {"waiting>announced_here"},
+			"b": {"waiting>held_elsewhere", "held_elsewhere>orphaned", "orphaned>announced_here"},
+			"c": {"waiting>held_elsewhere", "held_elsewhere>orphaned", "orphaned>held_elsewhere"},
+		} {
+			if got := c.moves(node, "e"); !slices.Equal(got, want) {
+				t.Errorf("%s's episode of e moved %v, want %v", node, got, want)
+			}
 		}
 		// Alertmanager hears of each outage from the node that holds it:
 		// b, which took e's over and announced a's; c and d leave both to
@@ -384,7 +414,7 @@ func TestClusterAlertsAPartitionAnnouncesAtMostOncePerSide(t *testing.T) {
 		defer c.mu.Unlock()
 		perSide := map[string]int{}
 		for _, m := range c.sent {
-			if m.Kind == MessageDown {
+			if m.Kind == domain.MessageDown {
 				side := "left"
 				if slices.Contains(right, m.from) {
 					side = "right"
@@ -410,9 +440,9 @@ func TestClusterAlertsARestartRepeatsNoAnnouncement(t *testing.T) {
 		time.Sleep(time.Minute)
 		for _, name := range []string{"a", "b"} {
 			c.mu.Lock()
-			saved := c.nodes[name].notifier.Records()
+			saved := c.nodes[name].notifier.Record().Announcements
 			c.mu.Unlock()
-			if len(saved) != 1 || saved[0].By != "a" || saved[0].Peer != "e" {
+			if len(saved) != 1 || saved[0].By != "a" || saved[0].Subject != domain.Peer("e") {
 				t.Fatalf("%s keeps %+v, want a's announcement of e", name, saved)
 			}
 			c.kill(name)
@@ -422,6 +452,22 @@ func TestClusterAlertsARestartRepeatsNoAnnouncement(t *testing.T) {
 		got := c.messages()
 		if len(got) != 2 || got[1] != "a: 🟠 `e` is still unreachable from 4 of 5 nodes (down for 10m 0s)" {
 			t.Fatalf("sent %q, want the down message and a's first reminder, on time", got)
+		}
+	})
+}
+
+// What a previous run announced and heard of is resumed only for subjects
+// still watched, as the kind they are now.
+func TestAnnouncementsOfSubjectsNoLongerWatchedAreNotResumed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c")
+		a := func(s domain.Subject, by string) domain.AnnouncementRecord {
+			return domain.AnnouncementRecord{Subject: s, By: by, Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: c.start}}
+		}
+		c.kill("a")
+		c.boot("a", []domain.AnnouncementRecord{a(domain.Peer("b"), "c"), a(domain.Peer("gone"), "c"), a(domain.Target("c"), "b")})
+		if r := c.nodes["a"].notifier.Record().Announcements; len(r) != 1 || r[0].Subject != domain.Peer("b") {
+			t.Fatalf("resumed %+v, want only b's", r)
 		}
 	})
 }

@@ -35,9 +35,9 @@ func TestFormatDuration(t *testing.T) {
 func TestMessagesAreDesignMDs(t *testing.T) {
 	peer := domain.Peer("dec.mesh.dupunkto.org")
 	cases := []struct{ got, want string }{
-		{downMessage(peer, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
+		{downMessage(peer, nil, 0, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
 		{recoveryMessage(peer, 4*time.Minute+32*time.Second, t0).Text, "🟢 `dec.mesh.dupunkto.org` is reachable again (down for 4m 32s)"},
-		{reminderMessage(peer, 35*time.Minute+12*time.Second, t0).Text, "🟠 `dec.mesh.dupunkto.org` is still unreachable (down for 35m 12s)"},
+		{reminderMessage(peer, 0, 0, 35*time.Minute+12*time.Second, t0).Text, "🟠 `dec.mesh.dupunkto.org` is still unreachable (down for 35m 12s)"},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {

@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// heard is what the other nodes say they announced, from the fresh relays
+// of one snapshot: the step of the alert path that keeps a second node
+// from announcing what one already did.
+type heard struct {
+	// announcements are by subject name, each subject's in name order of
+	// the announcing node.
+	announcements map[string][]holder
+	// told are the certificates some node told of: fingerprints, by
+	// target name.
+	told map[string]map[string]bool
+}
+
+// holder is a fresh announcement of a subject by another node.
+type holder struct {
+	node string
+	at   time.Time // when the relay that carries it arrived
+	domain.Announcement
+}
+
+// hear gathers what the relays in snap that are fresh as of now say was
+// announced, by nodes other than self. A node's word on itself is not
+// taken.
+func hear(snap *domain.Snapshot, self string, fresh time.Duration, now time.Time) heard {
+	h := heard{announcements: map[string][]holder{}, told: map[string]map[string]bool{}}
+	for node, r := range snap.Relays() { // in name order
+		if node == self || now.Sub(r.ReceivedAt()) > fresh {
+			continue
+		}
+		for name, a := range r.Announcements() {
+			if name != node {
+				h.announcements[name] = append(h.announcements[name], holder{node: node, at: r.ReceivedAt(), Announcement: a})
+			}
+		}
+		for target, fingerprint := range r.CertsTold() {
+			if h.told[target] == nil {
+				h.told[target] = map[string]bool{}
+			}
+			h.told[target][fingerprint] = true
+		}
+	}
+	return h
+}
+
+// first is the first node by name that announces an episode of kind about
+// the subject of that name.
+func (h heard) first(name string, kind domain.AnnouncementKind) (holder, bool) {
+	for _, a := range h.announcements[name] {
+		if a.Kind == kind {
+			return a, true
+		}
+	}
+	return holder{}, false
+}
+
+// event is what the announcements heard make of e, as this node sees it:
+// another node announces it (heardFirst or heardAfter, by where that node
+// comes by name), or the one that did relays on without it (announcerQuiet),
+// or has stopped relaying (announcerGone); false when nothing changed.
+// relayed is when the announcer's latest relay arrived, if it is fresh.
+func (h heard) event(e *episode, self string, relayed time.Time, fresh time.Duration, now time.Time) (episodeEvent, holder, bool) {
+	if a, ok := h.first(e.subject.Name, e.kind); ok {
+		if a.node < self {
+			return heardFirst, a, true
+		}
+		return heardAfter, a, true
+	}
+	if e.state != heldElsewhere {
+		return 0, holder{}, false
+	}
+	switch {
+	case relayed.After(e.heardAt):
+		return announcerQuiet, holder{}, true
+	case now.Sub(e.heardAt) > fresh:
+		return announcerGone, holder{}, true
+	}
+	return 0, holder{}, false
+}
+
+// toldOf reports whether some node told of the certificate of that
+// fingerprint on the target of that name.
+func (h heard) toldOf(target, fingerprint string) bool { return h.told[target][fingerprint] }

@@ -1,0 +1,83 @@
+package actors
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// The chat messages, worded as README shows them. Where the alerts follow
+// the cluster's verdict (ALERTS=cluster), the messages that open and
+// remind of an outage name its vantage points out of every node; where
+// they follow one node's own view (ALERTS=node, nodes == 0), they do not.
+
+// downMessage opens an outage: the subject is unreachable, from the nodes
+// in downFrom out of nodes.
+func downMessage(s domain.Subject, downFrom []string, nodes int, at time.Time) domain.Message {
+	text := fmt.Sprintf("🔴 `%s` is unreachable", s.Name)
+	if nodes > 0 {
+		text += fmt.Sprintf(" from %d of %d nodes (%s)", len(downFrom), nodes, strings.Join(downFrom, ", "))
+	}
+	return domain.Message{Kind: domain.MessageDown, Subject: s, Text: text, At: at}
+}
+
+// reminderMessage says an outage goes on, from downFrom of nodes.
+func reminderMessage(s domain.Subject, downFrom, nodes int, downFor time.Duration, at time.Time) domain.Message {
+	from := ""
+	if nodes > 0 {
+		from = fmt.Sprintf(" from %d of %d nodes", downFrom, nodes)
+	}
+	return domain.Message{Kind: domain.MessageReminder, Subject: s,
+		Text: fmt.Sprintf("🟠 `%s` is still unreachable%s (down for %s)", s.Name, from, FormatDuration(downFor)), At: at}
+}
+
+func recoveryMessage(s domain.Subject, downFor time.Duration, at time.Time) domain.Message {
+	return domain.Message{Kind: domain.MessageRecovery, Subject: s,
+		Text: fmt.Sprintf("🟢 `%s` is reachable again (down for %s)", s.Name, FormatDuration(downFor)), At: at}
+}
+
+// partialMessage is the network problem a single-location monitor cannot
+// see: some nodes cannot reach the subject, others can.
+func partialMessage(s domain.Subject, downFrom, upFrom []string, at time.Time) domain.Message {
+	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", s.Name, strings.Join(downFrom, ", "))
+	if len(upFrom) > 0 {
+		text += "; reachable from " + strings.Join(upFrom, ", ")
+	}
+	return domain.Message{Kind: domain.MessagePartial, Subject: s, Text: text, At: at}
+}
+
+func partialOverMessage(s domain.Subject, lasted time.Duration, at time.Time) domain.Message {
+	return domain.Message{Kind: domain.MessagePartialOver, Subject: s,
+		Text: fmt.Sprintf("🟢 `%s` is reachable from every node again (partly unreachable for %s)", s.Name, FormatDuration(lasted)), At: at}
+}
+
+// certMessage tells when a target's certificate expires, or that it has.
+func certMessage(target domain.Subject, notAfter, now time.Time) domain.Message {
+	when := notAfter.UTC().Format("2006-01-02 15:04 UTC")
+	text := fmt.Sprintf("🔒 The certificate of `%s` expires in %s (%s)", target.Name, FormatDuration(notAfter.Sub(now)), when)
+	if !notAfter.After(now) {
+		text = fmt.Sprintf("🔒 The certificate of `%s` has expired (%s)", target.Name, when)
+	}
+	return domain.Message{Kind: domain.MessageCertExpiry, Subject: target, Text: text, At: now}
+}
+
+// FormatDuration writes a downtime as the messages show it: under a minute
+// "Ns"; under an hour "Nm Ns"; under a day "Nh Nm"; else "Nd Nh".
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm %ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh %dm", s/3600, s%3600/60)
+	default:
+		return fmt.Sprintf("%dd %dh", s/86400, s%86400/3600)
+	}
+}

@@ -1,0 +1,466 @@
+package actors
+
+import (
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// The alert engine with the node policy (ALERTS=node): it follows this
+// node's own view. These tests set that view by hand, as the state owner
+// would after each probe, and read what the engine hands its channels.
+
+// sentAt is a message and how long after the test's start it was queued.
+type sentAt struct {
+	after time.Duration
+	text  string
+}
+
+// messageRecorder is a MessageSink that notes when each message arrived.
+type messageRecorder struct {
+	start time.Time
+	mu    sync.Mutex
+	got   []sentAt
+}
+
+func (r *messageRecorder) Enqueue(m domain.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, sentAt{time.Since(r.start), m.Text})
+}
+
+func (r *messageRecorder) take() []sentAt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
+}
+
+// ownView is a snapshot source of this node's own view, set by the test:
+// each subject's view, and whether the node is isolated. Its verdicts are
+// reached from that view alone, as a node's are with no relays.
+type ownView struct {
+	mu       sync.Mutex
+	views    map[string]domain.PeerView
+	isolated bool
+	changes  *Signal
+}
+
+func newOwnView(names ...string) *ownView {
+	v := &ownView{views: map[string]domain.PeerView{}, changes: NewSignal()}
+	for _, name := range names {
+		v.views[name] = domain.PeerView{Status: domain.StatusUnknown, Since: time.Now()}
+	}
+	return v
+}
+
+func (v *ownView) Snapshot() *domain.Snapshot {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var entries []*domain.Entry
+	for _, name := range slices.Sorted(maps.Keys(v.views)) {
+		entries = append(entries, domain.NewEntry(domain.Peer(name), v.views[name], domain.History{}))
+	}
+	s := domain.NewSnapshot("me", entries, nil).WithIsolated(v.isolated)
+	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
+}
+
+// see sets what this node sees of a subject from now on, and wakes the
+// engine, as the owner does after a change of status.
+func (v *ownView) see(name string, st domain.Status) {
+	v.mu.Lock()
+	if v.views[name].Status != st {
+		v.views[name] = domain.PeerView{Status: st, Since: time.Now()}
+	}
+	v.mu.Unlock()
+	v.changes.Notify()
+	synctest.Wait()
+}
+
+// isolate says whether this node is cut off, as the isolation guard does.
+func (v *ownView) isolate(isolated bool) {
+	v.mu.Lock()
+	v.isolated = isolated
+	v.mu.Unlock()
+	v.changes.Notify()
+	synctest.Wait()
+}
+
+var defaultFollowups = []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 5 * time.Hour}
+
+// newNodeAlerts returns an engine with the node policy and the default
+// follow-ups that follows state, resumes saved, and writes to out.
+func newNodeAlerts(state *ownView, out MessageSink, saved ...domain.AnnouncementRecord) *Notifier {
+	return NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0, 0), Followups: defaultFollowups, Fresh: 3 * time.Second,
+		State: state, Changes: state.changes, Out: out, Saved: domain.AlertRecord{Announcements: saved}, Now: time.Now(), Log: zerolog.Nop()})
+}
+
+// notifierTest runs a node-policy engine in a synctest bubble.
+type notifierTest struct {
+	t     *testing.T
+	start time.Time
+	state *ownView
+	out   *messageRecorder
+}
+
+func newNotifierTest(t *testing.T) *notifierTest {
+	start := time.Now()
+	out := &messageRecorder{start: start}
+	state := newOwnView("dec", "oct")
+	go newNodeAlerts(state, out).Serve(t.Context())
+	synctest.Wait()
+	return &notifierTest{t, start, state, out}
+}
+
+// until advances the fake clock to d after the start.
+func (nt *notifierTest) until(d time.Duration) {
+	time.Sleep(time.Until(nt.start.Add(d)))
+	synctest.Wait()
+}
+
+func (nt *notifierTest) expect(want ...sentAt) {
+	nt.t.Helper()
+	got := nt.out.take()
+	if len(got) != len(want) {
+		nt.t.Fatalf("messages %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			nt.t.Fatalf("message %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+const m = time.Minute
+
+func TestBootIsSilent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.state.see("dec", domain.StatusUp)
+		nt.until(24 * time.Hour)
+		nt.expect()
+	})
+}
+
+func TestRemindersFollowTheGapsAndTheLastRepeats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.state.see("dec", domain.StatusUp)
+		nt.state.see("dec", domain.StatusDown)
+		nt.expect(sentAt{0, "🔴 `dec` is unreachable"})
+		nt.until(14*m + 59*time.Second)
+		nt.expect()
+		nt.until(19 * time.Hour)
+		nt.expect(
+			sentAt{15 * m, "🟠 `dec` is still unreachable (down for 15m 0s)"},
+			sentAt{45 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
+			sentAt{105 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
+			sentAt{225 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
+			sentAt{525 * m, "🟠 `dec` is still unreachable (down for 8h 45m)"},
+			sentAt{825 * m, "🟠 `dec` is still unreachable (down for 13h 45m)"},
+			sentAt{1125 * m, "🟠 `dec` is still unreachable (down for 18h 45m)"},
+		)
+	})
+}
+
+func TestUnknownToDownNotifies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.until(20 * time.Second)
+		nt.state.see("dec", domain.StatusDown)
+		nt.expect(sentAt{20 * time.Second, "🔴 `dec` is unreachable"})
+	})
+}
+
+func TestRecoveryCancelsTheChainAndReportsTheDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.state.see("dec", domain.StatusDown)
+		nt.until(20*m + 5*time.Second)
+		nt.state.see("dec", domain.StatusUp)
+		nt.until(48 * time.Hour)
+		nt.expect(
+			sentAt{0, "🔴 `dec` is unreachable"},
+			sentAt{15 * m, "🟠 `dec` is still unreachable (down for 15m 0s)"},
+			sentAt{20*m + 5*time.Second, "🟢 `dec` is reachable again (down for 20m 5s)"},
+		)
+	})
+}
+
+func TestANewOutageStartsANewChain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.state.see("dec", domain.StatusDown)
+		nt.until(10 * m)
+		nt.state.see("dec", domain.StatusUp)
+		nt.until(12 * m)
+		nt.state.see("dec", domain.StatusDown)
+		nt.until(60 * m)
+		// Only the second outage's chain: 12m+15m and 12m+45m, none at 15m or 45m.
+		nt.expect(
+			sentAt{0, "🔴 `dec` is unreachable"},
+			sentAt{10 * m, "🟢 `dec` is reachable again (down for 10m 0s)"},
+			sentAt{12 * m, "🔴 `dec` is unreachable"},
+			sentAt{27 * m, "🟠 `dec` is still unreachable (down for 15m 0s)"},
+			sentAt{57 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
+		)
+	})
+}
+
+func TestChainsOfSeveralPeersInterleaveInTimeOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nt := newNotifierTest(t)
+		nt.state.see("dec", domain.StatusDown)
+		nt.until(5 * m)
+		nt.state.see("oct", domain.StatusDown)
+		nt.until(50 * m)
+		nt.expect(
+			sentAt{0, "🔴 `dec` is unreachable"},
+			sentAt{5 * m, "🔴 `oct` is unreachable"},
+			sentAt{15 * m, "🟠 `dec` is still unreachable (down for 15m 0s)"},
+			sentAt{20 * m, "🟠 `oct` is still unreachable (down for 15m 0s)"},
+			sentAt{45 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
+			sentAt{50 * m, "🟠 `oct` is still unreachable (down for 45m 0s)"},
+		)
+	})
+}
+
+func TestMissedRemindersSendOneNotABurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &messageRecorder{start: time.Now()}
+		state := newOwnView("dec")
+		n := newNodeAlerts(state, out)
+		// The engine is not running (busy, or the node was away) while the
+		// outage goes on for two hours.
+		state.see("dec", domain.StatusDown)
+		n.process(time.Now())
+		time.Sleep(2 * time.Hour)
+		go n.Serve(t.Context())
+		synctest.Wait()
+		got := out.take()
+		if len(got) != 2 || got[1] != (sentAt{2 * time.Hour, "🟠 `dec` is still unreachable (down for 2h 0m)"}) {
+			t.Fatalf("messages %v, want the down and one reminder at 2h", got)
+		}
+		// It carries on at the next slot after now: 3h45m.
+		time.Sleep(105 * m)
+		synctest.Wait()
+		if got := out.take(); len(got) != 1 || got[0].after != 225*m {
+			t.Fatalf("messages %v, want one at 3h45m", got)
+		}
+	})
+}
+
+// restoredDown is a state whose own view a previous run left: dec down
+// since then.
+func restoredDown(since time.Time) *ownView {
+	state := newOwnView()
+	state.views["dec"] = domain.PeerView{Status: domain.StatusDown, Since: since}
+	return state
+}
+
+// announcedBy is a record of dec's outage since then, announced by node
+// with sent reminders.
+func announcedBy(node string, since time.Time, sent int) domain.AnnouncementRecord {
+	return domain.AnnouncementRecord{Subject: domain.Peer("dec"), By: node,
+		Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: since, Reminders: sent}}
+}
+
+func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
+	cases := []struct {
+		name      string
+		downSince time.Duration // before the restart
+		sent      int           // < 0: the state file does not say
+		want      []sentAt      // after the restart, over the next 3 hours
+	}{
+		{"the next reminder comes on the schedule counted from since", 20 * m, 1, []sentAt{
+			{25 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
+			{85 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
+		}},
+		{"several missed reminders give one, not a burst", 2 * time.Hour, 0, []sentAt{
+			{0, "🟠 `dec` is still unreachable (down for 2h 0m)"},
+			{105 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
+		}},
+		{"unknown progress counts past slots as sent", 50 * m, -1, []sentAt{
+			{55 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
+			{175 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				out := &messageRecorder{start: time.Now()}
+				since := time.Now().Add(-tc.downSince)
+				var saved []domain.AnnouncementRecord
+				if tc.sent >= 0 {
+					saved = append(saved, announcedBy("me", since, tc.sent))
+				}
+				go newNodeAlerts(restoredDown(since), out, saved...).Serve(t.Context())
+				time.Sleep(3 * time.Hour)
+				got := out.take()
+				if len(got) != len(tc.want) {
+					t.Fatalf("messages %v, want %v (and no down message)", got, tc.want)
+				}
+				for i := range got {
+					if got[i] != tc.want[i] {
+						t.Fatalf("message %d: %v, want %v", i, got[i], tc.want[i])
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestRestoredOutageRecoveryCountsTheWholeDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &messageRecorder{start: time.Now()}
+		since := time.Now().Add(-10 * m)
+		state := restoredDown(since)
+		n := newNodeAlerts(state, out, announcedBy("me", since, 0))
+		go n.Serve(t.Context())
+		time.Sleep(m)
+		state.see("dec", domain.StatusUp)
+		time.Sleep(time.Hour)
+		if got := out.take(); len(got) != 1 || got[0].text != "🟢 `dec` is reachable again (down for 11m 0s)" {
+			t.Fatalf("messages %v", got)
+		}
+		if r := n.Record(); len(r.Announcements) != 0 {
+			t.Fatalf("record %v after the recovery, want none", r)
+		}
+	})
+}
+
+// With node alerts, a record of an earlier outage than the one the own
+// view shows (the previous run had not caught up with the new one) is not
+// taken for it: the outage resumes with its past reminders (15m, 45m)
+// counted as sent.
+func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		since := time.Now().Add(-50 * m)
+		n := newNodeAlerts(restoredDown(since), &messageRecorder{}, announcedBy("me", since.Add(-time.Hour), 4))
+		if r := n.Record().Announcements; len(r) != 1 || !r[0].Since.Equal(since) || r[0].Reminders != 2 {
+			t.Fatalf("record %+v, want the outage since the view's down, two reminders past", r)
+		}
+	})
+}
+
+// Node alerts: the down messages of outages that begin while the node is
+// isolated are held; one that ends meanwhile is dropped with its recovery;
+// when the isolation ends, one the cluster confirms goes out, one it does
+// not is dropped with what follows it.
+func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := newOwnView("a", "b", "c")
+		for _, p := range []string{"a", "b", "c"} {
+			state.views[p] = domain.PeerView{Status: domain.StatusUp, Since: time.Now()}
+		}
+		out := &messageRecorder{start: time.Now()}
+		metrics := NewMetrics(nil)
+		n := NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0, 0), Followups: Schedule{time.Hour}, Fresh: 3 * time.Second,
+			State: state, Changes: state.changes, Out: out, Now: time.Now(), Metrics: metrics, Log: zerolog.Nop()})
+		go n.Serve(t.Context())
+		state.isolate(true)
+		for _, p := range []string{"a", "b", "c"} {
+			state.see(p, domain.StatusDown)
+		}
+		time.Sleep(2 * time.Hour) // reminders fall due, and are held too
+		state.see("a", domain.StatusUp)
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v while isolated", got)
+		}
+		// Back: the cluster (this node's own view, here) confirms b's outage, not c's.
+		state.mu.Lock()
+		state.views["c"] = domain.PeerView{Status: domain.StatusUp, Since: time.Now()}
+		state.mu.Unlock()
+		state.isolate(false)
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v as soon as the isolation ended, before the relays could come again", got)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		got := out.take()
+		if len(got) != 1 || got[0].text != "🔴 `b` is unreachable" {
+			t.Fatalf("sent %v once back, want only b's down message", got)
+		}
+		state.see("c", domain.StatusUp)
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("sent %v for an outage whose down message was dropped", got)
+		}
+		dropped := testutil.ToFloat64(metrics.suppressed.WithLabelValues("down", SuppressedIsolated))
+		recoveries := testutil.ToFloat64(metrics.suppressed.WithLabelValues("recovery", SuppressedIsolated))
+		if dropped != 2 || recoveries != 2 {
+			t.Fatalf("counted %v down messages and %v recoveries dropped, want 2 and 2 (a's and c's)", dropped, recoveries)
+		}
+	})
+}
+
+// With node alerts, the alerts follow the own view and no other node
+// hears of them: the relays carry no announcement, and the engine ignores
+// those of cluster-alerting nodes beside it.
+func TestNodeAlertsTellNoOtherNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := restoredDown(time.Now())
+		n := newNodeAlerts(state, &messageRecorder{})
+		n.process(time.Now())
+		if a := n.Announced(); len(a) != 0 || n.Told() != nil {
+			t.Fatalf("relays would carry %v and %v", a, n.Told())
+		}
+		if r := n.Record(); len(r.Announcements) != 1 || r.Announcements[0].By != "me" {
+			t.Fatalf("record %+v, want its own announcement of dec for the state file", r)
+		}
+	})
+}
+
+// due and dueBy are each other's inverse, for any gaps: reminder i is due
+// at due(i), and dueBy counts it from that instant on, not a nanosecond
+// before.
+func TestReminderArithmeticAgreesWithItsInverse(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	since := t0
+	for range 2000 {
+		gaps := make(Schedule, 1+r.IntN(5))
+		for i := range gaps {
+			gaps[i] = time.Duration(1 + r.Int64N(int64(5*time.Hour)))
+		}
+		i := r.IntN(100)
+		at := gaps.due(since, i)
+		if got := gaps.dueBy(since, at); got != i+1 {
+			t.Fatalf("gaps %v: reminder %d due at %v, but dueBy then is %d", gaps, i, at.Sub(since), got)
+		}
+		if got := gaps.dueBy(since, at.Add(-1)); got != i {
+			t.Fatalf("gaps %v: a nanosecond before reminder %d, dueBy is %d", gaps, i, got)
+		}
+	}
+}
+
+// A state file may claim any number of reminders sent; resuming such an
+// outage is arithmetic, so it takes no longer than resuming any other.
+func TestAHugeReminderCountResumesAtOnce(t *testing.T) {
+	for _, sent := range []int{math.MaxInt, 9e18, 1 << 40} {
+		n := NewNotifier(NotifierConfig{Node: "me", Followups: defaultFollowups, State: restoredDown(t0), Out: &messageRecorder{},
+			Saved: domain.AlertRecord{Announcements: []domain.AnnouncementRecord{announcedBy("me", t0, sent)}}, Now: t0, Log: zerolog.Nop()})
+		if r := n.Record().Announcements; len(r) != 1 || r[0].Reminders != sent {
+			t.Fatalf("record %+v, want %d sent", r, sent)
+		}
+		if next := n.episodes["dec"].next; next.Before(t0.Add(100 * 365 * 24 * time.Hour)) {
+			t.Fatalf("after %d reminders the next is due at %v, want beyond any outage", sent, next)
+		}
+	}
+	// Missed slots are counted, not walked: a chain of 1 ns gaps resumed a
+	// year later.
+	n := NewNotifier(NotifierConfig{Node: "me", Followups: Schedule{1}, State: restoredDown(t0), Out: &messageRecorder{},
+		Now: t0.Add(365 * 24 * time.Hour), Log: zerolog.Nop()})
+	if r := n.Record().Announcements; len(r) != 1 || r[0].Reminders != int(365*24*time.Hour) {
+		t.Fatalf("record %+v after a year of 1 ns gaps", r)
+	}
+}
