@@ -64,7 +64,7 @@ func (el election) turn(e *episode, j judgement, quietUntil, now time.Time) time
 	case e.kind == domain.AnnouncedPartial:
 		from = later(from, e.began.Add(el.partialAfter))
 	case e.kind == certEpisode:
-	case pos > 0 || len(j.upFrom) > 0:
+	case el.policy.cluster() && (pos > 0 || len(j.upFrom) > 0):
 		pos++
 	}
 	return from.Add(time.Duration(pos) * el.slot)

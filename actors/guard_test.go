@@ -2,12 +2,9 @@ package actors
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,31 +13,6 @@ import (
 
 	"github.com/dupunkto/mesh/actors/domain"
 )
-
-// fakeState is a snapshot source the test sets by hand: peer -> status,
-// whether the node is isolated, and the cluster's verdicts reached from
-// this node's view alone.
-type fakeState struct {
-	mu       sync.Mutex
-	views    map[string]domain.Status
-	failing  map[string]bool
-	isolated bool
-}
-
-func (f *fakeState) Snapshot() *domain.Snapshot {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var entries []*domain.Entry
-	for _, p := range slices.Sorted(maps.Keys(f.views)) {
-		v := domain.PeerView{Status: f.views[p], Since: time.Now()}
-		if f.failing[p] {
-			v.ConsecutiveFailures = 1
-		}
-		entries = append(entries, domain.NewEntry(domain.Peer(p), v, domain.History{}))
-	}
-	s := domain.NewSnapshot("me", entries, nil).WithIsolated(f.isolated)
-	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
-}
 
 // ownerStub records what the guard tells the owner.
 type ownerStub struct{ said []bool }
@@ -64,7 +36,8 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound) // any answer counts
 	}))
 	defer outside.Close()
-	state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}}
+	state := newOwnView("a", "b", "c")
+	state.put(domain.StatusUp, 0, "a", "b", "c")
 	owner := &ownerStub{}
 	var logs syncWriter
 	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
@@ -78,7 +51,7 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 		}
 	}
 	look()
-	state.failing = map[string]bool{"a": true, "b": true, "c": true}
+	state.put(domain.StatusUp, 1, "a", "b", "c") // each failed its latest probe
 	answering.Store(true)
 	look()
 	if len(owner.said) != 0 {
@@ -93,7 +66,7 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 		t.Fatal(err)
 	}
 	look()
-	state.failing = nil
+	state.put(domain.StatusUp, 0, "a", "b", "c")
 	look()
 	if len(owner.said) != 2 || !owner.said[0] || owner.said[1] {
 		t.Fatalf("told the owner %v, want isolated, then not", owner.said)
@@ -116,8 +89,8 @@ func TestAnOutsideAnswerIsForgottenOnceThePeersAnswer(t *testing.T) {
 		}
 	}))
 	defer outside.Close()
-	state := &fakeState{views: map[string]domain.Status{"a": domain.StatusUnknown, "b": domain.StatusUnknown, "c": domain.StatusUnknown},
-		failing: map[string]bool{"a": true, "b": true, "c": true}}
+	state := newOwnView("a", "b", "c")
+	state.put(domain.StatusUnknown, 1, "a", "b", "c")
 	owner := &ownerStub{}
 	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
 		Outside: []string{outside.URL}, Timeout: time.Second, Log: zerolog.Nop()})
@@ -129,10 +102,10 @@ func TestAnOutsideAnswerIsForgottenOnceThePeersAnswer(t *testing.T) {
 		}
 	}
 	look(0) // at start, no peer has answered yet: the outside does
-	state.views, state.failing = map[string]domain.Status{"a": domain.StatusUp, "b": domain.StatusUp, "c": domain.StatusUp}, nil
+	state.put(domain.StatusUp, 0, "a", "b", "c")
 	look(time.Second)
 	answering.Store(false)
-	state.failing = map[string]bool{"a": true, "b": true, "c": true}
+	state.put(domain.StatusUp, 1, "a", "b", "c")
 	look(time.Second)
 	if len(owner.said) != 1 || !owner.said[0] {
 		t.Fatalf("told the owner %v a second after the cut, want isolated", owner.said)

@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -48,22 +49,17 @@ func gather(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapsh
 }
 
 func TestPeerGaugesFollowTheSnapshotAndSkipUnknownPeers(t *testing.T) {
+	synctest.Test(t, testPeerGauges)
+}
+
+func testPeerGauges(t *testing.T) {
 	o := newTestOwner("a", "b", "c")
 	m := NewMetrics(peerSubjects("a", "b", "c"))
-	ctx := t.Context()
-	go o.Serve(ctx)
+	go o.Serve(t.Context())
 	report(t, o, "a", true)
 	report(t, o, "b", false)
 	report(t, o, "b", false) // threshold 2: down
-	for {
-		s := o.Snapshot()
-		if a, _ := s.Peer("a"); a.Status == domain.StatusUp {
-			if b, _ := s.Peer("b"); b.Status == domain.StatusDown {
-				break
-			}
-		}
-		time.Sleep(time.Millisecond) // the owner publishes in its own time
-	}
+	settle()                 // the owner publishes within publishGap
 
 	up := gather(t, m, o, "mesh_peer_up")
 	if len(up) != 2 || up["a"].GetGauge().GetValue() != 1 || up["b"].GetGauge().GetValue() != 0 {
@@ -170,21 +166,17 @@ func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 }
 
 func TestClusterStatusIsAStateSetPerPeer(t *testing.T) {
+	synctest.Test(t, testClusterStatus)
+}
+
+func testClusterStatus(t *testing.T) {
 	o := newTestOwner("a", "b")
 	m := NewMetrics(peerSubjects("a", "b"))
 	go o.Serve(t.Context())
 	report(t, o, "a", true)
 	report(t, o, "b", false)
 	report(t, o, "b", false) // threshold 2: down; alone, this node's view is the verdict
-	for {
-		s := o.Snapshot()
-		va, _ := s.Verdicts().Of("a")
-		vb, _ := s.Verdicts().Of("b")
-		if va.Status() == domain.ClusterUp && vb.Status() == domain.ClusterDown {
-			break
-		}
-		time.Sleep(time.Millisecond) // the owner publishes in its own time
-	}
+	settle()                 // the owner publishes within publishGap
 	got := map[string]float64{}
 	for _, s := range scrape(t, m, o)["mesh_cluster_peer_status"].GetMetric() {
 		labels := map[string]string{}

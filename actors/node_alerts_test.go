@@ -76,14 +76,25 @@ func (v *ownView) Snapshot() *domain.Snapshot {
 	return s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, time.Now()))
 }
 
+// put sets what this node sees of subjects from now on, with as many
+// failed probes in a row.
+func (v *ownView) put(st domain.Status, failures int, names ...string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, name := range names {
+		view := v.views[name]
+		if view.Status != st {
+			view = domain.PeerView{Status: st, Since: time.Now()}
+		}
+		view.ConsecutiveFailures = failures
+		v.views[name] = view
+	}
+}
+
 // see sets what this node sees of a subject from now on, and wakes the
 // engine, as the owner does after a change of status.
 func (v *ownView) see(name string, st domain.Status) {
-	v.mu.Lock()
-	if v.views[name].Status != st {
-		v.views[name] = domain.PeerView{Status: st, Since: time.Now()}
-	}
-	v.mu.Unlock()
+	v.put(st, 0, name)
 	v.changes.Notify()
 	synctest.Wait()
 }
@@ -261,6 +272,32 @@ func TestMissedRemindersSendOneNotABurst(t *testing.T) {
 	})
 }
 
+// The engine follows state, not a queue of events: however long it was
+// starved of CPU, it has nothing to overflow, and acts on the latest
+// state: an outage that came and went meanwhile is not told; one still
+// going is told once, with its downtime from its start.
+func TestAStarvedEngineActsOnTheLatestState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &messageRecorder{start: time.Now()}
+		state := newOwnView("dec", "oct")
+		n := newNodeAlerts(state, out)
+		state.see("dec", domain.StatusDown) // not running: nobody looks
+		state.see("oct", domain.StatusDown)
+		time.Sleep(5 * m)
+		state.see("dec", domain.StatusUp)
+		go n.Serve(t.Context())
+		synctest.Wait()
+		if got := out.take(); len(got) != 1 || got[0] != (sentAt{5 * m, "🔴 `oct` is unreachable"}) {
+			t.Fatalf("messages %v, want oct's down message alone", got)
+		}
+		time.Sleep(10 * m)
+		synctest.Wait()
+		if got := out.take(); len(got) != 1 || got[0].text != "🟠 `oct` is still unreachable (down for 15m 0s)" {
+			t.Fatalf("messages %v, want oct's first reminder 15 minutes after it went down", got)
+		}
+	})
+}
+
 // restoredDown is a state whose own view a previous run left: dec down
 // since then.
 func restoredDown(since time.Time) *ownView {
@@ -361,9 +398,7 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		state := newOwnView("a", "b", "c")
-		for _, p := range []string{"a", "b", "c"} {
-			state.views[p] = domain.PeerView{Status: domain.StatusUp, Since: time.Now()}
-		}
+		state.put(domain.StatusUp, 0, "a", "b", "c")
 		out := &messageRecorder{start: time.Now()}
 		metrics := NewMetrics(nil)
 		n := NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0, 0), Followups: Schedule{time.Hour}, Fresh: 3 * time.Second,
@@ -379,9 +414,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 			t.Fatalf("sent %v while isolated", got)
 		}
 		// Back: the cluster (this node's own view, here) confirms b's outage, not c's.
-		state.mu.Lock()
-		state.views["c"] = domain.PeerView{Status: domain.StatusUp, Since: time.Now()}
-		state.mu.Unlock()
+		state.put(domain.StatusUp, 0, "c")
 		state.isolate(false)
 		if got := out.take(); len(got) != 0 {
 			t.Fatalf("sent %v as soon as the isolation ended, before the relays could come again", got)

@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // MessageKind says what a chat message announces. Down and recovery
 // messages matter more than reminders: when a channel's queue overflows,
@@ -18,38 +21,27 @@ const (
 	MessageCertExpiry // an HTTPS target's certificate expires within CERT_WARN
 )
 
+// messageKindNames are the kinds' words, as logs, metrics and the state
+// file say them, in the order of the constants.
+var messageKindNames = [...]string{"down", "recovery", "reminder", "partial", "partial_over", "cert_expiry"}
+
 // MessageKinds are every kind, for parsing and for metrics.
 func MessageKinds() []MessageKind {
-	return []MessageKind{MessageDown, MessageRecovery, MessageReminder, MessagePartial, MessagePartialOver, MessageCertExpiry}
+	kinds := make([]MessageKind, len(messageKindNames))
+	for i := range kinds {
+		kinds[i] = MessageKind(i)
+	}
+	return kinds
 }
 
 // ParseMessageKind reads a kind back from its String, as the state file
 // keeps it.
 func ParseMessageKind(s string) (MessageKind, bool) {
-	for _, k := range MessageKinds() {
-		if k.String() == s {
-			return k, true
-		}
-	}
-	return 0, false
+	i := slices.Index(messageKindNames[:], s)
+	return MessageKind(i), i >= 0
 }
 
-func (k MessageKind) String() string {
-	switch k {
-	case MessageDown:
-		return "down"
-	case MessageRecovery:
-		return "recovery"
-	case MessagePartial:
-		return "partial"
-	case MessagePartialOver:
-		return "partial_over"
-	case MessageCertExpiry:
-		return "cert_expiry"
-	default:
-		return "reminder"
-	}
-}
+func (k MessageKind) String() string { return messageKindNames[k] }
 
 // Message is one chat message, ready to deliver.
 type Message struct {

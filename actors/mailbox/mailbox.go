@@ -1,6 +1,6 @@
-// Package mailbox is the bounded inbox of an actor that takes events from
-// another without ever blocking it: the notifier's inbox of the state
-// owner's transitions, and the webhook's queue of the notifier's messages.
+// Package mailbox is the bounded inbox of an actor that takes items from
+// another without ever blocking it: each chat channel's queue of the alert
+// engine's messages.
 package mailbox
 
 import "sync"
@@ -85,14 +85,22 @@ func (m *Mailbox[T]) Put(item T) {
 
 // Ready has a value after a Put, for the reader to select on. One value
 // may stand for many puts: the reader takes everything queued, then waits
-// again.
-func (m *Mailbox[T]) Ready() <-chan struct{} { return m.ready }
+// again. A nil mailbox's never has one.
+func (m *Mailbox[T]) Ready() <-chan struct{} {
+	if m == nil {
+		return nil
+	}
+	return m.ready
+}
 
 // Take removes and returns the oldest item, if any.
 func (m *Mailbox[T]) Take() (T, bool) {
+	var zero T
+	if m == nil {
+		return zero, false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var zero T
 	if len(m.items) == 0 {
 		return zero, false
 	}
@@ -105,6 +113,9 @@ func (m *Mailbox[T]) Take() (T, bool) {
 // Snapshot returns a copy of what is queued, oldest first, leaving it in
 // place.
 func (m *Mailbox[T]) Snapshot() []T {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]T(nil), m.items...)
@@ -112,6 +123,9 @@ func (m *Mailbox[T]) Snapshot() []T {
 
 // TakeAll removes and returns everything queued, oldest first.
 func (m *Mailbox[T]) TakeAll() []T {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	items := m.items

@@ -112,9 +112,14 @@ func TestPutNeverBlocksAndWakeUpsCoalesce(t *testing.T) {
 	}
 }
 
+// A nil mailbox is a feature that is off: what is put in is gone, nothing
+// comes out, its reader is never woken, and nothing panics.
 func TestANilMailboxTakesNothing(t *testing.T) {
 	var m *Mailbox[int]
-	m.Put(1) // a feature that is off: nothing happens, nothing panics
+	m.Put(1)
+	if _, ok := m.Take(); ok || m.TakeAll() != nil || m.Snapshot() != nil || m.Ready() != nil {
+		t.Fatal("a nil mailbox gave something back, or a channel that could wake its reader")
+	}
 }
 
 func TestASizeBelowOneIsRefused(t *testing.T) {

@@ -251,3 +251,49 @@ func TestTimesInTheFutureAreTakenAsNow(t *testing.T) {
 		t.Fatalf("read %+v with %d clamped, want every time at now", dec, d.Clamped)
 	}
 }
+
+// roundTrip encodes d and decodes it back an hour later.
+func roundTrip(t *testing.T, d Document) Document {
+	t.Helper()
+	data, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(data, d.SavedAt.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Document
+}
+
+// The alert engine's announcements, its own and those it heard of, and
+// the certificates told of come back as they were, each subject of its
+// kind.
+func TestAnnouncementsRoundTripThroughTheStateFile(t *testing.T) {
+	d := document()
+	if got := roundTrip(t, d).Alerts; !reflect.DeepEqual(got, d.Alerts) {
+		t.Fatalf("read back %+v, want %+v", got, d.Alerts)
+	}
+}
+
+// Targets are kept as peers are, apart from them, with what was said of
+// them: a pending down message, an announcement, a certificate told of.
+func TestTargetsRoundTripThroughTheStateFile(t *testing.T) {
+	const shop = "https://shop.example/Health"
+	d := document()
+	got := roundTrip(t, d)
+	if s := got.Subjects[shop]; !reflect.DeepEqual(s, d.Subjects[shop]) || s.Subject != domain.Target(shop) {
+		t.Fatalf("read back %+v", s)
+	}
+	if m := got.Pending["ntfy-2"]; len(m) != 1 || m[0].Subject != domain.Target(shop) || got.Alerts.CertsTold[shop] != "aa" {
+		t.Fatalf("messages %+v, certificates told of %v", m, got.Alerts.CertsTold)
+	}
+}
+
+// Each channel's undelivered messages come back, in order, for it alone.
+func TestUndeliveredMessagesRoundTripThroughTheStateFile(t *testing.T) {
+	d := document()
+	if got := roundTrip(t, d).Pending; !reflect.DeepEqual(got, d.Pending) {
+		t.Fatalf("read back %+v, want %+v", got, d.Pending)
+	}
+}
