@@ -174,15 +174,15 @@ var settings = []setting{
 	{"CLUSTER", "cluster", "mesh", "the cluster's name: the cluster label of its alerts", setCluster},
 	{"PORT", "port", "4000", "port to listen on when LISTEN_ADDR is unset", nil},
 	{"LISTEN_ADDR", "listen-addr", ":$PORT", "address the HTTP server listens on", nil},
-	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer; at least " + MinPollInterval.String(), setPollInterval},
-	{"PROBE_TIMEOUT", "probe-timeout", "5s", "time limit of one probe and one relay post", func(c *Config, v string) error {
-		return positiveDuration(v, &c.ProbeTimeout)
+	{"POLL_INTERVAL", "poll-interval", "5s", "time between probes of one peer; " + MinPollInterval.String() + " to " + maxPollInterval.String(), setPollInterval},
+	{"PROBE_TIMEOUT", "probe-timeout", "5s", "time limit of one probe and one relay post; at most " + maxProbeTimeout.String(), func(c *Config, v string) error {
+		return boundedDuration(v, &c.ProbeTimeout, maxProbeTimeout)
 	}},
 	{"FAILURE_THRESHOLD", "failure-threshold", "4", "consecutive failures before a peer is down", func(c *Config, v string) error {
-		return atLeastOne(v, &c.FailureThreshold)
+		return threshold(v, &c.FailureThreshold)
 	}},
 	{"SUCCESS_THRESHOLD", "success-threshold", "1", "consecutive successes before a down peer is up again", func(c *Config, v string) error {
-		return atLeastOne(v, &c.SuccessThreshold)
+		return threshold(v, &c.SuccessThreshold)
 	}},
 	{"ALERT_QUORUM", "alert-quorum", "majority", "observers that must see a peer down for the cluster to call it down: majority (never fewer than 2 of 2 or more), or a number", setAlertQuorum},
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
@@ -307,7 +307,49 @@ func Load(args []string, env Env, hostname func() (string, error), usage io.Writ
 		return Config{}, err
 	}
 	c.derive()
+	if err := c.checkTogether(lookup); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// MinFollowupGap is the least gap between two reminders whatever the
+// rhythm: a chat service takes about one message a second.
+const MinFollowupGap = time.Second
+
+// checkTogether checks what only makes sense against other settings: a
+// quorum the cluster can reach, reminders no faster than the election of
+// who sends them, and a debug server apart from the node's own.
+func (c *Config) checkTogether(lookup func(envName string) (value, name string, given bool)) error {
+	bad := func(env string, why string, args ...any) error {
+		v, name, _ := lookup(env)
+		return fmt.Errorf("invalid %s=%q: %s", name, v, fmt.Sprintf(why, args...))
+	}
+	if nodes := len(c.Peers) + 1; c.AlertQuorum > nodes {
+		return bad("ALERT_QUORUM", "more than the %d nodes of the cluster (PEERS and this node): nothing could ever be called down", nodes)
+	}
+	// A reminder is sent by the node elected to announce the outage, in
+	// slots of two rounds: a gap shorter than a slot could fall due
+	// before the election has said who sends it.
+	floor := max(c.Slot, MinFollowupGap)
+	for _, gap := range c.FollowupIntervals {
+		if gap < floor {
+			return bad("FOLLOWUP_INTERVALS", "a gap of %s is below %s: reminders are sent by the node elected in slots of two rounds, 2 × (POLL_INTERVAL + PROBE_TIMEOUT), and a chat service takes about one message a second", gap, floor)
+		}
+	}
+	if c.DebugAddr != "" && sameListener(c.DebugAddr, c.ListenAddr) {
+		return bad("DEBUG_ADDR", "the node's own address (LISTEN_ADDR or PORT %s): the debug server needs a port of its own", c.ListenAddr)
+	}
+	return nil
+}
+
+// sameListener reports whether two listen addresses take the same port on
+// a common interface: the same host, or either on every interface.
+func sameListener(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	every := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return pa == pb && pa != "0" && (ha == hb || every(ha) || every(hb))
 }
 
 // The alert modes of ALERTS.
@@ -400,12 +442,43 @@ func writeUsage(w io.Writer) {
 // a node flood its peers.
 const MinPollInterval = 100 * time.Millisecond
 
+// The longest POLL_INTERVAL and PROBE_TIMEOUT, and the highest thresholds:
+// past them a node would take days to call anything down, which is a typo,
+// not a rhythm (10000h for 10s, a 64-bit number for 4).
+const (
+	maxPollInterval = time.Hour
+	maxProbeTimeout = time.Minute
+	maxThreshold    = 1000
+)
+
 func setPollInterval(c *Config, v string) error {
-	if err := positiveDuration(v, &c.PollInterval); err != nil {
+	if err := boundedDuration(v, &c.PollInterval, maxPollInterval); err != nil {
 		return err
 	}
 	if c.PollInterval < MinPollInterval {
 		return fmt.Errorf("must be at least %s", MinPollInterval)
+	}
+	return nil
+}
+
+// boundedDuration reads a duration greater than zero and at most most.
+func boundedDuration(v string, dst *time.Duration, most time.Duration) error {
+	if err := positiveDuration(v, dst); err != nil {
+		return err
+	}
+	if *dst > most {
+		return fmt.Errorf("must be at most %s", most)
+	}
+	return nil
+}
+
+// threshold reads a count of probes in a row: 1 to maxThreshold.
+func threshold(v string, dst *int) error {
+	if err := atLeastOne(v, dst); err != nil {
+		return err
+	}
+	if *dst > maxThreshold {
+		return fmt.Errorf("must be at most %d", maxThreshold)
 	}
 	return nil
 }

@@ -18,6 +18,21 @@ func TestRunWithABadSettingExits2(t *testing.T) {
 	}
 }
 
+// A DEBUG_ADDR on the node's own port once made the second listener fail
+// after start: exit 1, and nothing on stderr. It is a bad setting.
+func TestRunWithADebugAddrOnTheNodesOwnPortExits2(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := func(k string) string {
+		return map[string]string{"PEERS": "a", "LISTEN_ADDR": "127.0.0.1:4000", "DEBUG_ADDR": "127.0.0.1:4000"}[k]
+	}
+	if code := run(nil, env, &stdout, &stderr); code != exitConfig {
+		t.Fatalf("exit code %d, want %d", code, exitConfig)
+	}
+	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "DEBUG_ADDR") {
+		t.Fatalf("stderr %q, want one line naming DEBUG_ADDR", got)
+	}
+}
+
 func TestRunVersionAndHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"--version"}, func(string) string { return "" }, &stdout, &stderr); code != 0 || stdout.String() != "mesh dev\n" {
