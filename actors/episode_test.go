@@ -43,7 +43,7 @@ func name(s episodeState) string {
 // Who holds an episode follows from its state alone.
 func TestAnEpisodesStateSaysWhoHoldsIt(t *testing.T) {
 	for _, tc := range []struct {
-		s                     episodeState
+		s                      episodeState
 		here, other, announced bool
 	}{
 		{waiting, false, false, false},
