@@ -21,20 +21,15 @@ type Policy struct {
 	// name the vantage points ("from 3 of 5 nodes"); 0 names none, and the
 	// verdict is this node's own view.
 	nodes int
-	// quiet is how long after its start the node only listens, before it
-	// announces or ends anything.
-	quiet time.Duration
 }
 
 // AlertPolicy returns the policy of ALERTS: cluster alerts in a cluster
-// of nodes nodes, each listening for fresh (the rule's Fresh) after its
-// start, so that it hears what the others announced before it acts; or
-// node alerts.
-func AlertPolicy(cluster bool, nodes int, fresh time.Duration) Policy {
+// of nodes nodes, or node alerts.
+func AlertPolicy(cluster bool, nodes int) Policy {
 	if !cluster {
 		return Policy{}
 	}
-	return Policy{nodes: nodes, quiet: fresh}
+	return Policy{nodes: nodes}
 }
 
 // cluster reports whether the alerts follow the cluster's verdict.

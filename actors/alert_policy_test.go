@@ -25,7 +25,7 @@ func TestThePoliciesJudgeByTheirOwnVerdict(t *testing.T) {
 		v, _ := snap.Verdicts().Of(name)
 		return p.judge(snap, v)
 	}
-	cluster, node := AlertPolicy(true, 3, time.Minute), AlertPolicy(false, 0, 0)
+	cluster, node := AlertPolicy(true, 3), AlertPolicy(false, 0)
 	if j := judge(cluster, "p"); j.kind != domain.AnnouncedPartial || !slices.Equal(j.downFrom, []string{"me"}) || !j.ownSince.Equal(t0) {
 		t.Errorf("cluster alerts on p: %+v, want partial, down from me", j)
 	}

@@ -19,7 +19,7 @@ func TestNodeAlertsAreThisNodesOwnView(t *testing.T) {
 	}, nil)
 	alerts := func(s *domain.Snapshot) AlertSet {
 		s = s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Second}, t0))
-		return NewNotifier(NotifierConfig{Node: "nov", Policy: AlertPolicy(false, 0, 0), Followups: defaultFollowups, State: fixedState{s: s},
+		return NewNotifier(NotifierConfig{Node: "nov", Policy: AlertPolicy(false, 0), Followups: defaultFollowups, State: fixedState{s: s},
 			Out: &messageRecorder{}, Now: t0, Log: zerolog.Nop()}).Alerts()
 	}
 	set := alerts(snap)

@@ -25,7 +25,7 @@ func certSnapshot(self string, cert domain.Cert, told map[string]string, peers [
 	up := domain.PeerView{Status: domain.StatusUp, Since: t0}
 	relays := map[string]*domain.RelayCopy{}
 	for _, n := range upFrom {
-		relays[n] = domain.NewRelayCopy(t0, nil).WithTargets(map[string]domain.PeerView{certTarget: up}).Telling(told)
+		relays[n] = domain.NewRelayCopy(t0, nil).WithTargets(map[string]domain.PeerView{certTarget: up}).Saying(domain.Said{Told: told}, time.Time{})
 	}
 	var entries []*domain.Entry
 	for _, p := range slices.SortedFunc(slices.Values(peers), func(a, b string) int { return strings.Compare(strings.TrimPrefix(a, "-"), strings.TrimPrefix(b, "-")) }) {
@@ -41,10 +41,11 @@ func certSnapshot(self string, cert domain.Cert, told map[string]string, peers [
 }
 
 // certAlerts is an engine of node self that warns 14 days ahead, in a
-// cluster of nodes (0: node alerts), with a slot of a minute.
+// cluster of nodes (0: node alerts), with a slot of a minute, listening
+// for a minute after its start.
 func certAlerts(self string, nodes int, state *settableState, out MessageSink, told map[string]string) *Notifier {
-	return NewNotifier(NotifierConfig{Node: self, Policy: AlertPolicy(nodes > 0, nodes, time.Minute), Followups: defaultFollowups,
-		Slot: time.Minute, Fresh: time.Hour, CertWarn: 14 * 24 * time.Hour, State: state, Out: out, Saved: domain.AlertRecord{CertsTold: told},
+	return NewNotifier(NotifierConfig{Node: self, Policy: AlertPolicy(nodes > 0, nodes), Followups: defaultFollowups,
+		Slot: time.Minute, Fresh: time.Minute, CertWarn: 14 * 24 * time.Hour, State: state, Out: out, Saved: domain.AlertRecord{CertsTold: told},
 		Now: t0, Log: zerolog.Nop()})
 }
 
@@ -55,17 +56,17 @@ func TestACertificateNearItsEndIsToldOfOncePerCertificate(t *testing.T) {
 	out := &messageRecorder{}
 	w := certAlerts("a", 0, state, out, nil)
 
-	if wake := w.process(t0); !wake.Equal(t0.Add(46 * 24 * time.Hour)) {
+	if wake := w.process(t0.Add(time.Minute)); !wake.Equal(t0.Add(46 * 24 * time.Hour)) {
 		t.Fatalf("looks again at %v, want when the certificate comes within 14 days", wake.Sub(t0))
 	}
 	if got := out.take(); len(got) != 0 {
 		t.Fatalf("a certificate 60 days from its end was told of: %v", got)
 	}
 	state.s.Store(certSnapshot("a", expiring, nil, nil))
-	w.process(t0)
+	w.process(t0.Add(time.Minute))
 	w.process(t0.Add(time.Hour))
 	got := out.take()
-	if len(got) != 1 || got[0].text != "🔒 The certificate of `https://shop.example/` expires in 9d 0h (2026-06-15 12:42 UTC)" {
+	if len(got) != 1 || got[0].text != "🔒 The certificate of `https://shop.example/` expires in 8d 23h (2026-06-15 12:42 UTC)" {
 		t.Fatalf("told %v; want one warning", got)
 	}
 	if !maps.Equal(w.Record().CertsTold, map[string]string{certTarget: "aa"}) {

@@ -44,7 +44,8 @@ type simNode struct {
 	since    map[string]time.Time
 	relays   map[string]*domain.RelayCopy
 	alive    bool
-	isolated bool // set by the test, as the isolation guard would
+	isolated bool          // set by the test, as the isolation guard would
+	skew     time.Duration // how far its clock is ahead of the others', on the wire
 	stop     context.CancelFunc
 	notifier *Notifier
 	changes  *Signal
@@ -131,14 +132,20 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 
 // boot starts (or restarts) one node's alert engine, resuming saved.
 func (c *simCluster) boot(name string, saved []domain.AnnouncementRecord) {
+	c.bootWith(name, domain.AlertRecord{Announcements: saved})
+}
+
+// bootWith starts (or restarts) one node's alert engine, resuming what a
+// state file kept of it.
+func (c *simCluster) bootWith(name string, saved domain.AlertRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodes[name]
 	n.changes = NewSignal()
 	c.publish(n)
-	n.notifier = NewNotifier(NotifierConfig{Node: name, Policy: AlertPolicy(true, len(c.names), simFresh), Followups: simFollowups,
-		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, State: n, Changes: n.changes,
-		Out: simSink{c, name}, Saved: domain.AlertRecord{Announcements: saved}, Now: time.Now(), Metrics: n.metrics,
+	n.notifier = NewNotifier(NotifierConfig{Node: name, Policy: AlertPolicy(true, len(c.names)), Followups: simFollowups,
+		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, Round: simRound, State: n, Changes: n.changes,
+		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Metrics: n.metrics,
 		Log: zerolog.New(n.logs).Level(zerolog.DebugLevel)})
 	ctx, cancel := context.WithCancel(c.t.Context())
 	n.stop, n.alive = cancel, true
@@ -153,6 +160,27 @@ func (c *simCluster) kill(name string) {
 	n.alive = false
 	n.stop()
 	n.relays = map[string]*domain.RelayCopy{}
+}
+
+// freeze holds a node up, as SIGSTOP does: its engine stops where it is
+// and it relays nothing, until thaw lets the same engine go on.
+func (c *simCluster) freeze(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[name]
+	n.alive = false
+	n.stop()
+}
+
+// thaw lets a frozen node go on, as SIGCONT does.
+func (c *simCluster) thaw(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[name]
+	ctx, cancel := context.WithCancel(c.t.Context())
+	n.stop, n.alive = cancel, true
+	c.publish(n)
+	go n.notifier.Serve(ctx)
 }
 
 // publish makes n's snapshot from its own view and the relays it holds,
@@ -183,7 +211,9 @@ func (c *simCluster) relayAll() {
 		}
 		for _, to := range c.nodes {
 			if to != from && to.alive && !c.cut[[2]string{from.name, to.name}] {
-				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Announcing(from.notifier.Announced()).Telling(from.notifier.Told())
+				// A node whose clock is off says its times, and when it
+				// sent the relay, by its clock.
+				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Saying(from.notifier.Said().Shifted(from.skew), now.Add(from.skew))
 			}
 		}
 	}
@@ -470,6 +500,87 @@ func TestAnnouncementsOfSubjectsNoLongerWatchedAreNotResumed(t *testing.T) {
 			t.Fatalf("resumed %+v, want only b's", r)
 		}
 	})
+}
+
+// An announcer held up mid-outage (SIGSTOP, a VM moved, a laptop
+// suspended), or stopped and restarted from its state file: the next node
+// took the outage over and ended it meanwhile. When it comes back, with a
+// reminder long overdue, it listens first, hears that the outage was
+// ended, and says nothing: no late reminder, no second recovery.
+func TestClusterAlertsAnAnnouncerBackFromAwayDoesNotEndWhatAnotherEnded(t *testing.T) {
+	for _, away := range []string{"frozen", "restarted"} {
+		t.Run(away, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newSimCluster(t, "a", "b", "c", "d", "e")
+				time.Sleep(simFresh)
+				c.kill("e")
+				c.everyoneSees("e", domain.StatusDown, 0)
+				time.Sleep(time.Minute)
+				saved := c.nodes["a"].notifier.Record()
+				if away == "frozen" {
+					c.freeze("a")
+				} else {
+					c.kill("a")
+				}
+				c.everyoneSees("a", domain.StatusDown, 0, "b", "c", "d")
+				time.Sleep(simFollowups[0]) // b takes e over, and its reminder comes
+				c.everyoneSees("e", domain.StatusUp, 0, "b", "c", "d")
+				time.Sleep(5 * simSlot) // b ends it
+				if away == "frozen" {
+					c.thaw("a")
+				} else {
+					c.bootWith("a", saved)
+				}
+				c.everyoneSees("a", domain.StatusUp, 0, "b", "c", "d")
+				time.Sleep(simRound) // its own probes of e, a round later
+				c.see("a", "e", domain.StatusUp)
+				time.Sleep(time.Hour)
+				var fromA, recoveries []string
+				for _, m := range c.messages() {
+					if strings.HasPrefix(m, "a: ") {
+						fromA = append(fromA, m)
+					}
+					if strings.Contains(m, "🟢 `e`") {
+						recoveries = append(recoveries, m)
+					}
+				}
+				if len(fromA) != 1 || len(recoveries) != 1 || !strings.HasPrefix(recoveries[0], "b: ") {
+					t.Fatalf("sent\n%s\nwant a's down message alone from a, and b's one recovery of e", strings.Join(c.messages(), "\n"))
+				}
+			})
+		})
+	}
+}
+
+// The announcer's clock is ten minutes behind the others': the node that
+// takes its outage over reads its times against its own clock, so that
+// the downtime it reports, and when its reminders fall due, are the
+// outage's, not the skew's.
+func TestClusterAlertsATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
+	for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+		t.Run(skew.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newSimCluster(t, "a", "b", "c", "d", "e")
+				c.nodes["a"].skew = skew
+				time.Sleep(simFresh)
+				c.kill("e")
+				c.everyoneSees("e", domain.StatusDown, 0)
+				time.Sleep(time.Minute)
+				c.kill("a")
+				c.everyoneSees("a", domain.StatusDown, 0, "b", "c", "d")
+				time.Sleep(simFollowups[0])
+				var reminders []string
+				for _, m := range c.messages() {
+					if strings.Contains(m, "🟠 `e`") {
+						reminders = append(reminders, m)
+					}
+				}
+				if !slices.Equal(reminders, []string{"b: 🟠 `e` is still unreachable from 3 of 5 nodes (down for 10m 0s)"}) {
+					t.Fatalf("reminders of e %q, want b's first, on time", reminders)
+				}
+			})
+		})
+	}
 }
 
 // A node that loses its own network sees every peer down. It sends

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/dupunkto/mesh/actors/domain"
@@ -8,11 +10,14 @@ import (
 
 // heard is what the other nodes say they announced, from the fresh relays
 // of one snapshot: the step of the alert path that keeps a second node
-// from announcing what one already did.
+// from announcing what one already did, or ending what one already ended.
+// Its times are this node's clock's (domain.RelayCopy.Said).
 type heard struct {
 	// announcements are by subject name, each subject's in name order of
 	// the announcing node.
 	announcements map[string][]holder
+	// ended are the latest ending heard of each subject, by name.
+	ended map[string]domain.Ending
 	// told are the certificates some node told of: fingerprints, by
 	// target name.
 	told map[string]map[string]bool
@@ -26,20 +31,26 @@ type holder struct {
 }
 
 // hear gathers what the relays in snap that are fresh as of now say was
-// announced, by nodes other than self. A node's word on itself is not
-// taken.
+// announced, ended and told, by nodes other than self. A node's word on
+// itself is not taken.
 func hear(snap *domain.Snapshot, self string, fresh time.Duration, now time.Time) heard {
-	h := heard{announcements: map[string][]holder{}, told: map[string]map[string]bool{}}
+	h := heard{announcements: map[string][]holder{}, ended: map[string]domain.Ending{}, told: map[string]map[string]bool{}}
 	for node, r := range snap.Relays() { // in name order
 		if node == self || now.Sub(r.ReceivedAt()) > fresh {
 			continue
 		}
-		for name, a := range r.Announcements() {
+		said := r.Said()
+		for _, name := range slices.Sorted(maps.Keys(said.Announced)) {
 			if name != node {
-				h.announcements[name] = append(h.announcements[name], holder{node: node, at: r.ReceivedAt(), Announcement: a})
+				h.announcements[name] = append(h.announcements[name], holder{node: node, at: r.ReceivedAt(), Announcement: said.Announced[name]})
 			}
 		}
-		for target, fingerprint := range r.CertsTold() {
+		for name, e := range said.Ended {
+			if was, ok := h.ended[name]; name != node && (!ok || e.Ended.After(was.Ended)) {
+				h.ended[name] = e
+			}
+		}
+		for target, fingerprint := range said.Told {
 			if h.told[target] == nil {
 				h.told[target] = map[string]bool{}
 			}
@@ -82,6 +93,17 @@ func (h heard) event(e *episode, self string, relayed time.Time, fresh time.Dura
 		return announcerGone, holder{}, true
 	}
 	return 0, holder{}, false
+}
+
+// ends reports whether another node ended e, as announced, after it
+// began: an announcer ended it with its last message while this node was
+// away (restarted, paused, suspended), and this node must not end it again.
+func (h heard) ends(e *episode) (domain.Ending, bool) {
+	if e == nil {
+		return domain.Ending{}, false
+	}
+	end, ok := h.ended[e.subject.Name]
+	return end, ok && end.Ends(e.kind, e.since)
 }
 
 // toldOf reports whether some node told of the certificate of that

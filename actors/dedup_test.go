@@ -13,7 +13,7 @@ import (
 func TestHearingTakesOnlyFreshWordOfOthers(t *testing.T) {
 	down := map[string]domain.Announcement{"e": {Kind: domain.AnnouncedDown, Since: t0}, "c": {Kind: domain.AnnouncedDown, Since: t0}}
 	relay := func(at time.Time) *domain.RelayCopy {
-		return domain.NewRelayCopy(at, nil).Announcing(down).Telling(map[string]string{"https://shop.example/": "aa"})
+		return domain.NewRelayCopy(at, nil).Saying(domain.Said{Announced: down, Told: map[string]string{"https://shop.example/": "aa"}}, time.Time{})
 	}
 	snap := domain.NewSnapshot("me", nil, map[string]*domain.RelayCopy{
 		"c": relay(t0), "b": relay(t0), "me": relay(t0), "stale": relay(t0.Add(-time.Hour)),

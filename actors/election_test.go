@@ -13,7 +13,7 @@ import (
 func TestTheElectionGivesEachCandidateItsTurn(t *testing.T) {
 	const slot = 20 * time.Second
 	el := func(self string) election {
-		return election{policy: AlertPolicy(true, 5, time.Minute), self: self, slot: slot, partialAfter: 15 * time.Minute}
+		return election{policy: AlertPolicy(true, 5), self: self, slot: slot, partialAfter: 15 * time.Minute}
 	}
 	down := judgement{kind: domain.AnnouncedDown, downFrom: []string{"a", "b", "c", "d"}}
 	straggler := judgement{kind: domain.AnnouncedDown, downFrom: []string{"a", "b", "d"}, upFrom: []string{"c"}}
@@ -46,7 +46,7 @@ func TestTheElectionGivesEachCandidateItsTurn(t *testing.T) {
 // When a node before this one goes silent, the waits of those after it
 // count again from that moment, so that the next two stay a slot apart.
 func TestMovingForwardInTheElectionCountsFromThen(t *testing.T) {
-	el := election{policy: AlertPolicy(true, 5, 0), self: "c", slot: 20 * time.Second}
+	el := election{policy: AlertPolicy(true, 5), self: "c", slot: 20 * time.Second}
 	e := &episode{kind: domain.AnnouncedDown, began: t0}
 	if got := el.turn(e, judgement{downFrom: []string{"a", "b", "c"}}, time.Time{}, t0).Sub(t0); got != 60*time.Second {
 		t.Fatalf("third of three: turn after %v, want 60s", got)
@@ -60,7 +60,7 @@ func TestMovingForwardInTheElectionCountsFromThen(t *testing.T) {
 // With node alerts this node is the only candidate: its turn is when the
 // episode began.
 func TestWithNodeAlertsTheTurnIsAtOnce(t *testing.T) {
-	el := election{policy: AlertPolicy(false, 0, 0), self: "c", slot: time.Minute}
+	el := election{policy: AlertPolicy(false, 0), self: "c", slot: time.Minute}
 	e := &episode{kind: domain.AnnouncedDown, began: t0}
 	if got := el.turn(e, judgement{downFrom: []string{"a", "b", "c"}, upFrom: []string{"d"}}, time.Time{}, t0); !got.Equal(t0) {
 		t.Fatalf("turn after %v, want at once", got.Sub(t0))

@@ -26,6 +26,9 @@ type GuardConfig struct {
 	Timeout time.Duration // per outside check
 	Client  *http.Client  // nil: newHTTPClient(forOutside, Timeout, Cut)
 	Cut     Cut           // nil: the network as it is
+	// Boot is when the node started: until a peer has answered since, or
+	// relayed, nothing is known of them, and nothing is claimed.
+	Boot    time.Time
 	Metrics *Metrics
 	Log     zerolog.Logger
 }
@@ -43,6 +46,9 @@ type Guard struct {
 	// answered is when the outside last answered: for outsideFresh after
 	// it, the guard does not ask again.
 	answered time.Time
+	// heard: a peer has answered a probe, or relayed, since the node
+	// started; told: the guard said, once, that none had yet.
+	heard, told bool
 }
 
 // outsideFresh is how long an answer from the outside stands, within one
@@ -84,11 +90,20 @@ func (g *Guard) Serve(ctx context.Context) error {
 // look decides once, and tells the owner of a change.
 func (g *Guard) look(ctx context.Context, now time.Time) error {
 	snap := g.cfg.State.Snapshot()
+	if g.heard = g.heard || heardSince(snap, g.cfg.Boot); !g.heard {
+		// The first node of a new cluster, deployed before the others:
+		// its peers all fail, and it holds no relay, which is what a node
+		// cut off sees too. But nothing is known of them yet.
+		if !g.told {
+			g.told = true
+			g.cfg.Log.Info().Int("peers", snap.Len()).Msg("no peer has answered yet; nothing is known of them, so nothing is claimed")
+		}
+		return nil
+	}
 	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now)
 	if !isolated {
 		// An answer from the outside stood for the spell in which the
-		// peers said "isolated" (most of the cluster down, or this node's
-		// first looks, before any peer answered or relayed); once they no
+		// peers said "isolated" (most of the cluster down); once they no
 		// longer do, it is forgotten, and the next spell asks again.
 		g.answered = time.Time{}
 	}
@@ -124,6 +139,20 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 	}
 	g.cfg.Metrics.SetIsolated(isolated)
 	return g.cfg.Owner.SetIsolated(ctx, isolated)
+}
+
+// heardSince reports whether a peer answered a probe after boot, or any
+// node relayed (relays are not kept across a restart).
+func heardSince(snap *domain.Snapshot, boot time.Time) bool {
+	if snap.RelayCount() > 0 {
+		return true
+	}
+	for e := range snap.Peers() {
+		if e.View().LastSeen.After(boot) {
+			return true
+		}
+	}
+	return false
 }
 
 // reachesOutside reports whether any outside URL answers at all: a status

@@ -77,9 +77,8 @@ func TestGuardAsksTheOutsideBeforeCallingTheNodeIsolated(t *testing.T) {
 }
 
 // An answer from the outside stands for one spell of the peers saying
-// "isolated" only. A node's first looks, before its peers answer, are
-// such a spell; once they answer, a cut right after is found at the next
-// look, not a minute later.
+// "isolated" only: once they answer, a cut right after is found at the
+// next look, not a minute later.
 func TestAnOutsideAnswerIsForgottenOnceThePeersAnswer(t *testing.T) {
 	var answering atomic.Bool
 	answering.Store(true)
@@ -109,5 +108,32 @@ func TestAnOutsideAnswerIsForgottenOnceThePeersAnswer(t *testing.T) {
 	look(time.Second)
 	if len(owner.said) != 1 || !owner.said[0] {
 		t.Fatalf("told the owner %v a second after the cut, want isolated", owner.said)
+	}
+}
+
+// The first node of a new cluster, deployed before the others, sees every
+// peer fail and holds no relay, as a node cut off does. But no peer has
+// answered yet: nothing is known, and nothing is claimed. It says so once.
+func TestTheFirstNodeOfANewClusterClaimsNothing(t *testing.T) {
+	boot := time.Now()
+	state := newOwnView("a", "b", "c")
+	state.put(domain.StatusUnknown, 3, "a", "b", "c")
+	owner := &ownerStub{}
+	var logs syncWriter
+	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
+		Timeout: time.Second, Boot: boot, Log: zerolog.New(&logs)})
+	for i := range 3 {
+		if err := g.look(t.Context(), boot.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(owner.said) != 0 || strings.Contains(logs.String(), "cut off") || strings.Count(logs.String(), "no peer has answered yet") != 1 {
+		t.Fatalf("told the owner %v; logs %s; want nothing claimed, and one line that no peer has answered yet", owner.said, logs.String())
+	}
+	// Once a peer has answered, the same view is a cut.
+	state.put(domain.StatusUp, 0, "a")
+	state.put(domain.StatusUp, 3, "a")
+	if err := g.look(t.Context(), boot.Add(time.Minute)); err != nil || len(owner.said) != 1 || !owner.said[0] {
+		t.Fatalf("told the owner %v (%v) once a peer had answered and all failed, want isolated", owner.said, err)
 	}
 }

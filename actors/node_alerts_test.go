@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"context"
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -77,16 +79,19 @@ func (v *ownView) Snapshot() *domain.Snapshot {
 }
 
 // put sets what this node sees of subjects from now on, with as many
-// failed probes in a row.
+// failed probes in a row: none is a probe that succeeded just now.
 func (v *ownView) put(st domain.Status, failures int, names ...string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, name := range names {
 		view := v.views[name]
 		if view.Status != st {
-			view = domain.PeerView{Status: st, Since: time.Now()}
+			view = domain.PeerView{Status: st, Since: time.Now(), LastSeen: view.LastSeen}
 		}
 		view.ConsecutiveFailures = failures
+		if failures == 0 && st == domain.StatusUp {
+			view.LastSeen = time.Now()
+		}
 		v.views[name] = view
 	}
 }
@@ -110,10 +115,15 @@ func (v *ownView) isolate(isolated bool) {
 
 var defaultFollowups = []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 5 * time.Hour}
 
+// quietStart is how long the engines of these tests listen after they
+// start, or after a pause, before they say anything: their Fresh.
+const quietStart = 3 * time.Second
+
 // newNodeAlerts returns an engine with the node policy and the default
-// follow-ups that follows state, resumes saved, and writes to out.
+// follow-ups that follows state, resumes saved, and writes to out. Its
+// rounds are a second long.
 func newNodeAlerts(state *ownView, out MessageSink, saved ...domain.AnnouncementRecord) *Notifier {
-	return NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0, 0), Followups: defaultFollowups, Fresh: 3 * time.Second,
+	return NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0), Followups: defaultFollowups, Fresh: quietStart, Round: time.Second,
 		State: state, Changes: state.changes, Out: out, Saved: domain.AlertRecord{Announcements: saved}, Now: time.Now(), Log: zerolog.Nop()})
 }
 
@@ -125,12 +135,16 @@ type notifierTest struct {
 	out   *messageRecorder
 }
 
+// newNotifierTest starts an engine and lets its quiet start pass: the
+// test's times count from then.
 func newNotifierTest(t *testing.T) *notifierTest {
-	start := time.Now()
-	out := &messageRecorder{start: start}
+	out := &messageRecorder{}
 	state := newOwnView("dec", "oct")
 	go newNodeAlerts(state, out).Serve(t.Context())
+	time.Sleep(quietStart)
 	synctest.Wait()
+	start := time.Now()
+	out.start = start
 	return &notifierTest{t, start, state, out}
 }
 
@@ -247,35 +261,49 @@ func TestChainsOfSeveralPeersInterleaveInTimeOrder(t *testing.T) {
 	})
 }
 
+// A node held up for two hours (paused, suspended, starved) with an outage
+// on listens again first, then sends one reminder for the missed ones, not
+// a burst.
 func TestMissedRemindersSendOneNotABurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := &messageRecorder{start: time.Now()}
 		state := newOwnView("dec")
 		n := newNodeAlerts(state, out)
-		// The engine is not running (busy, or the node was away) while the
-		// outage goes on for two hours.
+		running, stop := context.WithCancel(t.Context())
+		go n.Serve(running)
+		time.Sleep(quietStart)
 		state.see("dec", domain.StatusDown)
-		n.process(time.Now())
+		if got := out.take(); len(got) != 1 || got[0] != (sentAt{quietStart, "🔴 `dec` is unreachable"}) {
+			t.Fatalf("messages %v, want the down message", got)
+		}
+		// The engine is not running (held up, or the node was away) while
+		// the outage goes on for two hours.
+		stop()
 		time.Sleep(2 * time.Hour)
 		go n.Serve(t.Context())
 		synctest.Wait()
-		got := out.take()
-		if len(got) != 2 || got[1] != (sentAt{2 * time.Hour, "🟠 `dec` is still unreachable (down for 2h 0m)"}) {
-			t.Fatalf("messages %v, want the down and one reminder at 2h", got)
+		if got := out.take(); len(got) != 0 {
+			t.Fatalf("messages %v as the engine wakes: it listens first", got)
+		}
+		time.Sleep(quietStart)
+		synctest.Wait()
+		if got := out.take(); len(got) != 1 || got[0] != (sentAt{2*time.Hour + 2*quietStart, "🟠 `dec` is still unreachable (down for 2h 0m)"}) {
+			t.Fatalf("messages %v, want one reminder once it has listened", got)
 		}
 		// It carries on at the next slot after now: 3h45m.
 		time.Sleep(105 * m)
 		synctest.Wait()
-		if got := out.take(); len(got) != 1 || got[0].after != 225*m {
-			t.Fatalf("messages %v, want one at 3h45m", got)
+		if got := out.take(); len(got) != 1 || got[0].after != 225*m+quietStart {
+			t.Fatalf("messages %v, want one at 3h45m into the outage", got)
 		}
 	})
 }
 
 // The engine follows state, not a queue of events: however long it was
 // starved of CPU, it has nothing to overflow, and acts on the latest
-// state: an outage that came and went meanwhile is not told; one still
-// going is told once, with its downtime from its start.
+// state, once it has listened again: an outage that came and went
+// meanwhile is not told; one still going is told once, with its downtime
+// from its start.
 func TestAStarvedEngineActsOnTheLatestState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		out := &messageRecorder{start: time.Now()}
@@ -287,12 +315,14 @@ func TestAStarvedEngineActsOnTheLatestState(t *testing.T) {
 		state.see("dec", domain.StatusUp)
 		go n.Serve(t.Context())
 		synctest.Wait()
-		if got := out.take(); len(got) != 1 || got[0] != (sentAt{5 * m, "🔴 `oct` is unreachable"}) {
+		time.Sleep(quietStart)
+		synctest.Wait()
+		if got := out.take(); len(got) != 1 || got[0] != (sentAt{5*m + quietStart, "🔴 `oct` is unreachable"}) {
 			t.Fatalf("messages %v, want oct's down message alone", got)
 		}
-		time.Sleep(10 * m)
+		time.Sleep(10*m - quietStart)
 		synctest.Wait()
-		if got := out.take(); len(got) != 1 || got[0].text != "🟠 `oct` is still unreachable (down for 15m 0s)" {
+		if got := out.take(); len(got) != 1 || got[0] != (sentAt{15 * m, "🟠 `oct` is still unreachable (down for 15m 0s)"}) {
 			t.Fatalf("messages %v, want oct's first reminder 15 minutes after it went down", got)
 		}
 	})
@@ -324,8 +354,8 @@ func TestRestoredOutagesCarryOnTheirReminderSchedule(t *testing.T) {
 			{25 * m, "🟠 `dec` is still unreachable (down for 45m 0s)"},
 			{85 * m, "🟠 `dec` is still unreachable (down for 1h 45m)"},
 		}},
-		{"several missed reminders give one, not a burst", 2 * time.Hour, 0, []sentAt{
-			{0, "🟠 `dec` is still unreachable (down for 2h 0m)"},
+		{"several missed reminders give one, not a burst, once the node has listened", 2 * time.Hour, 0, []sentAt{
+			{quietStart, "🟠 `dec` is still unreachable (down for 2h 0m)"},
 			{105 * m, "🟠 `dec` is still unreachable (down for 3h 45m)"},
 		}},
 		{"unknown progress counts past slots as sent", 50 * m, -1, []sentAt{
@@ -401,7 +431,7 @@ func TestNodeAlertsHoldDownMessagesWhileIsolated(t *testing.T) {
 		state.put(domain.StatusUp, 0, "a", "b", "c")
 		out := &messageRecorder{start: time.Now()}
 		metrics := NewMetrics(nil)
-		n := NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0, 0), Followups: Schedule{time.Hour}, Fresh: 3 * time.Second,
+		n := NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0), Followups: Schedule{time.Hour}, Fresh: 3 * time.Second,
 			State: state, Changes: state.changes, Out: out, Now: time.Now(), Metrics: metrics, Log: zerolog.Nop()})
 		go n.Serve(t.Context())
 		state.isolate(true)
@@ -445,8 +475,8 @@ func TestNodeAlertsTellNoOtherNode(t *testing.T) {
 		state := restoredDown(time.Now())
 		n := newNodeAlerts(state, &messageRecorder{})
 		n.process(time.Now())
-		if a := n.Announced(); len(a) != 0 || n.Told() != nil {
-			t.Fatalf("relays would carry %v and %v", a, n.Told())
+		if said := n.Said(); !reflect.DeepEqual(said, domain.Said{}) {
+			t.Fatalf("relays would carry %+v", said)
 		}
 		if r := n.Record(); len(r.Announcements) != 1 || r.Announcements[0].By != "me" {
 			t.Fatalf("record %+v, want its own announcement of dec for the state file", r)

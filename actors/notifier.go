@@ -34,8 +34,13 @@ type NotifierConfig struct {
 	// Fresh is how long an announcement counts after the relay that
 	// carried it arrived (the cluster rule's Fresh, the window in which
 	// the relay's views count in the verdicts), and how long the engine
-	// listens after an isolation before it acts again.
+	// listens, after it starts, after a pause of the process and after an
+	// isolation, before it says anything: long enough for a round of its
+	// own probes and fresh relays from every node.
 	Fresh time.Duration
+	// Round is the longest a round takes: the engine looks at least once
+	// a round, to notice that the whole process was held up (see pauses).
+	Round time.Duration
 	// CertWarn is CERT_WARN: a certificate that expires within it is told of.
 	CertWarn time.Duration
 	State    interface{ Snapshot() *domain.Snapshot }
@@ -69,20 +74,25 @@ type Notifier struct {
 	episodes map[string]*episode // outages and partial ones, by subject name
 	certs    map[string]*episode // certificates not yet told of, by target name
 	told     map[string]string   // fingerprints told of (by this node or another), by target name
+	// ended are the announced episodes that ended with their last message,
+	// sent here or heard of, by subject name, for EndingsKept.
+	ended map[string]domain.Ending
 	// ownDown is, for each subject this node itself sees down, when that
 	// began and whether the alerts' verdict called it down while it lasted.
 	ownDown map[string]ownDown
-	// quietUntil is the end of the listening after start, or after this
-	// node was isolated: until then it cannot tell whether another node
-	// announced an episode, so it announces none and ends none.
+	// quietUntil is the end of the listening after start, after a pause,
+	// or after this node was isolated: until then its view may be stale
+	// and it cannot tell what another node announced or ended, so it
+	// says nothing: no announcement, no reminder, no end.
 	quietUntil  time.Time
 	wasIsolated bool
+	pauses      pauses
 
 	// What the relay sender, the state file and the Alertmanager posters
 	// read, published after each pass.
-	announced atomic.Pointer[map[string]domain.Announcement]
-	record    atomic.Pointer[domain.AlertRecord]
-	alerts    atomic.Pointer[AlertSet]
+	said   atomic.Pointer[domain.Said]
+	record atomic.Pointer[domain.AlertRecord]
+	alerts atomic.Pointer[AlertSet]
 }
 
 type ownDown struct {
@@ -93,8 +103,8 @@ type ownDown struct {
 // NewNotifier returns the engine, resuming cfg.Saved.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
-		episodes: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ownDown: map[string]ownDown{},
-		quietUntil: cfg.Now.Add(cfg.Policy.quiet)}
+		episodes: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
+		ownDown: map[string]ownDown{}, quietUntil: cfg.Now.Add(cfg.Fresh), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
 		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
@@ -109,12 +119,17 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 			}
 		}
 	}
+	for name, e := range cfg.Saved.Ended {
+		if _, ok := snap.Entry(name); ok && cfg.Now.Sub(e.Ended) < domain.EndingsKept {
+			n.ended[name] = e
+		}
+	}
 	for target, fingerprint := range cfg.Saved.CertsTold {
 		if e, ok := snap.Entry(target); ok && e.Kind() == domain.KindTarget {
 			n.told[target] = fingerprint
 		}
 	}
-	n.publish(snap)
+	n.publish(snap, cfg.Now)
 	return n
 }
 
@@ -154,18 +169,10 @@ func (n *Notifier) restore(r domain.AnnouncementRecord) {
 
 func (n *Notifier) String() string { return "notifier" }
 
-// Announced returns what this node announces now, by subject name, for its
-// relays: nothing with node alerts, which tell no other node.
-func (n *Notifier) Announced() map[string]domain.Announcement { return *n.announced.Load() }
-
-// Told returns the certificates this node knows were told of, for its
-// relays: nothing with node alerts.
-func (n *Notifier) Told() map[string]string {
-	if !n.cfg.Policy.shared() {
-		return nil
-	}
-	return n.record.Load().CertsTold
-}
+// Said returns what this node says in its relays: what it announces now,
+// the episodes it saw end, the certificates told of. Nothing with node
+// alerts, which tell no other node.
+func (n *Notifier) Said() domain.Said { return *n.said.Load() }
 
 // Record returns what a restart must not forget, for the state file.
 func (n *Notifier) Record() domain.AlertRecord { return *n.record.Load() }
@@ -175,16 +182,45 @@ func (n *Notifier) Record() domain.AlertRecord { return *n.record.Load() }
 // sends its messages, posts each; those another node holds are left to it.
 func (n *Notifier) Alerts() AlertSet { return *n.alerts.Load() }
 
-// Serve follows the verdicts as they change and acts when a turn or a
-// reminder is due.
+// Serve follows the verdicts as they change, acts when a turn or a
+// reminder is due, and looks once a round whatever happens, so that a
+// pause of the whole process is noticed before anything is said after it.
 func (n *Notifier) Serve(ctx context.Context) error {
-	return serveOnSchedule(ctx, n.process, n.cfg.Changes.C())
+	var looks <-chan time.Time // no Round (in tests): no looks
+	if n.cfg.Round > 0 {
+		tick := time.NewTicker(n.cfg.Round)
+		defer tick.Stop()
+		looks = tick.C
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var due <-chan time.Time
+		if next := n.process(time.Now()); !next.IsZero() {
+			timer.Reset(time.Until(next))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.cfg.Changes.C():
+		case <-looks:
+		case <-due:
+		}
+	}
 }
 
 // process follows every subject in the latest snapshot as of now, and
 // returns when it must look again if nothing changes before (zero: only a
 // change can make it act).
 func (n *Notifier) process(now time.Time) time.Time {
+	if held := n.pauses.look(now); held > 0 {
+		// Its timers fired late, all at once; its view and the relays it
+		// holds are from before. Listen again, as after a start.
+		n.quietUntil = later(n.quietUntil, now.Add(n.cfg.Fresh))
+		n.cfg.Log.Info().Int64("duration_ms", held.Milliseconds()).
+			Msg("this node was held up (paused, suspended or starved of CPU); listening again before it says anything")
+	}
 	snap := n.cfg.State.Snapshot()
 	if snap.Isolated() {
 		n.wasIsolated = true
@@ -209,7 +245,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 	if now.Before(n.quietUntil) {
 		wake = earliest(wake, n.quietUntil)
 	}
-	n.publish(snap)
+	n.publish(snap, now)
 	return wake
 }
 
@@ -221,6 +257,14 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 	name := j.subject.Name
 	n.noteOwnView(j)
 	e := n.episodes[name]
+	if end, ok := h.ends(e); ok && (e.holdsIt() || e.state == orphaned) {
+		// It came back from a pause or a restart holding what another
+		// node took over and ended meanwhile: it is over.
+		n.logEpisode(n.cfg.Log.Info(), e).Time("ended", end.Ended).Msg("another node ended it while this node was away; no second message")
+		n.cfg.Metrics.MessageSuppressed(endKind(e.kind), SuppressedElsewhere)
+		delete(n.episodes, name)
+		e = nil
+	}
 	if e != nil && e.kind != j.kind {
 		if now.Before(n.quietUntil) && e.announced() {
 			return n.quietUntil // not yet heard from everyone: do not end what others may still hold
@@ -253,6 +297,9 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		}
 		n.takeTurn(e, j, now)
 	}
+	if now.Before(n.quietUntil) {
+		return n.quietUntil // nothing is said while it listens: not even a reminder overdue
+	}
 	n.remind(e, j, now, snap.Isolated())
 	if e.state == heldElsewhere {
 		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next) // when its word goes stale
@@ -277,7 +324,10 @@ func (n *Notifier) dedup(snap *domain.Snapshot, e *episode, h heard, now time.Ti
 	}
 	was := e.state
 	if !n.move(e, ev) {
-		return // this node holds it, and comes first by name
+		// This node holds it and comes first by name: it keeps it, and
+		// the reminders the other sent meanwhile count as sent.
+		e.sent = max(e.sent, a.Reminders)
+		return
 	}
 	switch ev {
 	case announcerGone:
@@ -390,10 +440,7 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 	if e.kind == domain.AnnouncedPartial && becomes == domain.AnnouncedDown {
 		return
 	}
-	over := domain.MessageRecovery
-	if e.kind == domain.AnnouncedPartial {
-		over = domain.MessagePartialOver
-	}
+	over := endKind(e.kind)
 	switch e.state {
 	case announcedHere:
 		if e.kind == domain.AnnouncedDown {
@@ -401,6 +448,9 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 		} else {
 			n.send(partialOverMessage(e.subject, now.Sub(e.since), now))
 		}
+		// Said in the relays for a while, so that a node that held it
+		// before and comes back does not end it again.
+		n.ended[e.subject.Name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now}
 	case heldElsewhere, withdrawn, orphaned:
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
 	case dropped:
@@ -457,9 +507,10 @@ func (n *Notifier) logEpisode(ev *zerolog.Event, e *episode) *zerolog.Event {
 // publish makes this pass's announcements, record and alerts readable by
 // the relay sender, the state file writer and the Alertmanager posters
 // without waiting on Serve.
-func (n *Notifier) publish(snap *domain.Snapshot) {
+func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
+	maps.DeleteFunc(n.ended, func(_ string, e domain.Ending) bool { return now.Sub(e.Ended) >= domain.EndingsKept })
 	announced := map[string]domain.Announcement{}
-	record := domain.AlertRecord{CertsTold: maps.Clone(n.told)}
+	record := domain.AlertRecord{Ended: maps.Clone(n.ended), CertsTold: maps.Clone(n.told)}
 	alerts := AlertSet{Elsewhere: map[string]bool{}, Frozen: snap.Isolated()}
 	for _, name := range slices.Sorted(maps.Keys(n.episodes)) {
 		e := n.episodes[name]
@@ -480,10 +531,14 @@ func (n *Notifier) publish(snap *domain.Snapshot) {
 	}
 	n.alerts.Store(&alerts)
 	n.record.Store(&record)
-	if old := n.announced.Load(); old != nil && !maps.Equal(*old, announced) && n.cfg.Announcing != nil {
+	var said domain.Said
+	if n.cfg.Policy.shared() {
+		said = domain.Said{Announced: announced, Ended: record.Ended, Told: record.CertsTold}
+	}
+	if old := n.said.Load(); old != nil && !maps.Equal(old.Announced, said.Announced) && n.cfg.Announcing != nil {
 		defer n.cfg.Announcing.Notify()
 	}
-	n.announced.Store(&announced)
+	n.said.Store(&said)
 }
 
 // alert is the Alertmanager alert of an episode this node holds, its
@@ -504,4 +559,33 @@ func startKind(k domain.AnnouncementKind) domain.MessageKind {
 		return domain.MessagePartial
 	}
 	return domain.MessageDown
+}
+
+// endKind is the message that ends an episode of kind k.
+func endKind(k domain.AnnouncementKind) domain.MessageKind {
+	if k == domain.AnnouncedPartial {
+		return domain.MessagePartialOver
+	}
+	return domain.MessageRecovery
+}
+
+// pauses tells a pause of the whole process (SIGSTOP, a VM moved, a laptop
+// suspended, a long GC pause, a starved CPU) from a quiet spell: the engine
+// looks at least once a round, so a look that comes more than a round late
+// by the monotonic clock, or by the wall clock (which goes on through a
+// suspend, when the monotonic one stops), was held up.
+type pauses struct {
+	round time.Duration
+	last  time.Time
+}
+
+// look notes a look at now and returns how long the process was held up
+// before it, or zero when it was not.
+func (p *pauses) look(now time.Time) time.Duration {
+	gap := max(now.Sub(p.last), now.Round(0).Sub(p.last.Round(0)))
+	p.last = now
+	if p.round <= 0 || gap <= 2*p.round {
+		return 0
+	}
+	return gap
 }

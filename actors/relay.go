@@ -37,11 +37,11 @@ type RelaySenderConfig struct {
 	Log       zerolog.Logger
 }
 
-// Announcer gives what this node announced, by subject name, and the
-// certificates it knows were told of, for the relays to carry.
+// Announcer gives what this node says in its relays beside its views (the
+// alert engine): what it announced, what it saw end, the certificates told
+// of.
 type Announcer interface {
-	Announced() map[string]domain.Announcement
-	Told() map[string]string
+	Said() domain.Said
 }
 
 // RelaySender posts this node's view to its peers each time the state owner
@@ -76,6 +76,9 @@ type peerLink struct {
 	lastDelta []byte
 	rested    bool
 }
+
+// mesh reports whether the peer is a Mesh node: it said what it takes.
+func (l *peerLink) mesh() bool { return l.gzip || l.delta }
 
 // quiet reports whether a delta need not be sent this round: it says
 // nothing the last one the peer took did not, and that one was sent last
@@ -180,9 +183,9 @@ func (s *RelaySender) Serve(ctx context.Context) error {
 // and returns when every post has ended.
 func (s *RelaySender) send(ctx context.Context) {
 	snap := s.cfg.State.Snapshot()
-	var said wire.Said
+	var said domain.Said
 	if s.cfg.Announcer != nil {
-		said = wire.Said{Announced: s.cfg.Announcer.Announced(), Told: s.cfg.Announcer.Told()}
+		said = s.cfg.Announcer.Said()
 	}
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
@@ -192,20 +195,28 @@ func (s *RelaySender) send(ctx context.Context) {
 	for e := range snap.Subjects() {
 		views[e.Name()] = e.View()
 	}
-	// The whole relay, plain and gzipped, made once for all the peers
-	// that get it, and only if one does.
-	var whole, wholeGzipped outgoingRelay
-	wholeFor := func(gzipped bool) outgoingRelay {
+	// The whole relay, made once for all the peers that get it, and only if
+	// one does: for a seed node the seed's body; for a Mesh node (it said
+	// what it takes) stamped with when it is sent, which lets it read this
+	// node's times against its own clock, and gzipped if it takes that.
+	var whole, stamped, gzipped outgoingRelay
+	wholeFor := func(l *peerLink) outgoingRelay {
 		if whole.body == nil {
 			whole = outgoingRelay{body: wire.EncodeRelay(snap, said)}
 		}
-		if !gzipped || len(whole.body) <= gzipAbove {
+		if !l.mesh() {
 			return whole
 		}
-		if wholeGzipped.body == nil {
-			wholeGzipped = outgoingRelay{body: gzipBytes(whole.body), encoding: "gzip"}
+		if stamped.body == nil {
+			stamped = outgoingRelay{body: wire.Stamped(whole.body, now)}
 		}
-		return wholeGzipped
+		if !l.gzip || len(stamped.body) <= gzipAbove {
+			return stamped
+		}
+		if gzipped.body == nil {
+			gzipped = outgoingRelay{body: gzipBytes(stamped.body), encoding: "gzip"}
+		}
+		return gzipped
 	}
 	errs := make([]error, len(s.cfg.Peers))
 	sent := make([]bool, len(s.cfg.Peers))
@@ -223,12 +234,12 @@ func (s *RelaySender) send(ctx context.Context) {
 			if link.quiet(delta) {
 				continue
 			}
-			payload = outgoingRelay{body: delta}
-			if link.gzip && len(delta) > gzipAbove {
-				payload = outgoingRelay{body: gzipBytes(delta), encoding: "gzip"}
+			payload = outgoingRelay{body: wire.Stamped(delta, now)}
+			if link.gzip && len(payload.body) > gzipAbove {
+				payload = outgoingRelay{body: gzipBytes(payload.body), encoding: "gzip"}
 			}
 		} else {
-			payload = wholeFor(link.gzip)
+			payload = wholeFor(link)
 		}
 		sent[i] = true
 		wg.Go(func() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -300,9 +301,17 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 	if encodings := []string{m[0].encoding, m[1].encoding, m[2].encoding, m[3].encoding, m[4].encoding}; !slices.Equal(encodings, []string{"", "gzip", "gzip", "gzip", ""}) {
 		t.Fatalf("the Mesh peer got encodings %q, want plain, gzip while it takes it, then plain", encodings)
 	}
+	// While it says it is a Mesh node (the second relay to the fourth),
+	// each relay says when it was sent; else they are the same.
+	sentAt := regexp.MustCompile(`,"sent_at":"[^"]*"`)
 	for i, g := range m {
-		if g.json != m[0].json {
-			t.Fatalf("relay %d to the Mesh peer differs once inflated", i)
+		if stamped := sentAt.MatchString(g.json); stamped != (i > 0 && i < 4) || sentAt.ReplaceAllString(g.json, "") != m[0].json {
+			t.Fatalf("relay %d to the Mesh peer differs once inflated, or says when it was sent outside the second to the fourth: %s", i, g.json)
+		}
+	}
+	for _, g := range sd {
+		if sentAt.MatchString(g.json) {
+			t.Fatalf("the seed peer got %s, want the seed's body", g.json)
 		}
 	}
 	if m[1].size*4 > m[0].size {

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"math"
 	"time"
 )
@@ -53,25 +52,4 @@ func (gaps Schedule) dueBy(since, now time.Time) int {
 	}
 	// Every gap has passed once; the last one repeats from here.
 	return len(gaps) + int((elapsed-offset)/gaps[len(gaps)-1])
-}
-
-// serveOnSchedule runs a loop that acts on time and on wake-ups: process
-// as of now, then again when wake delivers or at the time process returned
-// (zero: no time, only a wake-up), until ctx ends.
-func serveOnSchedule(ctx context.Context, process func(now time.Time) time.Time, wake <-chan struct{}) error {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		var due <-chan time.Time
-		if next := process(time.Now()); !next.IsZero() {
-			timer.Reset(time.Until(next))
-			due = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
-		case <-due:
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -38,7 +39,7 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) statefile.Doc
 	if path == "" {
 		return statefile.Document{}
 	}
-	data, err := os.ReadFile(path)
+	data, err := readAtMost(path, statefile.MaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		log.Info().Str("path", path).Msg("no state file yet; starting fresh")
 		return statefile.Document{}
@@ -47,7 +48,7 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) statefile.Doc
 		log.Error().Str("path", path).Err(err).Msg("state file cannot be read; starting fresh, the file left as it is")
 		return statefile.Document{}
 	}
-	d, err := statefile.Decode(data, now)
+	d, err := statefile.Decode(data, now) // past MaxSize, data is one byte over: refused unread
 	if err != nil {
 		aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405Z"))
 		ev := log.Error().Str("path", path).Err(err)
@@ -58,12 +59,26 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) statefile.Doc
 		}
 		return statefile.Document{}
 	}
+	for _, what := range d.Dropped {
+		log.Warn().Str("path", path).Str("dropped", what).Msg("state file holds what no node writes; that part left out, the rest loaded")
+	}
 	if d.Clamped > 0 {
 		log.Warn().Str("path", path).Int("times", d.Clamped).Time("saved_at", d.SavedAt).
 			Msg("state file has times in the future (the clock stepped back?); taken as now")
 	}
 	log.Info().Str("path", path).Int("peers", len(d.Subjects)).Time("saved_at", d.SavedAt).Msg("state file loaded")
 	return d.Document
+}
+
+// readAtMost reads a file, or its first most+1 bytes when it is longer:
+// enough to tell it is too long without holding the rest.
+func readAtMost(path string, most int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, most+1))
 }
 
 // StateFileConfig is what the state file writer is built from. Each source

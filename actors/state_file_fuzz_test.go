@@ -33,7 +33,7 @@ func FuzzStateFile(f *testing.F) {
 		}
 		start := time.Now()
 		o := NewOwner(OwnerConfig{Node: "nov", Subjects: peerSubjects("dec", "oct"), Threshold: 4, Boot: now, Saved: saved.Subjects, Log: zerolog.Nop()})
-		for _, policy := range []Policy{AlertPolicy(false, 0, 0), AlertPolicy(true, 3, time.Second)} {
+		for _, policy := range []Policy{AlertPolicy(false, 0), AlertPolicy(true, 3)} {
 			n := NewNotifier(NotifierConfig{Node: "nov", Policy: policy, Followups: Schedule{time.Second, time.Minute}, Slot: time.Second,
 				Fresh: time.Second, State: o, Out: &messageRecorder{}, Saved: saved.Alerts, Now: now, Log: zerolog.Nop()})
 			n.process(now.Add(24 * time.Hour))

@@ -282,3 +282,47 @@ func TestTheStateFileHoldsWhatTheChannelsCanHold(t *testing.T) {
 		t.Fatalf("statefile.MaxPending is %d, the channels hold %d", statefile.MaxPending, want)
 	}
 }
+
+// Garbage in one section of the file costs that section alone: the
+// outages the file keeps are restored, and one warn line says what was
+// left out.
+func TestABadSectionOfTheStateFileCostsOnlyItself(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	content := `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:00:00Z","last_seen":null,"consecutive_failures":9,"history":[]}},` +
+		`"cert_warned":{"<script>":"aa"}}`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	d := LoadStateFile(path, t0, zerolog.New(&logs))
+	if d.Subjects["dec"].View.Status != domain.StatusDown || len(d.Alerts.CertsTold) != 0 {
+		t.Fatalf("loaded %+v", d)
+	}
+	if n := strings.Count(logs.String(), `"level":"warn"`); n != 1 || !strings.Contains(logs.String(), `"dropped":"cert_warned`) {
+		t.Fatalf("logs %s, want one warn line naming cert_warned", logs.String())
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the file was set aside: %v", err)
+	}
+}
+
+// A file past the size cap is no node's: it is set aside without being
+// read (a 110 MB one once took seconds and half a gigabyte to refuse).
+func TestAStateFileOverTheSizeCapIsSetAsideUnread(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(statefile.MaxSize + 1024); err != nil { // sparse: no disk, no time
+		t.Fatal(err)
+	}
+	f.Close()
+	var logs bytes.Buffer
+	if d := LoadStateFile(path, t0, zerolog.New(&logs)); !reflect.DeepEqual(d, statefile.Document{}) {
+		t.Fatalf("loaded %+v", d)
+	}
+	if _, err := os.Stat(path + ".corrupt-20260606T124200Z"); err != nil || !strings.Contains(logs.String(), "more than a node writes") {
+		t.Fatalf("not set aside (%v), logs %s", err, logs.String())
+	}
+}

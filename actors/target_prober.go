@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,6 +54,14 @@ func NewTargetProber(cfg TargetProberConfig) *Prober {
 		panic(fmt.Sprintf("target %s: bad URL: %v", t.Name, err))
 	}
 	req.Header.Set("User-Agent", cfg.UserAgent)
+	if u := req.URL.User; u != nil {
+		// As a header rather than in the URL, so that it goes on with a
+		// redirect that stays on the target (see sameHostRedirects): the
+		// URL of an absolute redirect has no user in it.
+		password, _ := u.Password()
+		req.SetBasicAuth(u.Username(), password)
+		req.URL.User = nil
+	}
 	p.check = func(ctx context.Context) (domain.Cert, error) {
 		resp, err := cfg.Client.Do(req.Clone(ctx))
 		if err != nil {
@@ -93,15 +102,31 @@ const maxRedirects = 5
 // sameHostRedirects follows a target's redirects while they stay on its
 // host, in any scheme or port: http to https is the same service; a
 // redirect elsewhere (a login page, a parked domain) is not, and the
-// target is down.
+// target is down. The target's credentials go on only where they were
+// meant for: the same scheme, host and port, or from http to https on the
+// same host.
 func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("redirected more than %d times", maxRedirects)
 	}
-	if from := via[0].URL.Hostname(); !strings.EqualFold(req.URL.Hostname(), from) {
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Hostname(), first.Hostname()) {
 		return fmt.Errorf("redirected to another host, %s", req.URL.Host)
 	}
+	if auth := via[0].Header.Get("Authorization"); auth != "" && keepsCredentials(first, req.URL) {
+		req.Header.Set("Authorization", auth)
+	} else {
+		req.Header.Del("Authorization")
+	}
 	return nil
+}
+
+// keepsCredentials reports whether a redirect from one URL of a target to
+// another may carry the target's credentials.
+func keepsCredentials(from, to *url.URL) bool {
+	sameOrigin := from.Scheme == to.Scheme && strings.EqualFold(from.Host, to.Host)
+	upgrade := from.Scheme == "http" && to.Scheme == "https" && strings.EqualFold(from.Hostname(), to.Hostname())
+	return sameOrigin || upgrade
 }
 
 // certOf is the certificate the answer came over: its leaf's expiry and

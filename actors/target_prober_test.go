@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,6 +114,45 @@ func TestARedirectIsFollowedOnlyOnTheSameHost(t *testing.T) {
 	}
 	if r := probeTarget(t, plain.URL+"/to-https#status=301", nil); r.OK {
 		t.Error("a target that asks for 301 is followed past it, and the final answer is 200: it should be down")
+	}
+}
+
+// A target's credentials (user and password in its URL) go on with a
+// redirect that stays on the same scheme, host and port, relative or
+// absolute, and with one from http to https on the same host; never to
+// another port or host.
+func TestATargetsCredentialsGoOnlyWhereTheyWereMeantFor(t *testing.T) {
+	var elsewhere atomic.Value // what the other port was sent
+	elsewhere.Store("")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Store(r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer other.Close()
+	var target *httptest.Server
+	target = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/relative":
+			http.Redirect(w, r, "/protected", http.StatusFound)
+		case "/absolute":
+			http.Redirect(w, r, target.URL+"/protected", http.StatusFound)
+		case "/other-port":
+			http.Redirect(w, r, other.URL+"/protected", http.StatusFound)
+		case "/protected":
+			if u, p, ok := r.BasicAuth(); !ok || u != "u" || p != "pw" {
+				w.WriteHeader(http.StatusUnauthorized)
+			}
+		}
+	}))
+	defer target.Close()
+	withUser := strings.Replace(target.URL, "http://", "http://u:pw@", 1)
+	for _, path := range []string{"/relative", "/absolute"} {
+		if r := probeTarget(t, withUser+path, nil); !r.OK {
+			t.Errorf("%s redirect on the same host and port: down (%v), want up with the credentials", path, r.Err)
+		}
+	}
+	if r := probeTarget(t, withUser+"/other-port", nil); r.OK || elsewhere.Load() != "" {
+		t.Errorf("a redirect to another port: up %v, sent %q there; want down, no credentials", r.OK, elsewhere.Load())
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package config loads a node's settings from the environment and the
 // command line and validates them, so that a bad value stops the node before
-// anything starts. It does no I/O beyond reading what it is given and
-// looking at STATE_FILE's path. It also derives, once, every value the
+// anything starts. Load does no I/O beyond reading what it is given
+// (CheckStateFile looks at the file system, apart). It also derives, once, every value the
 // node computes from its settings (the durations of a round and of the
 // cluster's rule, the URLs the logs and checks may use), so that each has
 // one name and one place.
@@ -195,7 +195,10 @@ var settings = []setting{
 		c.ConnectivityURL = v
 		return nil
 	}},
-	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", setStateFile},
+	{"STATE_FILE", "state-file", "", "where the node keeps its view across restarts; unset keeps it in memory", func(c *Config, v string) error {
+		c.StateFile = v
+		return nil
+	}},
 	{"LOG_LEVEL", "log-level", "info", "trace, debug, info, warn or error", setLogLevel},
 	{"LOG_FORMAT", "log-format", "json", "json, or console for people at a terminal", setLogFormat},
 	{"DEBUG_ADDR", "debug-addr", "", "loopback host:port serving Go's pprof profiles at /debug/pprof/; unset turns it off", setDebugAddr},

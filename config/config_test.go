@@ -441,6 +441,9 @@ func TestStateFileMustBeAFileInAnExistingDirectory(t *testing.T) {
 		filepath.Join(file, "under-a-file.json"): "is not a directory",
 	} {
 		c, err := load(t, map[string]string{"PEERS": "a", "STATE_FILE": path})
+		if err == nil {
+			err = c.CheckStateFile()
+		}
 		switch {
 		case want == "" && (err != nil || c.StateFile != path):
 			t.Errorf("%s: %v, state file %q", path, err, c.StateFile)

@@ -138,7 +138,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
 	defer cancel()
-	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).WithTargets(targets).Announcing(relay.Announced).Telling(relay.Told).Isolating(relay.Isolated)); err != nil {
+	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).WithTargets(targets).Saying(relay.Said, relay.SentAt).Isolating(relay.Isolated)); err != nil {
 		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}

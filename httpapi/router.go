@@ -72,9 +72,11 @@ func NewRouter(o Options) http.Handler {
 	})
 	r.MethodNotAllowed(methodNotAllowed)
 
-	r.Get("/", func(w http.ResponseWriter, req *http.Request) {
+	toAggregator := func(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, o.AggregatorURL, http.StatusFound)
-	})
+	}
+	r.Get("/", toAggregator)
+	r.Head("/", toAggregator)
 
 	// Endpoints the aggregator page reads from another origin.
 	public := cors.Handler(cors.Options{
@@ -124,7 +126,7 @@ func NewRouter(o Options) http.Handler {
 			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")
-			page.ServeHTTP(w, req)
+			page.ServeHTTP(&notFoundAsJSON{ResponseWriter: w}, req)
 		}
 		r.Get("/ui/*", servePage)
 		r.Head("/ui/*", servePage)
@@ -137,6 +139,29 @@ func NewRouter(o Options) http.Handler {
 	}
 	r.Method(http.MethodPost, "/relay", newRelayHandler(o.RelaySecret, peers, o.State, o.Relays, o.RelayCounter, o.Log))
 	return r
+}
+
+// notFoundAsJSON passes a file server's answer through, but its 404 goes
+// out as the JSON error every other endpoint gives, not as plain text.
+type notFoundAsJSON struct {
+	http.ResponseWriter
+	notFound bool
+}
+
+func (w *notFoundAsJSON) WriteHeader(code int) {
+	if code != http.StatusNotFound {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.notFound = true
+	writeError(w.ResponseWriter, http.StatusNotFound, "no such file of the page")
+}
+
+func (w *notFoundAsJSON) Write(b []byte) (int, error) {
+	if w.notFound {
+		return len(b), nil // the file server's text, replaced
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // methodNotAllowed answers 405 with the Allow header, as chi's default does,

@@ -20,6 +20,7 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/actors/fatal"
 	"github.com/dupunkto/mesh/config"
+	"github.com/dupunkto/mesh/deploy/aggregator"
 )
 
 // ownerWith returns a real state owner for peers, running until the test ends.
@@ -79,6 +80,9 @@ func TestRootRedirectsToTheAggregator(t *testing.T) {
 	r := do(t, "GET", srv.URL+"/", nil, "")
 	if r.status != http.StatusFound || r.header.Get("Location") != "https://agg.example/page" {
 		t.Fatalf("GET / = %d to %q, want 302 to the aggregator", r.status, r.header.Get("Location"))
+	}
+	if r := do(t, "HEAD", srv.URL+"/", nil, ""); r.status != http.StatusFound || r.header.Get("Location") != "https://agg.example/page" {
+		t.Fatalf("HEAD / = %d to %q, want as GET", r.status, r.header.Get("Location"))
 	}
 }
 
@@ -303,6 +307,20 @@ func TestPageIsServedAtUIWithItsSecurityHeaders(t *testing.T) {
 	}
 	if r := do(t, "HEAD", srv.URL+"/ui/", nil, ""); r.status != 200 {
 		t.Fatalf("HEAD /ui/ = %d", r.status)
+	}
+}
+
+// A file the page does not have is a JSON 404, as every other error is.
+func TestAPageFileThatIsNotThereIsAJSON404(t *testing.T) {
+	srv := httptest.NewServer(NewRouter(Options{State: ownerWith(t), UI: aggregator.Handler(), Log: zerolog.Nop()}))
+	defer srv.Close()
+	r := do(t, "GET", srv.URL+"/ui/nope.js", nil, "")
+	var body map[string]string
+	if r.status != http.StatusNotFound || r.header.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(r.body), &body) != nil || body["error"] == "" {
+		t.Fatalf("GET /ui/nope.js = %d %q %q, want a JSON 404", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if r := do(t, "GET", srv.URL+"/ui/app.mjs", nil, ""); r.status != 200 || !strings.Contains(r.body, "import") {
+		t.Fatalf("GET /ui/app.mjs = %d", r.status)
 	}
 }
 

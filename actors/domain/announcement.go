@@ -42,9 +42,64 @@ type AnnouncementRecord struct {
 
 // AlertRecord is what a node's alerts must not forget across a restart,
 // so that it neither repeats a message nor drops an outage: the
-// announcements it knows of, and the certificates told of (their
-// fingerprints, by target name).
+// announcements it knows of, the episodes it saw end (by subject name),
+// and the certificates told of (their fingerprints, by target name).
 type AlertRecord struct {
 	Announcements []AnnouncementRecord
+	Ended         map[string]Ending
 	CertsTold     map[string]string
+}
+
+// Ending is an episode a node saw end, after it was announced: the
+// announcement's kind and since, and when it ended. Nodes pass their
+// endings on in their relays for a while (EndingsKept), so that a node
+// that was away (restarted, paused, suspended) while another ended the
+// episode does not end it a second time.
+type Ending struct {
+	Kind  AnnouncementKind
+	Since time.Time
+	Ended time.Time
+}
+
+// EndingsKept is how long a node keeps and relays an ending: longer than
+// a node is likely to be away and come back with the episode still open.
+const EndingsKept = 24 * time.Hour
+
+// Ends reports whether the ending closes an episode of kind that began,
+// as announced, at since: one of that kind that ended after it began.
+func (e Ending) Ends(kind AnnouncementKind, since time.Time) bool {
+	return e.Kind == kind && e.Ended.After(since)
+}
+
+// Said is what a node's relays carry beside its views: its announcements
+// and its endings, by subject name, and the certificates it knows were
+// told of, their fingerprints by target name.
+type Said struct {
+	Announced map[string]Announcement
+	Ended     map[string]Ending
+	Told      map[string]string
+}
+
+// Shifted is s with every time moved by d: what another node said, read
+// against this node's clock.
+func (s Said) Shifted(d time.Duration) Said {
+	if d == 0 {
+		return s
+	}
+	out := Said{Told: s.Told}
+	if s.Announced != nil {
+		out.Announced = make(map[string]Announcement, len(s.Announced))
+		for name, a := range s.Announced {
+			a.Since = a.Since.Add(d)
+			out.Announced[name] = a
+		}
+	}
+	if s.Ended != nil {
+		out.Ended = make(map[string]Ending, len(s.Ended))
+		for name, e := range s.Ended {
+			e.Since, e.Ended = e.Since.Add(d), e.Ended.Add(d)
+			out.Ended[name] = e
+		}
+	}
+	return out
 }

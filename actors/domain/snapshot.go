@@ -55,10 +55,10 @@ type RelayCopy struct {
 	receivedAt time.Time
 	newest     time.Time
 	peers      map[string]PeerView
-	targets    map[string]PeerView     // the relaying node's view of the targets; nil: none
-	announced  map[string]Announcement // by subject name; nil from a node that announces nothing
-	told       map[string]string       // certificates told of: fingerprints by target name
-	isolated   bool                    // the relaying node said it was isolated
+	targets    map[string]PeerView // the relaying node's view of the targets; nil: none
+	said       Said                // what it announced, ended and told; empty from a node that says nothing
+	offset     time.Duration       // this node's clock minus the sender's, as of the relay: add it to the sender's times
+	isolated   bool                // the relaying node said it was isolated
 }
 
 // NewRelayCopy returns a relay received at receivedAt. It takes peers over:
@@ -134,34 +134,26 @@ func (r *RelayCopy) Supersedes(newest, now time.Time) bool {
 	return r == nil || !newest.Before(r.newest) || r.newest.After(now.Add(clockSkew))
 }
 
-// Announcing returns a copy of r that carries the relaying node's
-// announcements, by subject name. It takes the map over.
-func (r *RelayCopy) Announcing(announced map[string]Announcement) *RelayCopy {
+// Saying returns a copy of r that carries what the relaying node said in
+// it, and when it says it sent it by its own clock: zero when it did not
+// say (a seed node, or an older Mesh). It takes said's maps over.
+func (r *RelayCopy) Saying(said Said, sentAt time.Time) *RelayCopy {
 	c := *r
-	c.announced = announced
-	return &c
-}
-
-// Telling returns a copy of r that carries the certificates the relaying
-// node knows were told of: their fingerprints, by target name. It takes the
-// map over.
-func (r *RelayCopy) Telling(told map[string]string) *RelayCopy {
-	c := *r
-	c.told = told
-	return &c
-}
-
-// CertsTold yields the certificates the relaying node knows were told of,
-// by target name in order, with their fingerprints.
-func (r *RelayCopy) CertsTold() iter.Seq2[string, string] {
-	return func(yield func(string, string) bool) {
-		for _, target := range slices.Sorted(maps.Keys(r.told)) {
-			if !yield(target, r.told[target]) {
-				return
-			}
-		}
+	c.said = said
+	if !sentAt.IsZero() {
+		c.offset = r.receivedAt.Sub(sentAt)
 	}
+	return &c
 }
+
+// Said is what the relaying node said, its times read against this node's
+// clock: moved by how far the sender's clock was from this one's when the
+// relay came (the time on the way counts in it, at most a probe timeout).
+func (r *RelayCopy) Said() Said { return r.said.Shifted(r.offset) }
+
+// Offset is how far this node's clock is ahead of the sender's, by the
+// relay: what to add to the sender's times.
+func (r *RelayCopy) Offset() time.Duration { return r.offset }
 
 // Isolating returns a copy of r from a node that says whether it is
 // isolated.
@@ -174,18 +166,6 @@ func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
 // Isolated reports whether the relaying node said it was isolated: its
 // view is no observation of its peers.
 func (r *RelayCopy) Isolated() bool { return r.isolated }
-
-// Announcements yields the relaying node's announcements in subject name
-// order.
-func (r *RelayCopy) Announcements() iter.Seq2[string, Announcement] {
-	return func(yield func(string, Announcement) bool) {
-		for _, peer := range slices.Sorted(maps.Keys(r.announced)) {
-			if !yield(peer, r.announced[peer]) {
-				return
-			}
-		}
-	}
-}
 
 // SameOpinions reports whether two copies of one node's relay say the
 // same for ComputeVerdicts: the same isolation, and the same status of the

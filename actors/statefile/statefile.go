@@ -80,6 +80,9 @@ type file struct {
 	Targets       map[string]fileView `json:"targets,omitempty"`
 	Messages      []fileMessage       `json:"pending_messages,omitempty"`
 	Announcements []fileAnnouncement  `json:"announcements,omitempty"`
+	// Ended are the episodes the node saw end with their last message,
+	// as its relays tell them (domain.Ending).
+	Ended []fileEnding `json:"ended,omitempty"`
 	// CertWarned are the certificates told of as expiring (or seen told
 	// of), their fingerprints by target.
 	CertWarned map[string]string `json:"cert_warned,omitempty"`
@@ -125,6 +128,14 @@ type fileAnnouncement struct {
 	Reminders int                     `json:"reminders"`
 }
 
+type fileEnding struct {
+	Peer  string                  `json:"peer"`
+	Of    string                  `json:"of,omitempty"` // as fileMessage's
+	Kind  domain.AnnouncementKind `json:"kind"`
+	Since time.Time               `json:"since"`
+	Ended time.Time               `json:"ended"`
+}
+
 // Encode writes d as the state file, saved at d.SavedAt.
 func Encode(d Document) ([]byte, error) {
 	f := file{Version: Version, Node: d.Node, SavedAt: d.SavedAt.UTC(), Peers: map[string]fileView{}, CertWarned: d.Alerts.CertsTold}
@@ -151,6 +162,15 @@ func Encode(d Document) ([]byte, error) {
 		f.Announcements = append(f.Announcements, fileAnnouncement{Peer: a.Subject.Name, Of: of(a.Subject), By: a.By, Kind: a.Kind,
 			Since: a.Since.UTC(), Reminders: a.Reminders})
 	}
+	for _, name := range slices.Sorted(maps.Keys(d.Alerts.Ended)) {
+		e := d.Alerts.Ended[name]
+		kind := domain.KindPeer
+		if s, ok := d.Subjects[name]; ok {
+			kind = s.Subject.Kind
+		}
+		f.Ended = append(f.Ended, fileEnding{Peer: name, Of: of(domain.Subject{Name: name, Kind: kind}), Kind: e.Kind,
+			Since: e.Since.UTC(), Ended: e.Ended.UTC()})
+	}
 	for _, channel := range slices.Sorted(maps.Keys(d.Pending)) {
 		for _, m := range d.Pending[channel] {
 			f.Messages = append(f.Messages, fileMessage{Channel: channel, Kind: m.Kind.String(), Peer: m.Subject.Name, Of: of(m.Subject),
@@ -173,15 +193,32 @@ type Decoded struct {
 	Document
 	// Clamped counts the times after now the file held, taken as now.
 	Clamped int
+	// Dropped says what was left out, and why: each subject that was not
+	// one a node writes, and each other section that held anything such.
+	// The rest of the file is read all the same.
+	Dropped []string
 }
 
-// Decode reads a state file as of now. It refuses what a node would
-// never have written: another version, unknown statuses, invalid names,
-// transitions out of order, more of anything than the bounds. Times after
-// now, which a clock stepped back leaves behind, are taken as now: an
-// outage must not look as if it began in the future, or its recovery
-// would report a negative downtime.
+// MaxSize bounds the state file: a node with every peer and target it may
+// have and a long history of each writes a few MiB. A larger file is no
+// node's, and is refused before it is read.
+const MaxSize = 64 << 20
+
+// maxPeers bounds the peers a file may list: as many as a relay may.
+const maxPeers = 1000
+
+// Decode reads a state file as of now. What a node would never have
+// written (unknown statuses, invalid names, transitions out of order, a
+// number or a list past its bound) is left out: the subject it is about,
+// or the section it is in, each said in Dropped, and the rest is read. A
+// file that is no state file at all, or of another version, is an error.
+// Times after now, which a clock stepped back leaves behind, are taken as
+// now: an outage must not look as if it began in the future, or its
+// recovery would report a negative downtime.
 func Decode(data []byte, now time.Time) (Decoded, error) {
+	if len(data) > MaxSize {
+		return Decoded{}, fmt.Errorf("%d bytes, more than a node writes (%d)", len(data), MaxSize)
+	}
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Decoded{}, fmt.Errorf("not a state file: %w", err)
@@ -197,25 +234,30 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		}
 		return t
 	}
-	if len(f.Targets) > config.MaxTargets {
-		return Decoded{}, fmt.Errorf("%d targets, more than %d", len(f.Targets), config.MaxTargets)
-	}
+	drop := func(what string, err error) { d.Dropped = append(d.Dropped, fmt.Sprintf("%s: %v", what, err)) }
+
 	var legacy []domain.AnnouncementRecord // reminders_sent, of files of node alerts
 	for _, section := range []struct {
 		views map[string]fileView
 		kind  domain.Kind
-	}{{f.Peers, domain.KindPeer}, {f.Targets, domain.KindTarget}} {
-		for name, v := range section.views {
-			subject := domain.Subject{Name: name, Kind: section.kind}
+		most  int
+	}{{f.Peers, domain.KindPeer, maxPeers}, {f.Targets, domain.KindTarget, config.MaxTargets}} {
+		if len(section.views) > section.most {
+			drop(section.kind.String()+"s", fmt.Errorf("%d, more than %d", len(section.views), section.most))
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(section.views)) {
+			v, subject := section.views[name], domain.Subject{Name: name, Kind: section.kind}
 			s, err := decodeSubject(subject, v, notAfterNow)
+			if err == nil && v.RemindersSent != nil && (*v.RemindersSent < 0 || *v.RemindersSent > maxReminders) {
+				err = fmt.Errorf("reminders_sent %d is not 0 to %d", *v.RemindersSent, maxReminders)
+			}
 			if err != nil {
-				return Decoded{}, fmt.Errorf("%s %q: %w", section.kind, name, err)
+				drop(fmt.Sprintf("%s %q", section.kind, name), err)
+				continue
 			}
 			d.Subjects[name] = s
 			if v.RemindersSent != nil && v.Status == domain.StatusDown {
-				if *v.RemindersSent < 0 || *v.RemindersSent > maxReminders {
-					return Decoded{}, fmt.Errorf("%s %q: reminders_sent %d is not 0 to %d", section.kind, name, *v.RemindersSent, maxReminders)
-				}
 				legacy = append(legacy, domain.AnnouncementRecord{Subject: subject, By: f.Node,
 					Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: s.View.Since, Reminders: *v.RemindersSent}})
 			}
@@ -240,29 +282,14 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		return s, validName(s)
 	}
 
-	if len(f.Messages) > MaxPending {
-		return Decoded{}, fmt.Errorf("%d pending messages, more than the queues hold", len(f.Messages))
+	var err error
+	if d.Pending, err = decodeMessages(f.Messages, subjectOf); err != nil {
+		drop("pending_messages", err)
+		d.Pending = map[string][]domain.Message{}
 	}
-	for i, m := range f.Messages {
-		kind, ok := domain.ParseMessageKind(m.Kind)
-		subject, err := subjectOf(m.Peer, m.Of)
-		if !ok || err != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
-			return Decoded{}, fmt.Errorf("pending message %d: invalid channel, kind, subject or text", i)
-		}
-		channel := cmp.Or(m.Channel, WebhookChannel)
-		d.Pending[channel] = append(d.Pending[channel], domain.Message{Kind: kind, Subject: subject, Text: m.Text, At: m.At})
-	}
-
-	if len(f.Announcements) > MaxAnnouncements {
-		return Decoded{}, fmt.Errorf("%d announcements, more than a node makes", len(f.Announcements))
-	}
-	for i, a := range f.Announcements {
-		subject, err := subjectOf(a.Peer, a.Of)
-		if err != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
-			return Decoded{}, fmt.Errorf("announcement %d: invalid subject, node, kind, since or reminders", i)
-		}
-		d.Alerts.Announcements = append(d.Alerts.Announcements, domain.AnnouncementRecord{Subject: subject, By: a.By,
-			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders}})
+	if d.Alerts.Announcements, err = decodeAnnouncements(f.Announcements, subjectOf, notAfterNow); err != nil {
+		drop("announcements", err)
+		d.Alerts.Announcements = nil
 	}
 	for _, r := range legacy {
 		if !slices.ContainsFunc(d.Alerts.Announcements, func(a domain.AnnouncementRecord) bool { return a.Subject == r.Subject }) {
@@ -270,17 +297,85 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		}
 	}
 	slices.SortFunc(d.Alerts.Announcements, func(a, b domain.AnnouncementRecord) int { return cmp.Compare(a.Subject.Name, b.Subject.Name) })
-
-	if len(f.CertWarned) > config.MaxTargets {
-		return Decoded{}, fmt.Errorf("%d certificates told of, more than %d targets", len(f.CertWarned), config.MaxTargets)
+	if d.Alerts.Ended, err = decodeEndings(f.Ended, subjectOf, notAfterNow); err != nil {
+		drop("ended", err)
+		d.Alerts.Ended = nil
 	}
-	for target, fp := range f.CertWarned {
+	if err := checkCertsTold(f.CertWarned); err != nil {
+		drop("cert_warned", err)
+	} else {
+		d.Alerts.CertsTold = f.CertWarned
+	}
+	return d, nil
+}
+
+// decodeMessages checks and converts the undelivered messages, by channel.
+func decodeMessages(msgs []fileMessage, subjectOf func(name, said string) (domain.Subject, error)) (map[string][]domain.Message, error) {
+	if len(msgs) > MaxPending {
+		return nil, fmt.Errorf("%d, more than the queues hold", len(msgs))
+	}
+	out := map[string][]domain.Message{}
+	for i, m := range msgs {
+		kind, ok := domain.ParseMessageKind(m.Kind)
+		subject, err := subjectOf(m.Peer, m.Of)
+		if !ok || err != nil || m.Text == "" || len(m.Text) > maxMessageText || !validChannelName(m.Channel) {
+			return nil, fmt.Errorf("message %d: invalid channel, kind, subject or text", i)
+		}
+		channel := cmp.Or(m.Channel, WebhookChannel)
+		out[channel] = append(out[channel], domain.Message{Kind: kind, Subject: subject, Text: m.Text, At: m.At})
+	}
+	return out, nil
+}
+
+// decodeAnnouncements checks and converts the announcements.
+func decodeAnnouncements(list []fileAnnouncement, subjectOf func(name, said string) (domain.Subject, error),
+	notAfterNow func(time.Time) time.Time) ([]domain.AnnouncementRecord, error) {
+	if len(list) > MaxAnnouncements {
+		return nil, fmt.Errorf("%d, more than a node makes", len(list))
+	}
+	var out []domain.AnnouncementRecord
+	for i, a := range list {
+		subject, err := subjectOf(a.Peer, a.Of)
+		if err != nil || config.ValidateName(a.By) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
+			return nil, fmt.Errorf("%d: invalid subject, node, kind, since or reminders", i)
+		}
+		out = append(out, domain.AnnouncementRecord{Subject: subject, By: a.By,
+			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders}})
+	}
+	return out, nil
+}
+
+// decodeEndings checks and converts the episodes seen end.
+func decodeEndings(list []fileEnding, subjectOf func(name, said string) (domain.Subject, error),
+	notAfterNow func(time.Time) time.Time) (map[string]domain.Ending, error) {
+	if len(list) > MaxAnnouncements {
+		return nil, fmt.Errorf("%d, more than a node keeps", len(list))
+	}
+	var out map[string]domain.Ending
+	for i, e := range list {
+		subject, err := subjectOf(e.Peer, e.Of)
+		if err != nil || !e.Kind.Valid() || e.Since.IsZero() || e.Ended.Before(e.Since) {
+			return nil, fmt.Errorf("%d: invalid subject, kind, since or end", i)
+		}
+		if out == nil {
+			out = map[string]domain.Ending{}
+		}
+		out[subject.Name] = domain.Ending{Kind: e.Kind, Since: notAfterNow(e.Since), Ended: notAfterNow(e.Ended)}
+	}
+	return out, nil
+}
+
+// checkCertsTold checks the certificates told of, by target.
+func checkCertsTold(told map[string]string) error {
+	if len(told) > config.MaxTargets {
+		return fmt.Errorf("%d, more than %d targets", len(told), config.MaxTargets)
+	}
+	for target, fp := range told {
 		if config.ValidateTargetName(target) != nil || fp == "" || len(fp) > 64 {
-			return Decoded{}, fmt.Errorf("cert_warned %q: invalid target or fingerprint", target)
+			return fmt.Errorf("%q: invalid target or fingerprint", target)
 		}
 	}
-	d.Alerts.CertsTold = f.CertWarned
-	return d, nil
+	return nil
 }
 
 // decodeSubject checks and converts one subject's view and history.
@@ -288,7 +383,7 @@ func decodeSubject(s domain.Subject, v fileView, notAfterNow func(time.Time) tim
 	if err := validName(s); err != nil {
 		return Subject{}, err
 	}
-	if !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 {
+	if !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 || v.ConsecutiveFailures > domain.MaxFailures {
 		return Subject{}, errors.New("invalid status, since or failures")
 	}
 	if len(v.History) > domain.HistoryMaxEntries {

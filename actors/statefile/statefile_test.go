@@ -136,6 +136,7 @@ func document() Document {
 				{Subject: domain.Target(shop), By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0}},
 				{Subject: domain.Peer("oct"), By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedPartial, Since: t0}},
 			},
+			Ended:     map[string]domain.Ending{"oct": {Kind: domain.AnnouncedDown, Since: t0.Add(-time.Hour), Ended: t0}},
 			CertsTold: map[string]string{shop: "aa"},
 		},
 		Pending: map[string][]domain.Message{
@@ -190,33 +191,65 @@ func TestAnAnnouncementWinsOverTheFormerReminderProgress(t *testing.T) {
 	}
 }
 
+// What is no state file at all is refused whole.
 func TestFilesNoNodeWroteAreRefused(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":             "\x00\x01 not json",
+		"truncated":           `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
+		"an unknown version":  `{"version":99,"node":"nov","peers":{}}`,
+		"a JSON list instead": `[]`,
+		"over the size cap":   `{"version":1,"node":"nov","peers":{},"x":"` + strings.Repeat("x", MaxSize) + `"}`,
+	} {
+		if _, err := Decode([]byte(content), t0); err == nil {
+			t.Errorf("%s: taken", name)
+		}
+	}
+}
+
+// What a node would never have written is left out, each said in Dropped,
+// and the rest of the file is read: a bad subject alone, a bad section of
+// anything else alone. One bad certificate must not cost the outages the
+// file keeps, nor a wrapped-around failure count call a dead peer up.
+func TestWhatNoNodeWroteIsLeftOutAndTheRestRead(t *testing.T) {
 	good, err := Encode(document())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]string{
-		"garbage":                         "\x00\x01 not json",
-		"truncated":                       `{"version":1,"node":"nov","peers":{"dec":{"status":"up"`,
-		"an unknown version":              `{"version":99,"node":"nov","peers":{}}`,
-		"an invalid status":               `{"version":1,"node":"nov","peers":{"dec":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"an invalid name":                 `{"version":1,"node":"nov","peers":{"a b":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}}}`,
-		"a history of limbo":              `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}}}`,
-		"a JSON list instead":             `[]`,
-		"a history out of order":          `{"version":1,"node":"nov","peers":{"dec":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-06T11:42:00Z"}]}}}`,
-		"9e18 reminders sent":             `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":9000000000000000000,"history":[]}}}`,
-		"negative reminders":              `{"version":1,"node":"nov","peers":{"dec":{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":9,"reminders_sent":-5,"history":[]}}}`,
-		"an announcement of another kind": `{"version":1,"node":"nov","peers":{},"announcements":[{"peer":"dec","by":"oct","kind":"up","since":"2026-06-06T12:42:00Z","reminders":0}]}`,
-		"an announcement by nobody":       `{"version":1,"node":"nov","peers":{},"announcements":[{"peer":"dec","by":"","kind":"down","since":"2026-06-06T12:42:00Z","reminders":0}]}`,
-		"a target listed with the peers":  strings.Replace(string(good), `"peers":{"dec"`, `"peers":{"https://x.example/"`, 1),
-		"a peer listed with the targets":  strings.Replace(string(good), `"targets":{"https://shop.example/Health"`, `"targets":{"dec2"`, 1),
-		"a message of an unknown kind":    strings.Replace(string(good), `"kind":"down"`, `"kind":"shout"`, 1),
-		"a channel no node could have":    strings.Replace(string(good), `"channel":"ntfy-2"`, `"channel":"<script>"`, 1),
-		"a subject of no kind":            strings.Replace(string(good), `"of":"target"`, `"of":"planet"`, 1),
+	view := func(failures, extra string) string {
+		return `{"status":"down","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":` + failures + extra + `,"history":[]}`
 	}
-	for name, content := range cases {
-		if _, err := Decode([]byte(content), t0); err == nil {
-			t.Errorf("%s: taken", name)
+	replace := func(old, new string) string { return strings.Replace(string(good), old, new, 1) }
+	oct := `"oct":{"status":"unknown","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}`
+	for _, tc := range []struct {
+		name, content, dropped string
+	}{
+		{"failures past the bound", replace(oct, `"oct":`+view("9223372036854775807", "")), `peer "oct"`},
+		{"an invalid status", replace(oct, `"oct":{"status":"sideways","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[]}`), `peer "oct"`},
+		{"an invalid name", replace(`"oct":`, `"a b":`), `peer "a b"`},
+		{"a history of limbo", replace(oct, `"oct":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"unknown","at":"2026-06-06T12:42:00Z"}]}`), `peer "oct"`},
+		{"a history out of order", replace(oct, `"oct":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0,"history":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-06T11:42:00Z"}]}`), `peer "oct"`},
+		{"9e18 reminders sent", replace(oct, `"oct":`+view("9", `,"reminders_sent":9000000000000000000`)), `peer "oct"`},
+		{"negative reminders", replace(oct, `"oct":`+view("9", `,"reminders_sent":-5`)), `peer "oct"`},
+		{"a target listed with the peers", replace(`"oct":`, `"https://x.example/":`), `peer "https://x.example/"`},
+		{"a peer listed with the targets", replace(`"targets":{"https://shop.example/Health"`, `"targets":{"dec2"`), `target "dec2"`},
+		{"an announcement of another kind", replace(`"kind":"partial"`, `"kind":"up"`), "announcements"},
+		{"an announcement by nobody", replace(`"by":"dec"`, `"by":""`), "announcements"},
+		{"a message of an unknown kind", replace(`"kind":"down","peer":"https`, `"kind":"shout","peer":"https`), "pending_messages"},
+		{"a channel no node could have", replace(`"channel":"ntfy-2"`, `"channel":"<script>"`), "pending_messages"},
+		{"a subject of no kind", replace(`"of":"target"`, `"of":"planet"`), "pending_messages"},
+		{"an ending before its start", replace(`"ended":"2026-06-06T12:42:00Z"`, `"ended":"2026-06-06T10:42:00Z"`), "ended"},
+		{"a certificate of no target", replace(`"cert_warned":{"https://shop.example/Health":"aa"}`, `"cert_warned":{"shop":"aa"}`), "cert_warned"},
+	} {
+		d, err := Decode([]byte(tc.content), t0.Add(time.Hour))
+		if err != nil {
+			t.Errorf("%s: refused whole: %v", tc.name, err)
+			continue
+		}
+		if len(d.Dropped) != 1 || !strings.HasPrefix(d.Dropped[0], tc.dropped) {
+			t.Errorf("%s: dropped %q, want %s alone", tc.name, d.Dropped, tc.dropped)
+		}
+		if dec := d.Subjects["dec"]; dec.View.Status != domain.StatusDown || len(d.Subjects) < 2 {
+			t.Errorf("%s: the rest was not read: %+v", tc.name, d.Subjects)
 		}
 	}
 }
@@ -266,9 +299,9 @@ func roundTrip(t *testing.T, d Document) Document {
 	return got.Document
 }
 
-// The alert engine's announcements, its own and those it heard of, and
-// the certificates told of come back as they were, each subject of its
-// kind.
+// The alert engine's announcements, its own and those it heard of, the
+// episodes it saw end and the certificates told of come back as they
+// were, each subject of its kind.
 func TestAnnouncementsRoundTripThroughTheStateFile(t *testing.T) {
 	d := document()
 	if got := roundTrip(t, d).Alerts; !reflect.DeepEqual(got, d.Alerts) {

@@ -79,7 +79,7 @@ func BenchmarkStateJSON(b *testing.B) {
 // falls back to, and what it did for every relay before).
 func BenchmarkRelayDecode(b *testing.B) {
 	entries, _, _ := clusterOf(100)
-	body := EncodeRelay(domain.NewSnapshot("node-9999.mesh.example:4000", entries, nil), Said{})
+	body := EncodeRelay(domain.NewSnapshot("node-9999.mesh.example:4000", entries, nil), domain.Said{})
 	for _, c := range []struct {
 		name   string
 		decode func([]byte) (Relay, error)

@@ -104,7 +104,7 @@ func TestRelayBodyIsWhatJSONMarshalWrites(t *testing.T) {
 		want.Peers[name] = viewToJSON(v)
 	}
 	b, _ := json.Marshal(want)
-	if got := EncodeRelay(domain.NewSnapshot("nov.mesh.example", entries, nil), Said{}); string(got) != string(b) {
+	if got := EncodeRelay(domain.NewSnapshot("nov.mesh.example", entries, nil), domain.Said{}); string(got) != string(b) {
 		t.Fatalf("relay body:\n got %s\nwant %s", got, b)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -54,28 +55,19 @@ func Accepts(header, word string) bool {
 	return false
 }
 
-// Said is what a node's relays carry beside its views: its announcements,
-// by subject name, and the certificates it knows were told of, their
-// fingerprints by target name.
-type Said struct {
-	Announced map[string]domain.Announcement
-	Told      map[string]string
-}
-
 // EncodeRelay returns the relay body that tells this node's view, as the
 // seed shows it: {"node": ..., "peers": {...}}, the node's /state without
-// "relay". Its view of its targets, if it has any, follows as "targets";
-// its announcements, if any, as "announced": {peer or target: {"kind",
-// "since", "reminders"}}; and the certificates told of, if any, as
-// "certs_told": {target: fingerprint}: fields the seed's nodes ignore.
-func EncodeRelay(s *domain.Snapshot, said Said) []byte {
+// "relay". Its view of its targets, if it has any, follows as "targets",
+// and what it said (see said.go): fields the seed's nodes ignore. Stamped
+// adds when it is sent.
+func EncodeRelay(s *domain.Snapshot, said domain.Said) []byte {
 	return encodeRelay(s, said, nil)
 }
 
 // EncodeRelayDelta returns a delta relay: EncodeRelay's body with only the
 // views of the peers and targets in changed, and "delta": true. The receiver lays them
 // over the views it holds from this node.
-func EncodeRelayDelta(s *domain.Snapshot, said Said, changed map[string]bool) []byte {
+func EncodeRelayDelta(s *domain.Snapshot, said domain.Said, changed map[string]bool) []byte {
 	if changed == nil {
 		changed = map[string]bool{}
 	}
@@ -84,7 +76,7 @@ func EncodeRelayDelta(s *domain.Snapshot, said Said, changed map[string]bool) []
 
 // encodeRelay writes a whole relay, or with changed non-nil a delta of
 // those peers' views.
-func encodeRelay(s *domain.Snapshot, said Said, changed map[string]bool) []byte {
+func encodeRelay(s *domain.Snapshot, said domain.Said, changed map[string]bool) []byte {
 	b := make([]byte, 0, 32+len(s.Node())+s.Len()*160) // a view is about 150 bytes
 	b = append(b, `{"node":`...)
 	b = appendString(b, s.Node())
@@ -96,18 +88,7 @@ func encodeRelay(s *domain.Snapshot, said Said, changed map[string]bool) []byte 
 	if changed != nil {
 		b = append(b, `,"delta":true`...)
 	}
-	if len(said.Announced) > 0 {
-		docs := make(map[string]announcementDoc, len(said.Announced))
-		for name, a := range said.Announced {
-			docs[name] = announcementDoc{Kind: a.Kind, Since: stamp{a.Since}, Reminders: a.Reminders}
-		}
-		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
-		b = append(append(b, `,"announced":`...), enc...)
-	}
-	if len(said.Told) > 0 {
-		enc, _ := json.Marshal(said.Told) // strings: it cannot fail
-		b = append(append(b, `,"certs_told":`...), enc...)
-	}
+	b = appendSaid(b, said)
 	if s.Isolated() {
 		b = append(b, `,"isolated":true`...) // its view is no observation: see domain.ComputeVerdicts
 	}
@@ -129,24 +110,16 @@ func changedViews(entries iter.Seq[*domain.Entry], changed map[string]bool) iter
 	}
 }
 
-// announcementDoc is one announcement as it travels.
-type announcementDoc struct {
-	Kind      domain.AnnouncementKind `json:"kind"`
-	Since     stamp                   `json:"since"`
-	Reminders int                     `json:"reminders"`
-}
-
 // relayBody is a relay as it arrives. Fields are raw so that each one can be
 // checked and named in the error; unknown fields are ignored, as the seed's
 // nodes may add some.
 type relayBody struct {
-	Node      json.RawMessage            `json:"node"`
-	Peers     map[string]json.RawMessage `json:"peers"`
-	Targets   map[string]json.RawMessage `json:"targets"`
-	Announced map[string]json.RawMessage `json:"announced"`
-	CertsTold map[string]json.RawMessage `json:"certs_told"`
-	Isolated  json.RawMessage            `json:"isolated"`
-	Delta     json.RawMessage            `json:"delta"`
+	Node     json.RawMessage            `json:"node"`
+	Peers    map[string]json.RawMessage `json:"peers"`
+	Targets  map[string]json.RawMessage `json:"targets"`
+	Isolated json.RawMessage            `json:"isolated"`
+	Delta    json.RawMessage            `json:"delta"`
+	saidFields
 }
 
 type relayPeer struct {
@@ -167,12 +140,11 @@ type Relay struct {
 	// Targets are the sender's views of its targets; nil when it sent
 	// none (a node without TARGETS, or the seed's).
 	Targets map[string]domain.PeerView
-	// Announced are the sender's announcements by subject name; nil when
-	// it sent none (the seed's nodes never do).
-	Announced map[string]domain.Announcement
-	// Told are the certificates the sender knows were told of, their
-	// fingerprints by target name; nil when it sent none.
-	Told map[string]string
+	// Said is what the sender said beside its views, by its own clock;
+	// empty from the seed's nodes, which say nothing. SentAt is when it
+	// says it sent the relay; zero when it did not say.
+	Said   domain.Said
+	SentAt time.Time
 	// Isolated: the sender says it has lost its own network.
 	Isolated bool
 	// Delta: Peers are only the views that changed since the sender's
@@ -233,11 +205,7 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if err != nil {
 		return r, err
 	}
-	announced, err := decodeAnnouncements(b.Announced)
-	if err != nil {
-		return r, err
-	}
-	told, err := decodeCertsTold(b.CertsTold)
+	said, sentAt, err := b.saidFields.decode()
 	if err != nil {
 		return r, err
 	}
@@ -248,72 +216,7 @@ func decodeRelayByField(body []byte) (Relay, error) {
 	if len(b.Delta) > 0 && json.Unmarshal(b.Delta, &delta) != nil {
 		return r, errors.New("delta: must be true or false")
 	}
-	return Relay{Node: strings.ToLower(node), Peers: peers, Targets: targets, Announced: announced, Told: told, Isolated: isolated, Delta: delta}, nil
-}
-
-// maxFingerprint bounds a told certificate's fingerprint: a SHA-256 in hex.
-const maxFingerprint = 64
-
-// decodeCertsTold checks and converts a relay's "certs_told" object.
-func decodeCertsTold(raw map[string]json.RawMessage) (map[string]string, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	if len(raw) > MaxRelayTargets {
-		return nil, fmt.Errorf("certs_told: more than %d certificates", MaxRelayTargets)
-	}
-	out := make(map[string]string, len(raw))
-	for name, r := range raw {
-		field := fmt.Sprintf("certs_told[%s]", quoteShort(name))
-		if err := config.ValidateTargetName(name); err != nil {
-			return nil, fmt.Errorf("%s: name: %v", field, err)
-		}
-		var fp string
-		if err := json.Unmarshal(r, &fp); err != nil || fp == "" || len(fp) > maxFingerprint {
-			return nil, fmt.Errorf("%s: must be a certificate's fingerprint, up to %d characters", field, maxFingerprint)
-		}
-		out[name] = fp
-	}
-	return out, nil
-}
-
-// decodeAnnouncements checks and converts a relay's "announced" object.
-func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Announcement, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	if len(raw) > MaxAnnouncements {
-		return nil, fmt.Errorf("announced: more than %d announcements", MaxAnnouncements)
-	}
-	out := make(map[string]domain.Announcement, len(raw))
-	for name, r := range raw {
-		field := fmt.Sprintf("announced[%s]", quoteShort(name))
-		if err := validateSubjectName(name); err != nil {
-			return nil, fmt.Errorf("%s: name: %v", field, err)
-		}
-		var d struct {
-			Kind      json.RawMessage `json:"kind"`
-			Since     json.RawMessage `json:"since"`
-			Reminders json.RawMessage `json:"reminders"`
-		}
-		if err := json.Unmarshal(r, &d); err != nil {
-			return nil, fmt.Errorf("%s: must be an object", field)
-		}
-		var kind string
-		if err := json.Unmarshal(orNull(d.Kind), &kind); err != nil || !domain.AnnouncementKind(kind).Valid() {
-			return nil, fmt.Errorf("%s.kind: must be \"down\" or \"partial\"", field)
-		}
-		var since stamp
-		if err := json.Unmarshal(orNull(d.Since), &since); err != nil || since.IsZero() {
-			return nil, fmt.Errorf("%s.since: must be an RFC 3339 time", field)
-		}
-		var n int64
-		if err := json.Unmarshal(orNull(d.Reminders), &n); err != nil || len(d.Reminders) == 0 || string(d.Reminders) == "null" || n < 0 || n > maxReminders {
-			return nil, fmt.Errorf("%s.reminders: must be an integer from 0 to %d", field, maxReminders)
-		}
-		out[subjectKey(name)] = domain.Announcement{Kind: domain.AnnouncementKind(kind), Since: since.Time, Reminders: int(n)}
-	}
-	return out, nil
+	return Relay{Node: strings.ToLower(node), Peers: peers, Targets: targets, Said: said, SentAt: sentAt, Isolated: isolated, Delta: delta}, nil
 }
 
 // validateSubjectName checks an announcement's name, which may be a peer's
@@ -392,8 +295,8 @@ func decodeView(raw json.RawMessage) (domain.PeerView, error) {
 		v.LastSeen = seen.Time
 	}
 	var n int64
-	if err := json.Unmarshal(orNull(p.ConsecutiveFailures), &n); err != nil || n < 0 || len(p.ConsecutiveFailures) == 0 {
-		return v, errors.New("consecutive_failures: must be a non-negative integer")
+	if err := json.Unmarshal(orNull(p.ConsecutiveFailures), &n); err != nil || n < 0 || n > domain.MaxFailures || len(p.ConsecutiveFailures) == 0 {
+		return v, fmt.Errorf("consecutive_failures: must be an integer from 0 to %d", int64(domain.MaxFailures))
 	}
 	v.ConsecutiveFailures = int(n)
 	// rtt_ms is optional: the seed's nodes do not send it.

@@ -15,13 +15,12 @@ import (
 // absent or null comes back nil, and sends the relay the long way, which
 // knows what each such field means or why it is wrong.
 type fastRelay struct {
-	Node      *string                    `json:"node"`
-	Peers     map[string]*fastView       `json:"peers"`
-	Targets   map[string]*fastView       `json:"targets"`
-	Announced map[string]json.RawMessage `json:"announced"`
-	CertsTold map[string]json.RawMessage `json:"certs_told"`
-	Isolated  *bool                      `json:"isolated"`
-	Delta     *bool                      `json:"delta"`
+	Node     *string              `json:"node"`
+	Peers    map[string]*fastView `json:"peers"`
+	Targets  map[string]*fastView `json:"targets"`
+	Isolated *bool                `json:"isolated"`
+	Delta    *bool                `json:"delta"`
+	saidFields
 }
 
 type fastView struct {
@@ -57,15 +56,11 @@ func decodeRelayFast(body []byte) (Relay, bool) {
 			return Relay{}, false
 		}
 	}
-	announced, err := decodeAnnouncements(b.Announced)
+	said, sentAt, err := b.saidFields.decode()
 	if err != nil {
 		return Relay{}, false
 	}
-	told, err := decodeCertsTold(b.CertsTold)
-	if err != nil {
-		return Relay{}, false
-	}
-	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Targets: targets, Announced: announced, Told: told}
+	r := Relay{Node: strings.ToLower(*b.Node), Peers: peers, Targets: targets, Said: said, SentAt: sentAt}
 	if b.Isolated != nil {
 		r.Isolated = *b.Isolated
 	}
@@ -86,7 +81,7 @@ func fastViews(views map[string]*fastView, validate func(string) error, key func
 		}
 		since, err := time.Parse(time.RFC3339, *p.Since)
 		v := domain.PeerView{Status: domain.Status(*p.Status), Since: since.UTC(), ConsecutiveFailures: int(*p.ConsecutiveFailures)}
-		if err != nil || !v.Status.Valid() || v.Since.IsZero() || *p.ConsecutiveFailures < 0 {
+		if err != nil || !v.Status.Valid() || v.Since.IsZero() || *p.ConsecutiveFailures < 0 || *p.ConsecutiveFailures > domain.MaxFailures {
 			return nil, false
 		}
 		if p.LastSeen != nil {

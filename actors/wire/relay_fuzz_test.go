@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -27,6 +28,7 @@ func FuzzRelayDecode(f *testing.F) {
 		`{"node":"a","peers":{},"targets":{"HTTPS://s.example/":{"status":"up","since":"2026-06-06T12:42:00Z","last_seen":null,"consecutive_failures":0}}}`,
 		`{"node":"a","peers":{},"certs_told":{"https://s.example/X":"9f86d081"}}`,
 		`{"node":"a","peers":{},"certs_told":{"s.example":"9f86d081","https://s.example/":null}}`,
+		`{"node":"a","peers":{},"ended":{"b":{"kind":"down","since":"2026-06-06T12:42:00Z","ended":"2026-06-06T12:45:00Z"}},"sent_at":"2026-06-06T12:46:00.123Z"}`,
 		"\x00\xff{",
 		``,
 	} {
@@ -44,7 +46,7 @@ func FuzzRelayDecode(f *testing.F) {
 		r, err := DecodeRelay(body)
 		node, peers := r.Node, r.Peers
 		if err != nil {
-			if node != "" || peers != nil || r.Targets != nil || r.Announced != nil || r.Told != nil {
+			if node != "" || peers != nil || r.Targets != nil || !reflect.DeepEqual(r.Said, domain.Said{}) || !r.SentAt.IsZero() {
 				t.Fatalf("a refused relay returned data: %+v", r)
 			}
 			if len(err.Error()) > 300 {
@@ -59,7 +61,7 @@ func FuzzRelayDecode(f *testing.F) {
 			t.Fatalf("accepted %d peers", len(peers))
 		}
 		for name, v := range peers {
-			if config.ValidateName(name) != nil || !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 {
+			if config.ValidateName(name) != nil || !v.Status.Valid() || v.Since.IsZero() || v.ConsecutiveFailures < 0 || v.ConsecutiveFailures > domain.MaxFailures {
 				t.Fatalf("accepted peer %q: %+v", name, v)
 			}
 		}
@@ -71,18 +73,23 @@ func FuzzRelayDecode(f *testing.F) {
 				t.Fatalf("accepted target %q: %+v", name, v)
 			}
 		}
-		if len(r.Announced) > MaxAnnouncements {
-			t.Fatalf("accepted %d announcements", len(r.Announced))
+		if len(r.Said.Announced) > MaxAnnouncements {
+			t.Fatalf("accepted %d announcements", len(r.Said.Announced))
 		}
-		for name, a := range r.Announced {
+		for name, a := range r.Said.Announced {
 			if validateSubjectName(name) != nil || !a.Kind.Valid() || a.Since.IsZero() || a.Reminders < 0 || a.Reminders > maxReminders {
 				t.Fatalf("accepted announcement %q: %+v", name, a)
 			}
 		}
-		if len(r.Told) > MaxRelayTargets {
-			t.Fatalf("accepted %d certificates told of", len(r.Told))
+		for name, e := range r.Said.Ended {
+			if validateSubjectName(name) != nil || !e.Kind.Valid() || e.Since.IsZero() || e.Ended.Before(e.Since) {
+				t.Fatalf("accepted ending %q: %+v", name, e)
+			}
 		}
-		for name, fp := range r.Told {
+		if len(r.Said.Told) > MaxRelayTargets {
+			t.Fatalf("accepted %d certificates told of", len(r.Said.Told))
+		}
+		for name, fp := range r.Said.Told {
 			if config.ValidateTargetName(name) != nil || fp == "" || len(fp) > maxFingerprint {
 				t.Fatalf("accepted certificate told of %q: %q", name, fp)
 			}

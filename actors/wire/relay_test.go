@@ -56,7 +56,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
-	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), Said{Announced: sent})
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Announced: sent})
 	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":2}`) {
 		t.Fatalf("relay body %s", body)
 	}
@@ -68,12 +68,12 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		"e.example":      {Kind: domain.AnnouncedDown, Since: since, Reminders: 2},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
-	if !maps.Equal(r.Announced, want) {
-		t.Fatalf("decoded %+v, want %+v", r.Announced, want)
+	if !maps.Equal(r.Said.Announced, want) {
+		t.Fatalf("decoded %+v, want %+v", r.Said.Announced, want)
 	}
 	// A node that announces nothing sends the seed's body, and an original
 	// node's body announces nothing.
-	if body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), Said{}); strings.Contains(string(body), "announced") {
+	if body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{}); strings.Contains(string(body), "announced") {
 		t.Fatalf("relay body %s", body)
 	}
 }
@@ -81,12 +81,13 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 func TestABadAnnouncementRefusesTheRelayAndSaysWhy(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"node":"a","peers":{},"announced":[]}`: "announced",
-		`{"node":"a","peers":{},"announced":{"e":{"kind":"up","since":"2026-11-25T10:00:00Z","reminders":0}}}`:     `announced["e"].kind`,
-		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"yesterday","reminders":0}}}`:              `announced["e"].since`,
-		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z"}}}`:                 `announced["e"].reminders`,
-		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":-1}}}`:  `announced["e"].reminders`,
-		`{"node":"a","peers":{},"announced":{"e/x":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":0}}}`: `announced["e/x"]: name`,
-		`{"node":"a","peers":{},"announced":{"e":"down"}}`:                                                         `announced["e"]: must be an object`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"up","since":"2026-11-25T10:00:00Z","reminders":0}}}`:                                    `announced["e"].kind`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"yesterday","reminders":0}}}`:                                             `announced["e"].since`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z"}}}`:                                                `announced["e"].reminders`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":-1}}}`:                                 `announced["e"].reminders`,
+		`{"node":"a","peers":{},"announced":{"e/x":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":0}}}`:                                `announced["e/x"]: name`,
+		`{"node":"a","peers":{},"announced":{"e":"down"}}`:                                                                                        `announced["e"]: must be an object`,
+		`{"node":"a","peers":{"b":{"status":"down","since":"2026-11-25T10:00:00Z","last_seen":null,"consecutive_failures":9223372036854775807}}}`: `peers["b"].consecutive_failures`,
 	} {
 		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error naming %s", body, err, want)
@@ -100,10 +101,10 @@ func TestCertsToldTravelInTheRelay(t *testing.T) {
 	const shop = "https://shop.example/Health"
 	told := map[string]string{shop: "9f86d081884c7d65"}
 	snap := domain.NewSnapshot("a.example", nil, nil)
-	for _, body := range [][]byte{EncodeRelay(snap, Said{Told: told}), EncodeRelayDelta(snap, Said{Told: told}, nil)} {
+	for _, body := range [][]byte{EncodeRelay(snap, domain.Said{Told: told}), EncodeRelayDelta(snap, domain.Said{Told: told}, nil)} {
 		r, err := DecodeRelay(body)
-		if err != nil || !maps.Equal(r.Told, told) {
-			t.Fatalf("decoded %v (%v) from %s", r.Told, err, body)
+		if err != nil || !maps.Equal(r.Said.Told, told) {
+			t.Fatalf("decoded %v (%v) from %s", r.Said.Told, err, body)
 		}
 	}
 	for body, want := range map[string]string{
@@ -111,6 +112,32 @@ func TestCertsToldTravelInTheRelay(t *testing.T) {
 		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":7}}`:                                 `certs_told["https://shop.example/"]: must be`,
 		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":""}}`:                                `certs_told["https://shop.example/"]: must be`,
 		`{"node":"a","peers":{},"certs_told":{"https://shop.example/":"` + strings.Repeat("a", 65) + `"}}`: `must be`,
+	} {
+		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error about %s", body, err, want)
+		}
+	}
+}
+
+// What a node saw end travels in its relay as "ended", and the time it
+// sent the relay, by its clock, as "sent_at", to the millisecond; a
+// malformed one is refused, naming it.
+func TestEndingsAndTheSendersClockTravelInTheRelay(t *testing.T) {
+	since := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	ended := map[string]domain.Ending{"e.example": {Kind: domain.AnnouncedDown, Since: since, Ended: since.Add(time.Minute)}}
+	sentAt := since.Add(90*time.Second + 250*time.Millisecond)
+	body := Stamped(EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Ended: ended}), sentAt)
+	if !strings.Contains(string(body), `"sent_at":"2026-12-02T06:01:30.250Z"`) {
+		t.Fatalf("relay body %s", body)
+	}
+	r, err := DecodeRelay(body)
+	if err != nil || !maps.Equal(r.Said.Ended, ended) || !r.SentAt.Equal(sentAt) {
+		t.Fatalf("decoded %+v sent at %v (%v)", r.Said.Ended, r.SentAt, err)
+	}
+	for body, want := range map[string]string{
+		`{"node":"a","peers":{},"ended":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T09:00:00Z"}}}`: `ended["e"].ended`,
+		`{"node":"a","peers":{},"ended":{"e":{"kind":"gone","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T11:00:00Z"}}}`: `ended["e"].kind`,
+		`{"node":"a","peers":{},"sent_at":"at noon"}`: `sent_at`,
 	} {
 		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error about %s", body, err, want)
@@ -130,15 +157,15 @@ func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 		domain.NewEntry(domain.Target(db), domain.PeerView{Status: domain.StatusUp, Since: since, LastSeen: since}, domain.History{}),
 	}, nil)
 	announced := map[string]domain.Announcement{shop: {Kind: domain.AnnouncedDown, Since: since}}
-	r, err := DecodeRelay(EncodeRelay(snap, Said{Announced: announced}))
+	r, err := DecodeRelay(EncodeRelay(snap, domain.Said{Announced: announced}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]domain.PeerView{shop: {Status: domain.StatusDown, Since: since, ConsecutiveFailures: 4}, db: {Status: domain.StatusUp, Since: since, LastSeen: since}}
-	if !maps.Equal(r.Targets, want) || len(r.Peers) != 1 || r.Announced[shop].Kind != domain.AnnouncedDown {
-		t.Fatalf("decoded targets %v, peers %v, announced %v", r.Targets, r.Peers, r.Announced)
+	if !maps.Equal(r.Targets, want) || len(r.Peers) != 1 || r.Said.Announced[shop].Kind != domain.AnnouncedDown {
+		t.Fatalf("decoded targets %v, peers %v, announced %v", r.Targets, r.Peers, r.Said.Announced)
 	}
-	d, err := DecodeRelay(EncodeRelayDelta(snap, Said{}, map[string]bool{db: true}))
+	d, err := DecodeRelay(EncodeRelayDelta(snap, domain.Said{}, map[string]bool{db: true}))
 	if err != nil || !d.Delta || len(d.Targets) != 1 || len(d.Peers) != 0 {
 		t.Fatalf("a delta of one target: %+v, %v", d, err)
 	}
@@ -150,7 +177,7 @@ func TestTargetsTravelInTheRelayAndShowInState(t *testing.T) {
 		t.Fatalf("/state's view of %s: %+v", shop, v)
 	}
 	plain := domain.NewSnapshot("a.example", nil, nil)
-	if body := string(new(StateEncoder).Encode(plain)) + string(EncodeRelay(plain, Said{})); strings.Contains(body, "targets") {
+	if body := string(new(StateEncoder).Encode(plain)) + string(EncodeRelay(plain, domain.Said{})); strings.Contains(body, "targets") {
 		t.Fatalf("a node without targets writes them: %s", body)
 	}
 }

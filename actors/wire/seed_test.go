@@ -80,7 +80,7 @@ func TestSeedRelayIsAcceptedAndEncodesToTheSameJSON(t *testing.T) {
 	}
 	// What dec relays, from its own view, is the seed's body again.
 	snap := domain.NewSnapshot(node, []*domain.Entry{domain.NewEntry(domain.Peer("nov.mesh.dupunkto.org"), v, domain.History{})}, nil)
-	if got := EncodeRelay(snap, Said{}); withoutRTT(got) != compact(t, seedRelay) {
+	if got := EncodeRelay(snap, domain.Said{}); withoutRTT(got) != compact(t, seedRelay) {
 		t.Fatalf("relay body:\n got %s\nwant %s", got, compact(t, seedRelay))
 	}
 }

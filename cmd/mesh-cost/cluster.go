@@ -234,7 +234,7 @@ func plainRelaySize(url string) int {
 	if err != nil {
 		return 0
 	}
-	return len(wire.EncodeRelay(s, wire.Said{}))
+	return len(wire.EncodeRelay(s, domain.Said{}))
 }
 
 // getStateAt reads a /state document at url.

@@ -27,8 +27,8 @@ func newAlerts(cfg config.Config, owner *actors.Owner, changes *actors.Signal, a
 	boot time.Time, cut actors.Cut, metrics *actors.Metrics, log zerolog.Logger) *alerts {
 	a := &alerts{Supervisor: suture.New("notifications", supervisorSpec(log)), channels: newChannels(cfg, saved, cut, metrics, log)}
 	a.engine = actors.NewNotifier(actors.NotifierConfig{Node: cfg.Node,
-		Policy:    actors.AlertPolicy(cfg.Alerts == config.AlertsCluster, len(cfg.Peers)+1, cfg.Fresh),
-		Followups: cfg.FollowupIntervals, PartialAfter: cfg.PartialAfter, Slot: cfg.Slot, Fresh: cfg.Fresh, CertWarn: cfg.CertWarn,
+		Policy:    actors.AlertPolicy(cfg.Alerts == config.AlertsCluster, len(cfg.Peers)+1),
+		Followups: cfg.FollowupIntervals, PartialAfter: cfg.PartialAfter, Slot: cfg.Slot, Fresh: cfg.Fresh, Round: cfg.Round, CertWarn: cfg.CertWarn,
 		State: owner, Changes: changes, Announcing: announcing, Out: a.channels, Saved: saved.Alerts, Now: boot, Metrics: metrics, Log: log})
 	a.Add(a.engine)
 	for _, c := range a.channels {

@@ -83,7 +83,10 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	case errors.Is(err, config.ErrVersion):
 		fmt.Fprintln(stdout, "mesh", buildVersion())
 		return exitOK
-	case err != nil:
+	case err == nil:
+		err = cfg.CheckStateFile()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "mesh: %v\n", err)
 		return exitConfig
 	}
@@ -177,7 +180,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	}
 	if len(cfg.Peers) >= 2 { // with fewer than three nodes, no peer can tell this node it is the one cut off
 		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: cfg.ClusterRule(), State: owner, Owner: owner,
-			Outside: cfg.OutsideURLs(), Timeout: cfg.ProbeTimeout, Cut: cut, Metrics: metrics, Log: log}))
+			Outside: cfg.OutsideURLs(), Timeout: cfg.ProbeTimeout, Cut: cut, Boot: boot, Metrics: metrics, Log: log}))
 	}
 	if cfg.StateFile != "" {
 		root.Add(actors.NewStateFile(actors.StateFileConfig{Path: cfg.StateFile, State: owner, Changes: statusChanged,

@@ -160,6 +160,11 @@ func (n *node) kill() {
 	<-n.done
 }
 
+// freeze stops the process where it is (SIGSTOP), as a debugger, a VM
+// migration or a laptop lid would; thaw lets it go on (SIGCONT).
+func (n *node) freeze() { _ = n.cmd.Process.Signal(syscall.SIGSTOP) }
+func (n *node) thaw()   { _ = n.cmd.Process.Signal(syscall.SIGCONT) }
+
 // restart starts the same node again, on the same address, with the same env.
 func (n *node) restart() { n.start() }
 
