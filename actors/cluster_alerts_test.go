@@ -561,7 +561,9 @@ func TestClusterAlertsATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
 		t.Run(skew.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := newSimCluster(t, "a", "b", "c", "d", "e")
+				c.mu.Lock()
 				c.nodes["a"].skew = skew
+				c.mu.Unlock()
 				time.Sleep(simFresh)
 				c.kill("e")
 				c.everyoneSees("e", domain.StatusDown, 0)
