@@ -24,6 +24,14 @@ func TestAnAnnouncerBackFromAwaySaysNothingStale(t *testing.T) {
 			first, second, p := nodes[0], nodes[1], nodes[4]
 			p.kill()
 			eventually(t, 15*time.Second, first.name+" to announce "+p.name, func() bool { return len(hook.from(first.name, p.name)) > 0 })
+			// Its relays have told the others: else it was away before it
+			// could say it had announced, and the next node announces it
+			// again (a duplicate, never a miss).
+			eventually(t, 10*time.Second, second.name+" to hear "+first.name+"'s announcement", func() bool {
+				families, _ := scrape(t, second)
+				left, _ := sample(families, "mesh_messages_suppressed_total", map[string]string{"kind": "down", "reason": "announced_elsewhere"})
+				return left >= 1
+			})
 			if away == "paused" {
 				first.freeze()
 				defer first.thaw() // whatever happens, the process must be able to end
