@@ -45,6 +45,18 @@ type ShoutrrrPoster struct {
 	sending chan struct{}
 }
 
+// NewNotifyPoster returns the poster of one checked NOTIFY_URLS entry:
+// Shoutrrr's, or Mesh's own where Shoutrrr's would take a failure for a
+// delivery (Telegram, see TelegramPoster). timeout bounds each attempt.
+func NewNotifyPoster(u config.NotifyURL, timeout time.Duration, cut Cut) Poster {
+	if u.Service == "telegram" {
+		if p, err := NewTelegramPoster(u.URL, timeout, cut); err == nil {
+			return p
+		}
+	}
+	return NewShoutrrrPoster(u, timeout)
+}
+
 // NewShoutrrrPoster returns the poster for one checked NOTIFY_URLS entry.
 // timeout bounds each attempt; zero is DefaultWebhookTimeout.
 func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoster {
@@ -102,6 +114,14 @@ func (p *ShoutrrrPoster) Post(ctx context.Context, m domain.Message) (time.Durat
 	done := make(chan error, 1)
 	go func() {
 		defer func() { <-p.sending }()
+		defer func() {
+			// A service's code that panics on a failed post (Zulip's
+			// closes a body it never got) must not take the node down:
+			// it is a failed attempt, retried as any.
+			if v := recover(); v != nil {
+				done <- fmt.Errorf("%s failed and its library panicked: %v", p.service, v)
+			}
+		}()
 		done <- sink.Send(m.Text, params)
 	}()
 	select {

@@ -209,8 +209,17 @@ type Env func(key string) string
 
 // Load reads the settings from args (flags, which win) and env, validates
 // every one and returns the config. hostname supplies NODE's default. An
-// error names the variable (or flag) and the offending value in one line.
+// error names the variable (or flag) and the offending value in one line,
+// without the user and password of any URL in it.
 func Load(args []string, env Env, hostname func() (string, error), usage io.Writer) (Config, error) {
+	c, err := loadSettings(args, env, hostname, usage)
+	if err != nil && !errors.Is(err, ErrHelp) && !errors.Is(err, ErrVersion) {
+		return Config{}, errors.New(withoutUserInfo(err.Error()))
+	}
+	return c, err
+}
+
+func loadSettings(args []string, env Env, hostname func() (string, error), usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("mesh", flag.ContinueOnError)
 	// The flag package's own messages span lines; Load returns one-line
 	// errors instead and writes the usage only when it is asked for.

@@ -119,39 +119,3 @@ func setCluster(c *Config, v string) error {
 	c.Cluster = v
 	return nil
 }
-
-// Redact removes from text every part of rawURL that may be a secret: its
-// user and password, each path segment and each query value, as they are
-// and as they appear escaped. What is left (scheme, host, query keys) is
-// safe to log. Parts shorter than four characters are left: they are no
-// secret, and replacing them would garble the text.
-func Redact(text, rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return strings.ReplaceAll(text, rawURL, "[url]")
-	}
-	text = strings.ReplaceAll(text, rawURL, "[url]")
-	var parts []string
-	if u.User != nil {
-		parts = append(parts, u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			parts = append(parts, p)
-		}
-	}
-	parts = append(parts, strings.Split(u.Path, "/")...)
-	for _, vs := range u.Query() {
-		parts = append(parts, vs...)
-	}
-	parts = append(parts, u.Fragment)
-	// Longest first, so that a part that holds another goes whole.
-	slices.SortFunc(parts, func(a, b string) int { return len(b) - len(a) })
-	for _, p := range parts {
-		if len(p) < 4 {
-			continue
-		}
-		for _, form := range []string{p, url.PathEscape(p), url.QueryEscape(p)} {
-			text = strings.ReplaceAll(text, form, "***")
-		}
-	}
-	return text
-}

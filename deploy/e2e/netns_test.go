@@ -100,6 +100,13 @@ func newNetwork(t *testing.T, n int) *netCluster {
 
 // start starts a node in each namespace, with the common settings and env.
 func (c *netCluster) start(env ...string) {
+	c.t.Helper()
+	c.startEach(func(int) []string { return env })
+}
+
+// startEach starts a node in each namespace, with the common settings and
+// node i's own envOf(i).
+func (c *netCluster) startEach(envOf func(i int) []string) {
 	t := c.t
 	t.Helper()
 	var peers []string
@@ -108,7 +115,7 @@ func (c *netCluster) start(env ...string) {
 	}
 	for i, ns := range c.ns {
 		c.nodes = append(c.nodes, startNodeUnder(t, []string{"ip", "netns", "exec", ns}, c.ips[i]+":4000",
-			append([]string{"PEERS=" + strings.Join(peers, ","), "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=500ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=netns"}, env...)...))
+			append([]string{"PEERS=" + strings.Join(peers, ","), "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=500ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=netns"}, envOf(i)...)...))
 	}
 }
 
