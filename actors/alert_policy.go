@@ -51,6 +51,10 @@ type judgement struct {
 	ownSince time.Time
 }
 
+// answering is how many nodes see j's subject at all, up or down: the
+// others are down themselves, or their views are stale.
+func (j judgement) answering() int { return len(j.downFrom) + len(j.upFrom) }
+
 // judge is the policy's verdict on v's subject as of snap.
 func (p Policy) judge(snap *domain.Snapshot, v domain.Verdict) judgement {
 	clusterKind := episodeKind(v)

@@ -75,7 +75,12 @@ func NewAlertmanager(cfg AlertmanagerConfig) *Alertmanager {
 	if cfg.Resend <= 0 {
 		cfg.Resend = DefaultAlertResend
 	}
-	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout, cfg.Cut)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultWebhookTimeout
+	}
+	if cfg.Client == nil {
+		cfg.Client = newHTTPClient(forWebhooks, cfg.Timeout, cfg.Cut)
+	}
 	where := hostOf(cfg.URL, "alertmanager")
 	cfg.Metrics.AddAlertmanager(where)
 	return &Alertmanager{cfg: cfg, where: where, firing: map[string]Alert{}, resolved: map[string]endedAlert{}}

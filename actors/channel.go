@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -15,7 +16,12 @@ import (
 // Delivery defaults: Slack documents about one message per second per
 // webhook; a message that cannot be delivered in ten minutes is stale.
 const (
+	// DefaultWebhookTimeout bounds a channel's first attempt at a message
+	// (and each post to Alertmanager); a retry's bound grows up to
+	// MaxAttemptTimeout, so that a service that is slow but works gets a
+	// message at most twice.
 	DefaultWebhookTimeout = 10 * time.Second
+	MaxAttemptTimeout     = 5 * time.Minute
 	DefaultMinGap         = time.Second
 	DefaultBackoffBase    = time.Second
 	DefaultBackoffMax     = time.Minute
@@ -31,10 +37,12 @@ const (
 
 // Poster makes one attempt to deliver a message to one service: the
 // Discord or Slack webhook of WEBHOOK_URL, or a Shoutrrr service of
-// NOTIFY_URLS. The channel around it queues, paces and retries.
+// NOTIFY_URLS. The channel around it queues, paces, bounds each attempt
+// and retries.
 type Poster interface {
-	// Post reports whether a failure is worth retrying and how long the
-	// service asked to wait, if it did. Its error never holds the URL.
+	// Post returns by ctx's deadline, which the channel sets for each
+	// attempt. It reports whether a failure is worth retrying and how long
+	// the service asked to wait, if it did. Its error never holds the URL.
 	Post(ctx context.Context, m domain.Message) (retryAfter time.Duration, retry bool, err error)
 	// Where is what logs may say of the service: a host or a scheme,
 	// never the rest of its URL, which holds a token.
@@ -49,6 +57,7 @@ type ChannelConfig struct {
 	// ("telegram", and "telegram-2" for a second one).
 	Name        string
 	Poster      Poster
+	Timeout     time.Duration // of a message's first attempt; a retry's grows to MaxAttemptTimeout
 	MinGap      time.Duration // between two posts
 	BackoffBase time.Duration // first retry wait; doubles up to BackoffMax
 	BackoffMax  time.Duration
@@ -91,6 +100,7 @@ func NewChannel(cfg ChannelConfig) *Channel {
 			*d = v
 		}
 	}
+	def(&cfg.Timeout, DefaultWebhookTimeout)
 	def(&cfg.MinGap, DefaultMinGap)
 	def(&cfg.BackoffBase, DefaultBackoffBase)
 	def(&cfg.BackoffMax, DefaultBackoffMax)
@@ -206,13 +216,16 @@ func (c *Channel) logUndelivered() {
 }
 
 // deliver posts m until it is accepted, refused for good, or has been
-// failing for GiveUpAfter. Every attempt waits for the pacer; a failure
-// the service may get over waits for the backoff; a 429 pauses the whole
-// queue for as long as the service asks, which is not failing: a
-// rate-limited message is never dropped for waiting, only by the queue's
-// own policy when the queue overflows meanwhile.
+// failing for GiveUpAfter. Every attempt waits for the pacer, and is bounded
+// by a timeout that grows with each attempt: a service that answers after
+// 30 s times the first attempt out, and takes the second. A failure the
+// service may get over waits for the backoff; a 429 pauses the whole queue
+// for as long as the service asks, which is not failing: a rate-limited
+// message is never dropped for waiting, only by the queue's own policy when
+// the queue overflows meanwhile.
 func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 	retries := backoff{next: c.cfg.BackoffBase, max: c.cfg.BackoffMax, giveUpAfter: c.cfg.GiveUpAfter}
+	timeouts := attemptTimeouts{next: c.cfg.Timeout, max: max(c.cfg.Timeout, MaxAttemptTimeout)}
 	paused := false // a 429 paused the queue for this message: said once
 	for attempt := 1; ; attempt++ {
 		if !sleep(ctx, c.pace.wait(time.Now())) {
@@ -220,7 +233,16 @@ func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 		}
 		start := time.Now()
 		c.pace.posted(start)
-		retryAfter, retry, err := c.cfg.Poster.Post(ctx, m)
+		timeout := timeouts.take()
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		retryAfter, retry, err := c.cfg.Poster.Post(actx, m)
+		timedOut := err != nil && ctx.Err() == nil && actx.Err() != nil
+		cancel()
+		if timedOut {
+			// Whatever the poster made of it, the attempt ran out of time:
+			// the service may be slow, and the next attempt waits longer.
+			retryAfter, retry, err = 0, true, fmt.Errorf("timed out after %s", timeout)
+		}
 		switch {
 		case err == nil:
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryDelivered)
@@ -232,8 +254,11 @@ func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryGaveUp)
 			c.logMessage(c.cfg.Log.Error(), m).Err(err).Msg("the service refused the message; dropped (check the channel's URL)")
 			return
+		case timedOut:
+			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryTimedOut)
+		default:
+			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryRetried)
 		}
-		c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryRetried)
 		if retryAfter > 0 {
 			wait := c.pace.pause(retryAfter, time.Now())
 			c.logMessage(onceThenDebug(c.cfg.Log, &paused), m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).

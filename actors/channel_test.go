@@ -77,6 +77,39 @@ func TestAChannelGivesUpAfterTenMinutes(t *testing.T) {
 	})
 }
 
+// A service that is slow but takes the message (it answers after 30 s)
+// gets it twice, not once every ten seconds: the first attempt gives up at
+// 10 s, the second waits a minute. The attempt that ran out of time is
+// counted as such.
+func TestASlowServiceGetsAMessageAtMostTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		metrics := NewMetrics(nil)
+		h := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(204, nil, "")}, takes: 30 * s}
+		w := webhookChannel(WebhookConfig{URL: "https://chat.example/api/webhooks/1/t0ken", Client: &http.Client{Transport: h}},
+			ChannelConfig{Metrics: metrics, Log: zerolog.Nop()})
+		go w.Serve(t.Context())
+		w.Enqueue(msg(domain.MessageDown, "down"))
+		time.Sleep(10 * time.Minute)
+		assertTimes(t, h.times(), 0, 11*s) // 10 s, then the 1 s backoff
+		for result, want := range map[string]float64{DeliveryTimedOut: 1, DeliveryRetried: 0, DeliveryDelivered: 1} {
+			if got := testutil.ToFloat64(metrics.deliveries.WithLabelValues(WebhookChannel, result)); got != want {
+				t.Errorf("%s: %v, want %v", result, got, want)
+			}
+		}
+	})
+}
+
+// Each attempt of a message may take six times as long as the one before,
+// from the channel's timeout up to MaxAttemptTimeout.
+func TestAnAttemptsTimeoutGrowsToFiveMinutes(t *testing.T) {
+	a := attemptTimeouts{next: DefaultWebhookTimeout, max: MaxAttemptTimeout}
+	var got []time.Duration
+	for range 4 {
+		got = append(got, a.take())
+	}
+	assertTimes(t, got, 10*s, 60*s, 300*s, 300*s)
+}
+
 func TestAChannelsQueueOverflowDropsRemindersFirst(t *testing.T) {
 	metrics := NewMetrics(nil)
 	w := webhookChannel(WebhookConfig{URL: "https://chat.example/x"}, ChannelConfig{QueueSize: 3, Metrics: metrics, Log: zerolog.Nop()}) // not serving: the queue only fills

@@ -63,8 +63,10 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.
 	case forWebhooks:
 		// Pooled, and through the environment's proxy: chat services are
 		// outside, and often reached through one. Each attempt's context
-		// carries its deadline.
+		// carries its deadline, which grows with a message's attempts (see
+		// Channel.deliver): the answer is not bounded apart from it.
 		t.Proxy = http.ProxyFromEnvironment
+		t.ResponseHeaderTimeout = 0
 	case forTargets:
 		// As a probe's: a fresh connection each time, no proxy. A redirect
 		// is followed while it stays on the target's host (http to https
@@ -95,20 +97,6 @@ func dialer(timeout time.Duration, cut Cut) func(ctx context.Context, network, a
 		}
 		return dial(ctx, network, addr)
 	}
-}
-
-// outwardClient is the client and timeout of a poster to a service outside
-// the cluster (a chat webhook, Alertmanager): the timeout given, else
-// DefaultWebhookTimeout, and the client given, else one for webhooks that
-// asks cut before each dial.
-func outwardClient(client *http.Client, timeout time.Duration, cut Cut) (*http.Client, time.Duration) {
-	if timeout <= 0 {
-		timeout = DefaultWebhookTimeout
-	}
-	if client == nil {
-		client = newHTTPClient(forWebhooks, timeout, cut)
-	}
-	return client, timeout
 }
 
 // hostOf is what logs may say of a service's URL: its host, never its path

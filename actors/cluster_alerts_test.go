@@ -345,9 +345,9 @@ func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
 		got := c.messages()
 		want := []string{
 			"a: 🔴 `e` is unreachable from 4 of 5 nodes (a, b, c, d)",
-			"b: 🔴 `a` is unreachable from 3 of 5 nodes (b, c, d)",
-			"b: 🟠 `e` is still unreachable from 3 of 5 nodes (down for 10m 0s)",
-			"b: 🟠 `a` is still unreachable from 3 of 5 nodes (down for 10m 0s)",
+			"b: 🔴 `a` is unreachable from 3 of 3 nodes that answer; 1 other node down (b, c, d)",
+			"b: 🟠 `e` is still unreachable from 3 of 3 nodes that answer; 1 other node down (down for 10m 0s)",
+			"b: 🟠 `a` is still unreachable from 3 of 3 nodes that answer; 1 other node down (down for 10m 0s)",
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("sent\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -372,7 +372,7 @@ func TestClusterAlertsTheNextNodeTakesOverFromADeadAnnouncer(t *testing.T) {
 		// it, and never end them.
 		alerts := c.nodes["b"].notifier.Alerts()
 		if len(alerts.Mine) != 2 || alerts.Mine[0].Subject.Name != "a" || alerts.Mine[1].Subject.Name != "e" ||
-			alerts.Mine[1].Summary != "e is unreachable from 3 of 5 nodes (b, c, d)" || alerts.Mine[1].Severity != "critical" {
+			alerts.Mine[1].Summary != "e is unreachable from 3 of 3 nodes that answer; 1 other node down (b, c, d)" || alerts.Mine[1].Severity != "critical" {
 			t.Fatalf("b asserts %+v, want a's and e's outages", alerts.Mine)
 		}
 		for _, name := range []string{"c", "d"} {
@@ -577,7 +577,7 @@ func TestClusterAlertsATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
 						reminders = append(reminders, m)
 					}
 				}
-				if !slices.Equal(reminders, []string{"b: 🟠 `e` is still unreachable from 3 of 5 nodes (down for 10m 0s)"}) {
+				if !slices.Equal(reminders, []string{"b: 🟠 `e` is still unreachable from 3 of 3 nodes that answer; 1 other node down (down for 10m 0s)"}) {
 					t.Fatalf("reminders of e %q, want b's first, on time", reminders)
 				}
 			})

@@ -2,10 +2,10 @@ package actors
 
 import "time"
 
-// The two clocks of a channel's delivery (see Channel.deliver): the pacer
+// The three clocks of a channel's delivery (see Channel.deliver): the pacer
 // keeps the channel's posts apart, whatever they carry; the backoff spaces
 // the attempts of one message that keeps failing, and says when to give
-// it up.
+// it up; the attempt timeouts bound each attempt, longer each time.
 
 // pacer keeps a channel's posts at least gap apart, and holds the next one
 // back while a service's 429 asked the channel to wait.
@@ -49,4 +49,18 @@ func (b *backoff) failed(took time.Duration) (wait time.Duration, giveUp bool) {
 	b.next = min(b.next*2, b.max)
 	b.failing += took + wait
 	return wait, b.failing > b.giveUpAfter
+}
+
+// attemptTimeouts bound the attempts of one message: next, then six times
+// as long after each attempt, up to max. With the defaults 10 s, 1 min,
+// 5 min: a service that takes 30 s to answer times the first attempt out
+// and answers the second, so it gets the message twice at most, not once
+// every ten seconds.
+type attemptTimeouts struct{ next, max time.Duration }
+
+// take returns the next attempt's timeout.
+func (a *attemptTimeouts) take() time.Duration {
+	d := a.next
+	a.next = min(a.next*6, a.max)
+	return d
 }

@@ -14,23 +14,54 @@ import (
 // they follow one node's own view (ALERTS=node, nodes == 0), they do not.
 
 // downMessage opens an outage: the subject is unreachable, from the nodes
-// in downFrom out of nodes.
-func downMessage(s domain.Subject, downFrom []string, nodes int, at time.Time) domain.Message {
+// in downFrom, out of answering nodes that see it at all and nodes in all.
+func downMessage(s domain.Subject, downFrom []string, answering, nodes int, at time.Time) domain.Message {
 	text := fmt.Sprintf("🔴 `%s` is unreachable", s.Name)
 	if nodes > 0 {
-		text += fmt.Sprintf(" from %d of %d nodes (%s)", len(downFrom), nodes, strings.Join(downFrom, ", "))
+		text += vantage(s, len(downFrom), answering, nodes) + " (" + strings.Join(downFrom, ", ") + ")"
 	}
 	return domain.Message{Kind: domain.MessageDown, Subject: s, Text: text, At: at}
 }
 
-// reminderMessage says an outage goes on, from downFrom of nodes.
-func reminderMessage(s domain.Subject, downFrom, nodes int, downFor time.Duration, at time.Time) domain.Message {
+// reminderMessage says an outage goes on, from downFrom of the answering
+// nodes, out of nodes.
+func reminderMessage(s domain.Subject, downFrom, answering, nodes int, downFor time.Duration, at time.Time) domain.Message {
 	from := ""
 	if nodes > 0 {
-		from = fmt.Sprintf(" from %d of %d nodes", downFrom, nodes)
+		from = vantage(s, downFrom, answering, nodes)
 	}
 	return domain.Message{Kind: domain.MessageReminder, Subject: s,
 		Text: fmt.Sprintf("🟠 `%s` is still unreachable%s (down for %s)", s.Name, from, FormatDuration(downFor)), At: at}
+}
+
+// vantage says where an outage is seen from. While every node but a peer
+// subject answers: " from 4 of 5 nodes". While other nodes do not, "from
+// 2 of 3 nodes" would read as if one could reach the subject: only the
+// nodes that answer are counted, and the others said apart,
+// " from 2 of 2 nodes that answer; 1 node down".
+func vantage(s domain.Subject, downFrom, answering, nodes int) string {
+	silent := nodes - answering
+	other := ""
+	if s.Kind == domain.KindPeer {
+		silent-- // the subject itself, which sees nothing of itself
+		other = "other "
+	}
+	if silent <= 0 {
+		return fmt.Sprintf(" from %d of %d nodes", downFrom, nodes)
+	}
+	answer := "answer"
+	if answering == 1 {
+		answer = "answers"
+	}
+	return fmt.Sprintf(" from %d of %d %s that %s; %d %s%s down", downFrom, answering, plural(answering, "node"), answer, silent, other, plural(silent, "node"))
+}
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 func recoveryMessage(s domain.Subject, downFor time.Duration, at time.Time) domain.Message {

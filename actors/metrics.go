@@ -15,9 +15,10 @@ import (
 // never a URL or a secret.
 const (
 	DeliveryDelivered = "delivered"
-	DeliveryRetried   = "retried" // a failed attempt that will be tried again
-	DeliveryGaveUp    = "gave_up" // dropped after retrying for too long, or refused for good
-	DeliveryDropped   = "dropped" // the queue was full
+	DeliveryRetried   = "retried"   // a failed attempt that will be tried again
+	DeliveryTimedOut  = "timed_out" // an attempt that ran out of time; tried again, with longer
+	DeliveryGaveUp    = "gave_up"   // dropped after retrying for too long, or refused for good
+	DeliveryDropped   = "dropped"   // the queue was full
 )
 
 // Why a message was not sent, as the "reason" label of the suppressed
@@ -269,7 +270,7 @@ func (m *Metrics) AddChannel(channel string) {
 	if m == nil {
 		return
 	}
-	for _, r := range []string{DeliveryDelivered, DeliveryRetried, DeliveryGaveUp, DeliveryDropped} {
+	for _, r := range []string{DeliveryDelivered, DeliveryRetried, DeliveryTimedOut, DeliveryGaveUp, DeliveryDropped} {
 		m.deliveries.WithLabelValues(channel, r)
 	}
 	m.dropped.WithLabelValues(channel)

@@ -383,7 +383,7 @@ func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 	}
 	n.move(e, turn)
 	if e.kind == domain.AnnouncedDown {
-		n.send(downMessage(e.subject, j.downFrom, n.cfg.Policy.nodes, now))
+		n.send(downMessage(e.subject, j.downFrom, j.answering(), n.cfg.Policy.nodes, now))
 	} else {
 		e.since = e.began
 		n.send(partialMessage(e.subject, j.downFrom, j.upFrom, now))
@@ -412,7 +412,7 @@ func (n *Notifier) remind(e *episode, j judgement, now time.Time, isolated bool)
 			if isolated {
 				n.cfg.Metrics.MessageSuppressed(domain.MessageReminder, SuppressedIsolated)
 			} else {
-				n.send(reminderMessage(e.subject, len(j.downFrom), n.cfg.Policy.nodes, now.Sub(e.since), now))
+				n.send(reminderMessage(e.subject, len(j.downFrom), j.answering(), n.cfg.Policy.nodes, now.Sub(e.since), now))
 			}
 			e.sent = max(e.sent+1, gaps.dueBy(e.since, now))
 		}
@@ -546,7 +546,7 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 func (n *Notifier) alert(snap *domain.Snapshot, e *episode) Alert {
 	v, _ := snap.Verdicts().Of(e.subject.Name)
 	j := n.cfg.Policy.judge(snap, v)
-	m := downMessage(e.subject, j.downFrom, n.cfg.Policy.nodes, e.since)
+	m := downMessage(e.subject, j.downFrom, j.answering(), n.cfg.Policy.nodes, e.since)
 	if e.kind == domain.AnnouncedPartial {
 		m = partialMessage(e.subject, j.downFrom, j.upFrom, e.since)
 	}

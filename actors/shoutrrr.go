@@ -22,7 +22,6 @@ import (
 type ShoutrrrPoster struct {
 	url     string
 	service string
-	timeout time.Duration
 	titled  bool // each message gets a title of its own (see messageTitle)
 
 	// A service keeps state between sends that leaks from one message into
@@ -30,40 +29,47 @@ type ShoutrrrPoster struct {
 	// sends the first forever), so each post sets up its service afresh;
 	// it is parsing, no I/O. Except Matrix, whose setup logs in: its
 	// service is kept, set up at its first post rather than at start so
-	// that a chat server down at start does not stop the node. Owned by
-	// the channel's Serve, one post at a time; mu makes that plain to the
-	// race detector.
+	// that a chat server down at start does not stop the node. Set up in
+	// the send's goroutine; mu guards it.
 	mu     sync.Mutex
 	matrix types.Service
 
-	// sending holds a token while a send runs. Shoutrrr's Send takes no
-	// context, and several services post with http.DefaultClient, which
-	// never times out: a post stops waiting at its timeout, but the send
-	// goes on until the service answers. A post whose predecessor still
-	// hangs fails rather than start another, so that a service that never
-	// answers holds one goroutine, not one per attempt.
-	sending chan struct{}
+	// last is the latest send, which may still run. Shoutrrr's Send takes
+	// no context, and several services post with http.DefaultClient,
+	// which never times out: a post stops waiting at its deadline, but the
+	// send goes on until the service answers. The next attempt at the same
+	// message waits for that send rather than start another, so a service
+	// that is slow but works gets the message once; another message waits
+	// for it to end, so a service that never answers holds one goroutine,
+	// not one per attempt. Owned by the channel's Serve, one post at a time.
+	last *shoutrrrSend
+}
+
+// shoutrrrSend is one run of a service's Send: err is set before done is
+// closed; told says a Post has returned its result.
+type shoutrrrSend struct {
+	text string
+	done chan struct{}
+	err  error
+	told bool
 }
 
 // NewNotifyPoster returns the poster of one checked NOTIFY_URLS entry:
 // Shoutrrr's, or Mesh's own where Shoutrrr's would take a failure for a
-// delivery (Telegram, see TelegramPoster). timeout bounds each attempt.
-func NewNotifyPoster(u config.NotifyURL, timeout time.Duration, cut Cut) Poster {
+// delivery (Telegram, see TelegramPoster). cut is asked before each
+// connection where Mesh makes them.
+func NewNotifyPoster(u config.NotifyURL, cut Cut) Poster {
 	if u.Service == "telegram" {
-		if p, err := NewTelegramPoster(u.URL, timeout, cut); err == nil {
+		if p, err := NewTelegramPoster(u.URL, cut); err == nil {
 			return p
 		}
 	}
-	return NewShoutrrrPoster(u, timeout)
+	return NewShoutrrrPoster(u)
 }
 
 // NewShoutrrrPoster returns the poster for one checked NOTIFY_URLS entry.
-// timeout bounds each attempt; zero is DefaultWebhookTimeout.
-func NewShoutrrrPoster(u config.NotifyURL, timeout time.Duration) *ShoutrrrPoster {
-	if timeout <= 0 {
-		timeout = DefaultWebhookTimeout
-	}
-	p := &ShoutrrrPoster{url: u.URL, service: u.Service, timeout: timeout, sending: make(chan struct{}, 1)}
+func NewShoutrrrPoster(u config.NotifyURL) *ShoutrrrPoster {
+	p := &ShoutrrrPoster{url: u.URL, service: u.Service}
 	if parsed, err := url.Parse(u.URL); err == nil {
 		q := parsed.Query()
 		p.titled = titledServices[u.Service] && !q.Has("title") && !q.Has("subject")
@@ -91,50 +97,62 @@ func messageTitle(m domain.Message) string {
 func (p *ShoutrrrPoster) Where() string { return p.service }
 
 // Post sends the message's text. Shoutrrr's Send takes no context, so it
-// runs aside and the post stops waiting for it at the timeout or when ctx
-// ends; the send itself ends when the service answers (see sending).
+// runs aside and the post stops waiting for it when ctx ends; the send
+// itself ends when the service answers (see last).
 func (p *ShoutrrrPoster) Post(ctx context.Context, m domain.Message) (time.Duration, bool, error) {
-	sink, err := p.sink()
-	if err != nil {
-		return 0, true, p.redacted(fmt.Errorf("setting up %s: %w", p.service, err))
+	if prev := p.last; prev != nil && !prev.told {
+		select {
+		case <-prev.done:
+		case <-ctx.Done():
+			if prev.text == m.Text {
+				return 0, true, ctx.Err()
+			}
+			return 0, true, errors.New("the previous message's send still hangs")
+		}
+		if prev.text == m.Text {
+			// The last attempt's send has ended since: its answer is this
+			// attempt's, and the service got the message once.
+			return p.told(prev)
+		}
 	}
 	var params *types.Params
 	if p.titled {
 		params = &types.Params{"title": messageTitle(m)}
 	}
-	t := time.NewTimer(p.timeout)
-	defer t.Stop()
-	select {
-	case p.sending <- struct{}{}:
-	case <-t.C:
-		return 0, true, fmt.Errorf("timed out after %s: the previous message's send still hangs", p.timeout)
-	case <-ctx.Done():
-		return 0, true, ctx.Err()
-	}
-	done := make(chan error, 1)
+	send := &shoutrrrSend{text: m.Text, done: make(chan struct{})}
+	p.last = send
 	go func() {
-		defer func() { <-p.sending }()
+		defer close(send.done)
 		defer func() {
 			// A service's code that panics on a failed post (Zulip's
 			// closes a body it never got) must not take the node down:
 			// it is a failed attempt, retried as any.
 			if v := recover(); v != nil {
-				done <- fmt.Errorf("%s failed and its library panicked: %v", p.service, v)
+				send.err = fmt.Errorf("%s failed and its library panicked: %v", p.service, v)
 			}
 		}()
-		done <- sink.Send(m.Text, params)
+		sink, err := p.sink()
+		if err != nil {
+			send.err = fmt.Errorf("setting up %s: %w", p.service, err)
+			return
+		}
+		send.err = sink.Send(m.Text, params)
 	}()
 	select {
-	case err := <-done:
-		if err != nil {
-			return 0, true, p.redacted(err)
-		}
-		return 0, false, nil
-	case <-t.C:
-		return 0, true, fmt.Errorf("timed out after %s", p.timeout)
+	case <-send.done:
+		return p.told(send)
 	case <-ctx.Done():
 		return 0, true, ctx.Err()
 	}
+}
+
+// told is the result of a send that has ended, noted as told.
+func (p *ShoutrrrPoster) told(s *shoutrrrSend) (time.Duration, bool, error) {
+	s.told = true
+	if s.err != nil {
+		return 0, true, p.redacted(s.err)
+	}
+	return 0, false, nil
 }
 
 // sink is the service to send the next message through.

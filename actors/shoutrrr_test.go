@@ -68,7 +68,7 @@ func shoutrrrChannel(t *testing.T, name, raw string, log zerolog.Logger) *Channe
 func shoutrrrChannelTimingOut(t *testing.T, name, raw string, timeout time.Duration, log zerolog.Logger) *Channel {
 	t.Helper()
 	u := config.NotifyURL{URL: raw, Service: strings.SplitN(raw, ":", 2)[0]}
-	c := NewChannel(ChannelConfig{Name: name, Poster: NewShoutrrrPoster(u, timeout), MinGap: time.Millisecond,
+	c := NewChannel(ChannelConfig{Name: name, Poster: NewShoutrrrPoster(u), Timeout: timeout, MinGap: time.Millisecond,
 		BackoffBase: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond, GiveUpAfter: time.Minute, Log: log})
 	go c.Serve(t.Context())
 	return c
@@ -129,6 +129,24 @@ func TestAFailingChannelDelaysNoOther(t *testing.T) {
 	pending := channels.Pending()
 	if len(pending["generic"]) != 5 || len(pending["generic-2"]) != 5 || len(pending["generic-3"]) != 0 {
 		t.Fatalf("pending %v: want the hanging and failing channels to keep all five, the working one none", pending)
+	}
+}
+
+// Shoutrrr's Send cannot be cancelled: when an attempt runs out of time,
+// its send goes on. The next attempt at the same message waits for that
+// send instead of posting again, so a service that is slow but works gets
+// the message once.
+func TestASlowShoutrrrServiceGetsTheMessageOnce(t *testing.T) {
+	slow := make(chan struct{})
+	srv := newReceived(t, 0, slow)
+	var logs syncWriter
+	c := shoutrrrChannelTimingOut(t, "generic", "generic://"+srv.host()+"/in?disabletls=yes", 200*time.Millisecond, zerolog.New(&logs).Level(zerolog.DebugLevel))
+	c.Enqueue(domain.Message{Kind: domain.MessageDown, Subject: domain.Peer("dec"), Text: "down"})
+	waitFor(t, "the first attempt to time out", func() bool { return strings.Contains(logs.String(), "timed out after 200ms") })
+	close(slow) // the service answers the first post, during the second attempt
+	waitFor(t, "the delivery", func() bool { return strings.Contains(logs.String(), `"message delivered"`) })
+	if n := len(srv.all()); n != 1 {
+		t.Fatalf("the service got %d posts, want 1:\n%s", n, logs.String())
 	}
 }
 

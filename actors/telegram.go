@@ -29,16 +29,15 @@ import (
 // failure is one, and the answer says whether to retry: Telegram's own
 // 429 says how long to wait, and a 4xx that is not one is for good.
 type TelegramPoster struct {
-	cfg     *telegram.Config
-	api     string // the Bot API's base, https://api.telegram.org
-	client  *http.Client
-	timeout time.Duration
+	cfg    *telegram.Config
+	api    string // the Bot API's base, https://api.telegram.org
+	client *http.Client
 }
 
-// NewTelegramPoster returns the poster for a checked telegram:// URL.
-// timeout bounds each attempt (zero is DefaultWebhookTimeout); cut, when
-// not nil, is asked before each connection, as for the node's other clients.
-func NewTelegramPoster(raw string, timeout time.Duration, cut Cut) (*TelegramPoster, error) {
+// NewTelegramPoster returns the poster for a checked telegram:// URL. cut,
+// when not nil, is asked before each connection, as for the node's other
+// clients.
+func NewTelegramPoster(raw string, cut Cut) (*TelegramPoster, error) {
 	s, err := config.NewNotifyService(raw)
 	if err != nil {
 		return nil, err
@@ -47,8 +46,7 @@ func NewTelegramPoster(raw string, timeout time.Duration, cut Cut) (*TelegramPos
 	if !ok {
 		return nil, fmt.Errorf("not a telegram URL")
 	}
-	client, timeout := outwardClient(nil, timeout, cut)
-	return &TelegramPoster{cfg: svc.GetConfig(), api: "https://api.telegram.org", client: client, timeout: timeout}, nil
+	return &TelegramPoster{cfg: svc.GetConfig(), api: "https://api.telegram.org", client: newHTTPClient(forWebhooks, DefaultWebhookTimeout, cut)}, nil
 }
 
 // Where is the service's name: its URL's user is the bot's token.
@@ -65,10 +63,8 @@ func (p *TelegramPoster) Post(ctx context.Context, m domain.Message) (time.Durat
 	return 0, false, nil
 }
 
-// send posts one sendMessage call within the timeout.
+// send posts one sendMessage call.
 func (p *TelegramPoster) send(ctx context.Context, payload telegram.SendMessagePayload) (time.Duration, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	body, _ := json.Marshal(payload) // strings, ints and bools: it cannot fail
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api+"/bot"+p.cfg.Token+"/sendMessage", bytes.NewReader(body))
 	if err != nil {
@@ -81,9 +77,6 @@ func (p *TelegramPoster) send(ctx context.Context, payload telegram.SendMessageP
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("timed out after %s", p.timeout)
 		}
 		return 0, true, err
 	}

@@ -27,16 +27,17 @@ type WebhookPoster struct {
 // WebhookConfig is what a webhook poster is built from.
 type WebhookConfig struct {
 	URL      string
-	Format   string        // "discord" (content) or "slack" (text)
-	Username string        // the node's name
-	Timeout  time.Duration // of one attempt; zero is DefaultWebhookTimeout
-	Client   *http.Client  // nil: newHTTPClient(forWebhooks, Timeout, Cut)
-	Cut      Cut           // nil: the network as it is
+	Format   string       // "discord" (content) or "slack" (text)
+	Username string       // the node's name
+	Client   *http.Client // nil: newHTTPClient(forWebhooks, DefaultWebhookTimeout, Cut)
+	Cut      Cut          // nil: the network as it is
 }
 
 // NewWebhookPoster returns the poster for cfg.URL.
 func NewWebhookPoster(cfg WebhookConfig) *WebhookPoster {
-	cfg.Client, cfg.Timeout = outwardClient(cfg.Client, cfg.Timeout, cfg.Cut)
+	if cfg.Client == nil {
+		cfg.Client = newHTTPClient(forWebhooks, DefaultWebhookTimeout, cfg.Cut)
+	}
 	return &WebhookPoster{cfg: cfg, host: hostOf(cfg.URL, "webhook")}
 }
 
@@ -46,8 +47,6 @@ func (w *WebhookPoster) Where() string { return w.host }
 // Post makes one attempt: a JSON body of the message, as Discord's
 // "content" or Slack's "text", under the node's name.
 func (w *WebhookPoster) Post(ctx context.Context, m domain.Message) (retryAfter time.Duration, retry bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
 	payload := map[string]string{"username": w.cfg.Username}
 	if w.cfg.Format == "slack" {
 		payload["text"] = m.Text
@@ -66,9 +65,6 @@ func (w *WebhookPoster) Post(ctx context.Context, m domain.Message) (retryAfter 
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("timed out after %s", w.cfg.Timeout)
 		}
 		return 0, true, err
 	}

@@ -18,12 +18,14 @@ import (
 
 // scriptedHook is an in-memory webhook for delivery timing under synctest.
 // Each post takes the next scripted answer (the last one repeats) and is
-// recorded with its time.
+// recorded with its time. takes, when set, is how long each answer takes,
+// unless the request's deadline comes first.
 type scriptedHook struct {
 	start   time.Time
 	mu      sync.Mutex
 	answers []func() *http.Response
 	posts   []hookPost
+	takes   time.Duration
 }
 
 type hookPost struct {
@@ -38,6 +40,11 @@ func (h *scriptedHook) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.posts = append(h.posts, hookPost{time.Since(h.start), body})
 	answer := h.answers[min(len(h.posts)-1, len(h.answers)-1)]
 	h.mu.Unlock()
+	select {
+	case <-time.After(h.takes):
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
 	return answer(), nil
 }
 
@@ -190,13 +197,13 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 				w.WriteHeader(http.StatusInternalServerError)
 				return true
 			case 2:
-				<-release // hang past the timeout
+				<-release // hang past the second attempt's timeout, 6 × 200ms
 				return true
 			}
 			return false
 		})
 		var logs syncWriter
-		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov", Timeout: 200 * time.Millisecond}, ChannelConfig{BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+		w := webhookChannel(WebhookConfig{URL: h.URL + "/api/webhooks/1/t0ken", Username: "nov"}, ChannelConfig{Timeout: 200 * time.Millisecond, BackoffBase: 50 * time.Millisecond, MinGap: 10 * time.Millisecond, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 		w.Enqueue(msg(domain.MessageDown, "once"))
 		deliverAll(t, w, h, 3)
 		// The hook has the third post before the channel has its answer
@@ -205,7 +212,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		out := logs.String()
-		if !strings.Contains(out, "500 Internal Server Error") || !strings.Contains(out, "timed out after 200ms") || !strings.Contains(out, `"message delivered"`) {
+		if !strings.Contains(out, "500 Internal Server Error") || !strings.Contains(out, "timed out after 1.2s") || !strings.Contains(out, `"message delivered"`) {
 			t.Fatalf("logs do not tell the story:\n%s", out)
 		}
 		if strings.Contains(out, "t0ken") || strings.Contains(out, "/api/webhooks") {

@@ -57,7 +57,7 @@ func newChannels(cfg config.Config, saved statefile.Document, cut actors.Cut, me
 		services[i] = u.Service
 	}
 	for i, name := range actors.ChannelNames(services) {
-		add(name, actors.NewNotifyPoster(cfg.NotifyURLs[i], actors.DefaultWebhookTimeout, cut))
+		add(name, actors.NewNotifyPoster(cfg.NotifyURLs[i], cut))
 	}
 	for name, msgs := range saved.Pending {
 		if !channels.Has(name) {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -256,4 +257,35 @@ func netClusterWithHook(t *testing.T, n int, extra ...string) (*netCluster, *cha
 		t.Fatalf("boot sent %d messages:%s", n, dump(hook.all()))
 	}
 	return c, hook
+}
+
+// A target goes down while one node of three is down itself: the messages
+// count the nodes that answer and say the other apart, "from 2 of 2 nodes
+// that answer; 1 node down", rather than "from 2 of 3 nodes", which reads
+// as if one node could reach the target.
+func TestATargetsOutageWhileANodeIsDownCountsTheNodesThatAnswer(t *testing.T) {
+	hook := newChat(t)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	shopName := "http://" + shop.addr + "/health"
+	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "TARGETS="+shopName)...))
+	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{shopName: "up"}) })
+	c := nodes[2]
+	c.kill()
+	eventually(t, 15*time.Second, "a down message about "+c.name, func() bool { d, _, _ := kinds(hook.about(c.name)); return d > 0 })
+
+	shop.stop()
+	eventually(t, 15*time.Second, "a reminder about "+shopName, func() bool { _, r, _ := kinds(hook.about(shopName)); return r > 0 })
+	msgs := hook.about(shopName)
+	want := fmt.Sprintf("🔴 `%s` is unreachable from 2 of 2 nodes that answer; 1 node down (%s)", shopName, names(nodes[:2]))
+	if msgs[0].Content != want {
+		t.Fatalf("first message %q, want %q:%s", msgs[0].Content, want, dump(msgs))
+	}
+	if !strings.HasPrefix(msgs[1].Content, "🟠 `"+shopName+"` is still unreachable from 2 of 2 nodes that answer; 1 node down (down for ") {
+		t.Fatalf("reminder %q:%s", msgs[1].Content, dump(msgs))
+	}
+	// The node that is down is told of as ever: "from 2 of 3 nodes", the
+	// third being itself.
+	if got := hook.about(c.name)[0].Content; !strings.HasPrefix(got, "🔴 `"+c.name+"` is unreachable from 2 of 3 nodes (") {
+		t.Fatalf("the down node's message %q", got)
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -133,4 +135,74 @@ func TestATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
 			break
 		}
 	}
+}
+
+// A chat service that is slow but works (it answers every post after 15 s,
+// past a first attempt's 10 s) gets the down message twice, not once every
+// ten seconds: the second attempt waits longer, and its answer is a
+// delivery. The timed-out attempt is counted.
+func TestASlowWebhookGetsTheMessageAtMostTwice(t *testing.T) {
+	var mu sync.Mutex
+	var posts []string
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			return // the isolation guard's HEAD: the service is there
+		}
+		var m chatMessage
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		posts = append(posts, m.Content)
+		mu.Unlock()
+		select {
+		case <-time.After(15 * time.Second):
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	nodes := cluster(t, 3, "RELAY_SECRET=slow", "WEBHOOK_URL="+slow.URL+"/hook", "FAILURE_THRESHOLD=5", "LOG_LEVEL=debug")
+	nodes[2].kill()
+
+	delivered := func() *node {
+		for _, n := range nodes[:2] {
+			if len(n.logsMatching(map[string]any{"message": "message delivered", "channel": "webhook"})) > 0 {
+				return n
+			}
+		}
+		return nil
+	}
+	eventually(t, 60*time.Second, "the slow webhook to take the down message", func() bool { return delivered() != nil })
+	mu.Lock()
+	got := slices.Clone(posts)
+	mu.Unlock()
+	if len(got) != 2 || got[0] != got[1] || !strings.HasPrefix(got[0], "🔴") {
+		t.Fatalf("the webhook got %q: want the down message twice", got)
+	}
+	sender := delivered()
+	var metrics string
+	eventually(t, 5*time.Second, "the sender's metrics", func() bool {
+		resp, err := client.Get("http://" + sender.name + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		metrics = b.String()
+		return true
+	})
+	if !strings.Contains(metrics, `mesh_webhook_deliveries_total{channel="webhook",result="timed_out"} 1`) {
+		t.Errorf("the timed-out attempt is not counted:\n%s", grepLines(metrics, "mesh_webhook_deliveries_total"))
+	}
+}
+
+// grepLines returns text's lines that hold s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
