@@ -313,3 +313,27 @@ func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 		}
 	}
 }
+
+// A node that does not watch a target (its TARGETS lists another, as
+// while a rolling change of the setting is half done) holds back nothing:
+// the two nodes that watch the target send its certificate warning, once.
+func TestACertificateWarningComesThoughANodeDoesNotWatchTheTarget(t *testing.T) {
+	ca := newTestCA(t)
+	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
+	secureName := "https://" + newTLSService(t, ca, notAfter) + "/"
+	other := newService(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	otherName := "http://" + other.addr + "/"
+	hook := newChat(t)
+	nodes := clusterWith(t, 3, func(i int) []string {
+		if i == 2 {
+			return []string{"TARGETS=" + otherName}
+		}
+		return []string{"TARGETS=" + secureName}
+	}, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file)...)
+	eventually(t, 20*time.Second, "a certificate warning", func() bool { return len(hook.about(secureName)) > 0 })
+	time.Sleep(3 * time.Second) // many looks more, from both watchers
+	msgs := hook.about(secureName)
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Content, "🔒 The certificate of `"+secureName+"` expires in 4d 23h") || msgs[0].Username == nodes[2].name {
+		t.Fatalf("want one warning from a node that watches the target:%s", dump(msgs))
+	}
+}
