@@ -18,7 +18,7 @@ type GuardConfig struct {
 	Rule  domain.ClusterRule
 	State interface{ Snapshot() *domain.Snapshot }
 	Owner interface {
-		SetIsolated(ctx context.Context, isolated bool) error
+		SetIsolated(ctx context.Context, isolated bool, at time.Time) error
 	}
 	// Outside are URLs whose answer, any HTTP answer, shows this node can
 	// still reach beyond its peers: CONNECTIVITY_URL, the chat service.
@@ -116,14 +116,25 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 		return ctx.Err()
 	}
 	failing := 0
+	lastHeard := time.Time{} // the latest answer of a peer that fails now
 	for e := range snap.Peers() {
-		if e.View().ConsecutiveFailures > 0 {
+		if v := e.View(); v.ConsecutiveFailures > 0 {
 			failing++
+			lastHeard = later(lastHeard, v.LastSeen)
 		}
 	}
 	was := !g.since.IsZero()
+	at := now
 	switch {
 	case isolated && !was:
+		// The spell began when the peers that fail now last answered:
+		// their failures, and the down transitions they brought before
+		// the guard could tell, are the spell's. A peer down long before
+		// answered long before, and the latest answer is the one that
+		// tells.
+		if !lastHeard.IsZero() && lastHeard.Before(now) {
+			at = lastHeard
+		}
 		g.since, g.lost = now, failing
 		g.cfg.Log.Warn().Int("failing", failing).Int("peers", snap.Len()).
 			Msg("this node looks cut off: its peers fail from here but not from elsewhere, and nothing outside answers; no down messages until it is back")
@@ -138,7 +149,7 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	g.cfg.Metrics.SetIsolated(isolated)
-	return g.cfg.Owner.SetIsolated(ctx, isolated)
+	return g.cfg.Owner.SetIsolated(ctx, isolated, at)
 }
 
 // heardSince reports whether a peer answered a probe after boot, or any

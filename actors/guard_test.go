@@ -14,11 +14,14 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// ownerStub records what the guard tells the owner.
-type ownerStub struct{ said []bool }
+// ownerStub records what the guard tells the owner, and as of when.
+type ownerStub struct {
+	said []bool
+	at   []time.Time
+}
 
-func (o *ownerStub) SetIsolated(_ context.Context, isolated bool) error {
-	o.said = append(o.said, isolated)
+func (o *ownerStub) SetIsolated(_ context.Context, isolated bool, at time.Time) error {
+	o.said, o.at = append(o.said, isolated), append(o.at, at)
 	return nil
 }
 
@@ -135,5 +138,36 @@ func TestTheFirstNodeOfANewClusterClaimsNothing(t *testing.T) {
 	state.put(domain.StatusUp, 3, "a")
 	if err := g.look(t.Context(), boot.Add(time.Minute)); err != nil || len(owner.said) != 1 || !owner.said[0] {
 		t.Fatalf("told the owner %v (%v) once a peer had answered and all failed, want isolated", owner.said, err)
+	}
+}
+
+// A spell of isolation begins when the peers that fail last answered, not
+// when the guard could tell: the down transitions their failures brought
+// meanwhile are the spell's. A peer down long before does not move it
+// back. It ends when the guard sees the peers answer again.
+func TestAnIsolationSpellBeginsWhenThePeersLastAnswered(t *testing.T) {
+	state := newOwnView("a", "b", "c", "d")
+	state.put(domain.StatusUp, 0, "a", "b", "c", "d")
+	d := state.views["d"]
+	d.LastSeen = d.LastSeen.Add(-time.Hour) // d answered last an hour before the others
+	state.views["d"] = d
+	lastHeard := func(name string) time.Time { v, _ := state.Snapshot().View(name); return v.LastSeen }
+	dAnswered := lastHeard("d")
+	state.put(domain.StatusDown, 9, "d") // down, and answered before the others
+	state.put(domain.StatusDown, 4, "a", "b", "c")
+	owner := &ownerStub{}
+	g := NewGuard(GuardConfig{Every: time.Second, Rule: domain.ClusterRule{Fresh: time.Second}, State: state, Owner: owner,
+		Timeout: time.Second, Log: zerolog.Nop()})
+	cut := lastHeard("c").Add(time.Minute)
+	if err := g.look(t.Context(), cut); err != nil || len(owner.said) != 1 || !owner.said[0] {
+		t.Fatalf("told the owner %v (%v), want isolated", owner.said, err)
+	}
+	if latest := lastHeard("c"); !owner.at[0].Equal(latest) || !latest.After(dAnswered) {
+		t.Fatalf("the spell began at %v, want the latest answer of a failing peer, %v (d's was %v)", owner.at[0], latest, dAnswered)
+	}
+	state.put(domain.StatusUp, 0, "a", "b", "c")
+	back := cut.Add(time.Minute)
+	if err := g.look(t.Context(), back); err != nil || len(owner.said) != 2 || owner.said[1] || !owner.at[1].Equal(back) {
+		t.Fatalf("told the owner %v at %v (%v), want back at %v", owner.said, owner.at, err, back)
 	}
 }

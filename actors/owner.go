@@ -46,6 +46,10 @@ type OwnerConfig struct {
 	// in Subjects but not there starts unknown, one there but not in
 	// Subjects is dropped. Nil starts every subject unknown.
 	Saved map[string]statefile.Subject
+	// SavedIsolations are the spells of isolation a state file kept,
+	// oldest first; one that lasted when the node stopped is taken to
+	// have ended then.
+	SavedIsolations []domain.Span
 
 	// StatusChanged is woken after each change of status (the state file).
 	StatusChanged Waker
@@ -71,7 +75,7 @@ type Owner struct {
 
 	results  chan domain.ProbeResult
 	relays   chan relayMsg
-	isolated chan bool
+	isolated chan isolationNews
 
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
@@ -90,8 +94,12 @@ type Owner struct {
 	// change them.
 	verdicts      *domain.Verdicts
 	verdictsUntil time.Time
-	// isolation is what the isolation guard last said (see SetIsolated).
-	isolation bool
+	// isolation is what the isolation guard last said (see SetIsolated);
+	// isolations, its spells, oldest first, the last ongoing while it
+	// lasts. Published snapshots share isolations: it is replaced, never
+	// changed in place.
+	isolation  bool
+	isolations []domain.Span
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -104,6 +112,13 @@ type relayMsg struct {
 	copy *domain.RelayCopy
 }
 
+// isolationNews is what the isolation guard says: that the node is
+// isolated since at, or is back at.
+type isolationNews struct {
+	isolated bool
+	at       time.Time
+}
+
 // NewOwner returns an owner whose subjects start as cfg.Saved left them,
 // or unknown at cfg.Boot.
 func NewOwner(cfg OwnerConfig) *Owner {
@@ -112,7 +127,7 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		cfg:      cfg,
 		results:  make(chan domain.ProbeResult, len(subjects)+1), // each prober has at most one result in flight
 		relays:   make(chan relayMsg, 16),
-		isolated: make(chan bool, 1),
+		isolated: make(chan isolationNews, 1),
 		index:    make(map[string]int, len(subjects)),
 		probed:   make(map[string]bool, len(subjects)),
 		relayed:  map[string]*domain.RelayCopy{},
@@ -130,9 +145,10 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		o.subjects = append(o.subjects, p)
 		o.entries = append(o.entries, p.entry())
 	}
+	o.isolations = restoredIsolations(cfg.SavedIsolations, cfg.Boot)
 	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
-	o.cfg.Saved = nil // restored; a state file's history can be large, so let it go
+	o.cfg.Saved, o.cfg.SavedIsolations = nil, nil // restored; a state file's history can be large, so let it go
 	return o
 }
 
@@ -164,12 +180,12 @@ func (o *Owner) StoreRelay(ctx context.Context, node string, copy *domain.RelayC
 }
 
 // SetIsolated tells the owner whether this node has lost its own network
-// (the isolation guard decides): the snapshot says so, and the verdicts
-// leave this node's view out while it lasts. It waits for room or until
-// ctx ends.
-func (o *Owner) SetIsolated(ctx context.Context, isolated bool) error {
+// (the isolation guard decides), since or until at: the snapshot says so,
+// the verdicts leave this node's view out while it lasts, and the history
+// keeps the spell. It waits for room or until ctx ends.
+func (o *Owner) SetIsolated(ctx context.Context, isolated bool, at time.Time) error {
 	select {
-	case o.isolated <- isolated:
+	case o.isolated <- isolationNews{isolated, at}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -256,10 +272,50 @@ type batch struct {
 	certs       bool // a target showed another certificate
 }
 
-func (o *Owner) applyIsolated(b *batch, isolated bool) {
-	if isolated != o.isolation {
-		o.isolation, b.isolation = isolated, true
+func (o *Owner) applyIsolated(b *batch, news isolationNews) {
+	if news.isolated == o.isolation {
+		return
 	}
+	o.isolation, b.isolation = news.isolated, true
+	spells := pruneIsolations(o.isolations, news.at)
+	if news.isolated {
+		// A spell begins no earlier than the last one ended: the guard's
+		// reckoning of its start looks back.
+		from := news.at
+		if n := len(spells); n > 0 {
+			from = later(from, spells[n-1].To)
+		}
+		o.isolations = append(spells, domain.Span{From: from})
+		return
+	}
+	if n := len(spells); n > 0 && spells[n-1].Ongoing() {
+		spells[n-1].To = later(news.at, spells[n-1].From)
+	}
+	o.isolations = spells
+}
+
+// pruneIsolations returns a copy of spells without those that ended
+// domain.HistoryMaxAge before now, and with at most domain.MaxIsolations
+// less one, to leave room for the next.
+func pruneIsolations(spells []domain.Span, now time.Time) []domain.Span {
+	cut := now.Add(-domain.HistoryMaxAge)
+	i := 0
+	for i < len(spells) && !spells[i].Ongoing() && spells[i].To.Before(cut) {
+		i++
+	}
+	i = max(i, len(spells)-(domain.MaxIsolations-1))
+	return slices.Clone(spells[i:])
+}
+
+// restoredIsolations are the spells a state file kept, as of boot: a spell
+// that lasted when the node stopped ended then, which the node cannot
+// know better than its boot.
+func restoredIsolations(saved []domain.Span, boot time.Time) []domain.Span {
+	spells := pruneIsolations(saved, boot)
+	if n := len(spells); n > 0 && spells[n-1].Ongoing() {
+		spells[n-1].To = later(boot, spells[n-1].From)
+	}
+	return spells
 }
 
 func (o *Owner) applyResult(b *batch, r domain.ProbeResult) {
@@ -341,9 +397,9 @@ func (o *Owner) publish(b *batch) {
 	}
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
-		if o.cfg.StatusChanged != nil {
-			o.cfg.StatusChanged.Notify()
-		}
+	}
+	if (len(b.transitions) > 0 || b.isolation) && o.cfg.StatusChanged != nil {
+		o.cfg.StatusChanged.Notify() // the state file keeps the spells too
 	}
 	if b.roundDone && o.cfg.RoundDone != nil {
 		o.cfg.RoundDone.Notify()
@@ -352,7 +408,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation)
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations))
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

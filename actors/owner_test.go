@@ -431,3 +431,52 @@ func TestOwnerReachesTheVerdictsAgainOnlyWhenARelaySaysSomethingNew(t *testing.T
 		}
 	})
 }
+
+// The owner keeps the node's spells of isolation, as its history: one
+// begins when the guard says so (as of when the peers last answered) and
+// ends when it says the node is back; a snapshot published meanwhile never
+// changes. A spell a state file kept as lasting ended when the node
+// stopped, which the node knows no better than its boot; spells older than
+// the history's age are dropped.
+func TestTheOwnerKeepsTheSpellsOfIsolation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		boot := time.Now()
+		old := domain.Span{From: boot.Add(-100 * 24 * time.Hour), To: boot.Add(-99 * 24 * time.Hour)}
+		kept := domain.Span{From: boot.Add(-2 * time.Hour), To: boot.Add(-time.Hour)}
+		lasting := domain.Span{From: boot.Add(-time.Minute)}
+		sink := &sinkRecorder{}
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Threshold: 2, Boot: boot, StatusChanged: sink,
+			SavedIsolations: []domain.Span{old, kept, lasting}, Log: zerolog.Nop()})
+		sink.owner = o
+		spells := func(s *domain.Snapshot) []domain.Span { return slices.Collect(s.Isolations().All()) }
+		if got, want := spells(o.Snapshot()), []domain.Span{kept, {From: lasting.From, To: boot}}; !slices.Equal(got, want) {
+			t.Fatalf("restored %v, want %v", got, want)
+		}
+		go o.Serve(t.Context())
+
+		time.Sleep(time.Minute)
+		cutAt := time.Now().Add(-10 * time.Second)
+		if err := o.SetIsolated(t.Context(), true, cutAt); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		during := o.Snapshot()
+		if got := spells(during); len(got) != 3 || got[2] != (domain.Span{From: cutAt}) || !during.Isolated() {
+			t.Fatalf("while cut off: %v, isolated %v", got, during.Isolated())
+		}
+		time.Sleep(time.Minute)
+		if err := o.SetIsolated(t.Context(), false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := spells(o.Snapshot()); len(got) != 3 || got[2] != (domain.Span{From: cutAt, To: time.Now()}) || o.Snapshot().Isolated() {
+			t.Fatalf("back: %v", got)
+		}
+		if got := spells(during); !got[2].Ongoing() {
+			t.Fatalf("the snapshot published while cut off changed afterwards: %v", got)
+		}
+		if len(sink.seen) != 2 {
+			t.Fatalf("the state file was woken %d times, want at each change of isolation", len(sink.seen))
+		}
+	})
+}

@@ -168,7 +168,8 @@ func (w *StateFile) save(final bool) {
 	default:
 		return
 	}
-	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending})
+	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending,
+		Isolations: slices.Collect(snap.Isolations().All())})
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}

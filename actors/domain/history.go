@@ -48,14 +48,20 @@ func (h History) All() iter.Seq2[int, HistoryEntry] {
 	}
 }
 
-// Uptime returns the share of the window before now in which the peer was
-// up, out of the time its status was known (up or down) at all. Before its
-// first transition a peer's status is unknown and does not count. ok is
-// false when nothing was known in the window.
-func (h History) Uptime(now time.Time, window time.Duration) (ratio float64, ok bool) {
+// Uptime returns the share of the window before now in which the subject
+// was up, out of the time its status was known (up or down) at all. Before
+// its first transition a subject's status is unknown and does not count,
+// nor does the time the node was isolated (away), when what it saw was no
+// observation: neither the spell, nor what a transition in a spell said
+// until the next transition. ok is false when nothing was known in the
+// window.
+func (h History) Uptime(now time.Time, window time.Duration, away Isolations) (ratio float64, ok bool) {
 	start := now.Add(-window)
 	var up, known time.Duration
 	for i, e := range h.entries {
+		if away.holds(e.At, now) {
+			continue
+		}
 		from := e.At
 		to := now
 		if i+1 < len(h.entries) {
@@ -65,9 +71,10 @@ func (h History) Uptime(now time.Time, window time.Duration) (ratio float64, ok 
 		if !to.After(from) {
 			continue
 		}
-		known += to.Sub(from)
+		d := away.outside(from, to, now)
+		known += d
 		if e.Status == StatusUp {
-			up += to.Sub(from)
+			up += d
 		}
 	}
 	if known <= 0 {

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -32,8 +33,43 @@ func TestUptime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := NewHistory(tc.history).Uptime(now, tc.window)
+			got, ok := NewHistory(tc.history).Uptime(now, tc.window, Isolations{})
 			if ok != tc.known || got != tc.want {
+				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
+			}
+		})
+	}
+}
+
+// What a node saw while it was isolated is no observation: its history's
+// figures leave the spell out, whether the spell ended or lasts.
+func TestUptimeLeavesOutTheSpellsOfIsolation(t *testing.T) {
+	now := t0.Add(48 * time.Hour)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	// Up for two days, "down" for the two hours the node was cut off.
+	h := NewHistory([]HistoryEntry{{StatusUp, ago(47 * time.Hour)}, {StatusDown, ago(10 * time.Hour)}, {StatusUp, ago(8 * time.Hour)}})
+	spell := Span{From: ago(10*time.Hour + time.Minute), To: ago(8*time.Hour - time.Minute)}
+	cases := []struct {
+		name  string
+		h     History
+		away  []Span
+		want  float64
+		known bool
+	}{
+		{"without the spell, the outage counts", h, nil, 22.0 / 24, true},
+		{"the spell left out, the subject was up all the time known", h, []Span{spell}, 1, true},
+		{"an earlier spell outside the window changes nothing", h, []Span{{ago(40 * time.Hour), ago(30 * time.Hour)}, spell}, 1, true},
+		{"down since the node was cut off, and it still is: nothing known of the last two hours",
+			NewHistory([]HistoryEntry{{StatusUp, ago(47 * time.Hour)}, {StatusDown, ago(2 * time.Hour)}}), []Span{{From: ago(2*time.Hour + time.Minute)}}, 1, true},
+		{"cut off all day: nothing known", h, []Span{{From: ago(30 * time.Hour)}}, 0, false},
+		{"a transition in a spell holds until the next, and is no observation either",
+			NewHistory([]HistoryEntry{{StatusUp, ago(47 * time.Hour)}, {StatusDown, ago(9 * time.Hour)}, {StatusUp, ago(6 * time.Hour)}}),
+			[]Span{{ago(10 * time.Hour), ago(8 * time.Hour)}}, 1, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.h.Uptime(now, 24*time.Hour, NewIsolations(tc.away))
+			if ok != tc.known || math.Abs(got-tc.want) > 1e-6 {
 				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
 			}
 		})

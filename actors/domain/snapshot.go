@@ -227,8 +227,10 @@ type Snapshot struct {
 	// verdicts are nil when not reached (a /state read from elsewhere).
 	verdicts *Verdicts
 	// isolated: this node has lost its own network (see LooksIsolated);
-	// its view says little of its peers.
-	isolated bool
+	// its view says little of its peers. isolations are its spells of it,
+	// which its history marks.
+	isolated   bool
+	isolations Isolations
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.
@@ -319,6 +321,17 @@ func (s *Snapshot) WithIsolated(isolated bool) *Snapshot {
 
 // Isolated reports whether the node has lost its own network.
 func (s *Snapshot) Isolated() bool { return s.isolated }
+
+// WithIsolations returns a copy of s that carries the node's spells of
+// isolation.
+func (s *Snapshot) WithIsolations(is Isolations) *Snapshot {
+	c := *s
+	c.isolations = is
+	return &c
+}
+
+// Isolations are the node's spells of isolation, oldest first.
+func (s *Snapshot) Isolations() Isolations { return s.isolations }
 
 // Verdicts are the cluster's verdicts on the subjects; nil when not reached.
 func (s *Snapshot) Verdicts() *Verdicts { return s.verdicts }

@@ -39,6 +39,9 @@ type Document struct {
 	// channel's oldest first: a down message being retried when the node
 	// stops is sent by the next run, not lost.
 	Pending map[string][]domain.Message
+	// Isolations are the node's spells of isolation, oldest first, which
+	// its history marks.
+	Isolations []domain.Span
 }
 
 // Subject is one subject as a previous run left it. Times keep their full
@@ -86,6 +89,14 @@ type file struct {
 	// CertWarned are the certificates told of as expiring (or seen told
 	// of), their fingerprints by target.
 	CertWarned map[string]string `json:"cert_warned,omitempty"`
+	// Isolated are the node's spells of isolation, oldest first; the last
+	// has no "to" if it lasted when the node stopped.
+	Isolated []fileSpan `json:"isolated,omitempty"`
+}
+
+type fileSpan struct {
+	From time.Time  `json:"from"`
+	To   *time.Time `json:"to,omitempty"`
 }
 
 type fileView struct {
@@ -170,6 +181,14 @@ func Encode(d Document) ([]byte, error) {
 		}
 		f.Ended = append(f.Ended, fileEnding{Peer: name, Of: of(domain.Subject{Name: name, Kind: kind}), Kind: e.Kind,
 			Since: e.Since.UTC(), Ended: e.Ended.UTC()})
+	}
+	for _, spell := range d.Isolations {
+		fs := fileSpan{From: spell.From.UTC()}
+		if !spell.Ongoing() {
+			to := spell.To.UTC()
+			fs.To = &to
+		}
+		f.Isolated = append(f.Isolated, fs)
 	}
 	for _, channel := range slices.Sorted(maps.Keys(d.Pending)) {
 		for _, m := range d.Pending[channel] {
@@ -306,7 +325,33 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 	} else {
 		d.Alerts.CertsTold = f.CertWarned
 	}
+	if d.Isolations, err = decodeIsolations(f.Isolated, notAfterNow); err != nil {
+		drop("isolated", err)
+		d.Isolations = nil
+	}
 	return d, nil
+}
+
+// decodeIsolations checks and converts the spells of isolation: in order,
+// apart, each ending after it began, only the last without an end.
+func decodeIsolations(list []fileSpan, notAfterNow func(time.Time) time.Time) ([]domain.Span, error) {
+	if len(list) > domain.MaxIsolations {
+		return nil, fmt.Errorf("%d, more than %d", len(list), domain.MaxIsolations)
+	}
+	var out []domain.Span
+	for i, fs := range list {
+		spell := domain.Span{From: notAfterNow(fs.From)}
+		if fs.To != nil {
+			spell.To = notAfterNow(*fs.To)
+		}
+		last := i == len(list)-1
+		if fs.From.IsZero() || (fs.To == nil && !last) || (fs.To != nil && spell.To.Before(spell.From)) ||
+			(i > 0 && spell.From.Before(out[i-1].To)) {
+			return nil, fmt.Errorf("%d: not a spell after the one before", i)
+		}
+		out = append(out, spell)
+	}
+	return out, nil
 }
 
 // decodeMessages checks and converts the undelivered messages, by channel.

@@ -144,6 +144,7 @@ func document() Document {
 				{Kind: domain.MessageReminder, Subject: domain.Peer("dec"), Text: "🟠 `dec` is still unreachable (down for 15m 0s)", At: since.Add(15 * time.Minute)}},
 			"ntfy-2": {{Kind: domain.MessageDown, Subject: domain.Target(shop), Text: "🔴 `" + shop + "` is unreachable", At: t0}},
 		},
+		Isolations: []domain.Span{{From: t0.Add(-time.Hour), To: t0.Add(-50 * time.Minute)}, {From: t0.Add(30 * time.Minute)}},
 	}
 }
 
@@ -239,6 +240,8 @@ func TestWhatNoNodeWroteIsLeftOutAndTheRestRead(t *testing.T) {
 		{"a subject of no kind", replace(`"of":"target"`, `"of":"planet"`), "pending_messages"},
 		{"an ending before its start", replace(`"ended":"2026-06-06T12:42:00Z"`, `"ended":"2026-06-06T10:42:00Z"`), "ended"},
 		{"a certificate of no target", replace(`"cert_warned":{"https://shop.example/Health":"aa"}`, `"cert_warned":{"shop":"aa"}`), "cert_warned"},
+		{"a spell of isolation that ends before it begins", replace(`"to":"2026-06-06T11:52:00Z"`, `"to":"2026-06-06T10:52:00Z"`), "isolated"},
+		{"two spells that last", replace(`,"to":"2026-06-06T11:52:00Z"`, ``), "isolated"},
 	} {
 		d, err := Decode([]byte(tc.content), t0.Add(time.Hour))
 		if err != nil {

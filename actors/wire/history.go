@@ -23,6 +23,16 @@ type historyJSON struct {
 	Node    string                     `json:"node"`
 	Peers   map[string]peerHistoryJSON `json:"peers"`
 	Targets map[string]peerHistoryJSON `json:"targets,omitempty"`
+	// Isolated are the node's spells of isolation, oldest first: what its
+	// transitions say of that time is no observation, and its uptime
+	// figures leave it out.
+	Isolated []spanJSON `json:"isolated,omitempty"`
+}
+
+// spanJSON is a spell: to is absent while it lasts.
+type spanJSON struct {
+	From stamp  `json:"from"`
+	To   *stamp `json:"to,omitempty"`
 }
 
 type peerHistoryJSON struct {
@@ -37,11 +47,18 @@ type transitionJSON struct {
 
 // EncodeHistory returns the /history document of s as of now: every peer's
 // transitions, oldest first, and its uptime over each window; the same of
-// every target under "targets".
+// every target under "targets"; and the node's spells of isolation.
 func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 	doc := historyJSON{Node: s.Node(), Peers: make(map[string]peerHistoryJSON, s.Len())}
 	if s.TargetCount() > 0 {
 		doc.Targets = make(map[string]peerHistoryJSON, s.TargetCount())
+	}
+	for spell := range s.Isolations().All() {
+		j := spanJSON{From: stamp{spell.From}}
+		if !spell.Ongoing() {
+			j.To = &stamp{spell.To}
+		}
+		doc.Isolated = append(doc.Isolated, j)
 	}
 	for p := range s.Subjects() {
 		h := p.History()
@@ -50,7 +67,7 @@ func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 			ph.Transitions = append(ph.Transitions, transitionJSON{e.Status, stamp{e.At}})
 		}
 		for _, w := range uptimeWindows() {
-			if r, ok := h.Uptime(now, w.span); ok {
+			if r, ok := h.Uptime(now, w.span, s.Isolations()); ok {
 				ph.Uptime[w.name] = &r
 			} else {
 				ph.Uptime[w.name] = nil

@@ -88,3 +88,19 @@ func TestHistoryListsTransitionsOldestFirstWithUptime(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+// A node's /history says when it was isolated, and its figures leave that
+// time out: the "down" it saw of dec while cut off is no observation.
+func TestHistorySaysWhenTheNodeWasIsolated(t *testing.T) {
+	h := domain.NewHistory([]domain.HistoryEntry{{Status: domain.StatusUp, At: t0}, {Status: domain.StatusDown, At: t0.Add(18 * time.Hour)},
+		{Status: domain.StatusUp, At: t0.Add(20 * time.Hour)}})
+	spells := domain.NewIsolations([]domain.Span{{From: t0.Add(18 * time.Hour), To: t0.Add(20 * time.Hour)}, {From: t0.Add(23 * time.Hour)}})
+	s := domain.NewSnapshot("nov", []*domain.Entry{domain.NewEntry(domain.Peer("dec"), domain.PeerView{Status: domain.StatusUp, Since: t0}, h)}, nil).
+		WithIsolations(spells)
+	got := string(EncodeHistory(s, t0.Add(24*time.Hour)))
+	want := `{"node":"nov","peers":{"dec":{"transitions":[{"status":"up","at":"2026-06-06T12:42:00Z"},{"status":"down","at":"2026-06-07T06:42:00Z"},{"status":"up","at":"2026-06-07T08:42:00Z"}],` +
+		`"uptime":{"24h":1,"30d":1,"7d":1,"90d":1}}},"isolated":[{"from":"2026-06-07T06:42:00Z","to":"2026-06-07T08:42:00Z"},{"from":"2026-06-07T11:42:00Z"}]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

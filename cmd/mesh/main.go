@@ -155,7 +155,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// one per status change (state file), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations,
 		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 

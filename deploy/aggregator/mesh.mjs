@@ -271,19 +271,67 @@ export function circleLayout(names, cx, cy, r) {
 
 /**
  * Checks a /history document: {node, peers: {name: {transitions: [{status,
- * at}], uptime: {24h, 7d, 30d}}}}, transitions oldest first, uptime ratios
- * from 0 to 1 or null. Throws an Error that says what is wrong; the page
- * then leaves that node's history out and says so.
+ * at}], uptime: {24h, 7d, 30d}}}, isolated: [{from, to}]}, transitions
+ * oldest first, uptime ratios from 0 to 1 or null, the node's spells of
+ * isolation in order. Throws an Error that says what is wrong; the page
+ * then leaves that node's history out and says so. The transitions come
+ * back with the spells cut out (see withoutIsolation): what a node saw
+ * while it was cut off is no observation, and no figure counts it.
  */
 export function validateHistory(doc) {
   if (!isObject(doc)) throw new Error("not a JSON object");
   if (!isObject(doc.peers)) throw new Error("peers is not an object");
   if (doc.targets !== undefined && !isObject(doc.targets)) throw new Error("targets is not an object");
-  return { node: doc.node, peers: histories(doc.peers, "peers"), targets: histories(doc.targets ?? {}, "targets") };
+  const isolated = spellsOf(doc.isolated);
+  return { node: doc.node, peers: histories(doc.peers, "peers", isolated), targets: histories(doc.targets ?? {}, "targets", isolated), isolated };
 }
 
-/** The histories of /history's "peers" or "targets", checked. */
-function histories(obj, kind) {
+/** The spells of isolation of a /history, checked: [{from, to}] in ms, to null while it lasts. */
+function spellsOf(list) {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new Error("isolated is not a list");
+  let last = -Infinity;
+  return list.map((sp, i) => {
+    if (!isObject(sp)) throw new Error(`isolated[${i}] is not a spell`);
+    checkTime(sp.from, `isolated[${i}].from`);
+    if (sp.to !== undefined && sp.to !== null) checkTime(sp.to, `isolated[${i}].to`);
+    const from = Date.parse(sp.from);
+    const to = sp.to === undefined || sp.to === null ? null : Date.parse(sp.to);
+    if (from < last || (to !== null && to < from) || (to === null && i !== list.length - 1)) throw new Error(`isolated[${i}] is out of order`);
+    last = to ?? Infinity;
+    return { from, to };
+  });
+}
+
+/**
+ * A transition list (oldest first) with the node's spells of isolation cut
+ * out: each spell is an "unknown" stretch. A transition in a spell is no
+ * observation either: after such a spell the status stays unknown until
+ * the next transition; after a spell without one, the status the list had
+ * reached goes on. An outage that began before a spell ends at it.
+ */
+export function withoutIsolation(transitions, spells) {
+  if (spells.length === 0) return transitions;
+  const out = [];
+  let i = 0;
+  let status = null; // the status the list has reached; null before its first transition
+  for (const sp of spells) {
+    for (; i < transitions.length && Date.parse(transitions[i].at) < sp.from; i++) {
+      out.push(transitions[i]);
+      status = transitions[i].status;
+    }
+    if (status !== null) out.push({ status: "unknown", at: new Date(sp.from).toISOString() });
+    let seen = false;
+    for (; i < transitions.length && (sp.to === null || Date.parse(transitions[i].at) < sp.to); i++) seen = true;
+    if (sp.to === null) return out;
+    if (seen) status = null;
+    else if (status !== null) out.push({ status, at: new Date(sp.to).toISOString() });
+  }
+  return out.concat(transitions.slice(i));
+}
+
+/** The histories of /history's "peers" or "targets", checked, with the node's spells of isolation cut out. */
+function histories(obj, kind, isolated) {
   const peers = Object.create(null);
   for (const [name, h] of Object.entries(obj)) {
     const field = `${kind}[${JSON.stringify(name).slice(0, 40)}]`;
@@ -301,7 +349,7 @@ function histories(obj, kind) {
       if (v !== undefined && v !== null && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Error(`${field}.uptime.${w} is not a ratio`);
       uptime[w] = v ?? null;
     }
-    peers[name] = { transitions: h.transitions, uptime };
+    peers[name] = { transitions: withoutIsolation(h.transitions, isolated), uptime };
   }
   return peers;
 }
@@ -315,14 +363,14 @@ export function formatAge(ms) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-/** Share of [start, end) a transition list (oldest first) spends up, and the time known. */
+/** Share of [start, end) a transition list (oldest first) spends up, and the time known (not "unknown", a spell of isolation). */
 function upWithin(transitions, start, end) {
   let up = 0;
   let known = 0;
   transitions.forEach((t, i) => {
     const from = Math.max(Date.parse(t.at), start);
     const to = Math.min(i + 1 < transitions.length ? Date.parse(transitions[i + 1].at) : end, end);
-    if (to > from) {
+    if (to > from && t.status !== "unknown") {
       known += to - from;
       if (t.status === "up") up += to - from;
     }

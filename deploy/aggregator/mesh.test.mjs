@@ -347,3 +347,48 @@ test("targets have their own histories, uptime, incidents and verdicts", () => {
   const before = historyKey({ peers: {}, targets: { [shop]: view("up") } });
   assert.notEqual(before, historyKey({ peers: {}, targets: { [shop]: view("down") } }));
 });
+
+test("what a node saw while it was isolated is no incident and no downtime", () => {
+  const now = Date.parse("2026-06-06T12:00:00Z");
+  const at = (hhmm) => `2026-06-06T${hhmm}:00Z`;
+  // c was cut off from 06:00 to 08:00 and saw a and b "down" then; a
+  // really was down from 10:00 to 10:30, as b saw too, and c saw it from
+  // 09:59 (its probes a round early) until 11:00, with a spell cut off
+  // from 10:40 to 10:50, which nothing is known of.
+  const c = validateHistory({
+    node: "c",
+    peers: {
+      a: { transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("06:01") }, { status: "up", at: at("07:59") },
+        { status: "down", at: at("09:59") }, { status: "up", at: at("11:00") }], uptime: {} },
+      b: { transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("06:01") }, { status: "up", at: at("07:59") }], uptime: {} },
+    },
+    isolated: [{ from: at("06:00"), to: at("08:00") }, { from: at("10:40"), to: at("10:50") }],
+  });
+  const b = validateHistory({
+    node: "b",
+    peers: { a: { transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("10:00") }, { status: "up", at: at("10:30") }], uptime: {} } },
+  });
+  const histories = new Map([["b", b], ["c", c]]);
+  const list = incidents(["a", "b"], histories, now);
+  assert.deepEqual(list.map((i) => [i.node, new Date(i.start).toISOString().slice(11, 16), new Date(i.end).toISOString().slice(11, 16), i.seenBy.join()]),
+    [["a", "10:50", "11:00", "c"], ["a", "09:59", "10:40", "b,c"]], "the spell from 06:00 to 08:00 made no incident of a or b; the one from 10:40 split a's");
+  assert.equal(uptimeFigures("b", histories, now)["24h"], 1, "b was up all the time c could see it");
+  // a: known since 00:00, 12 h from b (30 min down); from c, before its
+  // first spell (6 h up) and from its first transition after it (09:59,
+  // 51 min down then 1 h up): what c saw of a in a spell (up at 07:59)
+  // holds until the next transition, and is unknown too.
+  const known = 12 * 60 + (6 * 60 + 51 + 60);
+  assert.deepEqual(c.peers.b.transitions.map((t) => t.status), ["up", "unknown"]);
+  assert.deepEqual(c.peers.a.transitions.map((t) => `${t.status} ${t.at.slice(11, 16)}`),
+    ["up 00:00", "unknown 06:00", "down 09:59", "unknown 10:40", "down 10:50", "up 11:00"]);
+  assert.ok(Math.abs(uptimeFigures("a", histories, now)["24h"] - (known - 30 - 51) / known) < 1e-9);
+  // A spell that lasts: nothing known after its start.
+  const lasting = validateHistory({ node: "c", peers: { b: { transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("11:01") }], uptime: {} } },
+    isolated: [{ from: at("11:00") }] });
+  assert.deepEqual(lasting.peers.b.transitions.map((t) => t.status), ["up", "unknown"]);
+  assert.deepEqual(incidents(["b"], new Map([["c", lasting]]), now), []);
+  for (const bad of [{ from: at("08:00"), to: at("07:00") }, "soon", { to: at("07:00") }]) {
+    assert.throws(() => validateHistory({ node: "c", peers: {}, isolated: [bad] }), /isolated\[0\]/);
+  }
+  assert.throws(() => validateHistory({ node: "c", peers: {}, isolated: [{ from: at("06:00") }, { from: at("07:00"), to: at("08:00") }] }), /isolated\[0\] is out of order/);
+});

@@ -86,17 +86,20 @@ type pageView struct {
 		Relayed bool   `json:"relayed"`
 		Title   string `json:"title"`
 	} `json:"cells"`
-	Incidents []struct {
-		Node    string `json:"node"`
-		Ongoing string `json:"ongoing"`
-		Text    string `json:"text"`
-	} `json:"incidents"`
-	Days []struct {
+	Incidents []incidentView `json:"incidents"`
+	Days      []struct {
 		Node string   `json:"node"`
 		Days []string `json:"days"` // "YYYY-MM-DD class"
 	} `json:"days"`
 	Verdicts map[string]string `json:"verdicts"` // node -> the cluster line
 	Messages []string          `json:"messages"` // the chat's latest, newest first (?messages=)
+}
+
+// incidentView is an incident as the page lists it.
+type incidentView struct {
+	Node    string `json:"node"`
+	Ongoing string `json:"ongoing"`
+	Text    string `json:"text"`
 }
 
 const readPage = `(() => ({
@@ -421,14 +424,16 @@ func TestPageSurvivesABadHistoryAndHostileNamesAndKeepsRefreshing(t *testing.T) 
 }
 
 // A node that says it is isolated is shown so, apart from down: its row and
-// its ring in the graph. Here a lone node whose two peers never answer and
-// that has no outside to ask: by the guard's rule it cannot tell that from
-// its own network being gone, and says isolated.
+// its ring in the graph. Here a node whose two peers, after they answered,
+// both stop answering, and that has no outside to ask: by the guard's rule
+// it cannot tell that from its own network being gone, and says isolated.
+// (Peers that never answered at all would tell nothing: see
+// TestTheFirstNodeOfANewClusterClaimsNothing.)
 func TestPageMarksAnIsolatedNodeApartFromDown(t *testing.T) {
-	ports := freePorts(t, 3)
-	a := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	peers := fmt.Sprintf("PEERS=http://%s,http://127.0.0.1:%d,http://127.0.0.1:%d", a, ports[1], ports[2])
-	n := startNode(t, a, peers, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms", "FAILURE_THRESHOLD=3")
+	nodes := cluster(t, 3, "RELAY_SECRET=isolated")
+	n, a := nodes[0], nodes[0].name
+	nodes[1].kill()
+	nodes[2].kill()
 	eventually(t, 15*time.Second, a+" to say it is isolated", func() bool {
 		s, err := n.state()
 		return err == nil && s.Isolated

@@ -3,10 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -317,6 +319,45 @@ func TestDemoIsolateCutsANodeOffAndItStaysSilent(t *testing.T) {
 	}
 	if from := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  chat  ` + name + `: .*$`).FindString(during); from != "" {
 		t.Fatalf("the node cut off told the chat %q; it should stay silent", from)
+	}
+
+	// What the node saw while cut off is no observation: its /history
+	// says when it was cut off, and its figures of the others, who were
+	// up all along, leave that out.
+	var history struct {
+		Peers    map[string]struct{ Uptime map[string]*float64 }
+		Isolated []struct{ From, To string }
+	}
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := client.Get("http://" + cut.name + "/history"); err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if json.Unmarshal(body, &history) == nil && len(history.Isolated) == 1 && history.Isolated[0].To != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's /history does not show one spell of isolation, ended, after 10s: %s", cut.name, body)
+		}
+	}
+	for peer, h := range history.Peers {
+		if u := h.Uptime["24h"]; u == nil || *u != 1 {
+			t.Errorf("%s's /history gives %s an uptime of %v; it was up all along", cut.name, peer, u)
+		}
+	}
+	// The page shows the cut node's outage, seen by the other two, and no
+	// outage of the others that the cut node alone saw.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "the page to show the cut node's outage", func(v pageView) bool {
+		return slices.ContainsFunc(v.Incidents, func(i incidentView) bool { return i.Node == cut.name })
+	})
+	for _, i := range v.Incidents {
+		if _, seenBy, _ := strings.Cut(i.Text, "seen by "); i.Node != cut.name && seenBy == cut.name {
+			t.Errorf("the page shows an incident of %s that only the node cut off saw: %q", i.Node, i.Text)
+		}
 	}
 }
 
