@@ -68,3 +68,40 @@ func TestAnIsolatedNodeSendsNothing(t *testing.T) {
 		})
 	}
 }
+
+// The first node of a new cluster, deployed before the others: its peers
+// all fail, and it holds no relay, as a node cut off does; but no peer has
+// answered yet, so nothing is known of them and nothing is claimed. It says
+// so once, is never isolated, and when the others come up it simply sees
+// them.
+func TestTheFirstNodeOfANewClusterClaimsNothing(t *testing.T) {
+	ports := freePorts(t, 3)
+	names := make([]string, 3)
+	var urls []string
+	for i, p := range ports {
+		names[i] = fmt.Sprintf("127.0.0.1:%d", p)
+		urls = append(urls, "http://"+names[i])
+	}
+	env := []string{"PEERS=" + strings.Join(urls, ","), "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=first"}
+	first := startNode(t, names[0], env...)
+	// Many rounds of the guard, each with every peer failing.
+	eventually(t, 15*time.Second, "both peers down after a dozen failures", func() bool {
+		s, err := first.state()
+		return err == nil && s.Peers[names[1]].ConsecutiveFailures > 12 && s.Peers[names[2]].ConsecutiveFailures > 12
+	})
+	if s, _ := first.state(); s.Isolated {
+		t.Fatalf("%s says it is isolated before any peer ever answered", first.name)
+	}
+	startNode(t, names[1], env...)
+	startNode(t, names[2], env...)
+	eventually(t, 15*time.Second, "the others seen up", func() bool {
+		s, err := first.state()
+		return err == nil && s.Peers[names[1]].Status == "up" && s.Peers[names[2]].Status == "up"
+	})
+	if said := first.logsMatching(map[string]any{"message": "no peer has answered yet; nothing is known of them, so nothing is claimed"}); len(said) != 1 {
+		t.Fatalf("said %d times that no peer has answered yet, want once", len(said))
+	}
+	if cut := strings.Count(first.stdout.String(), "looks cut off"); cut != 0 {
+		t.Fatalf("logged %d times that it looks cut off", cut)
+	}
+}
