@@ -627,3 +627,49 @@ func TestClusterAlertsAnIsolatedNodeSaysNothing(t *testing.T) {
 		}
 	})
 }
+
+// The announcer is held up (or dies) mid-outage, and the outage ends
+// before the next node took it over: the announcer cannot send the
+// recovery, and the others had left it to it. The recovery is owed: once
+// the announcer's word is stale, the next node in the election sends it,
+// before the down message of the subject's next outage, so that the chat
+// reads down and recovery in turn.
+func TestClusterAlertsARecoveryTheAnnouncerCannotSendIsSentByTheNext(t *testing.T) {
+	for _, away := range []string{"frozen", "killed"} {
+		t.Run(away, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newSimCluster(t, "a", "b", "c", "d", "e")
+				time.Sleep(simFresh)
+				c.kill("e")
+				c.everyoneSees("e", domain.StatusDown, 0)
+				time.Sleep(time.Minute) // a announced it
+				if away == "frozen" {
+					c.freeze("a")
+				} else {
+					c.kill("a")
+				}
+				c.everyoneSees("e", domain.StatusUp, 0, "b", "c", "d") // before a's word goes stale
+				time.Sleep(time.Minute)
+				c.everyoneSees("a", domain.StatusDown, 0, "b", "c", "d")
+				c.everyoneSees("e", domain.StatusDown, 0, "b", "c", "d")
+				time.Sleep(time.Minute)
+				var marks []string
+				for _, m := range c.messages() {
+					if strings.Contains(m, "`e`") {
+						// The downtime is a minute, to a round: when b's
+						// verdict saw the end.
+						marks = append(marks, strings.Replace(m, "(down for 1m 1s)", "(down for 1m 0s)", 1))
+					}
+				}
+				want := []string{
+					"a: 🔴 `e` is unreachable from 4 of 5 nodes (a, b, c, d)",
+					"b: 🟢 `e` is reachable again (down for 1m 0s)",
+					"b: 🔴 `e` is unreachable from 3 of 3 nodes that answer; 1 other node down (b, c, d)",
+				}
+				if !slices.Equal(marks, want) {
+					t.Fatalf("sent about e\n%s\nwant\n%s\nall:\n%s", strings.Join(marks, "\n"), strings.Join(want, "\n"), strings.Join(c.messages(), "\n"))
+				}
+			})
+		})
+	}
+}

@@ -52,6 +52,10 @@ type episode struct {
 
 	// fingerprint is the certificate a certificate's episode is about.
 	fingerprint string
+
+	// ended is when the episode ended while another node held it: its end
+	// is owed (see owed.go).
+	ended time.Time
 }
 
 // episodeState is where an episode stands for this node. The states and

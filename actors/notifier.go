@@ -72,6 +72,7 @@ type Notifier struct {
 
 	// Owned by Serve.
 	episodes map[string]*episode // outages and partial ones, by subject name
+	owed     map[string]*episode // ended ones whose end nobody sent yet, by subject name (owed.go)
 	certs    map[string]*episode // certificates not yet told of, by target name
 	told     map[string]string   // fingerprints told of (by this node or another), by target name
 	// ended are the announced episodes that ended with their last message,
@@ -103,7 +104,7 @@ type ownDown struct {
 // NewNotifier returns the engine, resuming cfg.Saved.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
-		episodes: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
+		episodes: map[string]*episode{}, owed: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
 		ownDown: map[string]ownDown{}, quietUntil: cfg.Now.Add(cfg.Fresh), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
@@ -256,6 +257,9 @@ func (n *Notifier) process(now time.Time) time.Time {
 func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.Time) time.Time {
 	name := j.subject.Name
 	n.noteOwnView(j)
+	if wake, settled := n.settle(snap, j, h, now); !settled {
+		return wake // the subject's next episode waits for the end of the last
+	}
 	e := n.episodes[name]
 	if end, ok := h.ends(e); ok && (e.holdsIt() || e.state == orphaned) {
 		// It came back from a pause or a restart holding what another
@@ -451,7 +455,11 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 		// Said in the relays for a while, so that a node that held it
 		// before and comes back does not end it again.
 		n.ended[e.subject.Name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now}
-	case heldElsewhere, withdrawn, orphaned:
+	case heldElsewhere, orphaned:
+		// Its announcer has not said it is over: unless it does, or went
+		// silent and another node takes its end over, this node owes it.
+		n.owe(e, now)
+	case withdrawn:
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
 	case dropped:
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedIsolated)

@@ -1,0 +1,83 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/dupunkto/mesh/actors/domain"
+)
+
+// An episode announced by another node can end while that node is silent
+// (held up, dead or cut off), before the next node took it over: the
+// announcer cannot send its end, and the others had left it to it. The end
+// is then owed. Each node that left it keeps the ended episode and listens
+// for the announcer: if the announcer (or a node that took over) says it
+// ended, or relays on without it, it was told; if the announcer's word
+// goes stale, the election picks who sends the end, as for a takeover.
+// The subject's next episode waits until the owed end is settled, so that
+// the chat reads down and recovery in turn.
+
+// owe keeps e, which ended as of now while another node held it, as owed.
+func (n *Notifier) owe(e *episode, now time.Time) {
+	e.ended = now
+	n.owed[e.subject.Name] = e
+}
+
+// settle follows the owed end of j's subject, if there is one, and
+// reports whether it is settled: heard told, or sent by this node. While
+// it is not, it returns when to look again.
+func (n *Notifier) settle(snap *domain.Snapshot, j judgement, h heard, now time.Time) (wake time.Time, settled bool) {
+	o := n.owed[j.subject.Name]
+	if o == nil {
+		return time.Time{}, true
+	}
+	if _, ok := h.ends(o); ok {
+		return n.forgive(o, "another node ended it"), true
+	}
+	// An announcement of the same episode (begun before it ended): its
+	// announcer, back, or a node that took it over, holds it still, and
+	// will end it, or saw it go on.
+	if a, ok := h.first(o.subject.Name, o.kind); ok && !a.Since.After(o.ended) {
+		if o.state != heldElsewhere || a.node != o.by {
+			n.logEpisode(n.cfg.Log.Debug(), o).Str("by", a.node).Msg("an ended episode another node still announces: leaving it its end")
+		}
+		o.state, o.by, o.heardAt, o.lost = heldElsewhere, a.node, a.at, time.Time{}
+		return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
+	}
+	if o.state == heldElsewhere {
+		r, fresh := snap.Relay(o.by)
+		fresh = fresh && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh
+		switch {
+		case fresh && r.ReceivedAt().After(o.heardAt):
+			return n.forgive(o, "its announcer relays on without it"), true // it ended it, and told
+		case !fresh || now.Sub(o.heardAt) > n.cfg.Fresh:
+			n.move(o, announcerGone)
+			o.lost = o.heardAt.Add(n.cfg.Fresh)
+		default:
+			return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
+		}
+	}
+	turn := n.election.turn(o, j, n.quietUntil, now)
+	if now.Before(turn) {
+		return turn, false
+	}
+	if snap.Isolated() {
+		return time.Time{}, false // no turn while cut off; the end of the isolation wakes it
+	}
+	delete(n.owed, o.subject.Name)
+	n.logEpisode(n.cfg.Log.Info(), o).Str("from", o.by).Msg("the announcer went silent before the episode ended; sending its end")
+	if o.kind == domain.AnnouncedDown {
+		n.send(recoveryMessage(o.subject, o.ended.Sub(o.since), now))
+	} else {
+		n.send(partialOverMessage(o.subject, o.ended.Sub(o.since), now))
+	}
+	n.ended[o.subject.Name] = domain.Ending{Kind: o.kind, Since: o.since, Ended: o.ended}
+	return time.Time{}, true
+}
+
+// forgive drops an owed end that another node told, and counts it left.
+func (n *Notifier) forgive(o *episode, why string) time.Time {
+	delete(n.owed, o.subject.Name)
+	n.cfg.Metrics.MessageSuppressed(endKind(o.kind), SuppressedElsewhere)
+	n.logEpisode(n.cfg.Log.Debug(), o).Msg("an ended episode's end was told: " + why)
+	return time.Time{}
+}
