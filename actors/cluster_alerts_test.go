@@ -673,3 +673,35 @@ func TestClusterAlertsARecoveryTheAnnouncerCannotSendIsSentByTheNext(t *testing.
 		})
 	}
 }
+
+// A node that held an outage is held up while the announcer ends it, and
+// the announcer stops before the node is back: the others pass the end on
+// in their relays, so the node back learns it is over and owes nothing.
+func TestClusterAlertsAnEndOutlivesTheNodeThatSentIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute) // a announced it; b holds it as a's
+		c.freeze("b")
+		c.everyoneSees("e", domain.StatusUp, 0, "a", "c", "d")
+		time.Sleep(time.Minute) // a ended it, and said so
+		c.kill("a")
+		c.everyoneSees("a", domain.StatusDown, 0, "c", "d")
+		time.Sleep(time.Minute)
+		c.thaw("b")
+		c.see("b", "a", domain.StatusDown)
+		c.see("b", "e", domain.StatusUp)
+		time.Sleep(time.Hour)
+		var recoveries []string
+		for _, m := range c.messages() {
+			if strings.Contains(m, "🟢 `e`") {
+				recoveries = append(recoveries, m)
+			}
+		}
+		if len(recoveries) != 1 || !strings.HasPrefix(recoveries[0], "a: ") {
+			t.Fatalf("recoveries of e %q, want a's alone:\n%s", recoveries, strings.Join(c.messages(), "\n"))
+		}
+	})
+}

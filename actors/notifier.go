@@ -234,6 +234,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 	var h heard
 	if n.cfg.Policy.shared() {
 		h = hear(snap, n.cfg.Node, n.cfg.Fresh, now)
+		n.passOn(h)
 	}
 	var wake time.Time
 	for v := range snap.Verdicts().All() {
@@ -309,6 +310,18 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next) // when its word goes stale
 	}
 	return e.next
+}
+
+// passOn keeps the endings heard that are newer than those this node
+// keeps, to say them in its relays in turn: the node that sent a recovery
+// may stop before a node that held the outage comes back, and the end
+// must reach that node all the same.
+func (n *Notifier) passOn(h heard) {
+	for name, e := range h.ended {
+		if was, ok := n.ended[name]; !ok || e.Ended.After(was.Ended) {
+			n.ended[name] = e
+		}
+	}
 }
 
 // dedup brings e up to date with the announcements heard: another node's

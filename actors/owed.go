@@ -43,18 +43,21 @@ func (n *Notifier) settle(snap *domain.Snapshot, j judgement, h heard, now time.
 		o.state, o.by, o.heardAt, o.lost = heldElsewhere, a.node, a.at, time.Time{}
 		return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
 	}
-	if o.state == heldElsewhere {
-		r, fresh := snap.Relay(o.by)
-		fresh = fresh && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh
-		switch {
-		case fresh && r.ReceivedAt().After(o.heardAt):
-			return n.forgive(o, "its announcer relays on without it"), true // it ended it, and told
-		case !fresh || now.Sub(o.heardAt) > n.cfg.Fresh:
-			n.move(o, announcerGone)
-			o.lost = o.heardAt.Add(n.cfg.Fresh)
-		default:
-			return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
-		}
+	if now.Before(n.quietUntil) {
+		// Back from a start, a pause or an isolation: the relays it holds
+		// are from before, and the announcer's next one may say it all.
+		return n.quietUntil, false
+	}
+	r, fresh := snap.Relay(o.by)
+	fresh = fresh && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh
+	switch {
+	case fresh && r.ReceivedAt().After(o.heardAt):
+		return n.forgive(o, "its announcer relays on without it"), true // it ended it, and told
+	case o.state == heldElsewhere && now.Sub(o.heardAt) <= n.cfg.Fresh:
+		return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
+	case o.state == heldElsewhere:
+		n.move(o, announcerGone)
+		o.lost = o.heardAt.Add(n.cfg.Fresh)
 	}
 	turn := n.election.turn(o, j, n.quietUntil, now)
 	if now.Before(turn) {
