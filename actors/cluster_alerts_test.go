@@ -705,3 +705,33 @@ func TestClusterAlertsAnEndOutlivesTheNodeThatSentIt(t *testing.T) {
 		}
 	})
 }
+
+// The announcer's own view of a peer stays down across two outages the
+// cluster saw apart (it alone could not reach it in between): its second
+// outage counts from its own down, before the first one's end. That end,
+// passed back to it by the others, is of the first outage, not of the
+// second: the second is announced once and ended once.
+func TestClusterAlertsAnEarlierEndDoesNotEndTheNextOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		c.everyoneSees("e", domain.StatusUp, 0, "b", "c", "d") // a still cannot reach it
+		time.Sleep(time.Minute)
+		c.everyoneSees("e", domain.StatusDown, 0, "b", "c", "d")
+		time.Sleep(time.Minute)
+		c.everyoneSees("e", domain.StatusUp, 0)
+		time.Sleep(time.Minute)
+		var marks []string
+		for _, m := range c.messages() {
+			if strings.Contains(m, "`e`") {
+				marks = append(marks, m[:len("a: 🔴")])
+			}
+		}
+		if want := []string{"a: 🔴", "a: 🟢", "a: 🔴", "a: 🟢"}; !slices.Equal(marks, want) {
+			t.Fatalf("sent about e %q, want %q:\n%s", marks, want, strings.Join(c.messages(), "\n"))
+		}
+	})
+}

@@ -96,14 +96,15 @@ func (h heard) event(e *episode, self string, relayed time.Time, fresh time.Dura
 }
 
 // ends reports whether another node ended e, as announced, after it
-// began: an announcer ended it with its last message while this node was
-// away (restarted, paused, suspended), and this node must not end it again.
+// began and after this node announced it or heard it announced: an
+// announcer ended it with its last message while this node was away
+// (restarted, paused, suspended), and this node must not end it again.
 func (h heard) ends(e *episode) (domain.Ending, bool) {
 	if e == nil {
 		return domain.Ending{}, false
 	}
 	end, ok := h.ended[e.subject.Name]
-	return end, ok && end.Ends(e.kind, e.since)
+	return end, ok && end.Ends(e.kind, e.since) && end.Ended.After(e.opened)
 }
 
 // toldOf reports whether some node told of the certificate of that

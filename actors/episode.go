@@ -56,6 +56,13 @@ type episode struct {
 	// ended is when the episode ended while another node held it: its end
 	// is owed (see owed.go).
 	ended time.Time
+
+	// opened is when this node announced the episode or first heard it
+	// announced; zero for one a state file kept. An ending heard counts for
+	// the episode only if it came after: one that ended before is of an
+	// earlier episode, whatever its times say (this node's own view may
+	// have been down since before that one ended).
+	opened time.Time
 }
 
 // episodeState is where an episode stands for this node. The states and

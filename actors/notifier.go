@@ -354,6 +354,9 @@ func (n *Notifier) dedup(snap *domain.Snapshot, e *episode, h heard, now time.Ti
 		return
 	}
 	e.by, e.heardAt, e.lost = a.node, a.at, time.Time{}
+	if e.opened.IsZero() {
+		e.opened = now
+	}
 	e.since, e.sent = a.Since, a.Reminders
 	if was != heldElsewhere && was != withdrawn {
 		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
@@ -399,6 +402,7 @@ func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 		return
 	}
 	n.move(e, turn)
+	e.opened = now
 	if e.kind == domain.AnnouncedDown {
 		n.send(downMessage(e.subject, j.downFrom, j.answering(), n.cfg.Policy.nodes, now))
 	} else {
