@@ -368,6 +368,7 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	if b.relayed == nil {
 		b.relayed = maps.Clone(o.relayed)
 	}
+	m.copy = m.copy.SteadiedBy(held[m.node])
 	b.relayed[m.node] = m.copy
 	// The verdicts stand if the copy it replaces was fresh, and so counted
 	// in them, and said the same: a node of a hundred gets a relay every

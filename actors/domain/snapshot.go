@@ -58,6 +58,7 @@ type RelayCopy struct {
 	targets    map[string]PeerView // the relaying node's view of the targets; nil: none
 	said       Said                // what it announced, ended and told; empty from a node that says nothing
 	offset     time.Duration       // this node's clock minus the sender's, as of the relay: add it to the sender's times
+	offsetAt   time.Time           // when the relay that gave offset arrived; zero: the sender said no time
 	isolated   bool                // the relaying node said it was isolated
 }
 
@@ -141,8 +142,27 @@ func (r *RelayCopy) Saying(said Said, sentAt time.Time) *RelayCopy {
 	c := *r
 	c.said = said
 	if !sentAt.IsZero() {
-		c.offset = r.receivedAt.Sub(sentAt)
+		c.offset, c.offsetAt = r.receivedAt.Sub(sentAt), r.receivedAt
 	}
+	return &c
+}
+
+// OffsetMemory is how long the least delayed of a sender's relays stands
+// for the offset of its clock.
+const OffsetMemory = time.Minute
+
+// SteadiedBy returns r with the offset of the least delayed relay of its
+// sender in the last OffsetMemory: old's, the copy it replaces, if that
+// came sooner. Each relay's offset is the clocks' difference plus its time
+// on the way, which a relay stamped before its sender was held up (SIGSTOP,
+// a long pause) and posted after makes seconds long; the least of them is
+// the difference, and a late one must not move another node's times.
+func (r *RelayCopy) SteadiedBy(old *RelayCopy) *RelayCopy {
+	if old == nil || old.offsetAt.IsZero() || r.offsetAt.IsZero() || r.offsetAt.Sub(old.offsetAt) > OffsetMemory || old.offset >= r.offset {
+		return r
+	}
+	c := *r
+	c.offset, c.offsetAt = old.offset, old.offsetAt
 	return &c
 }
 

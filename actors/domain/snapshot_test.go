@@ -79,3 +79,32 @@ func TestARelaySupersedesOnlyWhatIsNotNewer(t *testing.T) {
 		}
 	}
 }
+
+// The offset of a sender's clock is the least delayed of its recent
+// relays': one stamped before its sender was held up and posted after does
+// not move the sender's times by the hold-up, and a clock that stepped is
+// taken once the memory of the old one is past.
+func TestALateRelayDoesNotMoveTheSendersOffset(t *testing.T) {
+	at := func(received time.Time, sentBefore time.Duration) *RelayCopy {
+		return NewRelayCopy(received, nil).Saying(Said{}, received.Add(-sentBefore))
+	}
+	first := at(t0, 10*time.Millisecond)
+	late := at(t0.Add(time.Second), 5*time.Second).SteadiedBy(first)
+	if late.Offset() != 10*time.Millisecond {
+		t.Fatalf("a relay five seconds on the way moved the offset to %v", late.Offset())
+	}
+	sooner := at(t0.Add(2*time.Second), 2*time.Millisecond).SteadiedBy(late)
+	if sooner.Offset() != 2*time.Millisecond {
+		t.Fatalf("a relay that came sooner left the offset at %v", sooner.Offset())
+	}
+	stepped := sooner
+	for i := range 70 { // the sender's clock stepped ten minutes back: each relay says so
+		stepped = at(t0.Add(3*time.Second+time.Duration(i)*time.Second), 10*time.Minute).SteadiedBy(stepped)
+	}
+	if stepped.Offset() != 10*time.Minute {
+		t.Fatalf("a minute after the sender's clock stepped, the offset is %v", stepped.Offset())
+	}
+	if unsaid := NewRelayCopy(t0, nil).SteadiedBy(first); unsaid.Offset() != 0 {
+		t.Fatalf("a relay that says no time took the offset %v", unsaid.Offset())
+	}
+}

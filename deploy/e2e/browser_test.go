@@ -149,6 +149,24 @@ func waitView(t *testing.T, ctx context.Context, what string, cond func(pageView
 	return v
 }
 
+// waitViewSaying polls the page until unmet, which says which of its
+// conditions does not hold and what the page shows instead, says nothing;
+// if it never does, the test fails with what it said last.
+func waitViewSaying(t *testing.T, ctx context.Context, what string, unmet func(pageView) string) pageView {
+	t.Helper()
+	var v pageView
+	why := ""
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		v = readView(t, ctx)
+		if why = unmet(v); why == "" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 20s waiting for %s: %s", what, why)
+		}
+	}
+}
+
 func (v pageView) row(node string) (status, why, title, badge string) {
 	for _, r := range v.Rows {
 		if r.Node == node {

@@ -93,27 +93,29 @@ func pageAtScale(t *testing.T, n int) {
 	screenshot(t, ctx, fmt.Sprintf("matrix-%d-up.png", n))
 
 	p.kill()
-	v = waitView(t, ctx, p.name+"'s column down, its row relayed, and its incident", func(v pageView) bool {
+	v = waitViewSaying(t, ctx, p.name+"'s column down, its row relayed, and its incident", func(v pageView) string {
 		cells := v.cellsOf()
 		for _, o := range nodes[:n-1] {
-			if cells[o.name][p.name] != "down" {
-				return false
+			if st := cells[o.name][p.name]; st != "down" {
+				return fmt.Sprintf("%s sees it %q", o.name, st)
 			}
 		}
 		// Its row is what it last relayed: every node up, from a relay.
 		for _, c := range v.Cells {
 			if c.From == p.name && c.To != p.name && (!c.Relayed || c.Status != "up") {
-				return false
+				return fmt.Sprintf("its row shows %s %q (relayed %v)", c.To, c.Status, c.Relayed)
 			}
 		}
 		ongoing, text, ok := v.incident(p.name)
 		for _, o := range nodes[:n-1] {
 			if !strings.Contains(text, o.name) { // each observer's history shows it in time
-				return false
+				return fmt.Sprintf("its incident (found %v) is not seen by %s: %q", ok, o.name, text)
 			}
 		}
-		status, _, _, _ := v.row(p.name)
-		return ok && ongoing == "true" && status == "down" && strings.HasPrefix(v.Verdicts[p.name], "cluster: down")
+		if status, _, _, _ := v.row(p.name); !ok || ongoing != "true" || status != "down" || !strings.HasPrefix(v.Verdicts[p.name], "cluster: down") {
+			return fmt.Sprintf("incident ongoing %q, row %q, verdict %q", ongoing, status, v.Verdicts[p.name])
+		}
+		return ""
 	})
 	if _, text, _ := v.incident(p.name); !strings.Contains(text, "ongoing") || !strings.Contains(text, "seen by "+nodes[0].name+", ") {
 		t.Fatalf("incident %q: want ongoing, seen by the observers", text)
@@ -129,9 +131,14 @@ func pageAtScale(t *testing.T, n int) {
 	screenshot(t, ctx, fmt.Sprintf("matrix-%d-killed.png", n))
 
 	p.restart()
-	waitView(t, ctx, "the incident over", func(v pageView) bool {
-		ongoing, _, ok := v.incident(p.name)
-		return ok && ongoing == "false" && allUp(v, nodes)
+	waitViewSaying(t, ctx, "the incident over", func(v pageView) string {
+		if ongoing, text, ok := v.incident(p.name); !ok || ongoing != "false" {
+			return fmt.Sprintf("the incident (found %v) is ongoing %q: %q", ok, ongoing, text)
+		}
+		if !allUp(v, nodes) {
+			return fmt.Sprintf("not every cell up: %v", v.cellsOf())
+		}
+		return ""
 	})
 }
 
