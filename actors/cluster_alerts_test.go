@@ -735,3 +735,37 @@ func TestClusterAlertsAnEarlierEndDoesNotEndTheNextOutage(t *testing.T) {
 		}
 	})
 }
+
+// The announcer is held up mid-outage; the outage ends, and b sends the
+// recovery a owed; the next outage begins, and b announces it. a, thawed,
+// relays the announcement it held until it hears the end: b does not
+// yield the new outage to that, and the chat reads down and recovery in
+// turn.
+func TestClusterAlertsAClaimTheClusterEndedIsNotYieldedTo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		c.freeze("a")
+		c.everyoneSees("e", domain.StatusUp, 0, "b", "c", "d")
+		time.Sleep(time.Minute) // b sends the recovery a owed
+		c.everyoneSees("e", domain.StatusDown, 0, "b", "c", "d")
+		time.Sleep(time.Minute) // b announces the next outage
+		c.thaw("a")
+		c.see("a", "e", domain.StatusDown)
+		time.Sleep(time.Minute)
+		c.everyoneSees("e", domain.StatusUp, 0)
+		time.Sleep(time.Hour)
+		var marks []string
+		for _, m := range c.messages() {
+			if strings.Contains(m, "`e`") {
+				marks = append(marks, m[:len("a: 🔴")])
+			}
+		}
+		if want := []string{"a: 🔴", "b: 🟢", "b: 🔴", "b: 🟢"}; !slices.Equal(marks, want) {
+			t.Fatalf("sent about e %q, want %q:\n%s", marks, want, strings.Join(c.messages(), "\n"))
+		}
+	})
+}

@@ -60,6 +60,18 @@ func hear(snap *domain.Snapshot, self string, fresh time.Duration, now time.Time
 	return h
 }
 
+// dropEnded leaves out the announcements of episodes that one of ended
+// closed: they began more than slack (a round) before that end. A node
+// back from away relays what it held until it hears the end, and nobody
+// must yield to that.
+func (h heard) dropEnded(ended map[string]domain.Ending, slack time.Duration) {
+	for name, end := range ended {
+		h.announcements[name] = slices.DeleteFunc(h.announcements[name], func(a holder) bool {
+			return end.Ends(a.Kind, a.Since.Add(slack))
+		})
+	}
+}
+
 // first is the first node by name that announces an episode of kind about
 // the subject of that name.
 func (h heard) first(name string, kind domain.AnnouncementKind) (holder, bool) {

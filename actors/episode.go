@@ -126,7 +126,9 @@ func (ev episodeEvent) String() string {
 //     one again in the same hands), except one this node holds too: of two
 //     announcers (a partition healed), the first by name keeps it, and the
 //     other yields.
-//   - The announcer going quiet or away matters only while it holds it.
+//   - The announcer going quiet matters only while it holds it; going
+//     away, also once it withdrew an episode whose end it never told
+//     (see owed.go).
 //   - This node's turn comes only to what nobody holds: what waits, and
 //     what an announcer left orphaned (taken over without a message).
 func next(s episodeState, ev episodeEvent) (episodeState, bool) {
@@ -137,7 +139,7 @@ func next(s episodeState, ev episodeEvent) (episodeState, bool) {
 		return heldElsewhere, true
 	case ev == announcerQuiet && s == heldElsewhere:
 		return withdrawn, true
-	case ev == announcerGone && s == heldElsewhere:
+	case ev == announcerGone && (s == heldElsewhere || s == withdrawn):
 		return orphaned, true
 	case ev == turn && (s == waiting || s == orphaned):
 		return announcedHere, true

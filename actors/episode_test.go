@@ -16,7 +16,7 @@ func TestTheEpisodeMovesOnlyAsItsTransitionFunctionSays(t *testing.T) {
 		waiting:       {heldElsewhere, heldElsewhere, no, no, announcedHere, dropped},
 		announcedHere: {heldElsewhere, no, no, no, no, no},
 		heldElsewhere: {heldElsewhere, heldElsewhere, withdrawn, orphaned, no, no},
-		withdrawn:     {heldElsewhere, heldElsewhere, no, no, no, no},
+		withdrawn:     {heldElsewhere, heldElsewhere, no, orphaned, no, no},
 		orphaned:      {heldElsewhere, heldElsewhere, no, no, announcedHere, no},
 		dropped:       {heldElsewhere, heldElsewhere, no, no, no, no},
 	}

@@ -235,6 +235,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 	if n.cfg.Policy.shared() {
 		h = hear(snap, n.cfg.Node, n.cfg.Fresh, now)
 		n.passOn(h)
+		h.dropEnded(n.ended, n.cfg.Round)
 	}
 	var wake time.Time
 	for v := range snap.Verdicts().All() {
@@ -285,6 +286,11 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		e = &episode{subject: j.subject, kind: j.kind, began: now, since: now}
 		if j.kind == domain.AnnouncedDown && !j.ownSince.IsZero() && j.ownSince.Before(now) {
 			e.since = j.ownSince // the downtime counts from this node's own down
+		}
+		if end, ok := n.ended[name]; ok && e.since.Before(end.Ended) && !end.Ended.After(now) {
+			// But not from before the cluster ended the last one: this
+			// node's own view may have stayed down across both.
+			e.since = end.Ended
 		}
 		n.episodes[name] = e
 	}
@@ -472,12 +478,10 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 		// Said in the relays for a while, so that a node that held it
 		// before and comes back does not end it again.
 		n.ended[e.subject.Name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now}
-	case heldElsewhere, orphaned:
-		// Its announcer has not said it is over: unless it does, or went
-		// silent and another node takes its end over, this node owes it.
+	case heldElsewhere, orphaned, withdrawn:
+		// Unless another node is heard ending it, this node owes its end
+		// (see owed.go).
 		n.owe(e, now)
-	case withdrawn:
-		n.cfg.Metrics.MessageSuppressed(over, SuppressedElsewhere)
 	case dropped:
 		n.cfg.Metrics.MessageSuppressed(over, SuppressedIsolated)
 	case waiting:

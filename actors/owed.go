@@ -16,9 +16,21 @@ import (
 // The subject's next episode waits until the owed end is settled, so that
 // the chat reads down and recovery in turn.
 
-// owe keeps e, which ended as of now while another node held it, as owed.
+// owe keeps e, which ended as of now while another node held it (or had
+// withdrawn it without being heard to end it), as owed, unless an ending
+// already heard closes it.
 func (n *Notifier) owe(e *episode, now time.Time) {
+	if end, ok := n.ended[e.subject.Name]; ok && end.Ends(e.kind, e.since) && end.Ended.After(e.opened) {
+		n.cfg.Metrics.MessageSuppressed(endKind(e.kind), SuppressedElsewhere)
+		return
+	}
 	e.ended = now
+	if e.state == withdrawn {
+		// Its announcer relays on without it and never said it ended: it
+		// will not send its end.
+		n.move(e, announcerGone)
+		e.lost = now
+	}
 	n.owed[e.subject.Name] = e
 }
 
@@ -45,19 +57,19 @@ func (n *Notifier) settle(snap *domain.Snapshot, j judgement, h heard, now time.
 	}
 	if now.Before(n.quietUntil) {
 		// Back from a start, a pause or an isolation: the relays it holds
-		// are from before, and the announcer's next one may say it all.
+		// are from before, and the next ones may say it all.
 		return n.quietUntil, false
 	}
-	r, fresh := snap.Relay(o.by)
-	fresh = fresh && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh
-	switch {
-	case fresh && r.ReceivedAt().After(o.heardAt):
-		return n.forgive(o, "its announcer relays on without it"), true // it ended it, and told
-	case o.state == heldElsewhere && now.Sub(o.heardAt) <= n.cfg.Fresh:
-		return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
-	case o.state == heldElsewhere:
+	if o.state == heldElsewhere {
+		r, ok := snap.Relay(o.by)
+		relaysOn := ok && r.ReceivedAt().After(o.heardAt) && now.Sub(r.ReceivedAt()) <= n.cfg.Fresh
+		if !relaysOn && now.Sub(o.heardAt) <= n.cfg.Fresh {
+			return o.heardAt.Add(n.cfg.Fresh + time.Nanosecond), false
+		}
+		// Its announcer relays on without it, and without its end, or
+		// went silent: it will not send the end.
 		n.move(o, announcerGone)
-		o.lost = o.heardAt.Add(n.cfg.Fresh)
+		o.lost = earliest(o.heardAt.Add(n.cfg.Fresh), now)
 	}
 	turn := n.election.turn(o, j, n.quietUntil, now)
 	if now.Before(turn) {
@@ -67,7 +79,7 @@ func (n *Notifier) settle(snap *domain.Snapshot, j judgement, h heard, now time.
 		return time.Time{}, false // no turn while cut off; the end of the isolation wakes it
 	}
 	delete(n.owed, o.subject.Name)
-	n.logEpisode(n.cfg.Log.Info(), o).Str("from", o.by).Msg("the announcer went silent before the episode ended; sending its end")
+	n.logEpisode(n.cfg.Log.Info(), o).Str("from", o.by).Msg("nobody told the end of an episode its announcer left; sending it")
 	if o.kind == domain.AnnouncedDown {
 		n.send(recoveryMessage(o.subject, o.ended.Sub(o.since), now))
 	} else {
