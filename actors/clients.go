@@ -25,7 +25,8 @@ const (
 // whether the network lets it through: nil, or the error the dial fails
 // with. Only `mesh demo --isolate` sets one: its nodes share one process
 // and one loopback, so it cuts a node off by its dials, not the machine's
-// network. Shoutrrr's services dial on their own and are not asked.
+// network, and every request dials afresh. Shoutrrr's services dial on
+// their own and are not asked.
 type Cut func(addr string) error
 
 // newHTTPClient returns the client for one purpose. What they share: every
@@ -79,6 +80,11 @@ func newHTTPClient(purpose clientPurpose, timeout time.Duration, cut Cut) *http.
 		// the way the chat service is reached (the environment's proxy),
 		// on a fresh connection, which is what a lost network refuses.
 		t.Proxy = http.ProxyFromEnvironment
+		t.DisableKeepAlives = true
+	}
+	if cut != nil {
+		// A pooled connection opened before the cut would outlive it:
+		// with a cut, every request dials, and so is asked.
 		t.DisableKeepAlives = true
 	}
 	return c

@@ -161,7 +161,8 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 // least 2, failed their latest probe (within the last round); and either
 // it holds no fresh relay from a node that is not isolated (none has
 // arrived for the rule's Fresh), or the fresh relays it holds see most of
-// those failing peers up (they reach them, this node does not). Whether it
+// the failing peers they speak of up (they reach them, this node does
+// not). Whether it
 // can still reach the outside is for the caller to check.
 func LooksIsolated(s *Snapshot, rule ClusterRule, now time.Time) bool {
 	if s.Len() < 2 {
@@ -185,16 +186,28 @@ func LooksIsolated(s *Snapshot, rule ClusterRule, now time.Time) bool {
 	if len(relays) == 0 {
 		return true
 	}
-	seenUp := 0
+	// A relay does not speak of its own sender: when the last relays before
+	// a cut go stale one by one, the one still fresh vouches for the other
+	// failing peers but not for the peer that sent it. A failing peer no
+	// fresh relay speaks of is no evidence either way, as when none is
+	// fresh at all.
+	seenUp, spokenOf := 0, 0
 	for _, p := range failing {
+		spoken, up := false, false
 		for _, r := range relays {
-			if v, ok := r.Peer(p); ok && v.Status == StatusUp && v.ConsecutiveFailures == 0 {
-				seenUp++
-				break
+			if v, ok := r.Peer(p); ok {
+				spoken = true
+				up = up || v.Status == StatusUp && v.ConsecutiveFailures == 0
 			}
 		}
+		if spoken {
+			spokenOf++
+		}
+		if up {
+			seenUp++
+		}
 	}
-	return 2*seenUp > len(failing)
+	return spokenOf == 0 || 2*seenUp > spokenOf
 }
 
 // NextExpiry returns when the next relay held in s stops being fresh, after

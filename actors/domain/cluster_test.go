@@ -152,6 +152,10 @@ func TestLooksIsolated(t *testing.T) {
 		{"two peers: both fail, no relay", isolationSnapshot([]string{"a", "b"}, map[string]bool{"a": true, "b": true}, nil, now), true},
 		{"one peer (a cluster of two): no guard", isolationSnapshot([]string{"a"}, map[string]bool{"a": true}, nil, now), false},
 		{"the only fresh relay is from an isolated node", isolationSnapshot(peers, half, seeDown, now, "c"), true},
+		// The last relays before a cut, from b and c, go stale one by one:
+		// c's, still fresh, speaks of b but not of c itself.
+		{"three nodes cut off: the one fresh relay vouches for the other peer", isolationSnapshot([]string{"b", "c"}, map[string]bool{"b": true, "c": true}, map[string]viewsOf{"c": {"b": StatusUp}}, now), true},
+		{"three nodes, the other peer seen down by the one fresh relay: a real outage", isolationSnapshot([]string{"b", "c"}, map[string]bool{"b": true, "c": true}, map[string]viewsOf{"c": {"b": StatusDown}}, now), false},
 	} {
 		if got := LooksIsolated(tc.s, rule, now); got != tc.want {
 			t.Errorf("%s: LooksIsolated = %v, want %v", tc.name, got, tc.want)

@@ -49,7 +49,8 @@ func TestRelaysWithTwinKeysAreRefused(t *testing.T) {
 }
 
 // A node's announcements travel in its relay as "announced", and come back
-// as they left, to the second (the seed's time format).
+// as they left, to the millisecond: a field the seed does not know, and
+// an end a second early would fall before what it ends.
 func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 	since := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	sent := map[string]domain.Announcement{
@@ -57,7 +58,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
 	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Announced: sent})
-	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":2}`) {
+	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00.500Z","reminders":2}`) {
 		t.Fatalf("relay body %s", body)
 	}
 	r, err := DecodeRelay(body)
@@ -65,7 +66,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]domain.Announcement{
-		"e.example":      {Kind: domain.AnnouncedDown, Since: since, Reminders: 2},
+		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
 	if !maps.Equal(r.Said.Announced, want) {
@@ -124,7 +125,7 @@ func TestCertsToldTravelInTheRelay(t *testing.T) {
 // malformed one is refused, naming it.
 func TestEndingsAndTheSendersClockTravelInTheRelay(t *testing.T) {
 	since := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
-	ended := map[string]domain.Ending{"e.example": {Kind: domain.AnnouncedDown, Since: since, Ended: since.Add(time.Minute)}}
+	ended := map[string]domain.Ending{"e.example": {Kind: domain.AnnouncedDown, Since: since, Ended: since.Add(time.Minute + 250*time.Millisecond)}}
 	sentAt := since.Add(90*time.Second + 250*time.Millisecond)
 	body := Stamped(EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Ended: ended}), sentAt)
 	if !strings.Contains(string(body), `"sent_at":"2026-12-02T06:01:30.250Z"`) {

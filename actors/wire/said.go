@@ -30,14 +30,14 @@ type saidFields struct {
 
 type announcementDoc struct {
 	Kind      domain.AnnouncementKind `json:"kind"`
-	Since     stamp                   `json:"since"`
+	Since     instant                 `json:"since"`
 	Reminders int                     `json:"reminders"`
 }
 
 type endingDoc struct {
 	Kind  domain.AnnouncementKind `json:"kind"`
-	Since stamp                   `json:"since"`
-	Ended stamp                   `json:"ended"`
+	Since instant                 `json:"since"`
+	Ended instant                 `json:"ended"`
 }
 
 // sentAtFormat is sent_at's format: RFC 3339 to the millisecond, so that
@@ -50,7 +50,7 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if len(said.Announced) > 0 {
 		docs := make(map[string]announcementDoc, len(said.Announced))
 		for name, a := range said.Announced {
-			docs[name] = announcementDoc{Kind: a.Kind, Since: stamp{a.Since}, Reminders: a.Reminders}
+			docs[name] = announcementDoc{Kind: a.Kind, Since: instant{stamp{a.Since}}, Reminders: a.Reminders}
 		}
 		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
 		b = append(append(b, `,"announced":`...), enc...)
@@ -58,7 +58,7 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if len(said.Ended) > 0 {
 		docs := make(map[string]endingDoc, len(said.Ended))
 		for name, e := range said.Ended {
-			docs[name] = endingDoc{Kind: e.Kind, Since: stamp{e.Since}, Ended: stamp{e.Ended}}
+			docs[name] = endingDoc{Kind: e.Kind, Since: instant{stamp{e.Since}}, Ended: instant{stamp{e.Ended}}}
 		}
 		enc, _ := json.Marshal(docs) // strings and stamps: it cannot fail
 		b = append(append(b, `,"ended":`...), enc...)

@@ -32,3 +32,16 @@ func (t *stamp) UnmarshalJSON(b []byte) error {
 	t.Time = v.UTC()
 	return nil
 }
+
+// instant is an instant in a field the seed does not know (said.go): RFC
+// 3339 in UTC to the millisecond. Whole seconds would move an end up to a
+// second before the announcement it closes, which a node heard after.
+type instant struct{ stamp }
+
+// MarshalJSON writes RFC 3339 to the millisecond.
+func (t instant) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(sentAtFormat)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, sentAtFormat)
+	return append(b, '"'), nil
+}
