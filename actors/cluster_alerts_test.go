@@ -46,6 +46,7 @@ type simNode struct {
 	alive    bool
 	isolated bool          // set by the test, as the isolation guard would
 	skew     time.Duration // how far its clock is ahead of the others', on the wire
+	late     time.Duration // how long its relays take on the way (a pause between stamping and sending)
 	stop     context.CancelFunc
 	notifier *Notifier
 	changes  *Signal
@@ -213,7 +214,8 @@ func (c *simCluster) relayAll() {
 			if to != from && to.alive && !c.cut[[2]string{from.name, to.name}] {
 				// A node whose clock is off says its times, and when it
 				// sent the relay, by its clock.
-				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Saying(from.notifier.Said().Shifted(from.skew), now.Add(from.skew))
+				// A late relay was stamped when it was meant to go.
+				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Saying(from.notifier.Said().Shifted(from.skew), now.Add(from.skew-from.late))
 			}
 		}
 	}
@@ -550,6 +552,44 @@ func TestClusterAlertsAnAnnouncerBackFromAwayDoesNotEndWhatAnotherEnded(t *testi
 			})
 		})
 	}
+}
+
+// An announcer restarts holding an outage that began just after the
+// cluster ended the one before, and the first relays it gets come late
+// (their sender was paused between stamping and sending them): read
+// against its clock, the earlier outage's end falls after the start of
+// this one. An end names the episode it closes, so the restarted node
+// keeps what it holds, and the chat gets no second down message.
+func TestClusterAlertsALateRelayDoesNotEndTheNextOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		c.everyoneSees("e", domain.StatusUp, 0) // a ends it
+		time.Sleep(10 * time.Second)
+		c.everyoneSees("e", domain.StatusDown, 0) // and announces the next
+		time.Sleep(time.Minute)
+		saved := c.nodes["a"].notifier.Record()
+		c.kill("a")
+		c.mu.Lock()
+		for _, n := range []string{"b", "c", "d"} {
+			c.nodes[n].late = 20 * time.Second
+		}
+		c.mu.Unlock()
+		c.bootWith("a", saved)
+		time.Sleep(time.Hour)
+		var downs []string
+		for _, m := range c.messages() {
+			if strings.Contains(m, "🔴 `e`") {
+				downs = append(downs, m)
+			}
+		}
+		if len(downs) != 2 {
+			t.Fatalf("sent\n%s\nwant two down messages of e, one per outage", strings.Join(c.messages(), "\n"))
+		}
+	})
 }
 
 // The announcer's clock is ten minutes behind the others': the node that

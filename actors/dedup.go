@@ -67,7 +67,9 @@ func hear(snap *domain.Snapshot, self string, fresh time.Duration, now time.Time
 func (h heard) dropEnded(ended map[string]domain.Ending, slack time.Duration) {
 	for name, end := range ended {
 		h.announcements[name] = slices.DeleteFunc(h.announcements[name], func(a holder) bool {
-			return end.Ends(a.Kind, a.Since.Add(slack))
+			claim := a.Announcement
+			claim.Since = claim.Since.Add(slack)
+			return end.Ends(claim)
 		})
 	}
 }
@@ -116,7 +118,18 @@ func (h heard) ends(e *episode) (domain.Ending, bool) {
 		return domain.Ending{}, false
 	}
 	end, ok := h.ended[e.subject.Name]
-	return end, ok && end.Ends(e.kind, e.since) && end.Ended.After(e.opened)
+	return end, ok && closes(end, e)
+}
+
+// closes reports whether end closes e: by their origin when both carry
+// one; else by the times, and then an end from before this node opened e
+// is of an earlier episode, whatever the times say (this node's own view
+// may have been down across both).
+func closes(end domain.Ending, e *episode) bool {
+	if !end.Ends(e.announcement()) {
+		return false
+	}
+	return !end.Origin.IsZero() && !e.origin.IsZero() || end.Ended.After(e.opened)
 }
 
 // toldOf reports whether some node told of the certificate of that

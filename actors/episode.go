@@ -57,6 +57,10 @@ type episode struct {
 	// is owed (see owed.go).
 	ended time.Time
 
+	// origin names the episode as announced (domain.Announcement.Origin):
+	// an ending closes it if it carries the same.
+	origin time.Time
+
 	// opened is when this node announced the episode or first heard it
 	// announced; zero for one a state file kept. An ending heard counts for
 	// the episode only if it came after: one that ended before is of an
@@ -160,4 +164,10 @@ func (e *episode) leftToOther() bool { return e.state == heldElsewhere || e.stat
 // another.
 func (e *episode) announced() bool {
 	return e.state != waiting && e.state != dropped
+}
+
+// announcement is what this node says of e in its relays and keeps in
+// its state file.
+func (e *episode) announcement() domain.Announcement {
+	return domain.Announcement{Kind: e.kind, Since: e.since, Reminders: e.sent, Origin: e.origin}
 }

@@ -156,7 +156,7 @@ func (n *Notifier) stillOn(e *domain.Entry, r domain.AnnouncementRecord) bool {
 // count as sent.
 func (n *Notifier) restore(r domain.AnnouncementRecord) {
 	now, gaps := n.cfg.Now, n.cfg.Followups
-	e := &episode{subject: r.Subject, kind: r.Kind, began: now, since: r.Since, sent: r.Reminders, left: gaps.dueBy(r.Since, now)}
+	e := &episode{subject: r.Subject, kind: r.Kind, began: now, since: r.Since, origin: r.Origin, sent: r.Reminders, left: gaps.dueBy(r.Since, now)}
 	if e.sent < 0 {
 		e.sent = e.left
 	}
@@ -363,7 +363,7 @@ func (n *Notifier) dedup(snap *domain.Snapshot, e *episode, h heard, now time.Ti
 	if e.opened.IsZero() {
 		e.opened = now
 	}
-	e.since, e.sent = a.Since, a.Reminders
+	e.since, e.sent, e.origin = a.Since, a.Reminders, a.Origin
 	if was != heldElsewhere && was != withdrawn {
 		e.left = n.cfg.Followups.dueBy(e.since, now) // the slots before are not this node's to count
 	}
@@ -415,6 +415,7 @@ func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 		e.since = e.began
 		n.send(partialMessage(e.subject, j.downFrom, j.upFrom, now))
 	}
+	e.origin = domain.OriginOf(e.since)
 	if e.suspect {
 		// The reminders that fell due while it was held are moot now.
 		due := n.cfg.Followups.dueBy(e.since, now)
@@ -477,7 +478,7 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 		}
 		// Said in the relays for a while, so that a node that held it
 		// before and comes back does not end it again.
-		n.ended[e.subject.Name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now}
+		n.ended[e.subject.Name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now, Origin: e.origin}
 	case heldElsewhere, orphaned, withdrawn:
 		// Unless another node is heard ending it, this node owes its end
 		// (see owed.go).
@@ -543,7 +544,7 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 	alerts := AlertSet{Elsewhere: map[string]bool{}, Frozen: snap.Isolated()}
 	for _, name := range slices.Sorted(maps.Keys(n.episodes)) {
 		e := n.episodes[name]
-		a := domain.Announcement{Kind: e.kind, Since: e.since, Reminders: e.sent}
+		a := e.announcement()
 		switch {
 		case e.holdsIt():
 			if n.cfg.Policy.shared() {

@@ -20,7 +20,7 @@ import (
 // withdrawn it without being heard to end it), as owed, unless an ending
 // already heard closes it.
 func (n *Notifier) owe(e *episode, now time.Time) {
-	if end, ok := n.ended[e.subject.Name]; ok && end.Ends(e.kind, e.since) && end.Ended.After(e.opened) {
+	if end, ok := n.ended[e.subject.Name]; ok && closes(end, e) {
 		n.cfg.Metrics.MessageSuppressed(endKind(e.kind), SuppressedElsewhere)
 		return
 	}
@@ -85,7 +85,7 @@ func (n *Notifier) settle(snap *domain.Snapshot, j judgement, h heard, now time.
 	} else {
 		n.send(partialOverMessage(o.subject, o.ended.Sub(o.since), now))
 	}
-	n.ended[o.subject.Name] = domain.Ending{Kind: o.kind, Since: o.since, Ended: o.ended}
+	n.ended[o.subject.Name] = domain.Ending{Kind: o.kind, Since: o.since, Ended: o.ended, Origin: o.origin}
 	return time.Time{}, true
 }
 

@@ -30,7 +30,18 @@ type Announcement struct {
 	Since time.Time
 	// Reminders is how many still-down reminders the announcer has sent.
 	Reminders int
+	// Origin names the episode wherever it goes: when it began by the
+	// clock of the node that first announced it, to the millisecond. It
+	// is never read against another clock (unlike Since), so an ending
+	// that carries it closes this episode and no other, whatever the
+	// nodes' clocks or a relay's delay on the way. Zero from a node that
+	// does not send it.
+	Origin time.Time
 }
+
+// OriginOf is the origin of an episode a node announces first, which
+// began at since by its clock: to the millisecond, as it travels.
+func OriginOf(since time.Time) time.Time { return since.UTC().Truncate(time.Millisecond) }
 
 // AnnouncementRecord is an announcement a node knows of: one it made (By is
 // the node itself), or one it heard of in another node's relays.
@@ -56,19 +67,27 @@ type AlertRecord struct {
 // that was away (restarted, paused, suspended) while another ended the
 // episode does not end it a second time.
 type Ending struct {
-	Kind  AnnouncementKind
-	Since time.Time
-	Ended time.Time
+	Kind   AnnouncementKind
+	Since  time.Time
+	Ended  time.Time
+	Origin time.Time // the ended announcement's (see Announcement.Origin)
 }
 
 // EndingsKept is how long a node keeps and relays an ending: longer than
 // a node is likely to be away and come back with the episode still open.
 const EndingsKept = 24 * time.Hour
 
-// Ends reports whether the ending closes an episode of kind that began,
-// as announced, at since: one of that kind that ended after it began.
-func (e Ending) Ends(kind AnnouncementKind, since time.Time) bool {
-	return e.Kind == kind && e.Ended.After(since)
+// Ends reports whether the ending closes the episode announced as a: the
+// same origin when both carry one; else (a node that sends none) one of
+// that kind that ended after a began.
+func (e Ending) Ends(a Announcement) bool {
+	if e.Kind != a.Kind {
+		return false
+	}
+	if !e.Origin.IsZero() && !a.Origin.IsZero() {
+		return e.Origin.Equal(a.Origin)
+	}
+	return e.Ended.After(a.Since)
 }
 
 // Said is what a node's relays carry beside its views: its announcements

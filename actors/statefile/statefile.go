@@ -137,14 +137,16 @@ type fileAnnouncement struct {
 	Kind      domain.AnnouncementKind `json:"kind"`
 	Since     time.Time               `json:"since"`
 	Reminders int                     `json:"reminders"`
+	Origin    time.Time               `json:"origin,omitzero"` // by the announcer's clock: kept as it came
 }
 
 type fileEnding struct {
-	Peer  string                  `json:"peer"`
-	Of    string                  `json:"of,omitempty"` // as fileMessage's
-	Kind  domain.AnnouncementKind `json:"kind"`
-	Since time.Time               `json:"since"`
-	Ended time.Time               `json:"ended"`
+	Peer   string                  `json:"peer"`
+	Of     string                  `json:"of,omitempty"` // as fileMessage's
+	Kind   domain.AnnouncementKind `json:"kind"`
+	Since  time.Time               `json:"since"`
+	Ended  time.Time               `json:"ended"`
+	Origin time.Time               `json:"origin,omitzero"` // as fileAnnouncement's
 }
 
 // Encode writes d as the state file, saved at d.SavedAt.
@@ -171,7 +173,7 @@ func Encode(d Document) ([]byte, error) {
 	}
 	for _, a := range d.Alerts.Announcements {
 		f.Announcements = append(f.Announcements, fileAnnouncement{Peer: a.Subject.Name, Of: of(a.Subject), By: a.By, Kind: a.Kind,
-			Since: a.Since.UTC(), Reminders: a.Reminders})
+			Since: a.Since.UTC(), Reminders: a.Reminders, Origin: a.Origin.UTC()})
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.Alerts.Ended)) {
 		e := d.Alerts.Ended[name]
@@ -180,7 +182,7 @@ func Encode(d Document) ([]byte, error) {
 			kind = s.Subject.Kind
 		}
 		f.Ended = append(f.Ended, fileEnding{Peer: name, Of: of(domain.Subject{Name: name, Kind: kind}), Kind: e.Kind,
-			Since: e.Since.UTC(), Ended: e.Ended.UTC()})
+			Since: e.Since.UTC(), Ended: e.Ended.UTC(), Origin: e.Origin.UTC()})
 	}
 	for _, spell := range d.Isolations {
 		fs := fileSpan{From: spell.From.UTC()}
@@ -385,7 +387,7 @@ func decodeAnnouncements(list []fileAnnouncement, subjectOf func(name, said stri
 			return nil, fmt.Errorf("%d: invalid subject, node, kind, since or reminders", i)
 		}
 		out = append(out, domain.AnnouncementRecord{Subject: subject, By: a.By,
-			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders}})
+			Announcement: domain.Announcement{Kind: a.Kind, Since: notAfterNow(a.Since), Reminders: a.Reminders, Origin: a.Origin}})
 	}
 	return out, nil
 }
@@ -405,7 +407,7 @@ func decodeEndings(list []fileEnding, subjectOf func(name, said string) (domain.
 		if out == nil {
 			out = map[string]domain.Ending{}
 		}
-		out[subject.Name] = domain.Ending{Kind: e.Kind, Since: notAfterNow(e.Since), Ended: notAfterNow(e.Ended)}
+		out[subject.Name] = domain.Ending{Kind: e.Kind, Since: notAfterNow(e.Since), Ended: notAfterNow(e.Ended), Origin: e.Origin}
 	}
 	return out, nil
 }

@@ -132,11 +132,11 @@ func document() Document {
 		},
 		Alerts: domain.AlertRecord{
 			Announcements: []domain.AnnouncementRecord{
-				{Subject: domain.Peer("dec"), By: "nov", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: since, Reminders: 3}},
+				{Subject: domain.Peer("dec"), By: "nov", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: since, Reminders: 3, Origin: since.Add(-time.Second)}},
 				{Subject: domain.Target(shop), By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedDown, Since: t0}},
 				{Subject: domain.Peer("oct"), By: "dec", Announcement: domain.Announcement{Kind: domain.AnnouncedPartial, Since: t0}},
 			},
-			Ended:     map[string]domain.Ending{"oct": {Kind: domain.AnnouncedDown, Since: t0.Add(-time.Hour), Ended: t0}},
+			Ended:     map[string]domain.Ending{"oct": {Kind: domain.AnnouncedDown, Since: t0.Add(-time.Hour), Ended: t0, Origin: t0.Add(-time.Hour)}},
 			CertsTold: map[string]string{shop: "aa"},
 		},
 		Pending: map[string][]domain.Message{

@@ -54,11 +54,11 @@ func TestRelaysWithTwinKeysAreRefused(t *testing.T) {
 func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 	since := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	sent := map[string]domain.Announcement{
-		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
+		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2, Origin: since.Add(250 * time.Millisecond)},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
 	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Announced: sent})
-	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00.500Z","reminders":2}`) {
+	if !strings.Contains(string(body), `"announced":{"e.example":{"kind":"down","since":"2026-11-25T10:00:00.500Z","reminders":2,"origin":"2026-11-25T10:00:00.250Z"}`) {
 		t.Fatalf("relay body %s", body)
 	}
 	r, err := DecodeRelay(body)
@@ -66,7 +66,7 @@ func TestAnnouncementsTravelInTheRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]domain.Announcement{
-		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2},
+		"e.example":      {Kind: domain.AnnouncedDown, Since: since.Add(500 * time.Millisecond), Reminders: 2, Origin: since.Add(250 * time.Millisecond)},
 		"f.example:8080": {Kind: domain.AnnouncedPartial, Since: since},
 	}
 	if !maps.Equal(r.Said.Announced, want) {
@@ -125,7 +125,7 @@ func TestCertsToldTravelInTheRelay(t *testing.T) {
 // malformed one is refused, naming it.
 func TestEndingsAndTheSendersClockTravelInTheRelay(t *testing.T) {
 	since := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
-	ended := map[string]domain.Ending{"e.example": {Kind: domain.AnnouncedDown, Since: since, Ended: since.Add(time.Minute + 250*time.Millisecond)}}
+	ended := map[string]domain.Ending{"e.example": {Kind: domain.AnnouncedDown, Since: since, Ended: since.Add(time.Minute + 250*time.Millisecond), Origin: since.Add(time.Second)}}
 	sentAt := since.Add(90*time.Second + 250*time.Millisecond)
 	body := Stamped(EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Ended: ended}), sentAt)
 	if !strings.Contains(string(body), `"sent_at":"2026-12-02T06:01:30.250Z"`) {
@@ -136,8 +136,10 @@ func TestEndingsAndTheSendersClockTravelInTheRelay(t *testing.T) {
 		t.Fatalf("decoded %+v sent at %v (%v)", r.Said.Ended, r.SentAt, err)
 	}
 	for body, want := range map[string]string{
-		`{"node":"a","peers":{},"ended":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T09:00:00Z"}}}`: `ended["e"].ended`,
-		`{"node":"a","peers":{},"ended":{"e":{"kind":"gone","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T11:00:00Z"}}}`: `ended["e"].kind`,
+		`{"node":"a","peers":{},"ended":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T09:00:00Z"}}}`:                 `ended["e"].ended`,
+		`{"node":"a","peers":{},"ended":{"e":{"kind":"gone","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T11:00:00Z"}}}`:                 `ended["e"].kind`,
+		`{"node":"a","peers":{},"ended":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","ended":"2026-11-25T11:00:00Z","origin":"soon"}}}`: `ended["e"].origin`,
+		`{"node":"a","peers":{},"announced":{"e":{"kind":"down","since":"2026-11-25T10:00:00Z","reminders":0,"origin":7}}}`:                   `announced["e"].origin`,
 		`{"node":"a","peers":{},"sent_at":"at noon"}`: `sent_at`,
 	} {
 		if _, err := DecodeRelay([]byte(body)); err == nil || !strings.Contains(err.Error(), want) {

@@ -11,13 +11,15 @@ import (
 
 // What a relay says beside its views, in fields the seed's nodes ignore:
 //
-//	"announced":  {subject: {"kind", "since", "reminders"}}   the episodes the sender announced
-//	"ended":      {subject: {"kind", "since", "ended"}}       the episodes it saw end, for a day
+//	"announced":  {subject: {"kind", "since", "reminders", "origin"}}   the episodes the sender announced
+//	"ended":      {subject: {"kind", "since", "ended", "origin"}}       the episodes it saw end, for a day
 //	"certs_told": {target: fingerprint}                       the certificates told of
 //	"sent_at":    time                                        when it sent the relay, by its clock
 //
-// Each is left out when empty. sent_at lets the receiver read the other
-// times against its own clock (domain.RelayCopy.Said).
+// Each is left out when empty, and so is an origin a node did not send.
+// sent_at lets the receiver read the other times against its own clock
+// (domain.RelayCopy.Said); an origin is never read so: it names an episode
+// (domain.Announcement.Origin).
 
 // saidFields are the said fields of a relay as it arrives, raw, so that
 // each can be checked and named in the error.
@@ -32,12 +34,34 @@ type announcementDoc struct {
 	Kind      domain.AnnouncementKind `json:"kind"`
 	Since     instant                 `json:"since"`
 	Reminders int                     `json:"reminders"`
+	Origin    *instant                `json:"origin,omitempty"`
 }
 
 type endingDoc struct {
-	Kind  domain.AnnouncementKind `json:"kind"`
-	Since instant                 `json:"since"`
-	Ended instant                 `json:"ended"`
+	Kind   domain.AnnouncementKind `json:"kind"`
+	Since  instant                 `json:"since"`
+	Ended  instant                 `json:"ended"`
+	Origin *instant                `json:"origin,omitempty"`
+}
+
+// originOf is an origin as it travels: none when zero.
+func originOf(t time.Time) *instant {
+	if t.IsZero() {
+		return nil
+	}
+	return &instant{stamp{t}}
+}
+
+// decodeOrigin reads an origin, which may be absent.
+func decodeOrigin(field string, raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var t stamp
+	if err := json.Unmarshal(raw, &t); err != nil || t.IsZero() {
+		return time.Time{}, fmt.Errorf("%s.origin: must be an RFC 3339 time", field)
+	}
+	return t.Time, nil
 }
 
 // sentAtFormat is sent_at's format: RFC 3339 to the millisecond, so that
@@ -50,7 +74,7 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if len(said.Announced) > 0 {
 		docs := make(map[string]announcementDoc, len(said.Announced))
 		for name, a := range said.Announced {
-			docs[name] = announcementDoc{Kind: a.Kind, Since: instant{stamp{a.Since}}, Reminders: a.Reminders}
+			docs[name] = announcementDoc{Kind: a.Kind, Since: instant{stamp{a.Since}}, Reminders: a.Reminders, Origin: originOf(a.Origin)}
 		}
 		enc, _ := json.Marshal(docs) // strings, stamps and ints: it cannot fail
 		b = append(append(b, `,"announced":`...), enc...)
@@ -58,7 +82,7 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if len(said.Ended) > 0 {
 		docs := make(map[string]endingDoc, len(said.Ended))
 		for name, e := range said.Ended {
-			docs[name] = endingDoc{Kind: e.Kind, Since: instant{stamp{e.Since}}, Ended: instant{stamp{e.Ended}}}
+			docs[name] = endingDoc{Kind: e.Kind, Since: instant{stamp{e.Since}}, Ended: instant{stamp{e.Ended}}, Origin: originOf(e.Origin)}
 		}
 		enc, _ := json.Marshal(docs) // strings and stamps: it cannot fail
 		b = append(append(b, `,"ended":`...), enc...)
@@ -116,6 +140,7 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 			Kind      json.RawMessage `json:"kind"`
 			Since     json.RawMessage `json:"since"`
 			Reminders json.RawMessage `json:"reminders"`
+			Origin    json.RawMessage `json:"origin"`
 		}
 		if err := json.Unmarshal(r, &d); err != nil {
 			return domain.Announcement{}, fmt.Errorf("%s: must be an object", field)
@@ -128,7 +153,11 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 		if err := json.Unmarshal(orNull(d.Reminders), &n); err != nil || len(d.Reminders) == 0 || string(d.Reminders) == "null" || n < 0 || n > maxReminders {
 			return domain.Announcement{}, fmt.Errorf("%s.reminders: must be an integer from 0 to %d", field, maxReminders)
 		}
-		return domain.Announcement{Kind: kind, Since: since, Reminders: int(n)}, nil
+		origin, err := decodeOrigin(field, d.Origin)
+		if err != nil {
+			return domain.Announcement{}, err
+		}
+		return domain.Announcement{Kind: kind, Since: since, Reminders: int(n), Origin: origin}, nil
 	})
 }
 
@@ -136,9 +165,10 @@ func decodeAnnouncements(raw map[string]json.RawMessage) (map[string]domain.Anno
 func decodeEndings(raw map[string]json.RawMessage) (map[string]domain.Ending, error) {
 	return decodeBySubject(raw, "ended", func(field string, r json.RawMessage) (domain.Ending, error) {
 		var d struct {
-			Kind  json.RawMessage `json:"kind"`
-			Since json.RawMessage `json:"since"`
-			Ended json.RawMessage `json:"ended"`
+			Kind   json.RawMessage `json:"kind"`
+			Since  json.RawMessage `json:"since"`
+			Ended  json.RawMessage `json:"ended"`
+			Origin json.RawMessage `json:"origin"`
 		}
 		if err := json.Unmarshal(r, &d); err != nil {
 			return domain.Ending{}, fmt.Errorf("%s: must be an object", field)
@@ -151,7 +181,11 @@ func decodeEndings(raw map[string]json.RawMessage) (map[string]domain.Ending, er
 		if err := json.Unmarshal(orNull(d.Ended), &ended); err != nil || ended.Before(since) {
 			return domain.Ending{}, fmt.Errorf("%s.ended: must be an RFC 3339 time, not before since", field)
 		}
-		return domain.Ending{Kind: kind, Since: since, Ended: ended.Time}, nil
+		origin, err := decodeOrigin(field, d.Origin)
+		if err != nil {
+			return domain.Ending{}, err
+		}
+		return domain.Ending{Kind: kind, Since: since, Ended: ended.Time, Origin: origin}, nil
 	})
 }
 
