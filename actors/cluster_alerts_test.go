@@ -587,7 +587,41 @@ func TestClusterAlertsALateRelayDoesNotEndTheNextOutage(t *testing.T) {
 			}
 		}
 		if len(downs) != 2 {
-			t.Fatalf("sent\n%s\nwant two down messages of e, one per outage", strings.Join(c.messages(), "\n"))
+			t.Fatalf("sent\n%s\nwant two down messages of e, one per outage; a logged:\n%s", strings.Join(c.messages(), "\n"), c.nodes["a"].logs)
+		}
+	})
+}
+
+// A node frozen through two outages wakes holding the first, whose own
+// end no node keeps any more (a node keeps a subject's latest end): the
+// end of the later one tells it the first is long over, and it sends no
+// late recovery after the second's.
+func TestClusterAlertsAnEndOfALaterOutageClosesAnEarlierOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newSimCluster(t, "a", "b", "c", "d", "e")
+		time.Sleep(simFresh)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(time.Minute)
+		c.freeze("b")
+		for range 2 {
+			c.everyoneSees("e", domain.StatusUp, 0, "a", "c", "d")
+			time.Sleep(time.Minute)
+			c.everyoneSees("e", domain.StatusDown, 0, "a", "c", "d")
+			time.Sleep(time.Minute)
+		}
+		c.everyoneSees("e", domain.StatusUp, 0, "a", "c", "d")
+		time.Sleep(time.Minute)
+		c.thaw("b")
+		time.Sleep(simRound) // its own probes of e, a round later
+		c.see("b", "e", domain.StatusUp)
+		time.Sleep(time.Hour)
+		var said []string
+		for _, m := range c.messages() {
+			said = append(said, m[:strings.Index(m, " `")])
+		}
+		if want := "a: 🔴 a: 🟢 a: 🔴 a: 🟢 a: 🔴 a: 🟢"; strings.Join(said, " ") != want {
+			t.Fatalf("sent\n%s\nwant %s; b logged:\n%s", strings.Join(c.messages(), "\n"), want, c.nodes["b"].logs)
 		}
 	})
 }

@@ -322,11 +322,18 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 // keeps, to say them in its relays in turn: the node that sent a recovery
 // may stop before a node that held the outage comes back, and the end
 // must reach that node all the same.
+//
+// The same end (the same origin) coming back is not taken: each relay on
+// the way moves its times by how late it came, and an end echoed between
+// two nodes would creep later at every round trip until it closed the
+// next outage.
 func (n *Notifier) passOn(h heard) {
 	for name, e := range h.ended {
-		if was, ok := n.ended[name]; !ok || e.Ended.After(was.Ended) {
-			n.ended[name] = e
+		was, ok := n.ended[name]
+		if ok && (!e.Origin.IsZero() && e.Origin.Equal(was.Origin) || !e.Ended.After(was.Ended)) {
+			continue
 		}
+		n.ended[name] = e
 	}
 }
 

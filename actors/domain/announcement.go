@@ -77,15 +77,18 @@ type Ending struct {
 // a node is likely to be away and come back with the episode still open.
 const EndingsKept = 24 * time.Hour
 
-// Ends reports whether the ending closes the episode announced as a: the
-// same origin when both carry one; else (a node that sends none) one of
-// that kind that ended after a began.
+// Ends reports whether the ending closes the episode announced as a. When
+// both carry an origin: the same origin, or the ending is of a later
+// episode (it began after a did), for a node keeps only the latest
+// ending of a subject, and a later episode ended means a is long over.
+// Else (a node that sends no origin): one of that kind that ended after a
+// began.
 func (e Ending) Ends(a Announcement) bool {
 	if e.Kind != a.Kind {
 		return false
 	}
 	if !e.Origin.IsZero() && !a.Origin.IsZero() {
-		return e.Origin.Equal(a.Origin)
+		return e.Origin.Equal(a.Origin) || e.Since.After(a.Since)
 	}
 	return e.Ended.After(a.Since)
 }
