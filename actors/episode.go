@@ -58,11 +58,13 @@ type episode struct {
 	ended time.Time
 
 	// origin names the episode as announced (domain.Announcement.Origin):
-	// an ending closes it if it carries the same.
+	// an ending closes it if it carries the same, or is of a later
+	// episode (domain.Ending.Ends).
 	origin time.Time
 
 	// opened is when this node announced the episode or first heard it
-	// announced; zero for one a state file kept. An ending heard counts for
+	// announced; zero for one a state file kept. Where an ending or the
+	// episode has no origin (an older node's), an ending heard counts for
 	// the episode only if it came after: one that ended before is of an
 	// earlier episode, whatever its times say (this node's own view may
 	// have been down since before that one ended).
