@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -216,17 +214,10 @@ func (a *Alertmanager) post(ctx context.Context, now time.Time) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.URL, bytes.NewReader(data))
-	if err != nil {
+	resp, err := postJSON(ctx, a.cfg.Client, a.cfg.URL, data)
+	if errors.Is(err, errBadURL) {
 		return errors.New("invalid Alertmanager URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.cfg.Client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL may hold a password
-		}
+	} else if err != nil {
 		return err
 	}
 	defer resp.Body.Close()

@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -112,4 +114,24 @@ func hostOf(raw, fallback string) string {
 		return u.Host
 	}
 	return fallback
+}
+
+// errBadURL is postJSON's error for a URL no request can be made of.
+var errBadURL = errors.New("invalid URL")
+
+// postJSON posts body as JSON to a chat service or an Alertmanager. Its
+// error never quotes the URL, which may hold a token or a password: the
+// client's would, so only its cause is kept; a URL no request can be made
+// of is errBadURL.
+func postJSON(ctx context.Context, client *http.Client, to string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(body))
+	if err != nil {
+		return nil, errBadURL
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return resp, err
 }

@@ -268,6 +268,19 @@ func (c *simCluster) messages() []string {
 	return out
 }
 
+// marks returns, in order, who sent each message about subject and its
+// mark ("a: 🔴"), so that a test can say in one line what the chat read.
+func (c *simCluster) marks(subject string) []string {
+	var out []string
+	for _, m := range c.messages() {
+		if from, text, _ := strings.Cut(m, ": "); strings.Contains(text, "`"+subject+"`") {
+			mark, _, _ := strings.Cut(text, " ")
+			out = append(out, from+": "+mark)
+		}
+	}
+	return out
+}
+
 // count returns how many messages of kind about peer were sent.
 func (c *simCluster) count(kind domain.MessageKind, peer string) int {
 	synctest.Wait()
@@ -616,12 +629,8 @@ func TestClusterAlertsAnEndOfALaterOutageClosesAnEarlierOne(t *testing.T) {
 		time.Sleep(simRound) // its own probes of e, a round later
 		c.see("b", "e", domain.StatusUp)
 		time.Sleep(time.Hour)
-		var said []string
-		for _, m := range c.messages() {
-			said = append(said, m[:strings.Index(m, " `")])
-		}
-		if want := "a: 🔴 a: 🟢 a: 🔴 a: 🟢 a: 🔴 a: 🟢"; strings.Join(said, " ") != want {
-			t.Fatalf("sent\n%s\nwant %s; b logged:\n%s", strings.Join(c.messages(), "\n"), want, c.nodes["b"].logs)
+		if want := []string{"a: 🔴", "a: 🟢", "a: 🔴", "a: 🟢", "a: 🔴", "a: 🟢"}; !slices.Equal(c.marks("e"), want) {
+			t.Fatalf("sent\n%s\nwant %q; b logged:\n%s", strings.Join(c.messages(), "\n"), want, c.nodes["b"].logs)
 		}
 	})
 }
@@ -798,12 +807,7 @@ func TestClusterAlertsAnEarlierEndDoesNotEndTheNextOutage(t *testing.T) {
 		time.Sleep(time.Minute)
 		c.everyoneSees("e", domain.StatusUp, 0)
 		time.Sleep(time.Minute)
-		var marks []string
-		for _, m := range c.messages() {
-			if strings.Contains(m, "`e`") {
-				marks = append(marks, m[:len("a: 🔴")])
-			}
-		}
+		marks := c.marks("e")
 		if want := []string{"a: 🔴", "a: 🟢", "a: 🔴", "a: 🟢"}; !slices.Equal(marks, want) {
 			t.Fatalf("sent about e %q, want %q:\n%s", marks, want, strings.Join(c.messages(), "\n"))
 		}
@@ -832,12 +836,7 @@ func TestClusterAlertsAClaimTheClusterEndedIsNotYieldedTo(t *testing.T) {
 		time.Sleep(time.Minute)
 		c.everyoneSees("e", domain.StatusUp, 0)
 		time.Sleep(time.Hour)
-		var marks []string
-		for _, m := range c.messages() {
-			if strings.Contains(m, "`e`") {
-				marks = append(marks, m[:len("a: 🔴")])
-			}
-		}
+		marks := c.marks("e")
 		if want := []string{"a: 🔴", "b: 🟢", "b: 🔴", "b: 🟢"}; !slices.Equal(marks, want) {
 			t.Fatalf("sent about e %q, want %q:\n%s", marks, want, strings.Join(c.messages(), "\n"))
 		}

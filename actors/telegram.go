@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"html"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -66,18 +64,10 @@ func (p *TelegramPoster) Post(ctx context.Context, m domain.Message) (time.Durat
 // send posts one sendMessage call.
 func (p *TelegramPoster) send(ctx context.Context, payload telegram.SendMessagePayload) (time.Duration, bool, error) {
 	body, _ := json.Marshal(payload) // strings, ints and bools: it cannot fail
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api+"/bot"+p.cfg.Token+"/sendMessage", bytes.NewReader(body))
-	if err != nil {
+	resp, err := postJSON(ctx, p.client, p.api+"/bot"+p.cfg.Token+"/sendMessage", body)
+	if errors.Is(err, errBadURL) {
 		return 0, false, errors.New("invalid telegram token")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		// The client's error quotes the URL, token and all: keep the cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+	} else if err != nil {
 		return 0, true, err
 	}
 	defer resp.Body.Close()

@@ -1,14 +1,12 @@
 package actors
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -54,18 +52,10 @@ func (w *WebhookPoster) Post(ctx context.Context, m domain.Message) (retryAfter 
 		payload["content"] = m.Text
 	}
 	body, _ := json.Marshal(payload)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
-	if err != nil {
+	resp, err := postJSON(ctx, w.cfg.Client, w.cfg.URL, body)
+	if errors.Is(err, errBadURL) {
 		return 0, false, errors.New("invalid webhook URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.cfg.Client.Do(req)
-	if err != nil {
-		// The client's error quotes the whole URL, token and all: keep only the cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+	} else if err != nil {
 		return 0, true, err
 	}
 	defer resp.Body.Close()
