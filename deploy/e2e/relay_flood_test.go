@@ -14,8 +14,8 @@ import (
 // 2000 relays of 350 KB posted at once with the right secret, as a peer gone
 // haywire or an attacker holding the secret might: the node reads a few
 // bodies at a time and turns the rest away with 503, so its memory stays
-// within 100 MB and /ping keeps answering. (Before the bound: 1.37 GB, and
-// /ping took 4.5 s.)
+// bounded and /ping keeps answering. (Before the bound: 1.37 GB, and /ping
+// took 4.5 s.)
 func TestAFloodOfBigRelaysKeepsMemoryBounded(t *testing.T) {
 	const secret = "flood-test-secret"
 	ports := freePorts(t, 2)
@@ -86,9 +86,13 @@ func TestAFloodOfBigRelaysKeepsMemoryBounded(t *testing.T) {
 			t.Errorf("answer %q", status)
 		}
 	}
+	// The 2000 connections open at once cost their buffers and stacks,
+	// and the heap grows to twice what is live before a collection: a
+	// plain binary peaks at about 100 MB here (seen: 96 to 101 MB), so
+	// the bound is twice that, far below what reading every body costs.
 	// A binary built with -race keeps shadow memory, and its goroutines
 	// bigger stacks: several times more (seen: 440 MB).
-	bound := 100e6
+	bound := 200e6
 	if raceEnabled {
 		bound = 700e6
 	}
