@@ -39,9 +39,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireDocker skips t, in one line, where no Docker engine answers.
+// requireDocker skips t, in one line, where no Docker engine answers, and
+// with -short (the inner loop: building images takes minutes).
 func requireDocker(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("container tests skipped with -short")
+	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("container tests skipped: no docker command on this machine")
 	}

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +33,13 @@ func TestMain(m *testing.M) {
 	}
 	if route := os.Getenv("MESH_E2E_PROXY"); route != "" {
 		os.Exit(proxy(route)) // this binary, run inside a network namespace as a toxiproxy there
+	}
+	flag.Parse()
+	if testing.Short() {
+		// The inner loop (go test -short ./...): these tests run real
+		// processes, browsers and namespaces on real time, minutes of it.
+		fmt.Println("end-to-end tests skipped with -short: run go test without it, or the README's suite command")
+		os.Exit(0)
 	}
 	dir, err := os.MkdirTemp("", "mesh-e2e-")
 	if err != nil {
