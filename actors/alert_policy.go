@@ -49,16 +49,21 @@ type judgement struct {
 	// ownSince is when this node's own view of the subject turned down,
 	// if it is down: an outage's downtime counts from there.
 	ownSince time.Time
+	// held: the subject is in maintenance (a peer stopped on purpose):
+	// nothing is told of it until that is over.
+	held        bool
+	maintenance domain.Maintenance
 }
 
 // answering is how many nodes see j's subject at all, up or down: the
 // others are down themselves, or their views are stale.
 func (j judgement) answering() int { return len(j.downFrom) + len(j.upFrom) }
 
-// judge is the policy's verdict on v's subject as of snap.
-func (p Policy) judge(snap *domain.Snapshot, v domain.Verdict) judgement {
+// judge is the policy's verdict on v's subject as of snap at now.
+func (p Policy) judge(snap *domain.Snapshot, v domain.Verdict, now time.Time) judgement {
 	clusterKind := episodeKind(v)
 	j := judgement{subject: v.Subject()}
+	j.maintenance, j.held = snap.Maintenance(v.Name(), now)
 	own, _ := snap.View(v.Name())
 	if own.Status == domain.StatusDown {
 		j.ownSince = own.Since
@@ -79,7 +84,7 @@ func (p Policy) judge(snap *domain.Snapshot, v domain.Verdict) judgement {
 // observers cannot reach it.
 func episodeKind(v domain.Verdict) domain.AnnouncementKind {
 	switch {
-	case v.Status() == domain.ClusterDown:
+	case v.Observed() == domain.ClusterDown:
 		return domain.AnnouncedDown
 	case len(v.DownFrom()) > 0:
 		return domain.AnnouncedPartial

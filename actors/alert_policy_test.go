@@ -23,7 +23,7 @@ func TestThePoliciesJudgeByTheirOwnVerdict(t *testing.T) {
 	snap = snap.WithVerdicts(domain.ComputeVerdicts(snap, domain.ClusterRule{Fresh: time.Minute}, t0))
 	judge := func(p Policy, name string) judgement {
 		v, _ := snap.Verdicts().Of(name)
-		return p.judge(snap, v)
+		return p.judge(snap, v, time.Now())
 	}
 	cluster, node := AlertPolicy(true, 3), AlertPolicy(false, 0)
 	if j := judge(cluster, "p"); j.kind != domain.AnnouncedPartial || !slices.Equal(j.downFrom, []string{"me"}) || !j.ownSince.Equal(t0) {

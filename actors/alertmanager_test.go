@@ -210,8 +210,8 @@ func TestATargetsAlertIsMeshTargetDownLabelledTarget(t *testing.T) {
 	})
 	s = s.WithVerdicts(domain.ComputeVerdicts(s, domain.ClusterRule{Fresh: time.Hour}, since))
 	v, _ := s.Verdicts().Of(shop)
-	j := AlertPolicy(true, 2).judge(s, v)
-	cluster := newAlert(domain.AnnouncedDown, since, downMessage(domain.Target(shop), j.downFrom, j.answering(), 2, since), j)
+	j := AlertPolicy(true, 2).judge(s, v, time.Now())
+	cluster := newAlert(domain.AnnouncedDown, since, downMessage(domain.Target(shop), domain.Maintenance{}, since, j.downFrom, j.answering(), 2, since), j)
 	partial := newAlert(domain.AnnouncedPartial, since, partialMessage(domain.Target(shop), j.downFrom, nil, since), j)
 	node := NewNotifier(NotifierConfig{Node: "jan", Followups: defaultFollowups, State: fixedState{s}, Out: &messageRecorder{}, Now: since,
 		Log: zerolog.Nop()}).Alerts().Mine

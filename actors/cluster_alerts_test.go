@@ -43,6 +43,7 @@ type simNode struct {
 	own      map[string]domain.Status
 	since    map[string]time.Time
 	relays   map[string]*domain.RelayCopy
+	leaves   map[string]time.Time // the peers that said they were stopping on purpose, as the owner keeps them
 	alive    bool
 	isolated bool          // set by the test, as the isolation guard would
 	skew     time.Duration // how far its clock is ahead of the others', on the wire
@@ -104,7 +105,7 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
 		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
-			metrics: NewMetrics(nil), logs: &syncWriter{}}
+			leaves: map[string]time.Time{}, metrics: NewMetrics(nil), logs: &syncWriter{}}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start
@@ -163,6 +164,19 @@ func (c *simCluster) kill(name string) {
 	n.relays = map[string]*domain.RelayCopy{}
 }
 
+// leave stops a node on purpose, as SIGTERM does: its last relay tells
+// every live node it is leaving, and then it is gone as a killed one is.
+func (c *simCluster) leave(name string) {
+	c.mu.Lock()
+	for _, n := range c.nodes {
+		if n.alive && n.name != name {
+			n.leaves[name] = time.Now()
+		}
+	}
+	c.mu.Unlock()
+	c.kill(name)
+}
+
 // freeze holds a node up, as SIGSTOP does: its engine stops where it is
 // and it relays nothing, until thaw lets the same engine go on.
 func (c *simCluster) freeze(name string) {
@@ -191,7 +205,7 @@ func (c *simCluster) publish(n *simNode) {
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
 		entries = append(entries, domain.NewEntry(domain.Peer(p), domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
 	}
-	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated)
+	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated).WithLeaves(maps.Clone(n.leaves), c.rule.LeaveGrace)
 	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
 	n.changes.Notify()
 }
@@ -216,6 +230,7 @@ func (c *simCluster) relayAll() {
 				// sent the relay, by its clock.
 				// A late relay was stamped when it was meant to go.
 				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Saying(from.notifier.Said().Shifted(from.skew), now.Add(from.skew-from.late))
+				delete(to.leaves, from.name) // it relays again: it is back
 			}
 		}
 	}

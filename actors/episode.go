@@ -62,6 +62,13 @@ type episode struct {
 	// episode (domain.Ending.Ends).
 	origin time.Time
 
+	// after is the spell of maintenance the subject was down through, if
+	// the episode began when it ended: its down message says so.
+	after domain.Maintenance
+	// quiet: the subject is in maintenance now; the episode goes on
+	// without a word, and without its Alertmanager alert.
+	quiet bool
+
 	// opened is when this node announced the episode or first heard it
 	// announced; zero for one a state file kept. Where an ending or the
 	// episode has no origin (an older node's), an ending heard counts for

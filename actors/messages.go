@@ -15,8 +15,17 @@ import (
 
 // downMessage opens an outage: the subject is unreachable, from the nodes
 // in downFrom, out of answering nodes that see it at all and nodes in all.
-func downMessage(s domain.Subject, downFrom []string, answering, nodes int, at time.Time) domain.Message {
+// After a spell of maintenance (after's Reason set) it says the subject is
+// still down when that ended: a peer that stopped on purpose at since has
+// not come back.
+func downMessage(s domain.Subject, after domain.Maintenance, since time.Time, downFrom []string, answering, nodes int, at time.Time) domain.Message {
 	text := fmt.Sprintf("🔴 `%s` is unreachable", s.Name)
+	if after.Reason == domain.MaintenanceLeave {
+		text = fmt.Sprintf("🔴 `%s` stopped %s ago and has not come back", s.Name, FormatDuration(at.Sub(since)))
+		if nodes > 0 {
+			text += "; unreachable"
+		}
+	}
 	if nodes > 0 {
 		text += vantage(s, len(downFrom), answering, nodes) + " (" + strings.Join(downFrom, ", ") + ")"
 	}

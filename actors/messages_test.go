@@ -35,7 +35,7 @@ func TestFormatDuration(t *testing.T) {
 func TestMessagesAreDesignMDs(t *testing.T) {
 	peer := domain.Peer("dec.mesh.dupunkto.org")
 	cases := []struct{ got, want string }{
-		{downMessage(peer, nil, 0, 0, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
+		{downMessage(peer, domain.Maintenance{}, t0, nil, 0, 0, t0).Text, "🔴 `dec.mesh.dupunkto.org` is unreachable"},
 		{recoveryMessage(peer, 4*time.Minute+32*time.Second, t0).Text, "🟢 `dec.mesh.dupunkto.org` is reachable again (down for 4m 32s)"},
 		{reminderMessage(peer, 0, 0, 0, 35*time.Minute+12*time.Second, t0).Text, "🟠 `dec.mesh.dupunkto.org` is still unreachable (down for 35m 12s)"},
 	}
@@ -53,10 +53,12 @@ func TestMessagesAreDesignMDs(t *testing.T) {
 func TestAnOutageIsCountedFromTheNodesThatAnswer(t *testing.T) {
 	peer, target := domain.Peer("dec"), domain.Target("https://shop.example/")
 	cases := []struct{ got, want string }{
-		{downMessage(peer, []string{"a", "b", "c", "d"}, 4, 5, t0).Text, "🔴 `dec` is unreachable from 4 of 5 nodes (a, b, c, d)"},
-		{downMessage(target, []string{"a", "b", "c"}, 3, 3, t0).Text, "🔴 `https://shop.example/` is unreachable from 3 of 3 nodes (a, b, c)"},
+		{downMessage(peer, domain.Maintenance{}, t0, []string{"a", "b", "c", "d"}, 4, 5, t0).Text, "🔴 `dec` is unreachable from 4 of 5 nodes (a, b, c, d)"},
+		{downMessage(target, domain.Maintenance{}, t0, []string{"a", "b", "c"}, 3, 3, t0).Text, "🔴 `https://shop.example/` is unreachable from 3 of 3 nodes (a, b, c)"},
 		{reminderMessage(target, 2, 2, 3, time.Minute, t0).Text, "🟠 `https://shop.example/` is still unreachable from 2 of 2 nodes that answer; 1 node down (down for 1m 0s)"},
-		{downMessage(target, []string{"a", "b"}, 3, 5, t0).Text, "🔴 `https://shop.example/` is unreachable from 2 of 3 nodes that answer; 2 nodes down (a, b)"},
+		{downMessage(target, domain.Maintenance{}, t0, []string{"a", "b"}, 3, 5, t0).Text, "🔴 `https://shop.example/` is unreachable from 2 of 3 nodes that answer; 2 nodes down (a, b)"},
+		{downMessage(peer, domain.Maintenance{Reason: domain.MaintenanceLeave}, t0, []string{"a", "b"}, 2, 3, t0.Add(15*time.Minute)).Text, "🔴 `dec` stopped 15m 0s ago and has not come back; unreachable from 2 of 3 nodes (a, b)"},
+		{downMessage(peer, domain.Maintenance{Reason: domain.MaintenanceLeave}, t0, nil, 0, 0, t0.Add(15*time.Minute)).Text, "🔴 `dec` stopped 15m 0s ago and has not come back"},
 		{reminderMessage(peer, 3, 3, 5, time.Minute, t0).Text, "🟠 `dec` is still unreachable from 3 of 3 nodes that answer; 1 other node down (down for 1m 0s)"},
 		{reminderMessage(peer, 1, 1, 4, time.Minute, t0).Text, "🟠 `dec` is still unreachable from 1 of 1 node that answers; 2 other nodes down (down for 1m 0s)"},
 	}

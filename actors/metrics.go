@@ -37,10 +37,13 @@ const (
 	// said nothing of the peer; held while it lasted, and dropped after
 	// when the outage was over or the cluster never confirmed it.
 	SuppressedIsolated = "isolated"
+	// SuppressedLeave: the peer stopped on purpose and is within
+	// LEAVE_GRACE (domain.MaintenanceLeave).
+	SuppressedLeave = string(domain.MaintenanceLeave)
 )
 
 func suppressedReasons() []string {
-	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated}
+	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated, SuppressedLeave}
 }
 
 // Metrics is what one node counts for Prometheus, in a registry of its own

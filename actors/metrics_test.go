@@ -185,7 +185,7 @@ func testClusterStatus(t *testing.T) {
 		}
 		got[labels["peer"]+" "+labels["status"]] = s.GetGauge().GetValue()
 	}
-	want := map[string]float64{"a up": 1, "a partial": 0, "a down": 0, "b up": 0, "b partial": 0, "b down": 1}
+	want := map[string]float64{"a up": 1, "a partial": 0, "a down": 0, "a stopped": 0, "b up": 0, "b partial": 0, "b down": 1, "b stopped": 0}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("mesh_cluster_peer_status %v, want %v", got, want)
 	}

@@ -81,6 +81,10 @@ type Notifier struct {
 	// ownDown is, for each subject this node itself sees down, when that
 	// began and whether the alerts' verdict called it down while it lasted.
 	ownDown map[string]ownDown
+	// heldDown are the subjects the verdict found down while they were in
+	// maintenance, and the spell: if it ends with them still down, the
+	// down message says so.
+	heldDown map[string]domain.Maintenance
 	// quietUntil is the end of the listening after start, after a pause,
 	// or after this node was isolated: until then its view may be stale
 	// and it cannot tell what another node announced or ended, so it
@@ -105,7 +109,7 @@ type ownDown struct {
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
 		episodes: map[string]*episode{}, owed: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
-		ownDown: map[string]ownDown{}, quietUntil: cfg.Now.Add(cfg.Fresh), pauses: pauses{round: cfg.Round, last: cfg.Now}}
+		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, quietUntil: cfg.Now.Add(cfg.Fresh), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
 		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
@@ -239,7 +243,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 	}
 	var wake time.Time
 	for v := range snap.Verdicts().All() {
-		j := n.cfg.Policy.judge(snap, v)
+		j := n.cfg.Policy.judge(snap, v, now)
 		wake = earliest(wake, n.follow(snap, j, h, now))
 		if e, ok := snap.Entry(v.Name()); ok && e.Kind() == domain.KindTarget {
 			wake = earliest(wake, n.followCert(snap, e, h, now))
@@ -259,6 +263,9 @@ func (n *Notifier) process(now time.Time) time.Time {
 func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.Time) time.Time {
 	name := j.subject.Name
 	n.noteOwnView(j)
+	if j.held {
+		return n.hold(j, now)
+	}
 	if wake, settled := n.settle(snap, j, h, now); !settled {
 		return wake // the subject's next episode waits for the end of the last
 	}
@@ -280,6 +287,7 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		e = nil
 	}
 	if j.kind == "" {
+		delete(n.heldDown, name)
 		return time.Time{}
 	}
 	if e == nil {
@@ -292,8 +300,19 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 			// node's own view may have stayed down across both.
 			e.since = end.Ended
 		}
+		if m, ok := n.heldDown[name]; ok && j.kind == domain.AnnouncedDown {
+			// Down through a spell of maintenance that is over: the
+			// message says so, and a peer that stopped on purpose is
+			// down since it stopped.
+			e.after = m
+			if m.Reason == domain.MaintenanceLeave {
+				e.since = m.From
+			}
+		}
+		delete(n.heldDown, name)
 		n.episodes[name] = e
 	}
+	e.quiet = false
 	if snap.Isolated() && e.state == waiting {
 		e.suspect = true
 	}
@@ -316,6 +335,41 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		return earliest(e.heardAt.Add(n.cfg.Fresh+time.Nanosecond), e.next) // when its word goes stale
 	}
 	return e.next
+}
+
+// hold follows a subject in maintenance: nothing begins and nothing is
+// said while it lasts. An episode announced before goes on quietly (its
+// reminders wait, its alert is withdrawn); one that is over meanwhile ends
+// without a message. A subject found down is remembered, so that if the
+// spell ends with it still down, the down message says so then. It
+// returns when the spell ends.
+func (n *Notifier) hold(j judgement, now time.Time) time.Time {
+	name, m := j.subject.Name, j.maintenance
+	reason := string(m.Reason)
+	if e := n.episodes[name]; e != nil {
+		if e.kind == j.kind {
+			e.quiet = true
+			return m.Until
+		}
+		n.cfg.Metrics.MessageSuppressed(endKind(e.kind), reason)
+		if e.holdsIt() {
+			n.ended[name] = domain.Ending{Kind: e.kind, Since: e.since, Ended: now, Origin: e.origin}
+		}
+		n.logEpisode(n.cfg.Log.Info(), e).Str("maintenance", reason).Msg("over while in maintenance; no message")
+		delete(n.episodes, name)
+	}
+	switch j.kind {
+	case domain.AnnouncedDown:
+		if _, was := n.heldDown[name]; !was {
+			n.cfg.Metrics.MessageSuppressed(domain.MessageDown, reason)
+			n.cfg.Log.Info().Str(j.subject.Kind.String(), name).Str("maintenance", reason).Time("until", m.Until).
+				Msg("down while in maintenance: no message unless it is still down when that ends")
+		}
+		n.heldDown[name] = m
+	case "":
+		delete(n.heldDown, name)
+	}
+	return m.Until
 }
 
 // passOn keeps the endings heard that are newer than those this node
@@ -417,12 +471,17 @@ func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 	n.move(e, turn)
 	e.opened = now
 	if e.kind == domain.AnnouncedDown {
-		n.send(downMessage(e.subject, j.downFrom, j.answering(), n.cfg.Policy.nodes, now))
+		n.send(downMessage(e.subject, e.after, e.since, j.downFrom, j.answering(), n.cfg.Policy.nodes, now))
 	} else {
 		e.since = e.began
 		n.send(partialMessage(e.subject, j.downFrom, j.upFrom, now))
 	}
 	e.origin = domain.OriginOf(e.since)
+	if e.after.Reason != "" {
+		// Down since before the message: the reminders count from the
+		// message, not from slots that passed in maintenance.
+		e.sent = n.cfg.Followups.dueBy(e.since, now)
+	}
 	if e.suspect {
 		// The reminders that fell due while it was held are moot now.
 		due := n.cfg.Followups.dueBy(e.since, now)
@@ -558,7 +617,7 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 				announced[name] = a
 			}
 			record.Announcements = append(record.Announcements, domain.AnnouncementRecord{Subject: e.subject, By: n.cfg.Node, Announcement: a})
-			if !alerts.Frozen {
+			if !alerts.Frozen && !e.quiet { // in maintenance: its alert resolves
 				alerts.Mine = append(alerts.Mine, n.alert(snap, e))
 			}
 		case e.announced() && e.by != "":
@@ -582,8 +641,8 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 // summary the message that opened it as it would read now.
 func (n *Notifier) alert(snap *domain.Snapshot, e *episode) Alert {
 	v, _ := snap.Verdicts().Of(e.subject.Name)
-	j := n.cfg.Policy.judge(snap, v)
-	m := downMessage(e.subject, j.downFrom, j.answering(), n.cfg.Policy.nodes, e.since)
+	j := n.cfg.Policy.judge(snap, v, time.Now())
+	m := downMessage(e.subject, e.after, e.since, j.downFrom, j.answering(), n.cfg.Policy.nodes, e.since)
 	if e.kind == domain.AnnouncedPartial {
 		m = partialMessage(e.subject, j.downFrom, j.upFrom, e.since)
 	}

@@ -50,6 +50,9 @@ type OwnerConfig struct {
 	// oldest first; one that lasted when the node stopped is taken to
 	// have ended then.
 	SavedIsolations []domain.Span
+	// SavedLeaves are the peers a state file kept as stopped on purpose,
+	// and when each said so.
+	SavedLeaves map[string]time.Time
 
 	// StatusChanged is woken after each change of status (the state file).
 	StatusChanged Waker
@@ -100,6 +103,10 @@ type Owner struct {
 	// changed in place.
 	isolation  bool
 	isolations []domain.Span
+	// leaves are the peers that said, in their last relay, that they were
+	// stopping on purpose, and when the word came; a peer leaves it when
+	// it relays again. Replaced, never changed in place: snapshots share it.
+	leaves map[string]time.Time
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -146,9 +153,10 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		o.entries = append(o.entries, p.entry())
 	}
 	o.isolations = restoredIsolations(cfg.SavedIsolations, cfg.Boot)
+	o.leaves = restoredLeaves(cfg.SavedLeaves, o.index, subjects, cfg)
 	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
-	o.cfg.Saved, o.cfg.SavedIsolations = nil, nil // restored; a state file's history can be large, so let it go
+	o.cfg.Saved, o.cfg.SavedIsolations, o.cfg.SavedLeaves = nil, nil, nil // restored; a state file's history can be large, so let it go
 	return o
 }
 
@@ -268,6 +276,7 @@ type batch struct {
 	transitions []domain.Transition
 	roundDone   bool
 	isolation   bool // the isolation changed
+	leaves      bool // a peer left, or came back after it left
 	opinions    bool // a relay changed what the verdicts are reached from
 	certs       bool // a target showed another certificate
 }
@@ -370,6 +379,7 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	}
 	m.copy = m.copy.SteadiedBy(held[m.node])
 	b.relayed[m.node] = m.copy
+	o.noteLeave(b, m.node, m.copy)
 	// The verdicts stand if the copy it replaces was fresh, and so counted
 	// in them, and said the same: a node of a hundred gets a relay every
 	// few milliseconds, nearly always one of those.
@@ -377,6 +387,41 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	if !ok || time.Since(old.ReceivedAt()) > o.cfg.Cluster.Fresh || !old.SameOpinions(m.copy) {
 		b.opinions = true
 	}
+}
+
+// noteLeave keeps a peer's word, in its last relay, that it is stopping
+// on purpose, until a relay of it says nothing of the kind: it is back.
+// Without a LEAVE_GRACE, a leave changes nothing and is not kept.
+func (o *Owner) noteLeave(b *batch, node string, r *domain.RelayCopy) {
+	_, left := o.leaves[node]
+	if r.Leaving() == left || o.cfg.Cluster.LeaveGrace <= 0 {
+		return
+	}
+	leaves := maps.Clone(o.leaves)
+	if leaves == nil {
+		leaves = map[string]time.Time{}
+	}
+	if r.Leaving() {
+		leaves[node] = r.ReceivedAt()
+		o.cfg.Log.Info().Str("peer", node).Str("grace", o.cfg.Cluster.LeaveGrace.String()).Msg("peer is stopping on purpose; it shows stopped, not down, for the grace")
+	} else {
+		delete(leaves, node)
+		o.cfg.Log.Info().Str("peer", node).Msg("peer that stopped on purpose relays again")
+	}
+	o.leaves, b.leaves = leaves, true
+}
+
+// restoredLeaves are the leaves a state file kept of peers this node
+// still has, and not older than the history a node keeps: a peer gone
+// for longer is long past its grace, and its outage long told.
+func restoredLeaves(saved map[string]time.Time, index map[string]int, subjects []domain.Subject, cfg OwnerConfig) map[string]time.Time {
+	leaves := map[string]time.Time{}
+	for peer, at := range saved {
+		if i, ok := index[peer]; ok && subjects[i].Kind == domain.KindPeer && cfg.Boot.Sub(at) < domain.HistoryMaxAge && cfg.Cluster.LeaveGrace > 0 {
+			leaves[peer] = at
+		}
+	}
+	return leaves
 }
 
 func (o *Owner) publish(b *batch) {
@@ -390,7 +435,7 @@ func (o *Owner) publish(b *batch) {
 		o.relayed = b.relayed
 	}
 	now := time.Now()
-	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation, now)
+	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation || b.leaves, now)
 	o.current.Store(snap)
 	o.published = now
 	if (reached || b.relayed != nil || b.certs) && o.cfg.AlertsChanged != nil {
@@ -399,8 +444,8 @@ func (o *Owner) publish(b *batch) {
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 	}
-	if (len(b.transitions) > 0 || b.isolation) && o.cfg.StatusChanged != nil {
-		o.cfg.StatusChanged.Notify() // the state file keeps the spells too
+	if (len(b.transitions) > 0 || b.isolation || b.leaves) && o.cfg.StatusChanged != nil {
+		o.cfg.StatusChanged.Notify() // the state file keeps the spells and the leaves too
 	}
 	if b.roundDone && o.cfg.RoundDone != nil {
 		o.cfg.RoundDone.Notify()
@@ -409,7 +454,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations))
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

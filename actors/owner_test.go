@@ -325,6 +325,64 @@ func TestOwnerKeepsTheNewerOfTwoRelays(t *testing.T) {
 	})
 }
 
+// A peer's last relay says it is leaving: the owner keeps when, the peer
+// is stopped, and the state file is told; its next relay, back, clears it.
+// A leave a state file kept is restored, unless the peer is gone from
+// PEERS or no grace is set.
+func TestOwnerKeepsALeaveUntilThePeerRelaysAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &sinkRecorder{}
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Threshold: 2, Boot: time.Now(), StatusChanged: sink,
+			Cluster: domain.ClusterRule{Fresh: time.Minute, LeaveGrace: 15 * time.Minute}, Log: zerolog.Nop()})
+		sink.owner = o
+		go o.Serve(t.Context())
+		relay := func(leaving bool) {
+			views := map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: time.Now(), LastSeen: time.Now()}}
+			if err := o.StoreRelay(t.Context(), "a", domain.NewRelayCopy(time.Now(), views).Saying(domain.Said{Leaving: leaving}, time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			settle()
+		}
+		relay(false)
+		if _, left := o.Snapshot().Left("a"); left {
+			t.Fatal("a peer that relays is held as left")
+		}
+		at := time.Now()
+		relay(true)
+		if got, left := o.Snapshot().Left("a"); !left || !got.Equal(at) {
+			t.Fatalf("left %v %v, want since the leaving relay came", got, left)
+		}
+		if v, _ := o.Snapshot().Verdicts().Of("a"); v.Status() != domain.ClusterStopped {
+			t.Fatalf("verdict on a %s, want stopped", v.Status())
+		}
+		sink.mu.Lock()
+		told := len(sink.seen)
+		sink.mu.Unlock()
+		if told == 0 {
+			t.Fatal("the state file was not told of the leave")
+		}
+		time.Sleep(time.Second)
+		relay(false)
+		if _, left := o.Snapshot().Left("a"); left {
+			t.Fatal("a peer that relays again is still held as left")
+		}
+	})
+	saved := map[string]time.Time{"a": time.Now().Add(-time.Minute), "gone": time.Now()}
+	restored := func(grace time.Duration) *domain.Snapshot {
+		return NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Boot: time.Now(), SavedLeaves: saved,
+			Cluster: domain.ClusterRule{Fresh: time.Minute, LeaveGrace: grace}, Log: zerolog.Nop()}).Snapshot()
+	}
+	if got, left := restored(15 * time.Minute).Left("a"); !left || !got.Equal(saved["a"]) {
+		t.Fatalf("restored leave %v %v, want the saved one", got, left)
+	}
+	if _, left := restored(15 * time.Minute).Left("gone"); left {
+		t.Fatal("restored the leave of a peer no longer in PEERS")
+	}
+	if _, left := restored(0).Left("a"); left {
+		t.Fatal("restored a leave with no LEAVE_GRACE")
+	}
+}
+
 // A clock stepped back mid-outage makes a recovery come "before" the
 // outage began: the log says a downtime of zero, never a negative one.
 func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {

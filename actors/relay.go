@@ -56,6 +56,9 @@ type RelaySender struct {
 	// order. Each entry is written by that peer's post alone, and read
 	// after every post of the round has ended.
 	links []peerLink
+	// leaving takes Leave's request to Serve, which sends the last relay
+	// and sends no other after it.
+	leaving chan chan struct{}
 }
 
 // peerLink is what the sender knows of one peer's relays: what its last
@@ -162,31 +165,57 @@ func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout, cfg.Cut)
 	}
-	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers))}
+	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers)), leaving: make(chan chan struct{})}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
 
-// Serve sends a relay each time it is woken, until ctx ends.
+// Serve sends a relay each time it is woken, until ctx ends; after Leave,
+// none.
 func (s *RelaySender) Serve(ctx context.Context) error {
+	rounds := s.cfg.Rounds.C()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.cfg.Rounds.C():
-			s.send(ctx)
+		case <-rounds:
+			s.send(ctx, false)
+		case done := <-s.leaving:
+			s.send(ctx, true)
+			close(done)
+			rounds = nil // a relay after the last would say it is back
 		}
 	}
 }
 
+// Leave tells every peer, in a last relay, that this node is stopping on
+// purpose (main calls it on SIGTERM, before the node stops serving), so
+// that they show it stopped rather than down. It returns when every post
+// of that relay has ended, or when ctx ends first.
+func (s *RelaySender) Leave(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case s.leaving <- done:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+		s.cfg.Log.Info().Msg("told the peers this node is stopping on purpose")
+	case <-ctx.Done():
+	}
+}
+
 // send posts the latest view to every peer that is not down, concurrently,
-// and returns when every post has ended.
-func (s *RelaySender) send(ctx context.Context) {
+// and returns when every post has ended. The last relay (leaving) goes to
+// every peer, whole.
+func (s *RelaySender) send(ctx context.Context, leaving bool) {
 	snap := s.cfg.State.Snapshot()
 	var said domain.Said
 	if s.cfg.Announcer != nil {
 		said = s.cfg.Announcer.Said()
 	}
+	said.Leaving = leaving
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
 	// either. Their names never meet: config takes a peer's as host[:port],
@@ -222,11 +251,12 @@ func (s *RelaySender) send(ctx context.Context) {
 	sent := make([]bool, len(s.cfg.Peers))
 	var wg sync.WaitGroup
 	for i, t := range s.cfg.Peers {
-		if v, ok := snap.Peer(t.Name); ok && v.Status == domain.StatusDown {
+		if v, ok := snap.Peer(t.Name); ok && v.Status == domain.StatusDown && !leaving {
 			continue // it would not answer; the next round will try again
 		}
 		link := &s.links[i]
 		changed, isDelta := link.changes(views, now)
+		isDelta = isDelta && !leaving
 		var payload outgoingRelay
 		var delta []byte
 		if isDelta {

@@ -127,7 +127,7 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 		Peers: []config.Peer{{Name: "up", URL: up.URL}, {Name: "unknown", URL: unknown.URL}, {Name: "down", URL: down.URL}, {Name: "refusing", URL: refusing.URL}, {Name: "gone", URL: gone}},
 		Log:   zerolog.New(&logs).Level(zerolog.DebugLevel),
 	})
-	s.send(t.Context())
+	s.send(t.Context(), false)
 
 	for name, p := range map[string]*relayPeer{"up": up, "unknown": unknown, "refusing": refusing} {
 		got := p.received()
@@ -183,7 +183,7 @@ func TestRelayPostGivesUpAtTheTimeout(t *testing.T) {
 	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: 200 * time.Millisecond,
 		State: fixedState{snapshotOf(map[string]domain.Status{"p": domain.StatusUp})}, Peers: []config.Peer{{Name: "p", URL: p.URL}}, Log: zerolog.Nop()})
 	done := make(chan struct{})
-	go func() { s.send(t.Context()); close(done) }()
+	go func() { s.send(t.Context(), false); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -213,7 +213,7 @@ func TestRelaysThatKeepBeingRefusedAreWarnedAboutNamingThePeer(t *testing.T) {
 		warnings := func() int {
 			return strings.Count(logs.String(), "relays keep being refused: the peer's RELAY_SECRET differs")
 		}
-		round := func() { s.send(t.Context()); time.Sleep(5 * time.Second) }
+		round := func() { s.send(t.Context(), false); time.Sleep(5 * time.Second) }
 
 		round()
 		round()
@@ -291,11 +291,11 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 	s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: fixedState{snapshotOf(views)},
 		Peers: []config.Peer{{Name: "mesh", URL: meshPeer.URL}, {Name: "seed", URL: seedPeer.URL}}, Metrics: metrics, Log: zerolog.Nop()})
 	for range 3 {
-		s.send(t.Context())
+		s.send(t.Context(), false)
 	}
 	mesh.Store(false)
-	s.send(t.Context()) // answered without the header: the next goes plain
-	s.send(t.Context())
+	s.send(t.Context(), false) // answered without the header: the next goes plain
+	s.send(t.Context(), false)
 
 	m, sd := meshGot(), seedGot()
 	if encodings := []string{m[0].encoding, m[1].encoding, m[2].encoding, m[3].encoding, m[4].encoding}; !slices.Equal(encodings, []string{"", "gzip", "gzip", "gzip", ""}) {
@@ -386,7 +386,7 @@ func TestRelaysToAMeshPeerCarryOnlyWhatChanged(t *testing.T) {
 		m := &meshReceiver{}
 		s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: state,
 			Peers: []config.Peer{{Name: "peer", URL: "http://peer.example"}}, Client: &http.Client{Transport: m}, Log: zerolog.Nop()})
-		round := func() { s.send(t.Context()); time.Sleep(5 * time.Second) }
+		round := func() { s.send(t.Context(), false); time.Sleep(5 * time.Second) }
 
 		round() // whole: nothing is known of the peer yet
 		round() // a delta with nothing in it
@@ -420,4 +420,48 @@ func TestRelaysToAMeshPeerCarryOnlyWhatChanged(t *testing.T) {
 			t.Fatalf("bytes on the wire %v: want the later whole relay gzipped to a fifth, a delta of nothing under 100", m.raw)
 		}
 	})
+}
+
+// Leave sends one last relay, whole and saying it is leaving, to every
+// peer, a peer this node sees down too (it may only be this node that
+// cannot reach it); after it, a round sends nothing more, since a relay
+// after the last would tell the peers this node is back.
+func TestLeaveTellsEveryPeerAndIsTheLastRelay(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]wire.Relay{}
+	peer := func(name string) config.Peer {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			relay, err := wire.DecodeRelay(body)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			mu.Lock()
+			got[name] = append(got[name], relay)
+			mu.Unlock()
+			w.Header().Set(wire.AcceptRelayHeader, "delta")
+		}))
+		t.Cleanup(srv.Close)
+		return config.Peer{Name: name, URL: srv.URL}
+	}
+	rounds := NewSignal()
+	snap := snapshotOf(map[string]domain.Status{"up": domain.StatusUp, "down": domain.StatusDown})
+	s := NewRelaySender(RelaySenderConfig{Secret: "s", Timeout: time.Second, State: fixedState{snap}, Rounds: rounds,
+		Peers: []config.Peer{peer("up"), peer("down")}, Log: zerolog.Nop()})
+	go s.Serve(t.Context())
+	s.Leave(t.Context())
+	rounds.Notify()
+	s.Leave(t.Context()) // Serve has looped since the round was signalled
+	select {
+	case <-rounds.C():
+	default:
+		t.Error("the sender took a round after it left")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, name := range []string{"up", "down"} {
+		if relays := got[name]; len(relays) != 2 || !relays[0].Said.Leaving || relays[0].Delta || len(relays[0].Peers) != 2 {
+			t.Errorf("%s received %+v, want the whole leaving relay, twice, and no other", name, relays)
+		}
+	}
 }

@@ -169,7 +169,7 @@ func (w *StateFile) save(final bool) {
 		return
 	}
 	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending,
-		Isolations: slices.Collect(snap.Isolations().All())})
+		Isolations: slices.Collect(snap.Isolations().All()), Left: maps.Collect(snap.Leaves())})
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -241,10 +241,10 @@ func writeFile(path string, data []byte, syncDir bool) error {
 }
 
 // statusOrHistoryChanged reports whether a subject's status or history
-// differs between two snapshots, or the subjects themselves do: what a
-// restart must not lose.
+// differs between two snapshots, or the subjects themselves do, or the
+// peers that left: what a restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
-	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() {
+	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(maps.Collect(old.Leaves()), maps.Collect(cur.Leaves())) {
 		return true
 	}
 	for e := range cur.Subjects() {

@@ -56,8 +56,16 @@ var descsOf = [...]subjectDescs{
 var certExpiryDesc = prometheus.NewDesc("mesh_target_cert_expiry_seconds",
 	"When the certificate an HTTPS target last showed this node expires, in Unix seconds (as blackbox_exporter's probe_ssl_earliest_cert_expiry); absent before the first handshake.", []string{"target"}, nil)
 
-// clusterStatuses are the values of the cluster status series' status label.
-func clusterStatuses() []domain.ClusterStatus {
+// maintenanceDesc says which subjects are in maintenance, and why.
+var maintenanceDesc = prometheus.NewDesc("mesh_maintenance",
+	"1 while a peer or target is in maintenance (reason: leave, a peer stopped on purpose within LEAVE_GRACE): nothing is told of it; absent otherwise.", []string{"subject", "reason"}, nil)
+
+// clusterStatuses are the values of the cluster status series' status
+// label for a subject of kind k: only a peer (a node) can be stopped.
+func clusterStatuses(k domain.Kind) []domain.ClusterStatus {
+	if k == domain.KindPeer {
+		return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown, domain.ClusterStopped}
+	}
 	return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown}
 }
 
@@ -75,12 +83,16 @@ func (g subjectGauges) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d.cluster
 	}
 	ch <- certExpiryDesc
+	ch <- maintenanceDesc
 }
 
 func (g subjectGauges) Collect(ch chan<- prometheus.Metric) {
-	snap := g.state.Snapshot()
+	snap, now := g.state.Snapshot(), time.Now()
 	for e := range snap.Subjects() {
 		d, v := descsOf[e.Kind()], e.View()
+		if m, ok := snap.Maintenance(e.Name(), now); ok {
+			ch <- prometheus.MustNewConstMetric(maintenanceDesc, prometheus.GaugeValue, 1, e.Name(), string(m.Reason))
+		}
 		switch v.Status {
 		case domain.StatusUp:
 			ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 1, e.Name())
@@ -95,7 +107,7 @@ func (g subjectGauges) Collect(ch chan<- prometheus.Metric) {
 	// A series per status, 1 for the one the subject is in (a state set),
 	// so that an alert reads as mesh_cluster_peer_status{status="down"} == 1.
 	for v := range snap.Verdicts().All() {
-		for _, st := range clusterStatuses() {
+		for _, st := range clusterStatuses(v.Subject().Kind) {
 			value := 0.0
 			if v.Status() == st {
 				value = 1

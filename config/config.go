@@ -29,6 +29,7 @@ type Config struct {
 	Peers             []Peer
 	Targets           []Target      // services every node probes too (TARGETS)
 	CertWarn          time.Duration // how long before an HTTPS target's certificate expires a message says so
+	LeaveGrace        time.Duration // how long a peer stopped on purpose shows stopped before it is an outage; 0: never
 	AggregatorURL     string
 	RelaySecret       string
 	WebhookURL        string
@@ -81,7 +82,7 @@ func (c *Config) derive() {
 
 // ClusterRule is how the node reaches the cluster's verdicts.
 func (c Config) ClusterRule() domain.ClusterRule {
-	return domain.ClusterRule{Fresh: c.Fresh, Quorum: c.AlertQuorum}
+	return domain.ClusterRule{Fresh: c.Fresh, Quorum: c.AlertQuorum, LeaveGrace: c.LeaveGrace}
 }
 
 // Subjects are what the node watches, each with its kind: the peers, then
@@ -188,6 +189,7 @@ var settings = []setting{
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
 	{"ALERTS", "alerts", "cluster with RELAY_SECRET, else node", "cluster: one message per outage the cluster confirms, naming where it is seen from; node: each node messages its own view (needs no relaying)", nil},
 	{"PARTIAL_AFTER", "partial-after", "the first FOLLOWUP_INTERVALS gap", "how long a minority of nodes must see a peer down before one message says so (cluster alerts)", nil},
+	{"LEAVE_GRACE", "leave-grace", "15m", "how long a peer stopped on purpose (SIGTERM) shows stopped, with no message, before it counts as down; 0 counts it down at once", setLeaveGrace},
 	{"CONNECTIVITY_URL", "connectivity-url", "", "a URL outside the cluster; while any HTTP answer comes from it (or from the chat service), this node is not isolated", func(c *Config, v string) error {
 		if err := checkHTTPURL(v); err != nil {
 			return err
@@ -481,6 +483,20 @@ func boundedDuration(v string, dst *time.Duration, most time.Duration) error {
 	if *dst > most {
 		return fmt.Errorf("must be at most %s", most)
 	}
+	return nil
+}
+
+// maxLeaveGrace bounds LEAVE_GRACE: a node away for longer than a day is
+// down, whatever it said when it went.
+const maxLeaveGrace = 24 * time.Hour
+
+// setLeaveGrace reads LEAVE_GRACE: 0, or a duration up to maxLeaveGrace.
+func setLeaveGrace(c *Config, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxLeaveGrace {
+		return fmt.Errorf("must be 0 or a duration such as 15m, at most %s", maxLeaveGrace)
+	}
+	c.LeaveGrace = d
 	return nil
 }
 

@@ -46,6 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 		WebhookFormat:     "discord",
 		Cluster:           "mesh",
 		CertWarn:          14 * 24 * time.Hour,
+		LeaveGrace:        15 * time.Minute,
 		Round:             10 * time.Second,
 		Fresh:             30 * time.Second,
 		Slot:              20 * time.Second,
@@ -106,6 +107,10 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.CertWarn == 30*24*time.Hour }},
 		{"CERT_WARN as a duration", map[string]string{"PEERS": "a", "CERT_WARN": "72h"}, nil,
 			func(c Config) bool { return c.CertWarn == 72*time.Hour }},
+		{"LEAVE_GRACE", map[string]string{"PEERS": "a", "LEAVE_GRACE": "2m"}, []string{"--leave-grace=2m"},
+			func(c Config) bool { return c.LeaveGrace == 2*time.Minute }},
+		{"LEAVE_GRACE=0 counts a stopped peer down at once", map[string]string{"PEERS": "a", "LEAVE_GRACE": "0"}, nil,
+			func(c Config) bool { return c.LeaveGrace == 0 && c.ClusterRule().LeaveGrace == 0 }},
 		{"POLL_INTERVAL at the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "100ms"}, nil,
 			func(c Config) bool { return c.PollInterval == MinPollInterval }},
 		{"ALERT_QUORUM is a majority by default", map[string]string{"PEERS": "a"}, nil,
@@ -238,6 +243,8 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"TARGETS entries apart only by case", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/Shop https://a.example/shop"}, nil, []string{"TARGETS", "entry 2", "another case"}},
 		{"TARGETS past the limit", map[string]string{"PEERS": "a", "TARGETS": strings.Repeat("tcp://a.example:1 ", MaxTargets+1)}, nil, []string{"TARGETS", "more than 100"}},
 		{"CERT_WARN of no days", map[string]string{"PEERS": "a", "CERT_WARN": "0d"}, nil, []string{"CERT_WARN", `"0d"`}},
+		{"LEAVE_GRACE below zero", map[string]string{"PEERS": "a", "LEAVE_GRACE": "-1m"}, nil, []string{"LEAVE_GRACE", `"-1m"`}},
+		{"LEAVE_GRACE over a day", map[string]string{"PEERS": "a", "LEAVE_GRACE": "25h"}, nil, []string{"LEAVE_GRACE", `"25h"`}},
 		{"CERT_WARN that is a word", map[string]string{"PEERS": "a", "CERT_WARN": "soon"}, nil, []string{"CERT_WARN", `"soon"`}},
 	}
 	for _, tc := range cases {

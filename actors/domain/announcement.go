@@ -100,6 +100,9 @@ type Said struct {
 	Announced map[string]Announcement
 	Ended     map[string]Ending
 	Told      map[string]string
+	// Leaving: the node is stopping on purpose (SIGTERM), and this is its
+	// last relay. Its peers show it stopped, not down, for LEAVE_GRACE.
+	Leaving bool
 }
 
 // Shifted is s with every time moved by d: what another node said, read
@@ -108,7 +111,7 @@ func (s Said) Shifted(d time.Duration) Said {
 	if d == 0 {
 		return s
 	}
-	out := Said{Told: s.Told}
+	out := Said{Told: s.Told, Leaving: s.Leaving}
 	if s.Announced != nil {
 		out.Announced = make(map[string]Announcement, len(s.Announced))
 		for name, a := range s.Announced {

@@ -15,6 +15,10 @@ const (
 	ClusterUp      ClusterStatus = "up"      // a majority of its observers see it up
 	ClusterPartial ClusterStatus = "partial" // neither: some cannot reach it, or too few know
 	ClusterDown    ClusterStatus = "down"    // at least a quorum of its observers see it down
+	// ClusterStopped: the peer said it was stopping on purpose, less than
+	// the rule's LeaveGrace ago, and has not relayed since: a reboot or an
+	// upgrade, not an outage, whatever its observers see.
+	ClusterStopped ClusterStatus = "stopped"
 )
 
 // Verdict is the cluster's verdict on one subject, with the vantage
@@ -25,6 +29,9 @@ type Verdict struct {
 	status   ClusterStatus
 	downFrom []string
 	upFrom   []string
+	// stopped: the subject is a peer that said it was stopping on
+	// purpose, within the grace (ClusterRule.Stopped).
+	stopped bool
 }
 
 // Subject is what the verdict is on.
@@ -33,8 +40,17 @@ func (v Verdict) Subject() Subject { return v.subject }
 // Name is the name of the subject the verdict is on.
 func (v Verdict) Name() string { return v.subject.Name }
 
-// Status is the verdict.
-func (v Verdict) Status() ClusterStatus { return v.status }
+// Status is the verdict: ClusterStopped for a peer stopped on purpose,
+// else what its observers see (Observed).
+func (v Verdict) Status() ClusterStatus {
+	if v.stopped {
+		return ClusterStopped
+	}
+	return v.status
+}
+
+// Observed is what the subject's observers see of it, stopped or not.
+func (v Verdict) Observed() ClusterStatus { return v.status }
 
 // DownFrom are the observers that see the peer down.
 func (v Verdict) DownFrom() []string { return slices.Clone(v.downFrom) }
@@ -81,6 +97,10 @@ type ClusterRule struct {
 	// cluster; 0 is a majority of its observers, and never fewer than 2
 	// when there are 2 or more.
 	Quorum int
+	// LeaveGrace is how long a peer that said it was leaving (see
+	// Snapshot.Left) is stopped rather than down (ClusterStopped); 0
+	// judges it as any other, as before nodes said they left.
+	LeaveGrace time.Duration
 }
 
 // quorum is the number of down observers, out of n, that make a peer down.
@@ -143,6 +163,8 @@ func ComputeVerdicts(s *Snapshot, rule ClusterRule, now time.Time) *Verdicts {
 		}
 		slices.Sort(v.downFrom)
 		slices.Sort(v.upFrom)
+		m, held := s.Maintenance(e.Name(), now)
+		v.stopped = held && m.Reason == MaintenanceLeave
 		switch {
 		case len(v.downFrom) >= rule.quorum(n):
 			v.status = ClusterDown
@@ -210,17 +232,24 @@ func LooksIsolated(s *Snapshot, rule ClusterRule, now time.Time) bool {
 	return spokenOf == 0 || 2*seenUp > spokenOf
 }
 
-// NextExpiry returns when the next relay held in s stops being fresh, after
-// which the verdicts must be reached again; zero when s holds none.
+// NextExpiry returns when the next relay held in s stops being fresh, or
+// the grace of a peer that left ends, after which the verdicts must be
+// reached again; zero when there is neither.
 func NextExpiry(s *Snapshot, rule ClusterRule, now time.Time) time.Time {
 	var next time.Time
-	for node, r := range s.Relays() {
-		end := r.ReceivedAt().Add(rule.Fresh)
-		if node == s.node || end.Before(now) {
-			continue
-		}
-		if next.IsZero() || end.Before(next) {
+	consider := func(end time.Time) {
+		if !end.Before(now) && (next.IsZero() || end.Before(next)) {
 			next = end
+		}
+	}
+	for node, r := range s.Relays() {
+		if node != s.node {
+			consider(r.ReceivedAt().Add(rule.Fresh))
+		}
+	}
+	if s.leaveGrace > 0 {
+		for _, left := range s.leaves {
+			consider(left.Add(s.leaveGrace))
 		}
 	}
 	return next

@@ -107,6 +107,35 @@ func TestNextExpiryIsTheFirstRelayToGoStale(t *testing.T) {
 	}
 }
 
+// A peer that said it was leaving is stopped, whatever its observers see,
+// until the grace is over, and the verdicts are reached again then; with
+// no grace, a leave changes nothing.
+func TestAPeerThatLeftIsStoppedForTheGrace(t *testing.T) {
+	rule := ClusterRule{Fresh: 3 * time.Second}
+	left := map[string]time.Time{"b": t0.Add(-time.Minute)}
+	base := snapshotFor("a", viewsOf{"b": StatusDown, "c": StatusUp}, map[string]viewsOf{"c": {"b": StatusDown}}, map[string]time.Time{"c": t0})
+	s := base.WithLeaves(left, 15*time.Minute)
+	v, _ := ComputeVerdicts(s, rule, t0).Of("b")
+	if v.Status() != ClusterStopped || v.Observed() != ClusterDown {
+		t.Fatalf("verdict %s (observed %s) within the grace, want stopped (observed down)", v.Status(), v.Observed())
+	}
+	if m, ok := s.Maintenance("b", t0); !ok || m.Reason != MaintenanceLeave || !m.Until.Equal(t0.Add(14*time.Minute)) {
+		t.Fatalf("maintenance %+v %v, want a leave until the grace is over", m, ok)
+	}
+	if got := NextExpiry(s, rule, t0.Add(5*time.Second)); !got.Equal(t0.Add(14 * time.Minute)) {
+		t.Fatalf("next expiry %v, want the end of the grace", got.Sub(t0))
+	}
+	if v, _ := ComputeVerdicts(s, rule, t0.Add(14*time.Minute)).Of("b"); v.Status() != ClusterDown {
+		t.Fatalf("verdict %s once the grace is over, want down", v.Status())
+	}
+	if v, _ := ComputeVerdicts(base.WithLeaves(left, 0), rule, t0).Of("b"); v.Status() != ClusterDown {
+		t.Fatalf("verdict %s with no grace, want down", v.Status())
+	}
+	if v, _ := ComputeVerdicts(s, rule, t0).Of("c"); v.Status() != ClusterUp {
+		t.Fatalf("verdict on c %s, want up: only the peer that left is stopped", v.Status())
+	}
+}
+
 // isolationSnapshot is node "me" whose own probes of the peers named in
 // failing failed just now, with relays from the nodes in relays (each
 // seeing every peer up, or as given) received at the times given.

@@ -183,6 +183,10 @@ func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
 	return &c
 }
 
+// Leaving reports whether the relaying node said this was its last relay:
+// it is stopping on purpose.
+func (r *RelayCopy) Leaving() bool { return r.said.Leaving }
+
 // Isolated reports whether the relaying node said it was isolated: its
 // view is no observation of its peers.
 func (r *RelayCopy) Isolated() bool { return r.isolated }
@@ -251,6 +255,11 @@ type Snapshot struct {
 	// which its history marks.
 	isolated   bool
 	isolations Isolations
+	// leaves are the peers that said they were stopping on purpose and
+	// have not relayed since, with when the word came (see Left), and
+	// how long they are stopped rather than down (ClusterRule.LeaveGrace).
+	leaves     map[string]time.Time
+	leaveGrace time.Duration
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.
@@ -348,6 +357,33 @@ func (s *Snapshot) WithIsolations(is Isolations) *Snapshot {
 	c := *s
 	c.isolations = is
 	return &c
+}
+
+// WithLeaves returns a copy of s that carries the peers that left: when
+// each said it was stopping, and how long it is stopped for. It takes the
+// map over.
+func (s *Snapshot) WithLeaves(leaves map[string]time.Time, grace time.Duration) *Snapshot {
+	c := *s
+	c.leaves, c.leaveGrace = leaves, grace
+	return &c
+}
+
+// Left returns when the peer said it was stopping on purpose, if it did
+// and has not relayed since.
+func (s *Snapshot) Left(peer string) (time.Time, bool) {
+	t, ok := s.leaves[peer]
+	return t, ok
+}
+
+// Leaves yields the peers that left and when, in name order.
+func (s *Snapshot) Leaves() iter.Seq2[string, time.Time] {
+	return func(yield func(string, time.Time) bool) {
+		for _, name := range slices.Sorted(maps.Keys(s.leaves)) {
+			if !yield(name, s.leaves[name]) {
+				return
+			}
+		}
+	}
 }
 
 // Isolations are the node's spells of isolation, oldest first.

@@ -42,6 +42,9 @@ type Document struct {
 	// Isolations are the node's spells of isolation, oldest first, which
 	// its history marks.
 	Isolations []domain.Span
+	// Left are the peers that said they were stopping on purpose and had
+	// not relayed again, and when each said so.
+	Left map[string]time.Time
 }
 
 // Subject is one subject as a previous run left it. Times keep their full
@@ -92,6 +95,8 @@ type file struct {
 	// Isolated are the node's spells of isolation, oldest first; the last
 	// has no "to" if it lasted when the node stopped.
 	Isolated []fileSpan `json:"isolated,omitempty"`
+	// Left are the peers that had stopped on purpose (see Document.Left).
+	Left map[string]time.Time `json:"left,omitempty"`
 }
 
 type fileSpan struct {
@@ -191,6 +196,12 @@ func Encode(d Document) ([]byte, error) {
 			fs.To = &to
 		}
 		f.Isolated = append(f.Isolated, fs)
+	}
+	for peer, at := range d.Left {
+		if f.Left == nil {
+			f.Left = map[string]time.Time{}
+		}
+		f.Left[peer] = at.UTC()
 	}
 	for _, channel := range slices.Sorted(maps.Keys(d.Pending)) {
 		for _, m := range d.Pending[channel] {
@@ -331,7 +342,30 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		drop("isolated", err)
 		d.Isolations = nil
 	}
+	if d.Left, err = decodeLeft(f.Left, notAfterNow); err != nil {
+		drop("left", err)
+		d.Left = nil
+	}
 	return d, nil
+}
+
+// decodeLeft checks and converts the peers that had left: a peer's name
+// each, a time each.
+func decodeLeft(left map[string]time.Time, notAfterNow func(time.Time) time.Time) (map[string]time.Time, error) {
+	if len(left) > maxPeers {
+		return nil, fmt.Errorf("%d, more than %d", len(left), maxPeers)
+	}
+	var out map[string]time.Time
+	for _, peer := range slices.Sorted(maps.Keys(left)) {
+		if err := validName(domain.Peer(peer)); err != nil || left[peer].IsZero() {
+			return nil, fmt.Errorf("%q: not a peer's name and a time", peer)
+		}
+		if out == nil {
+			out = map[string]time.Time{}
+		}
+		out[peer] = notAfterNow(left[peer])
+	}
+	return out, nil
 }
 
 // decodeIsolations checks and converts the spells of isolation: in order,

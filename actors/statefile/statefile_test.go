@@ -145,6 +145,7 @@ func document() Document {
 			"ntfy-2": {{Kind: domain.MessageDown, Subject: domain.Target(shop), Text: "🔴 `" + shop + "` is unreachable", At: t0}},
 		},
 		Isolations: []domain.Span{{From: t0.Add(-time.Hour), To: t0.Add(-50 * time.Minute)}, {From: t0.Add(30 * time.Minute)}},
+		Left:       map[string]time.Time{"b.example": t0.Add(20 * time.Minute)},
 	}
 }
 

@@ -148,6 +148,26 @@ func TestEndingsAndTheSendersClockTravelInTheRelay(t *testing.T) {
 	}
 }
 
+// A node stopping on purpose says so in its last relay, in a field the
+// seed's nodes ignore; anything but true or false there is refused.
+func TestALeaveTravelsInTheRelay(t *testing.T) {
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Leaving: true})
+	if !strings.Contains(string(body), `"leaving":true`) {
+		t.Fatalf("relay body %s", body)
+	}
+	for _, b := range [][]byte{body, Stamped(body, time.Now())} {
+		if r, err := DecodeRelay(b); err != nil || !r.Said.Leaving {
+			t.Fatalf("decoded %+v (%v), want leaving", r.Said, err)
+		}
+	}
+	if r, _ := DecodeRelay(EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{})); r.Said.Leaving {
+		t.Fatal("a relay that says nothing of leaving decoded as leaving")
+	}
+	if _, err := DecodeRelay([]byte(`{"node":"a","peers":{},"leaving":"soon"}`)); err == nil || !strings.Contains(err.Error(), "leaving") {
+		t.Fatalf("%v, want an error about leaving", err)
+	}
+}
+
 // A node's view of its targets travels in its relay as "targets", whole and
 // in deltas, names as they are (a path keeps its case), and an announcement
 // about a target with it; /state shows them as "targets" too.

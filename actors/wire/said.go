@@ -14,6 +14,7 @@ import (
 //	"announced":  {subject: {"kind", "since", "reminders", "origin"}}   the episodes the sender announced
 //	"ended":      {subject: {"kind", "since", "ended", "origin"}}       the episodes it saw end, for a day
 //	"certs_told": {target: fingerprint}                       the certificates told of
+//	"leaving":    true                                        it stops on purpose: its last relay
 //	"sent_at":    time                                        when it sent the relay, by its clock
 //
 // Each is left out when empty, and so is an origin a node did not send.
@@ -27,6 +28,7 @@ type saidFields struct {
 	Announced map[string]json.RawMessage `json:"announced"`
 	Ended     map[string]json.RawMessage `json:"ended"`
 	CertsTold map[string]json.RawMessage `json:"certs_told"`
+	Leaving   json.RawMessage            `json:"leaving"`
 	SentAt    json.RawMessage            `json:"sent_at"`
 }
 
@@ -91,6 +93,9 @@ func appendSaid(b []byte, said domain.Said) []byte {
 		enc, _ := json.Marshal(said.Told) // strings: it cannot fail
 		b = append(append(b, `,"certs_told":`...), enc...)
 	}
+	if said.Leaving {
+		b = append(b, `,"leaving":true`...)
+	}
 	return b
 }
 
@@ -118,6 +123,9 @@ func (f saidFields) decode() (domain.Said, time.Time, error) {
 	}
 	if said.Told, err = decodeCertsTold(f.CertsTold); err != nil {
 		return domain.Said{}, time.Time{}, err
+	}
+	if len(f.Leaving) > 0 && string(f.Leaving) != "null" && json.Unmarshal(f.Leaving, &said.Leaving) != nil {
+		return domain.Said{}, time.Time{}, fmt.Errorf("leaving: must be true or false")
 	}
 	var sentAt time.Time
 	if len(f.SentAt) > 0 && string(f.SentAt) != "null" {

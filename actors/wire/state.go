@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dupunkto/mesh/actors/domain"
 )
@@ -112,6 +113,34 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 		}
 		b = append(append(b, `,"cluster":`...), e.cluster...)
 		b = strconv.AppendBool(append(b, `,"isolated":`...), s.Isolated())
+	}
+	return appendMaintenance(b, s, time.Now())
+}
+
+// appendMaintenance appends, when a subject is in maintenance, the
+// "maintenance" object: per subject, why and from when until when,
+// {"reason","from","until"}.
+func appendMaintenance(b []byte, s *domain.Snapshot, now time.Time) []byte {
+	first := true
+	for e := range s.Subjects() {
+		m, ok := s.Maintenance(e.Name(), now)
+		if !ok {
+			continue
+		}
+		if first {
+			b = append(b, `,"maintenance":{`...)
+		} else {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, e.Name())
+		b = appendString(append(b, `:{"reason":`...), string(m.Reason))
+		b = appendString(append(b, `,"from":`...), m.From.UTC().Format(time.RFC3339))
+		b = appendString(append(b, `,"until":`...), m.Until.UTC().Format(time.RFC3339))
+		b = append(b, '}')
+	}
+	if !first {
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

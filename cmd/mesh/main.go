@@ -92,10 +92,10 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stdout, cfg)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	n := newNode(cfg, log, nil)
+	ctx, stop := stopOnSignal(n, log)
 	defer stop()
 
-	n := newNode(cfg, log, nil)
 	targets := make([]string, len(cfg.Targets))
 	for i, t := range cfg.Targets {
 		targets[i] = t.Name // never the URL probed, which may hold a password
@@ -125,6 +125,45 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 type node struct {
 	*suture.Supervisor
 	server *httpapi.Server
+	// leave tells the peers the node is stopping on purpose; nil when it
+	// relays to nobody.
+	leave func(context.Context)
+}
+
+// leaveWithin bounds how long a node stopping on purpose waits for its
+// last relay to reach its peers: docker stop waits 10 s before SIGKILL.
+const leaveWithin = 3 * time.Second
+
+// stopOnSignal returns a context that ends when SIGTERM or SIGINT comes
+// (docker stop, systemctl stop, a reboot, Ctrl-C): a stop on purpose, so
+// the node first tells its peers, in a last relay, that it is leaving. A
+// second signal stops it at once.
+func stopOnSignal(n *node, log zerolog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-signals:
+			log.Info().Str("signal", sig.String()).Msg("stopping on purpose")
+		case <-ctx.Done():
+			return
+		}
+		if n.leave != nil {
+			leaving, done := context.WithTimeout(ctx, leaveWithin)
+			go func() {
+				select {
+				case <-signals:
+				case <-leaving.Done():
+				}
+				done()
+			}()
+			n.leave(leaving)
+			done()
+		}
+		cancel()
+	}()
+	return ctx, func() { signal.Stop(signals); cancel() }
 }
 
 // newNode builds the supervisor tree of DESIGN.md, each actor wired to
@@ -155,7 +194,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// one per status change (state file), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left,
 		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 
@@ -174,9 +213,12 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 
 	root.Add(actors.NewProbers(actors.ProbersConfig{Peers: cfg.Peers, Targets: cfg.Targets, Interval: cfg.PollInterval,
 		Timeout: cfg.ProbeTimeout, UserAgent: userAgent, Cut: cut, Owner: owner, Metrics: metrics, Log: log}))
+	var leave func(context.Context)
 	if cfg.RelaySecret != "" {
-		root.Add(actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, Announcer: announcer, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log}))
+		sender := actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
+			Rounds: rounds, State: owner, Announcer: announcer, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log})
+		root.Add(sender)
+		leave = sender.Leave
 	}
 	if len(cfg.Peers) >= 2 { // with fewer than three nodes, no peer can tell this node it is the one cut off
 		root.Add(actors.NewGuard(actors.GuardConfig{Every: cfg.PollInterval, Rule: cfg.ClusterRule(), State: owner, Owner: owner,
@@ -194,7 +236,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	if cfg.DebugAddr != "" {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
-	return &node{Supervisor: root, server: server}
+	return &node{Supervisor: root, server: server, leave: leave}
 }
 
 func peerNames(cfg config.Config) []string {

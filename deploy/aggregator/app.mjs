@@ -246,7 +246,7 @@ function renderRows(names, verdicts, cluster, histories, perNode, now) {
 }
 
 function cellText(c) {
-  const words = { up: "sees it up", down: "sees it down", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
+  const words = { up: "sees it up", down: "sees it down", stopped: "holds it stopped on purpose", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
   const parts = [`${c.from} ${words} ${c.to}`];
   if (c.since) parts.push(`since ${localTime(Date.parse(c.since))}`);
   if (c.since) parts.push(c.lastSeen ? `last seen ${localTime(Date.parse(c.lastSeen))}` : "never seen");

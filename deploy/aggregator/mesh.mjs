@@ -110,8 +110,29 @@ export function validateState(doc) {
       }
     }
   }
-  return { node: doc.node, peers: doc.peers, targets: validTargets(doc.targets), relay, isolated: doc.isolated === true, cluster, hasCluster: isObject(doc.cluster) };
+  // What this node holds in maintenance: {subject: {reason, from, until}}.
+  const maintenance = Object.create(null);
+  if (isObject(doc.maintenance)) {
+    for (const [subject, m] of Object.entries(doc.maintenance)) {
+      if (isObject(m) && MAINTENANCE_REASONS.includes(m.reason) && !Number.isNaN(Date.parse(m.from)) && !Number.isNaN(Date.parse(m.until))) {
+        maintenance[subject] = { reason: m.reason, from: m.from, until: m.until };
+      }
+    }
+  }
+  return {
+    node: doc.node,
+    peers: doc.peers,
+    targets: validTargets(doc.targets),
+    relay,
+    isolated: doc.isolated === true,
+    cluster,
+    hasCluster: isObject(doc.cluster),
+    maintenance,
+  };
 }
+
+/** Why a subject may be in maintenance: a peer stopped on purpose (leave). */
+const MAINTENANCE_REASONS = ["leave"];
 
 /**
  * A node's view of its targets (Mesh's "targets", same shape as "peers"):
@@ -174,7 +195,7 @@ export function targetNames(names, states) {
   return [...all].sort();
 }
 
-const CLUSTER_STATUSES = ["up", "partial", "down"];
+const CLUSTER_STATUSES = ["up", "partial", "down", "stopped"];
 
 function isNameList(v) {
   return Array.isArray(v) && v.length <= 10000 && v.every((n) => typeof n === "string");
@@ -203,14 +224,20 @@ export function consensus(names, states) {
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
     const up = observers.filter((o) => o.status === "up").length;
     const isolated = reachable && states.get(name).isolated === true;
+    // A node its observers hold as stopped on purpose (it said so as it
+    // went, and its grace is not over) is no outage.
+    const leave = reachable ? undefined : observers.map((o) => own(states.get(o.name).maintenance, name)).find((m) => m?.reason === "leave");
     let status;
     if (isolated) status = "isolated";
     else if (reachable) status = down.length === 0 ? "up" : "partial";
+    else if (leave) status = "stopped";
     else status = observers.length === 0 || down.length === observers.length ? "down" : "partial";
     const from = reachable ? "reachable from browser" : "unreachable from browser";
     const reason = isolated
       ? `${from}; cut off from its own network, by its own word`
-      : observers.length === 0
+      : leave
+        ? `${from}; stopped on purpose, by its own word; an outage if not back by ${new Date(Date.parse(leave.until)).toLocaleTimeString()}`
+        : observers.length === 0
         ? `${from}; no peer to ask`
         : reachable
           ? `${from} and ${up}/${observers.length} peers`
@@ -515,10 +542,12 @@ export function matrix(names, states, now, kind = "peers", columns = [...names].
       if (to === from) return { from, to, status: "self" };
       const v = own(views, to);
       if (!v) return { from, to, status: "none" };
+      // Down, to an observer that holds it stopped on purpose: stopped.
+      const stopped = v.status === "down" && own(s?.maintenance, to)?.reason === "leave";
       return {
         from,
         to,
-        status: v.status,
+        status: stopped ? "stopped" : v.status,
         since: v.since,
         lastSeen: v.last_seen ?? null,
         rttMs: typeof v.rtt_ms === "number" ? v.rtt_ms : null,
@@ -552,7 +581,9 @@ export function clusterVerdicts(names, states, subjects = names) {
       continue;
     }
     const count = (st) => reports.filter((r) => r.status === st).length;
-    const status = ["down", "partial", "up"].reduce((best, st) => (count(st) > count(best) ? st : best), "up");
+    // Most reporters' status; up where it ties. Every report has one of
+    // the four, so the status is some report's.
+    const status = ["down", "partial", "stopped"].reduce((best, st) => (count(st) > count(best) ? st : best), "up");
     const first = reports.find((r) => r.status === status);
     out[node] = { status, downFrom: first.downFrom, upFrom: first.upFrom, reporters: reports.length };
   }
@@ -588,6 +619,7 @@ export const LABELS = {
   partial: { symbol: "◐", text: "partial" },
   down: { symbol: "✖", text: "down" },
   isolated: { symbol: "⊘", text: "isolated" },
+  stopped: { symbol: "⏸", text: "stopped" },
   unknown: { symbol: "?", text: "unknown" },
   none: { symbol: "·", text: "not probed" },
   self: { symbol: "", text: "itself" },

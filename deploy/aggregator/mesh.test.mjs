@@ -106,6 +106,25 @@ test("an isolated node is marked as such, apart from down, and is no observer", 
   assert.equal(LABELS.isolated.text, "isolated");
 });
 
+test("a node its observers hold stopped on purpose is stopped, not down, in rows and cells", () => {
+  const names = ["a", "b", "c"];
+  const leave = { c: { reason: "leave", from: "2026-01-01T00:00:00Z", until: "2026-01-01T00:15:00Z" } };
+  const a = validateState({ ...state("a", { b: "up", c: "down" }), maintenance: leave });
+  const b = validateState({ ...state("b", { a: "up", c: "down" }), maintenance: leave });
+  const got = consensus(names, new Map([["a", a], ["b", b], ["c", null]]));
+  assert.equal(got.c.status, "stopped");
+  assert.match(got.c.reason, /stopped on purpose/);
+  assert.equal(matrix(names, new Map([["a", a], ["b", b], ["c", null]]), 0)[0].cells[2].status, "stopped");
+  const gone = consensus(names, new Map([["a", validateState(state("a", { b: "up", c: "down" }))], ["b", b], ["c", null]]));
+  assert.equal(gone.c.status, "stopped", "one observer that holds the leave is enough: the others may have missed its last relay");
+  const downOnly = consensus(names, new Map([["a", validateState(state("a", { b: "up", c: "down" }))], ["b", validateState(state("b", { a: "up", c: "down" }))], ["c", null]]));
+  assert.equal(downOnly.c.status, "down", "without a leave, down as before");
+  assert.deepEqual(validateState({ node: "a", peers: {}, maintenance: { c: { reason: "nap", from: "x", until: "y" } } }).maintenance, Object.create(null));
+  assert.equal(LABELS.stopped.text, "stopped");
+  const holding = (node) => validateState({ node, peers: {}, relay: {}, cluster: { c: { status: "stopped", down_from: ["a", "b"], up_from: [] } } });
+  assert.equal(clusterVerdicts(names, new Map([["a", holding("a")], ["b", holding("b")], ["c", null]])).c.status, "stopped", "a verdict every reporter gives is the verdict");
+});
+
 test("graph edges: one per observer and peer, and relayed ones for unreachable nodes", () => {
   const now = Date.parse("2026-06-06T13:00:00Z");
   const states = new Map([

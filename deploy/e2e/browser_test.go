@@ -176,6 +176,17 @@ func (v pageView) row(node string) (status, why, title, badge string) {
 	return "", "", "", ""
 }
 
+// cell is the status of the matrix cell of what from sees of to; "" when
+// the page shows no such cell.
+func (v pageView) cell(from, to string) string {
+	for _, c := range v.Cells {
+		if c.From == from && c.To == to {
+			return c.Status
+		}
+	}
+	return ""
+}
+
 func (v pageView) edge(from, to string) (status string, relayed bool, dashed string, ok bool) {
 	for _, e := range v.Edges {
 		if e.From == from && e.To == to {

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// leaveGrace is LEAVE_GRACE in the planned work tests: long enough for a
+// node to be stopped and started again, short enough to wait out.
+const leaveGrace = 8 * time.Second
+
+// clusterStatus is what observer's /state says the cluster's verdict on
+// peer is; "" when it does not answer.
+func clusterStatus(observer *node, peer string) string {
+	s, err := observer.state()
+	if err != nil {
+		return ""
+	}
+	return s.Cluster[peer].Status
+}
+
+// everyoneHolds waits until every node in observers holds peer's cluster
+// verdict at status.
+func everyoneHolds(t *testing.T, observers []*node, peer *node, status string) {
+	t.Helper()
+	for _, o := range observers {
+		eventually(t, 10*time.Second, o.name+" to hold "+peer.name+" "+status, func() bool { return clusterStatus(o, peer.name) == status })
+	}
+}
+
+// settledAbout waits until nothing more has been said about subject for
+// quiet, and returns what was said after the first skip messages: a count
+// taken then is exact.
+func settledAbout(hook *chat, subject string, skip int, quiet time.Duration) []chatMessage {
+	for {
+		before := len(hook.about(subject))
+		time.Sleep(quiet)
+		if msgs := hook.about(subject); len(msgs) == before {
+			return msgs[min(skip, len(msgs)):]
+		}
+	}
+}
+
+// Five nodes with cluster alerts. A node stopped with SIGTERM tells the
+// others as it goes: they show it stopped (/state, /metrics, the page),
+// and if it is back within LEAVE_GRACE, the chat hears nothing. Stopped
+// and not back: one message when the grace is over, saying so, and one
+// recovery when it is back; a node restarted meanwhile remembers the
+// leave from its state file. Killed with SIGKILL: down, as ever.
+func TestANodeStoppedOnPurposePagesNobody(t *testing.T) {
+	hook := newChat(t)
+	nodes := byName(clusterWith(t, 5, stateFiles(t.TempDir()), "RELAY_SECRET=planned", "WEBHOOK_URL="+hook.URL+"/hook",
+		"FOLLOWUP_INTERVALS=1h", "FAILURE_THRESHOLD=5", "LEAVE_GRACE="+leaveGrace.String()))
+	a, e, others := nodes[0], nodes[4], nodes[:4]
+
+	t.Run("back within the grace", func(t *testing.T) {
+		stopped := time.Now() // the grace counts from the last relay, sent as the stop begins
+		if code := e.stop(); code != 0 {
+			t.Fatalf("%s exited %d on SIGTERM", e.name, code)
+		}
+		everyoneHolds(t, others, e, "stopped")
+		families, _ := scrape(t, a)
+		if v, _ := sample(families, "mesh_cluster_peer_status", map[string]string{"peer": e.name, "status": "stopped"}); v != 1 {
+			t.Errorf("mesh_cluster_peer_status{status=\"stopped\"} of %s is %v, want 1", e.name, v)
+		}
+		if v, _ := sample(families, "mesh_maintenance", map[string]string{"subject": e.name, "reason": "leave"}); v != 1 {
+			t.Errorf("mesh_maintenance{reason=\"leave\"} of %s is %v, want 1", e.name, v)
+		}
+		e.restart()
+		everyoneHolds(t, others, e, "up")
+		time.Sleep(time.Until(stopped.Add(leaveGrace + 2*time.Second)))
+		if msgs := settledAbout(hook, e.name, 0, time.Second); len(msgs) != 0 {
+			t.Fatalf("the chat heard of a node back within its grace:%s", dump(msgs))
+		}
+	})
+
+	t.Run("not back", func(t *testing.T) {
+		said := len(hook.about(e.name))
+		ctx := newBrowser(t)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+a.name+"/ui/?refresh=1&view=matrix")); err != nil {
+			t.Fatal(err)
+		}
+		waitViewSaying(t, ctx, "every node shown up", func(v pageView) string {
+			for _, n := range nodes {
+				if status, _, _, _ := v.row(n.name); status != "up" {
+					return n.name + " is " + status
+				}
+			}
+			return ""
+		})
+		stopped := time.Now() // the grace counts from the last relay, sent as the stop begins
+		if code := e.stop(); code != 0 {
+			t.Fatalf("%s exited %d on SIGTERM", e.name, code)
+		}
+		everyoneHolds(t, others, e, "stopped")
+		// The first node by name, the one that would announce it, restarts
+		// within the grace: its state file keeps the leave.
+		if code := a.stop(); code != 0 {
+			t.Fatalf("%s exited %d on SIGTERM", a.name, code)
+		}
+		a.restart()
+		everyoneHolds(t, others[1:], a, "up")
+		if got := clusterStatus(a, e.name); got != "stopped" {
+			t.Fatalf("%s, restarted, holds %s %q, want stopped: the leave is forgotten", a.name, e.name, got)
+		}
+		waitViewSaying(t, ctx, e.name+" shown stopped", func(v pageView) string {
+			if status, why, _, badge := v.row(e.name); status != "stopped" || !strings.Contains(why, "stopped on purpose") || !strings.Contains(badge, "stopped") {
+				return "its row is " + status + " (" + why + ", " + badge + ")"
+			}
+			if cell := v.cell(a.name, e.name); cell != "stopped" {
+				return "the matrix cell " + a.name + " → " + e.name + " is " + cell
+			}
+			return ""
+		})
+		screenshot(t, ctx, "stopped-on-purpose.png")
+		eventually(t, 15*time.Second, "a message that "+e.name+" has not come back", func() bool { return len(hook.about(e.name)) > said })
+		msgs := settledAbout(hook, e.name, said, 2*time.Second)
+		if early := msgs[0].at.Sub(stopped); early < leaveGrace {
+			t.Fatalf("the chat heard of a stopped node %v after it stopped, within its grace:%s", early, dump(msgs))
+		}
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Content, "🔴 `"+e.name+"` stopped ") || !strings.Contains(msgs[0].Content, "ago and has not come back; unreachable from 4 of 5 nodes") {
+			t.Fatalf("want one message that %s stopped and has not come back:%s", e.name, dump(msgs))
+		}
+		e.restart()
+		everyoneHolds(t, others, e, "up")
+		msgs = settledAbout(hook, e.name, said, 2*time.Second)
+		if down, _, green := kinds(msgs); down != 1 || green != 1 || len(msgs) != 2 {
+			t.Fatalf("want the down message and one recovery:%s", dump(msgs))
+		}
+	})
+
+	t.Run("killed", func(t *testing.T) {
+		d := nodes[3]
+		d.kill()
+		eventually(t, 15*time.Second, "a down message about "+d.name, func() bool { return len(hook.about(d.name)) > 0 })
+		if got := clusterStatus(a, d.name); got != "down" {
+			t.Fatalf("%s holds the killed %s %q, want down", a.name, d.name, got)
+		}
+		msgs := settledAbout(hook, d.name, 0, 2*time.Second)
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Content, "🔴 `"+d.name+"` is unreachable from 4 of 5 nodes") {
+			t.Fatalf("want one down message, as for any outage:%s", dump(msgs))
+		}
+	})
+}
