@@ -43,7 +43,7 @@ type simNode struct {
 	own      map[string]domain.Status
 	since    map[string]time.Time
 	relays   map[string]*domain.RelayCopy
-	leaves   map[string]time.Time // the peers that said they were stopping on purpose, as the owner keeps them
+	leaves   map[string]domain.Leave // the peers that said they were stopping on purpose, as the owner keeps them
 	alive    bool
 	isolated bool          // set by the test, as the isolation guard would
 	skew     time.Duration // how far its clock is ahead of the others', on the wire
@@ -105,7 +105,7 @@ func newSimCluster(t *testing.T, names ...string) *simCluster {
 		nodes: map[string]*simNode{}, cut: map[[2]string]bool{}}
 	for _, name := range names {
 		n := &simNode{name: name, own: map[string]domain.Status{}, since: map[string]time.Time{}, relays: map[string]*domain.RelayCopy{},
-			leaves: map[string]time.Time{}, metrics: NewMetrics(nil), logs: &syncWriter{}}
+			leaves: map[string]domain.Leave{}, metrics: NewMetrics(nil), logs: &syncWriter{}}
 		for _, p := range names {
 			if p != name {
 				n.own[p], n.since[p] = domain.StatusUp, c.start
@@ -170,7 +170,7 @@ func (c *simCluster) leave(name string) {
 	c.mu.Lock()
 	for _, n := range c.nodes {
 		if n.alive && n.name != name {
-			n.leaves[name] = time.Now()
+			n.leaves[name] = domain.Leave{At: time.Now()}
 		}
 	}
 	c.mu.Unlock()
@@ -201,6 +201,11 @@ func (c *simCluster) thaw(name string) {
 // publish makes n's snapshot from its own view and the relays it holds,
 // with verdicts, and wakes its notifier. c.mu is held.
 func (c *simCluster) publish(n *simNode) {
+	// As the owner does: a peer back, seen up, and past Fresh is no
+	// longer held by its leave.
+	maps.DeleteFunc(n.leaves, func(p string, l domain.Leave) bool {
+		return !l.Back.IsZero() && time.Since(l.Back) >= c.rule.Fresh && n.own[p] == domain.StatusUp
+	})
 	var entries []*domain.Entry
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
 		entries = append(entries, domain.NewEntry(domain.Peer(p), domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
@@ -230,7 +235,9 @@ func (c *simCluster) relayAll() {
 				// sent the relay, by its clock.
 				// A late relay was stamped when it was meant to go.
 				to.relays[from.name] = domain.NewRelayCopy(now, maps.Clone(views)).Saying(from.notifier.Said().Shifted(from.skew), now.Add(from.skew-from.late))
-				delete(to.leaves, from.name) // it relays again: it is back
+				if l, ok := to.leaves[from.name]; ok && l.Back.IsZero() {
+					to.leaves[from.name] = domain.Leave{At: l.At, Back: now} // it relays again: it is back
+				}
 			}
 		}
 	}

@@ -27,7 +27,8 @@ func newLeavingCluster(t *testing.T) *simCluster {
 
 // A peer stopped on purpose (SIGTERM) and started again within the grace:
 // a reboot, an upgrade. Nothing is sent, though every node saw it down,
-// and each counts the down message it kept back, with its reason.
+// and saw it up only a while after its first relay came; each counts the
+// down message it kept back, with its reason.
 func TestAPeerStoppedOnPurposeAndBackWithinTheGraceSendsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newLeavingCluster(t)
@@ -38,7 +39,8 @@ func TestAPeerStoppedOnPurposeAndBackWithinTheGraceSendsNothing(t *testing.T) {
 			t.Fatalf("a's verdict on e: %s (observed %s), want stopped (observed down)", v.Status(), v.Observed())
 		}
 		c.boot("e", nil)
-		c.everyoneSees("e", domain.StatusUp, 100*time.Millisecond)
+		time.Sleep(simRound) // its first relays come before its observers' probes see it up
+		c.everyoneSees("e", domain.StatusUp, 500*time.Millisecond)
 		time.Sleep(simGrace + 5*simSlot)
 		if got := c.messages(); len(got) != 0 {
 			t.Fatalf("sent %q for a peer back within its grace, want nothing", got)
@@ -85,6 +87,38 @@ func TestAPeerStoppedOnPurposeThatOverstaysItsGraceIsToldOfOnce(t *testing.T) {
 		}
 		if all := c.messages(); !strings.Contains(all[2], "(down for 10m") {
 			t.Fatalf("recovery %q, want the downtime counted from the leave", all[2])
+		}
+	})
+}
+
+// The announcer of an outage restarts (a rolling upgrade) just as a
+// reminder falls due: the next node takes the outage over and sends it.
+// Back with its state file, which says no reminder went out, the first
+// node by name does not claim the outage back and send the reminder again:
+// it listens until it has heard from every node, and leaves the outage to
+// the node that holds it now.
+func TestAnAnnouncerRestartedAfterATakeoverSendsNoReminderTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newLeavingCluster(t)
+		c.kill("e")
+		c.everyoneSees("e", domain.StatusDown, 0)
+		time.Sleep(5 * simSlot)
+		if got := c.marks("e"); strings.Join(got, " ") != "a: 🔴" {
+			t.Fatalf("the chat read %q, want a's down message", got)
+		}
+		time.Sleep(simFollowups[0] - 5*simSlot - 2*time.Second)
+		saved := c.nodes["a"].notifier.Record()
+		c.leave("a")
+		time.Sleep(2*time.Second + simFresh + 2*simSlot) // b took it over and sent the reminder
+		c.bootWith("a", saved)
+		time.Sleep(5 * simFresh)
+		if got := c.marks("e"); strings.Join(got, " ") != "a: 🔴 b: 🟠" {
+			t.Fatalf("the chat read %q, want a's down message and one reminder, from b", got)
+		}
+		c.everyoneSees("e", domain.StatusUp, 0)
+		time.Sleep(5 * simSlot)
+		if got := c.marks("e"); strings.Join(got, " ") != "a: 🔴 b: 🟠 b: 🟢" {
+			t.Fatalf("the chat read %q, want one recovery, from b", got)
 		}
 	})
 }

@@ -90,6 +90,7 @@ type Notifier struct {
 	// and it cannot tell what another node announced or ended, so it
 	// says nothing: no announcement, no reminder, no end.
 	quietUntil  time.Time
+	listening   bool // since the start, until it heard from every peer it sees up (see listen)
 	wasIsolated bool
 	pauses      pauses
 
@@ -109,7 +110,7 @@ type ownDown struct {
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
 		episodes: map[string]*episode{}, owed: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
-		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, quietUntil: cfg.Now.Add(cfg.Fresh), pauses: pauses{round: cfg.Round, last: cfg.Now}}
+		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, quietUntil: cfg.Now.Add(cfg.Fresh), listening: cfg.Policy.shared(), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
 		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
@@ -235,6 +236,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 		// right again; until then, act on nothing, as after a start.
 		n.wasIsolated, n.quietUntil = false, later(n.quietUntil, now.Add(n.cfg.Fresh))
 	}
+	listening := n.listening && n.listen(snap, now)
 	var h heard
 	if n.cfg.Policy.shared() {
 		h = hear(snap, n.cfg.Node, n.cfg.Fresh, now)
@@ -252,8 +254,57 @@ func (n *Notifier) process(now time.Time) time.Time {
 	if now.Before(n.quietUntil) {
 		wake = earliest(wake, n.quietUntil)
 	}
+	// The pass that first hears from everyone still yields what it resumed
+	// to a node that holds it: only after it does this node's word count.
+	n.listening = listening
 	n.publish(snap, now)
 	return wake
+}
+
+// listenFor bounds the listening after a start, in units of Fresh: a peer
+// that this node's restored view shows up but that does not relay (it went
+// meanwhile) holds it up no longer.
+const listenFor = 2
+
+// listen keeps a node that has just started quiet until it has had a
+// relay from every peer it sees up, not only for Fresh: in a rolling
+// restart the others relay to it only once their probes see it up again,
+// a round or two after it starts, and the state file it resumed from may
+// be behind on an outage another node took over meanwhile (its reminders,
+// its end). A reminder sent before that word arrives would be a second.
+// Meanwhile what it announced before it stopped is its own only if no
+// other node holds it now (see resumed): were it to claim it back at once
+// by name, the node that took it over would yield, and the reminders it
+// sent would be sent again.
+// It reports whether it listens on after this pass.
+func (n *Notifier) listen(snap *domain.Snapshot, now time.Time) bool {
+	bound := n.cfg.Now.Add(listenFor * n.cfg.Fresh)
+	if !now.Before(bound) || heardFromAll(snap, n.cfg.Now) {
+		return false
+	}
+	n.quietUntil = later(n.quietUntil, earliest(bound, now.Add(n.cfg.Round)))
+	return true
+}
+
+// resumed reports whether this node holds e only as its state file said,
+// and is still listening after its start: it says nothing of e in its
+// relays yet, and yields it to a node that holds it now (see listen).
+func (n *Notifier) resumed(e *episode) bool {
+	return n.listening && e.holdsIt() && e.opened.IsZero()
+}
+
+// heardFromAll reports whether a relay came after since from every peer
+// the snapshot's own view sees up.
+func heardFromAll(snap *domain.Snapshot, since time.Time) bool {
+	for e := range snap.Peers() {
+		if e.View().Status != domain.StatusUp {
+			continue
+		}
+		if r, ok := snap.Relay(e.Name()); !ok || !r.ReceivedAt().After(since) {
+			return false
+		}
+	}
+	return true
 }
 
 // follow acts on one subject's judgement: it ends the episode the
@@ -405,6 +456,12 @@ func (n *Notifier) dedup(snap *domain.Snapshot, e *episode, h heard, now time.Ti
 	ev, a, ok := h.event(e, n.cfg.Node, relayed, n.cfg.Fresh, now)
 	if !ok {
 		return
+	}
+	if ev == heardAfter && n.resumed(e) {
+		// Resumed from the state file while it listens after a start: the
+		// node that holds it now took it over while this one was away, and
+		// has sent what fell due since. It holds it on.
+		ev = heardFirst
 	}
 	was := e.state
 	if !n.move(e, ev) {
@@ -613,7 +670,7 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 		a := e.announcement()
 		switch {
 		case e.holdsIt():
-			if n.cfg.Policy.shared() {
+			if n.cfg.Policy.shared() && !n.resumed(e) {
 				announced[name] = a
 			}
 			record.Announcements = append(record.Announcements, domain.AnnouncementRecord{Subject: e.subject, By: n.cfg.Node, Announcement: a})

@@ -104,9 +104,11 @@ type Owner struct {
 	isolation  bool
 	isolations []domain.Span
 	// leaves are the peers that said, in their last relay, that they were
-	// stopping on purpose, and when the word came; a peer leaves it when
-	// it relays again. Replaced, never changed in place: snapshots share it.
-	leaves map[string]time.Time
+	// stopping on purpose, and when the word came; and when one relays
+	// again, when that was: it is held a little longer, while this node's
+	// probes see it up again, then forgotten. Replaced, never changed in
+	// place: snapshots share it.
+	leaves map[string]domain.Leave
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -390,35 +392,62 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 }
 
 // noteLeave keeps a peer's word, in its last relay, that it is stopping
-// on purpose, until a relay of it says nothing of the kind: it is back.
-// Without a LEAVE_GRACE, a leave changes nothing and is not kept.
+// on purpose, and notes when a relay of it says nothing of the kind: it
+// is back. Without a LEAVE_GRACE, a leave changes nothing and is not kept.
 func (o *Owner) noteLeave(b *batch, node string, r *domain.RelayCopy) {
-	_, left := o.leaves[node]
-	if r.Leaving() == left || o.cfg.Cluster.LeaveGrace <= 0 {
+	l, left := o.leaves[node]
+	switch {
+	case o.cfg.Cluster.LeaveGrace <= 0:
+		return
+	case r.Leaving() && (!left || !l.Back.IsZero()):
+		l = domain.Leave{At: r.ReceivedAt()}
+		o.cfg.Log.Info().Str("peer", node).Str("grace", o.cfg.Cluster.LeaveGrace.String()).Msg("peer is stopping on purpose; it shows stopped, not down, for the grace")
+	case !r.Leaving() && left && l.Back.IsZero():
+		l.Back = r.ReceivedAt()
+		o.cfg.Log.Info().Str("peer", node).Msg("peer that stopped on purpose relays again")
+	default:
 		return
 	}
 	leaves := maps.Clone(o.leaves)
 	if leaves == nil {
-		leaves = map[string]time.Time{}
+		leaves = map[string]domain.Leave{}
 	}
-	if r.Leaving() {
-		leaves[node] = r.ReceivedAt()
-		o.cfg.Log.Info().Str("peer", node).Str("grace", o.cfg.Cluster.LeaveGrace.String()).Msg("peer is stopping on purpose; it shows stopped, not down, for the grace")
-	} else {
-		delete(leaves, node)
-		o.cfg.Log.Info().Str("peer", node).Msg("peer that stopped on purpose relays again")
-	}
+	leaves[node] = l
 	o.leaves, b.leaves = leaves, true
+}
+
+// forgetLeaves lets go of the leave of a peer that is back once this
+// node's own probes see it up and the relays that count in the verdicts
+// are from after its return (the rule's Fresh): its first relay comes a
+// round or so before its observers' probes see it up (SUCCESS_THRESHOLD
+// probes), and until they do it is held as stopped, not found down.
+func (o *Owner) forgetLeaves(b *batch, now time.Time) {
+	back := func(peer string, l domain.Leave) bool {
+		if l.Back.IsZero() || now.Sub(l.Back) < o.cfg.Cluster.Fresh {
+			return false
+		}
+		i, ok := o.index[peer]
+		return ok && o.entries[i].View().Status == domain.StatusUp
+	}
+	for peer, l := range o.leaves {
+		if back(peer, l) {
+			o.leaves = maps.Clone(o.leaves)
+			maps.DeleteFunc(o.leaves, back)
+			b.leaves = true
+			o.cfg.Log.Debug().Str("peer", peer).Msg("a peer back from a stop on purpose is judged as any other again")
+			return
+		}
+	}
 }
 
 // restoredLeaves are the leaves a state file kept of peers this node
 // still has, and not older than the history a node keeps: a peer gone
 // for longer is long past its grace, and its outage long told.
-func restoredLeaves(saved map[string]time.Time, index map[string]int, subjects []domain.Subject, cfg OwnerConfig) map[string]time.Time {
-	leaves := map[string]time.Time{}
+func restoredLeaves(saved map[string]time.Time, index map[string]int, subjects []domain.Subject, cfg OwnerConfig) map[string]domain.Leave {
+	leaves := map[string]domain.Leave{}
 	for peer, at := range saved {
 		if i, ok := index[peer]; ok && subjects[i].Kind == domain.KindPeer && cfg.Boot.Sub(at) < domain.HistoryMaxAge && cfg.Cluster.LeaveGrace > 0 {
-			leaves[peer] = at
+			leaves[peer] = domain.Leave{At: at}
 		}
 	}
 	return leaves
@@ -435,6 +464,7 @@ func (o *Owner) publish(b *batch) {
 		o.relayed = b.relayed
 	}
 	now := time.Now()
+	o.forgetLeaves(b, now)
 	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation || b.leaves, now)
 	o.current.Store(snap)
 	o.published = now

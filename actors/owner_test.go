@@ -349,7 +349,7 @@ func TestOwnerKeepsALeaveUntilThePeerRelaysAgain(t *testing.T) {
 		}
 		at := time.Now()
 		relay(true)
-		if got, left := o.Snapshot().Left("a"); !left || !got.Equal(at) {
+		if got, left := o.Snapshot().Left("a"); !left || !got.At.Equal(at) || !got.Back.IsZero() {
 			t.Fatalf("left %v %v, want since the leaving relay came", got, left)
 		}
 		if v, _ := o.Snapshot().Verdicts().Of("a"); v.Status() != domain.ClusterStopped {
@@ -362,9 +362,23 @@ func TestOwnerKeepsALeaveUntilThePeerRelaysAgain(t *testing.T) {
 			t.Fatal("the state file was not told of the leave")
 		}
 		time.Sleep(time.Second)
+		back := time.Now()
 		relay(false)
+		if got, left := o.Snapshot().Left("a"); !left || !got.Back.Equal(back) {
+			t.Fatalf("left %+v %v, want it back since its relay, held while its observers catch up", got, left)
+		}
+		if v, _ := o.Snapshot().Verdicts().Of("a"); v.Status() != domain.ClusterStopped {
+			t.Fatalf("verdict on a %s just after it is back, want stopped still", v.Status())
+		}
+		time.Sleep(time.Minute) // the rule's Fresh
+		relay(false)
+		if _, left := o.Snapshot().Left("a"); !left {
+			t.Fatal("a peer back, which this node's probes do not see up yet, is no longer held")
+		}
+		report(t, o, "a", true)
+		settle()
 		if _, left := o.Snapshot().Left("a"); left {
-			t.Fatal("a peer that relays again is still held as left")
+			t.Fatal("a peer back for longer than Fresh, seen up, is still held as left")
 		}
 	})
 	saved := map[string]time.Time{"a": time.Now().Add(-time.Minute), "gone": time.Now()}
@@ -372,7 +386,7 @@ func TestOwnerKeepsALeaveUntilThePeerRelaysAgain(t *testing.T) {
 		return NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b"), Boot: time.Now(), SavedLeaves: saved,
 			Cluster: domain.ClusterRule{Fresh: time.Minute, LeaveGrace: grace}, Log: zerolog.Nop()}).Snapshot()
 	}
-	if got, left := restored(15 * time.Minute).Left("a"); !left || !got.Equal(saved["a"]) {
+	if got, left := restored(15 * time.Minute).Left("a"); !left || !got.At.Equal(saved["a"]) {
 		t.Fatalf("restored leave %v %v, want the saved one", got, left)
 	}
 	if _, left := restored(15 * time.Minute).Left("gone"); left {

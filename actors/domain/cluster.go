@@ -248,8 +248,8 @@ func NextExpiry(s *Snapshot, rule ClusterRule, now time.Time) time.Time {
 		}
 	}
 	if s.leaveGrace > 0 {
-		for _, left := range s.leaves {
-			consider(left.Add(s.leaveGrace))
+		for _, l := range s.leaves {
+			consider(l.At.Add(s.leaveGrace))
 		}
 	}
 	return next

@@ -112,7 +112,7 @@ func TestNextExpiryIsTheFirstRelayToGoStale(t *testing.T) {
 // no grace, a leave changes nothing.
 func TestAPeerThatLeftIsStoppedForTheGrace(t *testing.T) {
 	rule := ClusterRule{Fresh: 3 * time.Second}
-	left := map[string]time.Time{"b": t0.Add(-time.Minute)}
+	left := map[string]Leave{"b": {At: t0.Add(-time.Minute)}}
 	base := snapshotFor("a", viewsOf{"b": StatusDown, "c": StatusUp}, map[string]viewsOf{"c": {"b": StatusDown}}, map[string]time.Time{"c": t0})
 	s := base.WithLeaves(left, 15*time.Minute)
 	v, _ := ComputeVerdicts(s, rule, t0).Of("b")

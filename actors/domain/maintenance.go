@@ -22,11 +22,20 @@ type Maintenance struct {
 	From, Until time.Time
 }
 
+// Leave is a peer's word, in its last relay, that it was stopping on
+// purpose: when it came (At), and when the peer relayed again (Back, zero
+// while it has not). A peer back is held until this node's own probes see
+// it up again, and the others' relays are fresh from after it came back
+// (see Owner.forgetLeaves), or the grace is over.
+type Leave struct {
+	At, Back time.Time
+}
+
 // Maintenance returns the spell of maintenance the subject is in at now,
 // if any.
 func (s *Snapshot) Maintenance(name string, now time.Time) (Maintenance, bool) {
-	if left, ok := s.leaves[name]; ok && s.leaveGrace > 0 && now.Before(left.Add(s.leaveGrace)) {
-		return Maintenance{Reason: MaintenanceLeave, From: left, Until: left.Add(s.leaveGrace)}, true
+	if l, ok := s.leaves[name]; ok && s.leaveGrace > 0 && now.Before(l.At.Add(s.leaveGrace)) {
+		return Maintenance{Reason: MaintenanceLeave, From: l.At, Until: l.At.Add(s.leaveGrace)}, true
 	}
 	return Maintenance{}, false
 }

@@ -256,9 +256,9 @@ type Snapshot struct {
 	isolated   bool
 	isolations Isolations
 	// leaves are the peers that said they were stopping on purpose and
-	// have not relayed since, with when the word came (see Left), and
-	// how long they are stopped rather than down (ClusterRule.LeaveGrace).
-	leaves     map[string]time.Time
+	// have not relayed since, or only just (see Left), and how long they
+	// are stopped rather than down at most (ClusterRule.LeaveGrace).
+	leaves     map[string]Leave
 	leaveGrace time.Duration
 }
 
@@ -360,24 +360,24 @@ func (s *Snapshot) WithIsolations(is Isolations) *Snapshot {
 }
 
 // WithLeaves returns a copy of s that carries the peers that left: when
-// each said it was stopping, and how long it is stopped for. It takes the
-// map over.
-func (s *Snapshot) WithLeaves(leaves map[string]time.Time, grace time.Duration) *Snapshot {
+// each said it was stopping and when it relayed again, and how long it is
+// stopped for at most. It takes the map over.
+func (s *Snapshot) WithLeaves(leaves map[string]Leave, grace time.Duration) *Snapshot {
 	c := *s
 	c.leaves, c.leaveGrace = leaves, grace
 	return &c
 }
 
-// Left returns when the peer said it was stopping on purpose, if it did
-// and has not relayed since.
-func (s *Snapshot) Left(peer string) (time.Time, bool) {
-	t, ok := s.leaves[peer]
-	return t, ok
+// Left returns the peer's leave, if it said it was stopping on purpose
+// and has not relayed since, or only just.
+func (s *Snapshot) Left(peer string) (Leave, bool) {
+	l, ok := s.leaves[peer]
+	return l, ok
 }
 
-// Leaves yields the peers that left and when, in name order.
-func (s *Snapshot) Leaves() iter.Seq2[string, time.Time] {
-	return func(yield func(string, time.Time) bool) {
+// Leaves yields the peers that left, in name order.
+func (s *Snapshot) Leaves() iter.Seq2[string, Leave] {
+	return func(yield func(string, Leave) bool) {
 		for _, name := range slices.Sorted(maps.Keys(s.leaves)) {
 			if !yield(name, s.leaves[name]) {
 				return

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -144,4 +146,62 @@ func TestANodeStoppedOnPurposePagesNobody(t *testing.T) {
 			t.Fatalf("want one down message, as for any outage:%s", dump(msgs))
 		}
 	})
+}
+
+// A rolling upgrade: every node of five, one after another, stopped with
+// SIGTERM and started again a few seconds later, while a target is down
+// all along. The chat hears nothing of the nodes; of the target, one down
+// message, its reminders on schedule whichever node sends them, and one
+// recovery.
+func TestARollingRestartSendsNothingAndKeepsAnOutagesMessages(t *testing.T) {
+	const gap = 4 * time.Second
+	hook := newChat(t)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	shopName := "http://" + shop.addr + "/health"
+	nodes := byName(clusterWith(t, 5, stateFiles(t.TempDir()), "RELAY_SECRET=rolling", "WEBHOOK_URL="+hook.URL+"/hook",
+		"FOLLOWUP_INTERVALS="+gap.String(), "FAILURE_THRESHOLD=5", "LEAVE_GRACE=1m", "TARGETS="+shopName))
+	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{shopName: "up"}) })
+	shop.stop()
+	eventually(t, 15*time.Second, "a down message about the target", func() bool { return len(hook.about(shopName)) > 0 })
+
+	for _, n := range nodes {
+		if code := n.stop(); code != 0 {
+			t.Fatalf("%s exited %d on SIGTERM", n.name, code)
+		}
+		time.Sleep(2 * time.Second) // an upgrade's pull and start
+		n.restart()
+		var others []*node
+		for _, o := range nodes {
+			if o != n {
+				others = append(others, o)
+			}
+		}
+		everyoneHolds(t, others, n, "up")
+		eventually(t, 10*time.Second, n.name+" to see the target down again", func() bool { return targetsSeen([]*node{n}, map[string]string{shopName: "down"}) })
+	}
+	time.Sleep(gap)
+	shop.start()
+	eventually(t, 15*time.Second, "a recovery of the target", func() bool { _, _, green := kinds(hook.about(shopName)); return green > 0 })
+	msgs := settledAbout(hook, shopName, 0, 2*time.Second)
+
+	for _, n := range nodes {
+		if about := hook.about(n.name); len(about) != 0 {
+			t.Errorf("the chat heard of %s, restarted on purpose:%s", n.name, dump(about))
+		}
+	}
+	down, orange, green := kinds(msgs)
+	if down != 1 || green != 1 || !strings.HasPrefix(msgs[len(msgs)-1].Content, "🟢") {
+		t.Fatalf("want one down message and one recovery, last:%s", dump(msgs))
+	}
+	// The reminders: one per gap of the outage as the chat saw it, give or
+	// take the one the recovery came before; never two within half a gap.
+	lasted := msgs[len(msgs)-1].at.Sub(msgs[0].at)
+	if want := int(lasted / gap); orange < want-1 || orange > want {
+		t.Errorf("%d reminders in an outage of %v, want %d or %d (one each %v):%s", orange, lasted.Round(time.Second), want-1, want, gap, dump(msgs))
+	}
+	for i := 1; i < len(msgs); i++ {
+		if strings.HasPrefix(msgs[i].Content, "🟠") && strings.HasPrefix(msgs[i-1].Content, "🟠") && msgs[i].at.Sub(msgs[i-1].at) < gap/2 {
+			t.Errorf("two reminders %v apart:%s", msgs[i].at.Sub(msgs[i-1].at), dump(msgs))
+		}
+	}
 }
