@@ -44,6 +44,7 @@ type simNode struct {
 	since    map[string]time.Time
 	relays   map[string]*domain.RelayCopy
 	leaves   map[string]domain.Leave // the peers that said they were stopping on purpose, as the owner keeps them
+	silences []domain.Silence        // the cluster's silences, as the owner keeps them
 	alive    bool
 	isolated bool          // set by the test, as the isolation guard would
 	skew     time.Duration // how far its clock is ahead of the others', on the wire
@@ -210,7 +211,7 @@ func (c *simCluster) publish(n *simNode) {
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
 		entries = append(entries, domain.NewEntry(domain.Peer(p), domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
 	}
-	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated).WithLeaves(maps.Clone(n.leaves), c.rule.LeaveGrace)
+	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated).WithLeaves(maps.Clone(n.leaves), c.rule.LeaveGrace).WithSilences(slices.Clone(n.silences))
 	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
 	n.changes.Notify()
 }

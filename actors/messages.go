@@ -20,10 +20,16 @@ import (
 // not come back.
 func downMessage(s domain.Subject, after domain.Maintenance, since time.Time, downFrom []string, answering, nodes int, at time.Time) domain.Message {
 	text := fmt.Sprintf("🔴 `%s` is unreachable", s.Name)
-	if after.Reason == domain.MaintenanceLeave {
+	switch after.Reason {
+	case domain.MaintenanceLeave:
 		text = fmt.Sprintf("🔴 `%s` stopped %s ago and has not come back", s.Name, FormatDuration(at.Sub(since)))
 		if nodes > 0 {
 			text += "; unreachable"
+		}
+	case domain.MaintenanceSilence:
+		text = fmt.Sprintf("🔴 `%s` is still unreachable after the silence ended", s.Name)
+		if nodes > 0 {
+			text += ","
 		}
 	}
 	if nodes > 0 {
@@ -101,6 +107,18 @@ func certMessage(target domain.Subject, notAfter, now time.Time) domain.Message 
 		text = fmt.Sprintf("🔒 The certificate of `%s` has expired (%s)", target.Name, when)
 	}
 	return domain.Message{Kind: domain.MessageCertExpiry, Subject: target, Text: text, At: now}
+}
+
+// silenceMessage tells the team who silenced what, until when and why.
+func silenceMessage(s domain.Silence, at time.Time) domain.Message {
+	text := fmt.Sprintf("🔧 `%s` silenced until %s", s.Matcher, s.End.UTC().Format("2006-01-02 15:04 UTC"))
+	if s.By != "" {
+		text += " by " + s.By
+	}
+	if s.Comment != "" {
+		text += ": " + s.Comment
+	}
+	return domain.Message{Kind: domain.MessageSilence, Subject: domain.Peer(s.Matcher), Text: text, At: at}
 }
 
 // FormatDuration writes a downtime as the messages show it: under a minute

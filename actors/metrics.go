@@ -40,10 +40,12 @@ const (
 	// SuppressedLeave: the peer stopped on purpose and is within
 	// LEAVE_GRACE (domain.MaintenanceLeave).
 	SuppressedLeave = string(domain.MaintenanceLeave)
+	// SuppressedSilence: an operator silenced the subject (mesh silence).
+	SuppressedSilence = string(domain.MaintenanceSilence)
 )
 
 func suppressedReasons() []string {
-	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated, SuppressedLeave}
+	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated, SuppressedLeave, SuppressedSilence}
 }
 
 // Metrics is what one node counts for Prometheus, in a registry of its own

@@ -85,6 +85,9 @@ type Notifier struct {
 	// maintenance, and the spell: if it ends with them still down, the
 	// down message says so.
 	heldDown map[string]domain.Maintenance
+	// silencesTold are the silences taken by this node since it started
+	// whose making it told the chat, by ID.
+	silencesTold map[string]bool
 	// quietUntil is the end of the listening after start, after a pause,
 	// or after this node was isolated: until then its view may be stale
 	// and it cannot tell what another node announced or ended, so it
@@ -110,7 +113,7 @@ type ownDown struct {
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
 		episodes: map[string]*episode{}, owed: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
-		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, quietUntil: cfg.Now.Add(cfg.Fresh), listening: cfg.Policy.shared(), pauses: pauses{round: cfg.Round, last: cfg.Now}}
+		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, silencesTold: map[string]bool{}, quietUntil: cfg.Now.Add(cfg.Fresh), listening: cfg.Policy.shared(), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
 		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
@@ -237,6 +240,7 @@ func (n *Notifier) process(now time.Time) time.Time {
 		n.wasIsolated, n.quietUntil = false, later(n.quietUntil, now.Add(n.cfg.Fresh))
 	}
 	listening := n.listening && n.listen(snap, now)
+	n.tellSilences(snap)
 	var h heard
 	if n.cfg.Policy.shared() {
 		h = hear(snap, n.cfg.Node, n.cfg.Fresh, now)
@@ -421,6 +425,24 @@ func (n *Notifier) hold(j judgement, now time.Time) time.Time {
 		delete(n.heldDown, name)
 	}
 	return m.Until
+}
+
+// tellSilences tells the chat of each silence made on this node since it
+// started, once, so that the team sees who muted what: the node that took
+// it tells, the others learn of it in the relays and say nothing.
+func (n *Notifier) tellSilences(snap *domain.Snapshot) {
+	silences := snap.Silences()
+	maps.DeleteFunc(n.silencesTold, func(id string, _ bool) bool { // let go with the silence
+		return !slices.ContainsFunc(silences, func(s domain.Silence) bool { return s.ID == id })
+	})
+	for _, s := range silences {
+		if s.Node != n.cfg.Node || !s.Start.After(n.cfg.Now) || n.silencesTold[s.ID] {
+			continue
+		}
+		n.silencesTold[s.ID] = true
+		n.send(silenceMessage(s, s.Start))
+		n.cfg.Log.Info().Str("silence", s.ID).Str("matcher", s.Matcher).Msg("told the chat of a silence")
+	}
 }
 
 // passOn keeps the endings heard that are newer than those this node

@@ -50,6 +50,8 @@ type OwnerConfig struct {
 	// oldest first; one that lasted when the node stopped is taken to
 	// have ended then.
 	SavedIsolations []domain.Span
+	// SavedSilences are the silences a state file kept.
+	SavedSilences []domain.Silence
 	// SavedLeaves are the peers a state file kept as stopped on purpose,
 	// and when each said so.
 	SavedLeaves map[string]time.Time
@@ -79,6 +81,7 @@ type Owner struct {
 	results  chan domain.ProbeResult
 	relays   chan relayMsg
 	isolated chan isolationNews
+	silence  chan silenceOp
 
 	// Owned by Serve's goroutine. They live in the struct, not in Serve, so
 	// that when suture restarts the owner after a panic, it carries on with
@@ -109,6 +112,9 @@ type Owner struct {
 	// probes see it up again, then forgotten. Replaced, never changed in
 	// place: snapshots share it.
 	leaves map[string]domain.Leave
+	// silences are the cluster's silences, sorted by ID: made here (see
+	// AddSilence) or passed on in relays. Replaced, never changed in place.
+	silences []domain.Silence
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -137,6 +143,7 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		results:  make(chan domain.ProbeResult, len(subjects)+1), // each prober has at most one result in flight
 		relays:   make(chan relayMsg, 16),
 		isolated: make(chan isolationNews, 1),
+		silence:  make(chan silenceOp),
 		index:    make(map[string]int, len(subjects)),
 		probed:   make(map[string]bool, len(subjects)),
 		relayed:  map[string]*domain.RelayCopy{},
@@ -156,9 +163,10 @@ func NewOwner(cfg OwnerConfig) *Owner {
 	}
 	o.isolations = restoredIsolations(cfg.SavedIsolations, cfg.Boot)
 	o.leaves = restoredLeaves(cfg.SavedLeaves, o.index, subjects, cfg)
+	o.silences, _ = domain.MergeSilences(nil, cfg.SavedSilences, cfg.Boot)
 	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
-	o.cfg.Saved, o.cfg.SavedIsolations, o.cfg.SavedLeaves = nil, nil, nil // restored; a state file's history can be large, so let it go
+	o.cfg.Saved, o.cfg.SavedIsolations, o.cfg.SavedLeaves, o.cfg.SavedSilences = nil, nil, nil, nil // restored; a state file's history can be large, so let it go
 	return o
 }
 
@@ -229,6 +237,8 @@ func (o *Owner) turn(ctx context.Context) error {
 		o.applyRelay(&b, m)
 	case i := <-o.isolated:
 		o.applyIsolated(&b, i)
+	case op := <-o.silence:
+		o.applySilence(&b, op)
 	}
 	var gapOver <-chan time.Time
 	if wait := time.Until(o.published.Add(publishGap)); wait > 0 {
@@ -277,10 +287,12 @@ type batch struct {
 	relayed     map[string]*domain.RelayCopy
 	transitions []domain.Transition
 	roundDone   bool
-	isolation   bool // the isolation changed
-	leaves      bool // a peer left, or came back after it left
-	opinions    bool // a relay changed what the verdicts are reached from
-	certs       bool // a target showed another certificate
+	isolation   bool     // the isolation changed
+	silences    bool     // a silence was made, changed or let go
+	replies     []func() // answers to send once the snapshot is published
+	leaves      bool     // a peer left, or came back after it left
+	opinions    bool     // a relay changed what the verdicts are reached from
+	certs       bool     // a target showed another certificate
 }
 
 func (o *Owner) applyIsolated(b *batch, news isolationNews) {
@@ -382,6 +394,9 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	m.copy = m.copy.SteadiedBy(held[m.node])
 	b.relayed[m.node] = m.copy
 	o.noteLeave(b, m.node, m.copy)
+	if merged, changed := domain.MergeSilences(o.silences, m.copy.Silences(), m.copy.ReceivedAt()); changed {
+		o.silences, b.silences = merged, true
+	}
 	// The verdicts stand if the copy it replaces was fresh, and so counted
 	// in them, and said the same: a node of a hundred gets a relay every
 	// few milliseconds, nearly always one of those.
@@ -454,7 +469,12 @@ func restoredLeaves(saved map[string]time.Time, index map[string]int, subjects [
 }
 
 func (o *Owner) publish(b *batch) {
-	if b.entries == nil && b.relayed == nil && !b.isolation {
+	defer func() {
+		for _, reply := range b.replies {
+			reply()
+		}
+	}()
+	if b.entries == nil && b.relayed == nil && !b.isolation && !b.silences {
 		return
 	}
 	if b.entries != nil {
@@ -468,13 +488,13 @@ func (o *Owner) publish(b *batch) {
 	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation || b.leaves, now)
 	o.current.Store(snap)
 	o.published = now
-	if (reached || b.relayed != nil || b.certs) && o.cfg.AlertsChanged != nil {
+	if (reached || b.relayed != nil || b.certs || b.silences) && o.cfg.AlertsChanged != nil {
 		o.cfg.AlertsChanged.Notify()
 	}
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 	}
-	if (len(b.transitions) > 0 || b.isolation || b.leaves) && o.cfg.StatusChanged != nil {
+	if (len(b.transitions) > 0 || b.isolation || b.leaves || b.silences) && o.cfg.StatusChanged != nil {
 		o.cfg.StatusChanged.Notify() // the state file keeps the spells and the leaves too
 	}
 	if b.roundDone && o.cfg.RoundDone != nil {
@@ -484,7 +504,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace)
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

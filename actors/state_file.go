@@ -169,7 +169,7 @@ func (w *StateFile) save(final bool) {
 		return
 	}
 	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending,
-		Isolations: slices.Collect(snap.Isolations().All()), Left: leftOf(snap)})
+		Isolations: slices.Collect(snap.Isolations().All()), Left: leftOf(snap), Silences: snap.Silences()})
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -259,7 +259,7 @@ func leftOf(snap *domain.Snapshot) map[string]time.Time {
 // differs between two snapshots, or the subjects themselves do, or the
 // peers that left: what a restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
-	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(leftOf(old), leftOf(cur)) {
+	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(leftOf(old), leftOf(cur)) || !slices.Equal(old.Silences(), cur.Silences()) {
 		return true
 	}
 	for e := range cur.Subjects() {

@@ -220,13 +220,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // authorised compares the header with the secret in constant time. Both the
 // bare secret (the seed's form) and "Bearer <secret>" are accepted.
-func (h *relayHandler) authorised(header string) bool {
-	if header == "" {
+func (h *relayHandler) authorised(header string) bool { return holdsSecret(header, h.secret) }
+
+// holdsSecret reports whether an Authorization header holds secret, bare
+// or as a bearer token, compared in constant time; never for an empty
+// secret.
+func holdsSecret(header string, secret []byte) bool {
+	if header == "" || len(secret) == 0 {
 		return false
 	}
-	bare := subtle.ConstantTimeCompare([]byte(header), h.secret)
+	bare := subtle.ConstantTimeCompare([]byte(header), secret)
 	token, _ := strings.CutPrefix(header, "Bearer ")
-	bearer := subtle.ConstantTimeCompare([]byte(token), h.secret)
+	bearer := subtle.ConstantTimeCompare([]byte(token), secret)
 	return bare|bearer == 1
 }
 

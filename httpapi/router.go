@@ -49,6 +49,11 @@ type Options struct {
 	// Peers are this node's peers: the only senders a relay is taken from.
 	Peers  []config.Peer
 	Relays RelaySink
+	// Node is this node's name: the one a silence made here is taken by.
+	Node string
+	// Silences takes the silences made and ended through /silences; nil
+	// answers /silences with 403.
+	Silences SilenceKeeper
 	// RelayCounter counts relays received; nil counts nothing.
 	RelayCounter RelayCounter
 	// ByteCounter counts response bytes by route; nil counts nothing.
@@ -138,6 +143,8 @@ func NewRouter(o Options) http.Handler {
 		peers[p.Name] = true
 	}
 	r.Method(http.MethodPost, "/relay", newRelayHandler(o.RelaySecret, peers, o.State, o.Relays, o.RelayCounter, o.Log))
+	// /silences is for operators (mesh silence), with the cluster's secret.
+	(&silencesHandler{node: o.Node, secret: []byte(o.RelaySecret), state: o.State, keeper: o.Silences}).routes(r)
 	return r
 }
 

@@ -103,6 +103,10 @@ type Said struct {
 	// Leaving: the node is stopping on purpose (SIGTERM), and this is its
 	// last relay. Its peers show it stopped, not down, for LEAVE_GRACE.
 	Leaving bool
+	// Silences are the cluster's silences the node knows: each node passes
+	// them all on, so that one taken by any node reaches every node. Their
+	// times are the taking node's, never shifted.
+	Silences []Silence
 }
 
 // Shifted is s with every time moved by d: what another node said, read
@@ -111,7 +115,7 @@ func (s Said) Shifted(d time.Duration) Said {
 	if d == 0 {
 		return s
 	}
-	out := Said{Told: s.Told, Leaving: s.Leaving}
+	out := Said{Told: s.Told, Leaving: s.Leaving, Silences: s.Silences}
 	if s.Announced != nil {
 		out.Announced = make(map[string]Announcement, len(s.Announced))
 		for name, a := range s.Announced {

@@ -11,6 +11,8 @@ const (
 	// MaintenanceLeave: a peer said, in its last relay, that it was
 	// stopping on purpose (SIGTERM), and LEAVE_GRACE is not over.
 	MaintenanceLeave MaintenanceReason = "leave"
+	// MaintenanceSilence: an operator silenced it (mesh silence add).
+	MaintenanceSilence MaintenanceReason = "silence"
 )
 
 // Maintenance is a spell in which a subject's trouble is not told of: no
@@ -20,6 +22,8 @@ type Maintenance struct {
 	Reason MaintenanceReason
 	// From and Until bound the spell, by this node's clock.
 	From, Until time.Time
+	// Of a silence: its ID, who made it and why.
+	ID, By, Comment string
 }
 
 // Leave is a peer's word, in its last relay, that it was stopping on
@@ -37,5 +41,12 @@ func (s *Snapshot) Maintenance(name string, now time.Time) (Maintenance, bool) {
 	if l, ok := s.leaves[name]; ok && s.leaveGrace > 0 && now.Before(l.At.Add(s.leaveGrace)) {
 		return Maintenance{Reason: MaintenanceLeave, From: l.At, Until: l.At.Add(s.leaveGrace)}, true
 	}
-	return Maintenance{}, false
+	// Of several silences, the one that lasts longest says until when.
+	var m Maintenance
+	for _, si := range s.silences {
+		if si.Active(now) && si.Matches(name) && si.End.After(m.Until) {
+			m = Maintenance{Reason: MaintenanceSilence, From: si.Start, Until: si.End, ID: si.ID, By: si.By, Comment: si.Comment}
+		}
+	}
+	return m, m.Reason != ""
 }

@@ -19,11 +19,12 @@ const (
 	MessagePartial
 	MessagePartialOver
 	MessageCertExpiry // an HTTPS target's certificate expires within CERT_WARN
+	MessageSilence    // an operator silenced a subject (mesh silence add)
 )
 
 // messageKindNames are the kinds' words, as logs, metrics and the state
 // file say them, in the order of the constants.
-var messageKindNames = [...]string{"down", "recovery", "reminder", "partial", "partial_over", "cert_expiry"}
+var messageKindNames = [...]string{"down", "recovery", "reminder", "partial", "partial_over", "cert_expiry", "silence"}
 
 // MessageKinds are every kind, for parsing and for metrics.
 func MessageKinds() []MessageKind {

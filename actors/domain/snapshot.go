@@ -183,6 +183,9 @@ func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
 	return &c
 }
 
+// Silences are the silences the relaying node passed on.
+func (r *RelayCopy) Silences() []Silence { return r.said.Silences }
+
 // Leaving reports whether the relaying node said this was its last relay:
 // it is stopping on purpose.
 func (r *RelayCopy) Leaving() bool { return r.said.Leaving }
@@ -260,6 +263,8 @@ type Snapshot struct {
 	// are stopped rather than down at most (ClusterRule.LeaveGrace).
 	leaves     map[string]Leave
 	leaveGrace time.Duration
+	// silences are the cluster's silences this node knows, by ID.
+	silences []Silence
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.
@@ -367,6 +372,17 @@ func (s *Snapshot) WithLeaves(leaves map[string]Leave, grace time.Duration) *Sna
 	c.leaves, c.leaveGrace = leaves, grace
 	return &c
 }
+
+// WithSilences returns a copy of s that carries the silences, sorted by
+// ID. It takes the slice over.
+func (s *Snapshot) WithSilences(silences []Silence) *Snapshot {
+	c := *s
+	c.silences = silences
+	return &c
+}
+
+// Silences are the silences this node knows, active and ended, by ID.
+func (s *Snapshot) Silences() []Silence { return slices.Clone(s.silences) }
 
 // Left returns the peer's leave, if it said it was stopping on purpose
 // and has not relayed since, or only just.

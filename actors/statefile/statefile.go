@@ -45,6 +45,8 @@ type Document struct {
 	// Left are the peers that said they were stopping on purpose and had
 	// not relayed again, and when each said so.
 	Left map[string]time.Time
+	// Silences are the cluster's silences the node knew, by ID.
+	Silences []domain.Silence
 }
 
 // Subject is one subject as a previous run left it. Times keep their full
@@ -97,6 +99,19 @@ type file struct {
 	Isolated []fileSpan `json:"isolated,omitempty"`
 	// Left are the peers that had stopped on purpose (see Document.Left).
 	Left map[string]time.Time `json:"left,omitempty"`
+	// Silences are the silences the node knew (see Document.Silences).
+	Silences []fileSilence `json:"silences,omitempty"`
+}
+
+type fileSilence struct {
+	ID      string    `json:"id"`
+	Matcher string    `json:"matcher"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	By      string    `json:"by,omitempty"`
+	Comment string    `json:"comment,omitempty"`
+	Node    string    `json:"node"`
+	Updated time.Time `json:"updated"`
 }
 
 type fileSpan struct {
@@ -196,6 +211,10 @@ func Encode(d Document) ([]byte, error) {
 			fs.To = &to
 		}
 		f.Isolated = append(f.Isolated, fs)
+	}
+	for _, si := range d.Silences {
+		f.Silences = append(f.Silences, fileSilence{ID: si.ID, Matcher: si.Matcher, Start: si.Start.UTC(), End: si.End.UTC(), By: si.By,
+			Comment: si.Comment, Node: si.Node, Updated: si.Updated.UTC()})
 	}
 	for peer, at := range d.Left {
 		if f.Left == nil {
@@ -346,7 +365,28 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		drop("left", err)
 		d.Left = nil
 	}
+	if d.Silences, err = decodeSilences(f.Silences); err != nil {
+		drop("silences", err)
+		d.Silences = nil
+	}
 	return d, nil
+}
+
+// decodeSilences checks and converts the silences: each one a node makes,
+// at most as many as a node keeps.
+func decodeSilences(list []fileSilence) ([]domain.Silence, error) {
+	if len(list) > domain.MaxSilences {
+		return nil, fmt.Errorf("%d, more than %d", len(list), domain.MaxSilences)
+	}
+	var out []domain.Silence
+	for i, f := range list {
+		s := domain.Silence{ID: f.ID, Matcher: f.Matcher, Start: f.Start, End: f.End, By: f.By, Comment: f.Comment, Node: f.Node, Updated: f.Updated}
+		if err := s.Check(); err != nil {
+			return nil, fmt.Errorf("%d: %v", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // decodeLeft checks and converts the peers that had left: a peer's name

@@ -146,6 +146,8 @@ func document() Document {
 		},
 		Isolations: []domain.Span{{From: t0.Add(-time.Hour), To: t0.Add(-50 * time.Minute)}, {From: t0.Add(30 * time.Minute)}},
 		Left:       map[string]time.Time{"b.example": t0.Add(20 * time.Minute)},
+		Silences: []domain.Silence{{ID: "5585d82e0a170c82", Matcher: "web-*", Start: t0, End: t0.Add(2 * time.Hour), By: "alice", Comment: "kernel upgrade",
+			Node: "nov", Updated: t0.Add(time.Minute)}},
 	}
 }
 

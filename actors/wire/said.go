@@ -15,6 +15,7 @@ import (
 //	"ended":      {subject: {"kind", "since", "ended", "origin"}}       the episodes it saw end, for a day
 //	"certs_told": {target: fingerprint}                       the certificates told of
 //	"leaving":    true                                        it stops on purpose: its last relay
+//	"silences":   [{"id", "matcher", "start", "end", "by", "comment", "node", "updated"}]   the silences it knows
 //	"sent_at":    time                                        when it sent the relay, by its clock
 //
 // Each is left out when empty, and so is an origin a node did not send.
@@ -29,6 +30,7 @@ type saidFields struct {
 	Ended     map[string]json.RawMessage `json:"ended"`
 	CertsTold map[string]json.RawMessage `json:"certs_told"`
 	Leaving   json.RawMessage            `json:"leaving"`
+	Silences  []json.RawMessage          `json:"silences"`
 	SentAt    json.RawMessage            `json:"sent_at"`
 }
 
@@ -96,6 +98,14 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if said.Leaving {
 		b = append(b, `,"leaving":true`...)
 	}
+	if len(said.Silences) > 0 {
+		docs := make([]SilenceDoc, len(said.Silences))
+		for i, si := range said.Silences {
+			docs[i] = SilenceDocOf(si)
+		}
+		enc, _ := json.Marshal(docs) // strings and stamps: it cannot fail
+		b = append(append(b, `,"silences":`...), enc...)
+	}
 	return b
 }
 
@@ -126,6 +136,9 @@ func (f saidFields) decode() (domain.Said, time.Time, error) {
 	}
 	if len(f.Leaving) > 0 && string(f.Leaving) != "null" && json.Unmarshal(f.Leaving, &said.Leaving) != nil {
 		return domain.Said{}, time.Time{}, fmt.Errorf("leaving: must be true or false")
+	}
+	if said.Silences, err = decodeSilences(f.Silences); err != nil {
+		return domain.Said{}, time.Time{}, err
 	}
 	var sentAt time.Time
 	if len(f.SentAt) > 0 && string(f.SentAt) != "null" {
@@ -256,6 +269,48 @@ func decodeCertsTold(raw map[string]json.RawMessage) (map[string]string, error) 
 			return nil, fmt.Errorf("%s: must be a certificate's fingerprint, up to %d characters", field, maxFingerprint)
 		}
 		out[name] = fp
+	}
+	return out, nil
+}
+
+// SilenceDoc is a silence as it travels, in relays and in /silences.
+type SilenceDoc struct {
+	ID      string  `json:"id"`
+	Matcher string  `json:"matcher"`
+	Start   instant `json:"start"`
+	End     instant `json:"end"`
+	By      string  `json:"by"`
+	Comment string  `json:"comment"`
+	Node    string  `json:"node"`
+	Updated instant `json:"updated"`
+}
+
+// SilenceDocOf is a silence as JSON shows it.
+func SilenceDocOf(s domain.Silence) SilenceDoc {
+	return SilenceDoc{ID: s.ID, Matcher: s.Matcher, Start: instant{stamp{s.Start}}, End: instant{stamp{s.End}}, By: s.By, Comment: s.Comment, Node: s.Node, Updated: instant{stamp{s.Updated}}}
+}
+
+// Silence is the silence d shows.
+func (d SilenceDoc) Silence() domain.Silence {
+	return domain.Silence{ID: d.ID, Matcher: d.Matcher, Start: d.Start.Time, End: d.End.Time, By: d.By, Comment: d.Comment, Node: d.Node, Updated: d.Updated.Time}
+}
+
+// decodeSilences checks and converts a relay's "silences".
+func decodeSilences(raw []json.RawMessage) ([]domain.Silence, error) {
+	if len(raw) > domain.MaxSilences {
+		return nil, fmt.Errorf("silences: more than %d", domain.MaxSilences)
+	}
+	var out []domain.Silence
+	for i, r := range raw {
+		var d SilenceDoc
+		if err := json.Unmarshal(r, &d); err != nil {
+			return nil, fmt.Errorf("silences[%d]: must be a silence", i)
+		}
+		s := d.Silence()
+		if err := s.Check(); err != nil {
+			return nil, fmt.Errorf("silences[%d].%v", i, err)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -119,7 +119,8 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 
 // appendMaintenance appends, when a subject is in maintenance, the
 // "maintenance" object: per subject, why and from when until when,
-// {"reason","from","until"}.
+// {"reason","from","until"}, and of a silence its "id", "by" and
+// "comment".
 func appendMaintenance(b []byte, s *domain.Snapshot, now time.Time) []byte {
 	first := true
 	for e := range s.Subjects() {
@@ -137,6 +138,11 @@ func appendMaintenance(b []byte, s *domain.Snapshot, now time.Time) []byte {
 		b = appendString(append(b, `:{"reason":`...), string(m.Reason))
 		b = appendString(append(b, `,"from":`...), m.From.UTC().Format(time.RFC3339))
 		b = appendString(append(b, `,"until":`...), m.Until.UTC().Format(time.RFC3339))
+		if m.ID != "" {
+			b = appendString(append(b, `,"id":`...), m.ID)
+			b = appendString(append(b, `,"by":`...), m.By)
+			b = appendString(append(b, `,"comment":`...), m.Comment)
+		}
 		b = append(b, '}')
 	}
 	if !first {

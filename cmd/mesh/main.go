@@ -74,6 +74,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 			return runDemo(args[1:], stdout, stderr)
 		case "healthcheck":
 			return runHealthcheck(args[1:], env, stdout, stderr)
+		case "silence":
+			return runSilence(args[1:], env, stdout, stderr)
 		}
 	}
 	cfg, err := config.Load(args, env, os.Hostname, stdout)
@@ -194,7 +196,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// one per status change (state file), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences,
 		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 
@@ -230,7 +232,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
-		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
+		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
 		Metrics: metrics.Handler(owner), Log: log}), log)
 	root.Add(server)
 	if cfg.DebugAddr != "" {
