@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -18,8 +19,8 @@ import (
 type Silence struct {
 	// ID names it, on every node: made by the node that took it.
 	ID string
-	// Matcher is a subject's name, or a glob of them (path.Match: * and ?,
-	// [a-z]); a target's URL is matched whole.
+	// Matcher is a subject's name, or a glob of them (path.Match's: *, ?
+	// and [a-z], where * also spans the slashes of a target's URL).
 	Matcher    string
 	Start, End time.Time
 	// By and Comment say who made it and why.
@@ -54,10 +55,17 @@ const (
 )
 
 // Matches reports whether the silence is about the subject of that name.
+// path.Match's * stops at a slash; a target's URL has them, and "*" or
+// "https://shop.example/*" must match it whole, so both sides have their
+// slashes swapped for a character no name holds.
 func (s Silence) Matches(name string) bool {
-	ok, err := path.Match(s.Matcher, name)
+	ok, err := path.Match(unslashed(s.Matcher), unslashed(name))
 	return s.Matcher == name || ok && err == nil
 }
+
+// unslashed is s with its slashes as the unit separator, which no peer's
+// or target's name holds (config refuses control characters).
+func unslashed(s string) string { return strings.ReplaceAll(s, "/", "\x1f") }
 
 // Active reports whether the silence holds at now.
 func (s Silence) Active(now time.Time) bool { return !now.Before(s.Start) && now.Before(s.End) }

@@ -17,6 +17,9 @@ func TestASilenceMatchesANameOrAGlob(t *testing.T) {
 		{"https://shop.example/health", "https://shop.example/health", true},
 		{"https://shop.example/*", "https://shop.example/health", true},
 		{"db.example", "web-1.example", false},
+		{"*", "https://shop.example/a/b", true},
+		{"https://*.example/*", "https://shop.example/a/b", true},
+		{"https://shop.example/?", "https://shop.example/ab", false},
 	} {
 		if got := (Silence{Matcher: c.matcher}).Matches(c.name); got != c.want {
 			t.Errorf("%q matches %q: %v, want %v", c.matcher, c.name, got, c.want)

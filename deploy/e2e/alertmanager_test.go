@@ -244,3 +244,28 @@ func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
 		t.Fatalf("resolved %+v, want the same outage", r)
 	}
 }
+
+// A target's outage fires in a real Alertmanager; silenced with `mesh
+// silence add` while still down, its alert is resolved and does not fire
+// again while the silence lasts.
+func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
+	const secret = "alertmanager"
+	recv := newAMReceiver(t)
+	am := startAlertmanager(t, recv.URL)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	target := "http://" + shop.addr + "/"
+	nodes := byName(cluster(t, 3, "RELAY_SECRET="+secret, "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target))
+	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{target: "up"}) })
+	shop.stop()
+	eventually(t, 30*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
+
+	if code, out := meshSilence(t, secret, nodes[1], "add", target, "--for", "1h", "--comment", "moving the shop"); code != 0 {
+		t.Fatalf("mesh silence add: exit %d, %q", code, out)
+	}
+	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
+	firing := len(recv.withStatus("firing"))
+	time.Sleep(5 * time.Second) // Mesh posts every round; Alertmanager groups within a second
+	if n := len(recv.withStatus("firing")); n != firing || !targetsSeen(nodes, map[string]string{target: "down"}) {
+		t.Fatalf("%d firing notifications after the silence, want none more while the target is down:%s", n-firing, recv.dump())
+	}
+}

@@ -241,13 +241,23 @@ type relayCopy struct {
 }
 
 type state struct {
-	Node    string                  `json:"node"`
-	Peers   map[string]peerView     `json:"peers"`
-	Targets map[string]peerView     `json:"targets"`
-	Relay   map[string]relayCopy    `json:"relay"`
-	Cluster map[string]clusterEntry `json:"cluster"`
+	Node        string                      `json:"node"`
+	Maintenance map[string]maintenanceEntry `json:"maintenance"`
+	Peers       map[string]peerView         `json:"peers"`
+	Targets     map[string]peerView         `json:"targets"`
+	Relay       map[string]relayCopy        `json:"relay"`
+	Cluster     map[string]clusterEntry     `json:"cluster"`
 	// Isolated: the node says it has lost its own network.
 	Isolated bool `json:"isolated"`
+}
+
+// maintenanceEntry is why a subject is in maintenance, as /state says.
+type maintenanceEntry struct {
+	Reason  string `json:"reason"`
+	Until   string `json:"until"`
+	ID      string `json:"id"`
+	By      string `json:"by"`
+	Comment string `json:"comment"`
 }
 
 // clusterEntry is the cluster's verdict on one peer, as a node reaches it.

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +206,88 @@ func TestARollingRestartSendsNothingAndKeepsAnOutagesMessages(t *testing.T) {
 		if strings.HasPrefix(msgs[i].Content, "🟠") && strings.HasPrefix(msgs[i-1].Content, "🟠") && msgs[i].at.Sub(msgs[i-1].at) < gap/2 {
 			t.Errorf("two reminders %v apart:%s", msgs[i].at.Sub(msgs[i-1].at), dump(msgs))
 		}
+	}
+}
+
+// meshSilence runs `mesh silence args...` against node with the cluster's
+// secret in the environment, as an operator would, and returns its exit
+// code and what it printed.
+func meshSilence(t *testing.T, secret string, node *node, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append(append([]string{"silence"}, args...), "--node", "http://"+node.name)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "RELAY_SECRET=" + secret}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// A silence made with `mesh silence add` against one node of five: that
+// node tells the chat who silenced what, once; every node holds it (its
+// /state says so) and honours it, through a restart of the node that took
+// it; the target's outage meanwhile is told of only when the silence is
+// ended with `mesh silence expire`, once. What the CLI is refused it says.
+func TestASilenceMadeOnOneNodeIsHonouredByEveryNode(t *testing.T) {
+	const secret = "silences"
+	hook := newChat(t)
+	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	shopName := "http://" + shop.addr + "/health"
+	nodes := byName(clusterWith(t, 5, stateFiles(t.TempDir()), "RELAY_SECRET="+secret, "WEBHOOK_URL="+hook.URL+"/hook",
+		"FOLLOWUP_INTERVALS=1h", "FAILURE_THRESHOLD=5", "TARGETS="+shopName))
+	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{shopName: "up"}) })
+	taker := nodes[2]
+
+	if code, out := meshSilence(t, secret, taker, "add", "*", "--for", "1h"); code != 1 || !strings.Contains(out, "--all") {
+		t.Fatalf("a silence of everything without --all: exit %d, %q", code, out)
+	}
+	if code, out := meshSilence(t, "wrong", taker, "list"); code != 1 || !strings.Contains(out, "401") {
+		t.Fatalf("a wrong secret: exit %d, %q", code, out)
+	}
+	code, out := meshSilence(t, secret, taker, "add", shopName, "--for", "1h", "--by", "alice", "--comment", "kernel upgrade")
+	if code != 0 {
+		t.Fatalf("mesh silence add: exit %d, %q", code, out)
+	}
+	id, _, _ := strings.Cut(out, " ")
+	for _, n := range nodes {
+		eventually(t, 10*time.Second, n.name+" to hold the silence", func() bool {
+			s, err := n.state()
+			m := s.Maintenance[shopName]
+			return err == nil && m.Reason == "silence" && m.ID == id && m.By == "alice" && m.Comment == "kernel upgrade"
+		})
+	}
+	if code := taker.stop(); code != 0 {
+		t.Fatalf("%s exited %d on SIGTERM", taker.name, code)
+	}
+	taker.restart()
+	if code, out := meshSilence(t, secret, taker, "list"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "active") {
+		// The node may still be starting: ask again once it answers.
+		eventually(t, 10*time.Second, taker.name+" to answer", func() bool { _, err := taker.state(); return err == nil })
+		if code, out := meshSilence(t, secret, taker, "list"); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "active") {
+			t.Fatalf("after a restart, %s lists: exit %d, %q", taker.name, code, out)
+		}
+	}
+
+	shop.stop()
+	eventually(t, 10*time.Second, "every node to see the target down", func() bool { return targetsSeen(nodes, map[string]string{shopName: "down"}) })
+	time.Sleep(3 * time.Second) // rounds and election slots: what would have been said is said
+	msgs := settledAbout(hook, shopName, 0, time.Second)
+	if len(msgs) != 1 || msgs[0].Username != taker.name || !strings.HasPrefix(msgs[0].Content, "🔧 `"+shopName+"` silenced until ") || !strings.HasSuffix(msgs[0].Content, " by alice: kernel upgrade") {
+		t.Fatalf("want only the message of the silence, from %s:%s", taker.name, dump(msgs))
+	}
+
+	if code, out := meshSilence(t, secret, nodes[4], "expire", id); code != 0 {
+		t.Fatalf("mesh silence expire: exit %d, %q", code, out)
+	}
+	eventually(t, 15*time.Second, "a down message once the silence ended", func() bool { return len(hook.about(shopName)) > 1 })
+	shop.start()
+	eventually(t, 15*time.Second, "the recovery", func() bool { _, _, green := kinds(hook.about(shopName)); return green > 0 })
+	msgs = settledAbout(hook, shopName, 1, 2*time.Second)
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[0].Content, "🔴 `"+shopName+"` is still unreachable after the silence ended, from 5 of 5 nodes") || !strings.HasPrefix(msgs[1].Content, "🟢") {
+		t.Fatalf("want one down message when the silence ended, and one recovery:%s", dump(msgs))
+	}
+	if code, out := meshSilence(t, secret, nodes[0], "list"); code != 0 || !strings.Contains(out, "expired") {
+		t.Fatalf("the ended silence is not listed as expired: exit %d, %q", code, out)
 	}
 }
