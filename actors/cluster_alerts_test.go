@@ -45,11 +45,13 @@ type simNode struct {
 	relays   map[string]*domain.RelayCopy
 	leaves   map[string]domain.Leave // the peers that said they were stopping on purpose, as the owner keeps them
 	silences []domain.Silence        // the cluster's silences, as the owner keeps them
+	windows  map[string][]domain.Window
 	alive    bool
 	isolated bool          // set by the test, as the isolation guard would
 	skew     time.Duration // how far its clock is ahead of the others', on the wire
 	late     time.Duration // how long its relays take on the way (a pause between stamping and sending)
 	stop     context.CancelFunc
+	served   chan struct{} // closed when the notifier's Serve has returned
 	notifier *Notifier
 	changes  *Signal
 	metrics  *Metrics
@@ -150,9 +152,18 @@ func (c *simCluster) bootWith(name string, saved domain.AlertRecord) {
 		PartialAfter: 5 * time.Minute, Slot: simSlot, Fresh: simFresh, Round: simRound, State: n, Changes: n.changes,
 		Out: simSink{c, name}, Saved: saved, Now: time.Now(), Metrics: n.metrics,
 		Log: zerolog.New(n.logs).Level(zerolog.DebugLevel)})
+	c.serve(n)
+}
+
+// serve runs n's notifier until n.stop. c.mu is held.
+func (c *simCluster) serve(n *simNode) {
 	ctx, cancel := context.WithCancel(c.t.Context())
-	n.stop, n.alive = cancel, true
-	go n.notifier.Serve(ctx)
+	served, notifier := make(chan struct{}), n.notifier
+	n.stop, n.served, n.alive = cancel, served, true
+	go func() {
+		defer close(served)
+		_ = notifier.Serve(ctx)
+	}()
 }
 
 // kill stops a node: its notifier ends and it relays no more.
@@ -182,10 +193,11 @@ func (c *simCluster) leave(name string) {
 // and it relays nothing, until thaw lets the same engine go on.
 func (c *simCluster) freeze(name string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	n := c.nodes[name]
 	n.alive = false
 	n.stop()
+	c.mu.Unlock()
+	<-n.served // the same engine goes on at thaw: this one must be over (it may be sending, which takes c.mu)
 }
 
 // thaw lets a frozen node go on, as SIGCONT does.
@@ -193,10 +205,8 @@ func (c *simCluster) thaw(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.nodes[name]
-	ctx, cancel := context.WithCancel(c.t.Context())
-	n.stop, n.alive = cancel, true
 	c.publish(n)
-	go n.notifier.Serve(ctx)
+	c.serve(n)
 }
 
 // publish makes n's snapshot from its own view and the relays it holds,
@@ -211,7 +221,7 @@ func (c *simCluster) publish(n *simNode) {
 	for _, p := range slices.Sorted(maps.Keys(n.own)) {
 		entries = append(entries, domain.NewEntry(domain.Peer(p), domain.PeerView{Status: n.own[p], Since: n.since[p]}, domain.History{}))
 	}
-	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated).WithLeaves(maps.Clone(n.leaves), c.rule.LeaveGrace).WithSilences(slices.Clone(n.silences))
+	s := domain.NewSnapshot(n.name, entries, maps.Clone(n.relays)).WithIsolated(n.isolated).WithLeaves(maps.Clone(n.leaves), c.rule.LeaveGrace).WithSilences(slices.Clone(n.silences)).WithTargetWindows(n.windows)
 	n.snap.Store(s.WithVerdicts(domain.ComputeVerdicts(s, c.rule, time.Now())))
 	n.changes.Notify()
 }

@@ -26,8 +26,12 @@ func downMessage(s domain.Subject, after domain.Maintenance, since time.Time, do
 		if nodes > 0 {
 			text += "; unreachable"
 		}
-	case domain.MaintenanceSilence:
-		text = fmt.Sprintf("🔴 `%s` is still unreachable after the silence ended", s.Name)
+	case domain.MaintenanceSilence, domain.MaintenanceWindow:
+		what := "the silence"
+		if after.Reason == domain.MaintenanceWindow {
+			what = "its maintenance window"
+		}
+		text = fmt.Sprintf("🔴 `%s` is still unreachable after %s ended", s.Name, what)
 		if nodes > 0 {
 			text += ","
 		}

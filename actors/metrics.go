@@ -42,10 +42,12 @@ const (
 	SuppressedLeave = string(domain.MaintenanceLeave)
 	// SuppressedSilence: an operator silenced the subject (mesh silence).
 	SuppressedSilence = string(domain.MaintenanceSilence)
+	// SuppressedWindow: the subject was inside its maintenance window.
+	SuppressedWindow = string(domain.MaintenanceWindow)
 )
 
 func suppressedReasons() []string {
-	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated, SuppressedLeave, SuppressedSilence}
+	return []string{SuppressedElsewhere, SuppressedUnconfirmed, SuppressedOver, SuppressedIsolated, SuppressedLeave, SuppressedSilence, SuppressedWindow}
 }
 
 // Metrics is what one node counts for Prometheus, in a registry of its own

@@ -50,6 +50,8 @@ type OwnerConfig struct {
 	// oldest first; one that lasted when the node stopped is taken to
 	// have ended then.
 	SavedIsolations []domain.Span
+	// TargetWindows are the targets' maintenance windows, by name.
+	TargetWindows map[string][]domain.Window
 	// SavedSilences are the silences a state file kept.
 	SavedSilences []domain.Silence
 	// SavedLeaves are the peers a state file kept as stopped on purpose,
@@ -504,7 +506,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences)
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences).WithTargetWindows(o.cfg.TargetWindows)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

@@ -30,6 +30,9 @@ type RelaySenderConfig struct {
 	// Announcer gives what this node announced and told of, to pass on
 	// in each relay (the alert engine); nil announces nothing.
 	Announcer Announcer
+	// Windows are this node's maintenance windows (MAINTENANCE), told in
+	// every relay.
+	Windows   []domain.Window
 	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout, Cut)
 	Cut       Cut          // nil: the network as it is
 	UserAgent string
@@ -217,6 +220,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 	}
 	said.Leaving = leaving
 	said.Silences = snap.Silences() // every node passes them all on: one taken anywhere reaches every node
+	said.Windows = s.cfg.Windows
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
 	// either. Their names never meet: config takes a peer's as host[:port],

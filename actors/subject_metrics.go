@@ -58,7 +58,7 @@ var certExpiryDesc = prometheus.NewDesc("mesh_target_cert_expiry_seconds",
 
 // maintenanceDesc says which subjects are in maintenance, and why.
 var maintenanceDesc = prometheus.NewDesc("mesh_maintenance",
-	"1 while a peer or target is in maintenance (reason: leave, a peer stopped on purpose within LEAVE_GRACE): nothing is told of it; absent otherwise.", []string{"subject", "reason"}, nil)
+	"1 while a peer or target is in maintenance (reason: leave, a peer stopped on purpose within LEAVE_GRACE; silence, mesh silence add; window, a maintenance window): nothing is told of it; absent otherwise.", []string{"subject", "reason"}, nil)
 
 // clusterStatuses are the values of the cluster status series' status
 // label for a subject of kind k: only a peer (a node) can be stopped.

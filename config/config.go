@@ -27,9 +27,10 @@ import (
 type Config struct {
 	Node              string
 	Peers             []Peer
-	Targets           []Target      // services every node probes too (TARGETS)
-	CertWarn          time.Duration // how long before an HTTPS target's certificate expires a message says so
-	LeaveGrace        time.Duration // how long a peer stopped on purpose shows stopped before it is an outage; 0: never
+	Targets           []Target        // services every node probes too (TARGETS)
+	CertWarn          time.Duration   // how long before an HTTPS target's certificate expires a message says so
+	LeaveGrace        time.Duration   // how long a peer stopped on purpose shows stopped before it is an outage; 0: never
+	Maintenance       []domain.Window // this node's recurring maintenance windows (MAINTENANCE), told its peers in the relays
 	AggregatorURL     string
 	RelaySecret       string
 	WebhookURL        string
@@ -189,6 +190,11 @@ var settings = []setting{
 	{"FOLLOWUP_INTERVALS", "followup-intervals", "15m,30m,1h,2h,5h", "gaps between still-down reminders; the last repeats", setFollowups},
 	{"ALERTS", "alerts", "cluster with RELAY_SECRET, else node", "cluster: one message per outage the cluster confirms, naming where it is seen from; node: each node messages its own view (needs no relaying)", nil},
 	{"PARTIAL_AFTER", "partial-after", "the first FOLLOWUP_INTERVALS gap", "how long a minority of nodes must see a peer down before one message says so (cluster alerts)", nil},
+	{"MAINTENANCE", "maintenance", "", "this node's recurring maintenance windows, separated by ;: a cron expression, a duration and a time zone, \"0 3 * * 0 2h Europe/Amsterdam\"; its peers say nothing of it down inside one", func(c *Config, v string) error {
+		w, err := ParseWindows(v)
+		c.Maintenance = w
+		return err
+	}},
 	{"LEAVE_GRACE", "leave-grace", "15m", "how long a peer stopped on purpose (SIGTERM) shows stopped, with no message, before it counts as down; 0 counts it down at once", setLeaveGrace},
 	{"CONNECTIVITY_URL", "connectivity-url", "", "a URL outside the cluster; while any HTTP answer comes from it (or from the chat service), this node is not isolated", func(c *Config, v string) error {
 		if err := checkHTTPURL(v); err != nil {

@@ -111,6 +111,14 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.LeaveGrace == 2*time.Minute }},
 		{"LEAVE_GRACE=0 counts a stopped peer down at once", map[string]string{"PEERS": "a", "LEAVE_GRACE": "0"}, nil,
 			func(c Config) bool { return c.LeaveGrace == 0 && c.ClusterRule().LeaveGrace == 0 }},
+		{"MAINTENANCE, two windows", map[string]string{"PEERS": "a", "MAINTENANCE": "0 3 * * 0 2h Europe/Amsterdam; 30 4 1 * * 15m"}, nil,
+			func(c Config) bool {
+				return len(c.Maintenance) == 2 && c.Maintenance[0].Spec == "0 3 * * 0 2h Europe/Amsterdam" && c.Maintenance[1].For == 15*time.Minute
+			}},
+		{"a target's maintenance window", map[string]string{"PEERS": "a", "TARGETS": "https://shop.example/#maintenance=0+3+*+*+*+30m+UTC"}, nil,
+			func(c Config) bool {
+				return c.Targets[0].Name == "https://shop.example/" && len(c.Targets[0].Maintenance) == 1 && c.Targets[0].Maintenance[0].For == 30*time.Minute
+			}},
 		{"POLL_INTERVAL at the floor", map[string]string{"PEERS": "a", "POLL_INTERVAL": "100ms"}, nil,
 			func(c Config) bool { return c.PollInterval == MinPollInterval }},
 		{"ALERT_QUORUM is a majority by default", map[string]string{"PEERS": "a"}, nil,
@@ -243,6 +251,11 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"TARGETS entries apart only by case", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/Shop https://a.example/shop"}, nil, []string{"TARGETS", "entry 2", "another case"}},
 		{"TARGETS past the limit", map[string]string{"PEERS": "a", "TARGETS": strings.Repeat("tcp://a.example:1 ", MaxTargets+1)}, nil, []string{"TARGETS", "more than 100"}},
 		{"CERT_WARN of no days", map[string]string{"PEERS": "a", "CERT_WARN": "0d"}, nil, []string{"CERT_WARN", `"0d"`}},
+		{"MAINTENANCE without a duration", map[string]string{"PEERS": "a", "MAINTENANCE": "0 3 * * 0"}, nil, []string{"MAINTENANCE", "five fields"}},
+		{"MAINTENANCE of a bad cron", map[string]string{"PEERS": "a", "MAINTENANCE": "0 25 * * 0 2h"}, nil, []string{"MAINTENANCE", "cron expression"}},
+		{"MAINTENANCE in no time zone", map[string]string{"PEERS": "a", "MAINTENANCE": "0 3 * * 0 2h Mars/Olympus"}, nil, []string{"MAINTENANCE", "time zone"}},
+		{"MAINTENANCE of two days", map[string]string{"PEERS": "a", "MAINTENANCE": "0 3 * * 0 48h"}, nil, []string{"MAINTENANCE", "duration"}},
+		{"a target's bad window", map[string]string{"PEERS": "a", "TARGETS": "https://shop.example/#maintenance=soon"}, nil, []string{"TARGETS", "maintenance="}},
 		{"LEAVE_GRACE below zero", map[string]string{"PEERS": "a", "LEAVE_GRACE": "-1m"}, nil, []string{"LEAVE_GRACE", `"-1m"`}},
 		{"LEAVE_GRACE over a day", map[string]string{"PEERS": "a", "LEAVE_GRACE": "25h"}, nil, []string{"LEAVE_GRACE", `"25h"`}},
 		{"CERT_WARN that is a word", map[string]string{"PEERS": "a", "CERT_WARN": "soon"}, nil, []string{"CERT_WARN", `"soon"`}},

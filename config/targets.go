@@ -42,6 +42,9 @@ type Target struct {
 	Status int
 	// Body is a word the answer's body must hold; "" is no check.
 	Body string
+	// Maintenance are its recurring maintenance windows (the option
+	// maintenance=, a window as MAINTENANCE writes one).
+	Maintenance []domain.Window
 }
 
 // Subject is the target as what a node watches: its name, and that it is
@@ -149,8 +152,14 @@ func ParseTarget(raw string) (Target, error) {
 				return Target{}, fmt.Errorf("%s: body= must be a word of 1 to %d bytes", name, maxBodyWord)
 			}
 			t.Body = v
+		case "maintenance":
+			w, err := ParseWindows(v)
+			if err != nil {
+				return Target{}, fmt.Errorf("%s: maintenance=: %v", name, err)
+			}
+			t.Maintenance = w
 		default:
-			return Target{}, fmt.Errorf("%s: unknown option %q (status= and body= are known)", name, key)
+			return Target{}, fmt.Errorf("%s: unknown option %q (status=, body= and maintenance= are known)", name, key)
 		}
 	}
 	return t, nil

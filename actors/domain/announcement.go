@@ -107,6 +107,9 @@ type Said struct {
 	// them all on, so that one taken by any node reaches every node. Their
 	// times are the taking node's, never shifted.
 	Silences []Silence
+	// Windows are the node's own maintenance windows (MAINTENANCE): its
+	// peers say nothing of it down inside one.
+	Windows []Window
 }
 
 // Shifted is s with every time moved by d: what another node said, read
@@ -115,7 +118,7 @@ func (s Said) Shifted(d time.Duration) Said {
 	if d == 0 {
 		return s
 	}
-	out := Said{Told: s.Told, Leaving: s.Leaving, Silences: s.Silences}
+	out := Said{Told: s.Told, Leaving: s.Leaving, Silences: s.Silences, Windows: s.Windows}
 	if s.Announced != nil {
 		out.Announced = make(map[string]Announcement, len(s.Announced))
 		for name, a := range s.Announced {

@@ -13,6 +13,9 @@ const (
 	MaintenanceLeave MaintenanceReason = "leave"
 	// MaintenanceSilence: an operator silenced it (mesh silence add).
 	MaintenanceSilence MaintenanceReason = "silence"
+	// MaintenanceWindow: it is inside one of its maintenance windows
+	// (a node's MAINTENANCE, a target's maintenance= option).
+	MaintenanceWindow MaintenanceReason = "window"
 )
 
 // Maintenance is a spell in which a subject's trouble is not told of: no
@@ -41,12 +44,31 @@ func (s *Snapshot) Maintenance(name string, now time.Time) (Maintenance, bool) {
 	if l, ok := s.leaves[name]; ok && s.leaveGrace > 0 && now.Before(l.At.Add(s.leaveGrace)) {
 		return Maintenance{Reason: MaintenanceLeave, From: l.At, Until: l.At.Add(s.leaveGrace)}, true
 	}
-	// Of several silences, the one that lasts longest says until when.
+	// Of several silences and windows, the one that lasts longest says
+	// until when.
 	var m Maintenance
 	for _, si := range s.silences {
 		if si.Active(now) && si.Matches(name) && si.End.After(m.Until) {
 			m = Maintenance{Reason: MaintenanceSilence, From: si.Start, Until: si.End, ID: si.ID, By: si.By, Comment: si.Comment}
 		}
 	}
+	for _, w := range s.windowsOf(name) {
+		if from, until, ok := w.At(now); ok && until.After(m.Until) {
+			m = Maintenance{Reason: MaintenanceWindow, From: from, Until: until, Comment: w.Spec}
+		}
+	}
 	return m, m.Reason != ""
+}
+
+// windowsOf are the maintenance windows of a subject: a target's as
+// configured, a peer's as its latest relay said (fresh or not: a node
+// down inside its window relays nothing).
+func (s *Snapshot) windowsOf(name string) []Window {
+	if w, ok := s.targetWindows[name]; ok {
+		return w
+	}
+	if r, ok := s.relays[name]; ok {
+		return r.Windows()
+	}
+	return nil
 }

@@ -183,6 +183,9 @@ func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {
 	return &c
 }
 
+// Windows are the relaying node's own maintenance windows.
+func (r *RelayCopy) Windows() []Window { return r.said.Windows }
+
 // Silences are the silences the relaying node passed on.
 func (r *RelayCopy) Silences() []Silence { return r.said.Silences }
 
@@ -265,6 +268,9 @@ type Snapshot struct {
 	leaveGrace time.Duration
 	// silences are the cluster's silences this node knows, by ID.
 	silences []Silence
+	// targetWindows are the targets' maintenance windows, by name; a
+	// peer's come in its relays.
+	targetWindows map[string][]Window
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.
@@ -378,6 +384,14 @@ func (s *Snapshot) WithLeaves(leaves map[string]Leave, grace time.Duration) *Sna
 func (s *Snapshot) WithSilences(silences []Silence) *Snapshot {
 	c := *s
 	c.silences = silences
+	return &c
+}
+
+// WithTargetWindows returns a copy of s that carries the targets'
+// maintenance windows, by name. It takes the map over.
+func (s *Snapshot) WithTargetWindows(windows map[string][]Window) *Snapshot {
+	c := *s
+	c.targetWindows = windows
 	return &c
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/config"
 )
 
 func TestRelayedRTTIsKept(t *testing.T) {
@@ -165,6 +166,26 @@ func TestALeaveTravelsInTheRelay(t *testing.T) {
 	}
 	if _, err := DecodeRelay([]byte(`{"node":"a","peers":{},"leaving":"soon"}`)); err == nil || !strings.Contains(err.Error(), "leaving") {
 		t.Fatalf("%v, want an error about leaving", err)
+	}
+}
+
+// A node's maintenance windows travel in its relays as the specs it was
+// given; a window no node takes refuses the relay and says which.
+func TestMaintenanceWindowsTravelInTheRelay(t *testing.T) {
+	w, err := config.ParseWindow("0 3 * * 0 2h Europe/Amsterdam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Windows: []domain.Window{w}})
+	if !strings.Contains(string(body), `"maintenance":["0 3 * * 0 2h Europe/Amsterdam"]`) {
+		t.Fatalf("relay body %s", body)
+	}
+	r, err := DecodeRelay(body)
+	if err != nil || len(r.Said.Windows) != 1 || r.Said.Windows[0].Spec != w.Spec || r.Said.Windows[0].For != 2*time.Hour {
+		t.Fatalf("decoded %+v (%v)", r.Said.Windows, err)
+	}
+	if _, err := DecodeRelay([]byte(`{"node":"a","peers":{},"maintenance":["whenever"]}`)); err == nil || !strings.Contains(err.Error(), "maintenance[0]") {
+		t.Fatalf("%v, want an error about maintenance[0]", err)
 	}
 }
 

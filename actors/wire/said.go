@@ -16,6 +16,7 @@ import (
 //	"certs_told": {target: fingerprint}                       the certificates told of
 //	"leaving":    true                                        it stops on purpose: its last relay
 //	"silences":   [{"id", "matcher", "start", "end", "by", "comment", "node", "updated"}]   the silences it knows
+//	"maintenance": ["0 3 * * 0 2h Europe/Amsterdam"]          its own maintenance windows
 //	"sent_at":    time                                        when it sent the relay, by its clock
 //
 // Each is left out when empty, and so is an origin a node did not send.
@@ -31,6 +32,7 @@ type saidFields struct {
 	CertsTold map[string]json.RawMessage `json:"certs_told"`
 	Leaving   json.RawMessage            `json:"leaving"`
 	Silences  []json.RawMessage          `json:"silences"`
+	Windows   []string                   `json:"maintenance"`
 	SentAt    json.RawMessage            `json:"sent_at"`
 }
 
@@ -98,6 +100,14 @@ func appendSaid(b []byte, said domain.Said) []byte {
 	if said.Leaving {
 		b = append(b, `,"leaving":true`...)
 	}
+	if len(said.Windows) > 0 {
+		specs := make([]string, len(said.Windows))
+		for i, w := range said.Windows {
+			specs[i] = w.Spec
+		}
+		enc, _ := json.Marshal(specs) // strings: it cannot fail
+		b = append(append(b, `,"maintenance":`...), enc...)
+	}
 	if len(said.Silences) > 0 {
 		docs := make([]SilenceDoc, len(said.Silences))
 		for i, si := range said.Silences {
@@ -139,6 +149,16 @@ func (f saidFields) decode() (domain.Said, time.Time, error) {
 	}
 	if said.Silences, err = decodeSilences(f.Silences); err != nil {
 		return domain.Said{}, time.Time{}, err
+	}
+	if len(f.Windows) > domain.MaxWindows {
+		return domain.Said{}, time.Time{}, fmt.Errorf("maintenance: more than %d windows", domain.MaxWindows)
+	}
+	for i, spec := range f.Windows {
+		w, err := config.ParseWindow(spec)
+		if err != nil {
+			return domain.Said{}, time.Time{}, fmt.Errorf("maintenance[%d]: %v", i, err)
+		}
+		said.Windows = append(said.Windows, w)
 	}
 	var sentAt time.Time
 	if len(f.SentAt) > 0 && string(f.SentAt) != "null" {

@@ -138,10 +138,13 @@ func appendMaintenance(b []byte, s *domain.Snapshot, now time.Time) []byte {
 		b = appendString(append(b, `:{"reason":`...), string(m.Reason))
 		b = appendString(append(b, `,"from":`...), m.From.UTC().Format(time.RFC3339))
 		b = appendString(append(b, `,"until":`...), m.Until.UTC().Format(time.RFC3339))
-		if m.ID != "" {
+		switch m.Reason {
+		case domain.MaintenanceSilence:
 			b = appendString(append(b, `,"id":`...), m.ID)
 			b = appendString(append(b, `,"by":`...), m.By)
 			b = appendString(append(b, `,"comment":`...), m.Comment)
+		case domain.MaintenanceWindow:
+			b = appendString(append(b, `,"window":`...), m.Comment)
 		}
 		b = append(b, '}')
 	}

@@ -196,7 +196,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// one per status change (state file), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences,
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences, TargetWindows: targetWindows(cfg),
 		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 
@@ -218,7 +218,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	var leave func(context.Context)
 	if cfg.RelaySecret != "" {
 		sender := actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, Announcer: announcer, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log})
+			Rounds: rounds, State: owner, Announcer: announcer, Windows: cfg.Maintenance, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log})
 		root.Add(sender)
 		leave = sender.Leave
 	}
@@ -239,6 +239,17 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))
 	}
 	return &node{Supervisor: root, server: server, leave: leave}
+}
+
+// targetWindows are the targets' maintenance windows, by name.
+func targetWindows(cfg config.Config) map[string][]domain.Window {
+	windows := map[string][]domain.Window{}
+	for _, t := range cfg.Targets {
+		if len(t.Maintenance) > 0 {
+			windows[t.Name] = t.Maintenance
+		}
+	}
+	return windows
 }
 
 func peerNames(cfg config.Config) []string {

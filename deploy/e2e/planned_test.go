@@ -291,3 +291,43 @@ func TestASilenceMadeOnOneNodeIsHonouredByEveryNode(t *testing.T) {
 		t.Fatalf("the ended silence is not listed as expired: exit %d, %q", code, out)
 	}
 }
+
+// A node whose MAINTENANCE is a window every minute, for its first 40
+// seconds, killed inside one: its peers know its windows from its relays,
+// say nothing while the window lasts, and one message when it ends with
+// the node still down; back outside a window, one recovery.
+func TestANodeDownInsideItsMaintenanceWindowIsToldWhenTheWindowEnds(t *testing.T) {
+	hook := newChat(t)
+	nodes := byName(clusterWith(t, 5, func(i int) []string {
+		if i == 4 {
+			return []string{"MAINTENANCE=* * * * * 40s UTC"}
+		}
+		return nil
+	}, "RELAY_SECRET=windows", "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=1h", "FAILURE_THRESHOLD=5"))
+	var p *node
+	for _, n := range nodes {
+		if strings.Contains(strings.Join(n.env, " "), "MAINTENANCE=") {
+			p = n
+		}
+	}
+	// Kill it early in a minute, its window on.
+	for s := time.Now().Second(); s < 2 || s > 10; s = time.Now().Second() {
+		time.Sleep(200 * time.Millisecond)
+	}
+	windowEnds := time.Now().Truncate(time.Minute).Add(40 * time.Second)
+	p.kill()
+	eventually(t, 10*time.Second, "its peers to hold it in its window", func() bool {
+		s, err := nodes[0].state()
+		return err == nil && s.Maintenance[p.name].Reason == "window" && s.Peers[p.name].Status == "down"
+	})
+	eventually(t, 60*time.Second, "a message once the window ended", func() bool { return len(hook.about(p.name)) > 0 })
+	if first := hook.about(p.name)[0]; first.at.Before(windowEnds) {
+		t.Fatalf("a message %v before the window ended:%s", windowEnds.Sub(first.at), dump(hook.about(p.name)))
+	}
+	p.restart()
+	eventually(t, 15*time.Second, "the recovery", func() bool { _, _, green := kinds(hook.about(p.name)); return green > 0 })
+	msgs := settledAbout(hook, p.name, 0, 2*time.Second)
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[0].Content, "🔴 `"+p.name+"` is still unreachable after its maintenance window ended, from 4 of 5 nodes") || !strings.HasPrefix(msgs[1].Content, "🟢") {
+		t.Fatalf("want one down message as the window ended and one recovery:%s", dump(msgs))
+	}
+}

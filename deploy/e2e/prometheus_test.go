@@ -183,6 +183,10 @@ func TestTheRulesAndTheDashboardFindDataInRealNodes(t *testing.T) {
 	for _, n := range nodes {
 		targets = append(targets, n.name)
 	}
+	// A target in maintenance, for the maintenance rules to have data.
+	if code, out := meshSilence(t, "prometheus", nodes[0], "add", "https://"+shop+"/", "--for", "1h"); code != 0 {
+		t.Fatalf("mesh silence add: exit %d, %q", code, out)
+	}
 	prom := startPrometheus(t, targets)
 
 	rulesYAML, err := os.ReadFile(rulesFile)
