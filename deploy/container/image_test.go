@@ -32,8 +32,11 @@ func TestTheOfflineImageIsSmallNonRootAndHealthChecked(t *testing.T) {
 		t.Fatalf("docker image inspect: %v", err)
 	}
 	img := inspected[0]
-	if img.Size >= 15_000_000 {
-		t.Errorf("the image is %d bytes, want under 15 MB", img.Size)
+	// 15.35 MB at 3f0e390: the binary, and Go's time zone database
+	// (time/tzdata, 450 KB), which lets MAINTENANCE name a time zone in an
+	// image that has no /usr/share/zoneinfo.
+	if img.Size >= 16_000_000 {
+		t.Errorf("the image is %d bytes, want under 16 MB", img.Size)
 	}
 	c := img.Config
 	if uid, _, _ := strings.Cut(c.User, ":"); uid == "" || uid == "0" || uid == "root" {
