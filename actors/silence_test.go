@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -79,6 +81,29 @@ func TestAnOutageSilencedAfterItWasToldEndsQuietly(t *testing.T) {
 		time.Sleep(5 * simSlot)
 		if got := c.marks("e"); strings.Join(got, " ") != "a: 🔴" {
 			t.Fatalf("the chat read %q, want only the down message from before the silence", got)
+		}
+	})
+}
+
+// The owner keeps at most domain.MaxSilences: one more is refused, and
+// nothing changes.
+func TestTheOwnerRefusesSilencesBeyondItsBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { // each answer waits for its snapshot, published at most every publishGap
+		o := newTestOwner("a")
+		go o.Serve(t.Context())
+		now := time.Now()
+		for i := range domain.MaxSilences + 1 {
+			s := domain.Silence{ID: fmt.Sprintf("s%05d", i), Matcher: "a", Start: now, End: now.Add(time.Hour), Node: "me", Updated: now}
+			_, err := o.AddSilence(t.Context(), s)
+			switch {
+			case i < domain.MaxSilences && err != nil:
+				t.Fatalf("silence %d refused: %v", i, err)
+			case i == domain.MaxSilences && !errors.Is(err, domain.ErrTooManySilences):
+				t.Fatalf("silence %d: %v, want ErrTooManySilences", i, err)
+			}
+		}
+		if n := len(o.Snapshot().Silences()); n != domain.MaxSilences {
+			t.Fatalf("%d silences kept, want %d", n, domain.MaxSilences)
 		}
 	})
 }
