@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dupunkto/mesh/actors/wire"
 	"github.com/dupunkto/mesh/config"
 )
 
@@ -109,17 +110,6 @@ func localNode(env config.Env) (string, error) {
 	return "http://" + addr, nil
 }
 
-// silenceDoc is a silence as /silences shows it.
-type silenceDoc struct {
-	ID      string    `json:"id"`
-	Matcher string    `json:"matcher"`
-	Start   time.Time `json:"start"`
-	End     time.Time `json:"end"`
-	By      string    `json:"by"`
-	Comment string    `json:"comment"`
-	Node    string    `json:"node"`
-}
-
 // silenceCall makes one call and prints its answer with show; a 4xx or
 // 5xx prints the node's error.
 func silenceCall(method, url, secret string, body []byte, stdout, stderr io.Writer, show func(io.Writer, []byte) error) int {
@@ -151,23 +141,25 @@ func silenceCall(method, url, secret string, body []byte, stdout, stderr io.Writ
 }
 
 func printSilence(w io.Writer, b []byte) error {
-	var s silenceDoc
-	if err := json.Unmarshal(b, &s); err != nil {
+	var doc wire.SilenceDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
 	}
+	s := doc.Silence()
 	fmt.Fprintf(w, "%s %s until %s by %s: %s\n", s.ID, s.Matcher, s.End.Local().Format(time.DateTime), s.By, s.Comment)
 	return nil
 }
 
 func printSilences(w io.Writer, b []byte) error {
-	var doc struct{ Silences []silenceDoc }
+	var doc struct{ Silences []wire.SilenceDoc }
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tMATCHES\tSTATE\tSTART\tEND\tBY\tCOMMENT")
 	now := time.Now()
-	for _, s := range doc.Silences {
+	for _, d := range doc.Silences {
+		s := d.Silence()
 		state := "active"
 		switch {
 		case !s.End.After(now):
