@@ -117,6 +117,9 @@ type Owner struct {
 	// silences are the cluster's silences, sorted by ID: made here (see
 	// AddSilence) or passed on in relays. Replaced, never changed in place.
 	silences []domain.Silence
+	// maintained are each subject's spells of maintenance, by name, oldest
+	// first (see recordMaintenance). Replaced, never changed in place.
+	maintained map[string][]domain.MaintenanceSpell
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -156,6 +159,12 @@ func NewOwner(cfg OwnerConfig) *Owner {
 		if r, ok := cfg.Saved[s.Name]; ok && r.Subject == s {
 			p.view = r.View
 			p.history = pruneHistory(slices.Clone(r.History), cfg.Boot)
+			if spells := restoredSpells(r.Maintained, cfg.Boot); len(spells) > 0 {
+				if o.maintained == nil {
+					o.maintained = map[string][]domain.MaintenanceSpell{}
+				}
+				o.maintained[s.Name] = spells
+			}
 		}
 		if s.Kind == domain.KindPeer {
 			o.peers++
@@ -302,7 +311,7 @@ func (o *Owner) applyIsolated(b *batch, news isolationNews) {
 		return
 	}
 	o.isolation, b.isolation = news.isolated, true
-	spells := pruneIsolations(o.isolations, news.at)
+	spells := pruneSpells(o.isolations, domain.MaxIsolations, news.at)
 	if news.isolated {
 		// A spell begins no earlier than the last one ended: the guard's
 		// reckoning of its start looks back.
@@ -319,16 +328,16 @@ func (o *Owner) applyIsolated(b *batch, news isolationNews) {
 	o.isolations = spells
 }
 
-// pruneIsolations returns a copy of spells without those that ended
-// domain.HistoryMaxAge before now, and with at most domain.MaxIsolations
-// less one, to leave room for the next.
-func pruneIsolations(spells []domain.Span, now time.Time) []domain.Span {
+// pruneSpells returns a copy of spells, of isolation or of maintenance,
+// without those that ended domain.HistoryMaxAge before now, and with at
+// most most less one, to leave room for the next.
+func pruneSpells[S interface{ EndedBefore(time.Time) bool }](spells []S, most int, now time.Time) []S {
 	cut := now.Add(-domain.HistoryMaxAge)
 	i := 0
-	for i < len(spells) && !spells[i].Ongoing() && spells[i].To.Before(cut) {
+	for i < len(spells) && spells[i].EndedBefore(cut) {
 		i++
 	}
-	i = max(i, len(spells)-(domain.MaxIsolations-1))
+	i = max(i, len(spells)-(most-1))
 	return slices.Clone(spells[i:])
 }
 
@@ -336,7 +345,7 @@ func pruneIsolations(spells []domain.Span, now time.Time) []domain.Span {
 // that lasted when the node stopped ended then, which the node cannot
 // know better than its boot.
 func restoredIsolations(saved []domain.Span, boot time.Time) []domain.Span {
-	spells := pruneIsolations(saved, boot)
+	spells := pruneSpells(saved, domain.MaxIsolations, boot)
 	if n := len(spells); n > 0 && spells[n-1].Ongoing() {
 		spells[n-1].To = later(boot, spells[n-1].From)
 	}
@@ -487,7 +496,12 @@ func (o *Owner) publish(b *batch) {
 	}
 	now := time.Now()
 	o.forgetLeaves(b, now)
-	snap, reached := o.withVerdicts(o.snapshot(), len(b.transitions) > 0 || b.opinions || b.isolation || b.leaves, now)
+	base := o.snapshot()
+	maintained := o.recordMaintenance(base, now)
+	if maintained {
+		base = base.WithMaintained(o.maintained)
+	}
+	snap, reached := o.withVerdicts(base, len(b.transitions) > 0 || b.opinions || b.isolation || b.leaves, now)
 	o.current.Store(snap)
 	o.published = now
 	if (reached || b.relayed != nil || b.certs || b.silences) && o.cfg.AlertsChanged != nil {
@@ -496,7 +510,7 @@ func (o *Owner) publish(b *batch) {
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 	}
-	if (len(b.transitions) > 0 || b.isolation || b.leaves || b.silences) && o.cfg.StatusChanged != nil {
+	if (len(b.transitions) > 0 || b.isolation || b.leaves || b.silences || maintained) && o.cfg.StatusChanged != nil {
 		o.cfg.StatusChanged.Notify() // the state file keeps the spells and the leaves too
 	}
 	if b.roundDone && o.cfg.RoundDone != nil {
@@ -506,7 +520,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences).WithTargetWindows(o.cfg.TargetWindows)
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences).WithTargetWindows(o.cfg.TargetWindows).WithMaintained(o.maintained)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

@@ -197,12 +197,12 @@ func sameRecord(a, b domain.AlertRecord) bool {
 }
 
 // subjectsOf is what the state file keeps of a snapshot: each subject's
-// view and history.
+// view and history, and its spells of maintenance.
 func subjectsOf(snap *domain.Snapshot) map[string]statefile.Subject {
 	out := make(map[string]statefile.Subject, snap.Len()+snap.TargetCount())
 	for e := range snap.Subjects() {
 		h := e.History()
-		s := statefile.Subject{Subject: e.Subject(), View: e.View(), History: make([]domain.HistoryEntry, h.Len())}
+		s := statefile.Subject{Subject: e.Subject(), View: e.View(), History: make([]domain.HistoryEntry, h.Len()), Maintained: snap.Maintained(e.Name())}
 		for i, t := range h.All() {
 			s.History[i] = t
 		}
@@ -255,16 +255,16 @@ func leftOf(snap *domain.Snapshot) map[string]time.Time {
 	return left
 }
 
-// statusOrHistoryChanged reports whether a subject's status or history
-// differs between two snapshots, or the subjects themselves do, or the
-// peers that left: what a restart must not lose.
+// statusOrHistoryChanged reports whether a subject's status, history or
+// spells of maintenance differ between two snapshots, or the subjects
+// themselves do, or the peers that left: what a restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
 	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(leftOf(old), leftOf(cur)) || !slices.Equal(old.Silences(), cur.Silences()) {
 		return true
 	}
 	for e := range cur.Subjects() {
 		was, ok := old.Entry(e.Name())
-		if !ok {
+		if !ok || !slices.Equal(old.Maintained(e.Name()), cur.Maintained(e.Name())) {
 			return true
 		}
 		if was == e {

@@ -53,10 +53,13 @@ func (h History) All() iter.Seq2[int, HistoryEntry] {
 // its first transition a subject's status is unknown and does not count,
 // nor does the time the node was isolated (away), when what it saw was no
 // observation: neither the spell, nor what a transition in a spell said
-// until the next transition. ok is false when nothing was known in the
-// window.
-func (h History) Uptime(now time.Time, window time.Duration, away Isolations) (ratio float64, ok bool) {
+// until the next transition. Time the subject spent in maintenance does not
+// count either, as status pages leave planned work out; but unlike a
+// spell of isolation, a transition in it was seen and holds after it. ok
+// is false when nothing was known in the window.
+func (h History) Uptime(now time.Time, window time.Duration, away Isolations, maintained []MaintenanceSpell) (ratio float64, ok bool) {
 	start := now.Add(-window)
+	leftOut := away.with(maintained, now)
 	var up, known time.Duration
 	for i, e := range h.entries {
 		if away.holds(e.At, now) {
@@ -71,7 +74,7 @@ func (h History) Uptime(now time.Time, window time.Duration, away Isolations) (r
 		if !to.After(from) {
 			continue
 		}
-		d := away.outside(from, to, now)
+		d := leftOut.outside(from, to, now)
 		known += d
 		if e.Status == StatusUp {
 			up += d

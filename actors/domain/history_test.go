@@ -33,7 +33,7 @@ func TestUptime(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := NewHistory(tc.history).Uptime(now, tc.window, Isolations{})
+			got, ok := NewHistory(tc.history).Uptime(now, tc.window, Isolations{}, nil)
 			if ok != tc.known || got != tc.want {
 				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
 			}
@@ -68,7 +68,50 @@ func TestUptimeLeavesOutTheSpellsOfIsolation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := tc.h.Uptime(now, 24*time.Hour, NewIsolations(tc.away))
+			got, ok := tc.h.Uptime(now, 24*time.Hour, NewIsolations(tc.away), nil)
+			if ok != tc.known || math.Abs(got-tc.want) > 1e-6 {
+				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
+			}
+		})
+	}
+}
+
+// Time in maintenance is left out of the figures, as status pages leave
+// planned work out; but what the subject did in it was seen, and an outage
+// that goes on after the maintenance ended counts from then.
+func TestUptimeLeavesOutTheTimeInMaintenance(t *testing.T) {
+	now := t0.Add(48 * time.Hour)
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	spell := func(from, to time.Duration, reason MaintenanceReason) MaintenanceSpell {
+		s := MaintenanceSpell{Span: Span{From: ago(from)}, Reason: reason}
+		if to > 0 {
+			s.To = ago(to)
+		}
+		return s
+	}
+	// Up for two days but for a reboot of two hours, ten hours ago.
+	rebooted := NewHistory([]HistoryEntry{{StatusUp, ago(47 * time.Hour)}, {StatusDown, ago(10 * time.Hour)}, {StatusUp, ago(8 * time.Hour)}})
+	cases := []struct {
+		name       string
+		h          History
+		away       []Span
+		maintained []MaintenanceSpell
+		want       float64
+		known      bool
+	}{
+		{"outside any maintenance the reboot counts", rebooted, nil, nil, 22.0 / 24, true},
+		{"inside a window of three hours it does not", rebooted, nil, []MaintenanceSpell{spell(11*time.Hour, 7*time.Hour, MaintenanceWindow)}, 1, true},
+		{"down past the silence's end: the rest counts", rebooted, nil, []MaintenanceSpell{spell(10*time.Hour, 9*time.Hour, MaintenanceSilence)}, 22.0 / 23, true},
+		{"a transition inside holds after it: down still, since the silence ended",
+			NewHistory([]HistoryEntry{{StatusUp, ago(47 * time.Hour)}, {StatusDown, ago(3 * time.Hour)}}), nil,
+			[]MaintenanceSpell{spell(4*time.Hour, 2*time.Hour, MaintenanceSilence)}, 20.0 / 22, true},
+		{"an ongoing spell leaves out the time until now", rebooted, nil, []MaintenanceSpell{spell(12*time.Hour, 0, MaintenanceLeave)}, 1, true},
+		{"a spell of isolation and one of maintenance that overlap are left out once",
+			rebooted, []Span{{ago(11 * time.Hour), ago(9 * time.Hour)}}, []MaintenanceSpell{spell(10*time.Hour, 8*time.Hour, MaintenanceWindow)}, 1, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.h.Uptime(now, 24*time.Hour, NewIsolations(tc.away), tc.maintained)
 			if ok != tc.known || math.Abs(got-tc.want) > 1e-6 {
 				t.Fatalf("Uptime = %v, %v; want %v, %v", got, ok, tc.want, tc.known)
 			}

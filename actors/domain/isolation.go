@@ -18,6 +18,9 @@ type Span struct{ From, To time.Time }
 // Ongoing reports whether the span lasts still.
 func (s Span) Ongoing() bool { return s.To.IsZero() }
 
+// EndedBefore reports whether the span ended before t.
+func (s Span) EndedBefore(t time.Time) bool { return !s.Ongoing() && s.To.Before(t) }
+
 // end is when the span ends as of now.
 func (s Span) end(now time.Time) time.Time {
 	if s.Ongoing() {
@@ -70,6 +73,32 @@ func (is Isolations) holds(t, now time.Time) bool {
 		i++ // a spell that ends at t holds it no longer
 	}
 	return i < len(is.spans) && !t.Before(is.spans[i].From)
+}
+
+// with returns the spells together with the spells of maintenance, as one
+// read-only list in order, overlapping ones joined: the time either
+// leaves out of the uptime figures.
+func (is Isolations) with(maintained []MaintenanceSpell, now time.Time) Isolations {
+	if len(maintained) == 0 {
+		return is
+	}
+	all := slices.Clone(is.spans)
+	for _, m := range maintained {
+		all = append(all, m.Span)
+	}
+	slices.SortFunc(all, func(a, b Span) int { return a.From.Compare(b.From) })
+	joined := all[:1]
+	for _, s := range all[1:] {
+		last := &joined[len(joined)-1]
+		if last.Ongoing() || !s.From.After(last.To) {
+			if !last.Ongoing() && (s.Ongoing() || s.To.After(last.To)) {
+				last.To = s.To
+			}
+			continue
+		}
+		joined = append(joined, s)
+	}
+	return NewIsolations(joined)
 }
 
 func earlier(a, b time.Time) time.Time {

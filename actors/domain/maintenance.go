@@ -72,3 +72,32 @@ func (s *Snapshot) windowsOf(name string) []Window {
 	}
 	return nil
 }
+
+// MaxMaintenanceSpells bounds the spells of maintenance a node keeps of
+// one subject, as HistoryMaxEntries bounds its transitions; they are kept
+// as long (HistoryMaxAge).
+const MaxMaintenanceSpells = 1000
+
+// MaintenanceSpell is a stretch of time a subject spent in maintenance, as
+// this node held it, and why. Its history keeps it: time in maintenance is
+// left out of the uptime figures, as status pages leave planned work out,
+// while what the subject did meanwhile (a transition) stays an
+// observation.
+type MaintenanceSpell struct {
+	Span
+	Reason MaintenanceReason
+}
+
+// WithMaintained returns a copy of s that carries each subject's spells of
+// maintenance, oldest first, by name. It takes the map over.
+func (s *Snapshot) WithMaintained(spells map[string][]MaintenanceSpell) *Snapshot {
+	c := *s
+	c.maintained = spells
+	return &c
+}
+
+// Maintained returns the subject's spells of maintenance, oldest first,
+// the last ongoing while it lasts. The caller must not change them.
+func (s *Snapshot) Maintained(name string) []MaintenanceSpell {
+	return s.maintained[name]
+}

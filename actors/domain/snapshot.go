@@ -271,6 +271,9 @@ type Snapshot struct {
 	// targetWindows are the targets' maintenance windows, by name; a
 	// peer's come in its relays.
 	targetWindows map[string][]Window
+	// maintained are each subject's spells of maintenance, oldest first,
+	// which its history keeps.
+	maintained map[string][]MaintenanceSpell
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.

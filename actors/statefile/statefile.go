@@ -56,6 +56,9 @@ type Subject struct {
 	View    domain.PeerView
 	// History is oldest first.
 	History []domain.HistoryEntry
+	// Maintained are its spells of maintenance, oldest first, the last
+	// without an end if it lasted when the node stopped.
+	Maintained []domain.MaintenanceSpell
 }
 
 // WebhookChannel is the name of WEBHOOK_URL's channel, which files written
@@ -119,6 +122,15 @@ type fileSpan struct {
 	To   *time.Time `json:"to,omitempty"`
 }
 
+func fileSpanOf(s domain.Span) fileSpan {
+	fs := fileSpan{From: s.From.UTC()}
+	if !s.Ongoing() {
+		to := s.To.UTC()
+		fs.To = &to
+	}
+	return fs
+}
+
 type fileView struct {
 	Status              domain.Status `json:"status"`
 	Since               time.Time     `json:"since"`
@@ -129,6 +141,13 @@ type fileView struct {
 	// Read, never written.
 	RemindersSent *int             `json:"reminders_sent,omitempty"`
 	History       []fileTransition `json:"history"`
+	// Maintenance are its spells of maintenance (see Subject.Maintained).
+	Maintenance []fileMaintenance `json:"maintenance,omitempty"`
+}
+
+type fileMaintenance struct {
+	fileSpan
+	Reason domain.MaintenanceReason `json:"reason"`
 }
 
 type fileTransition struct {
@@ -182,6 +201,9 @@ func Encode(d Document) ([]byte, error) {
 		for i, h := range s.History {
 			v.History[i] = fileTransition{Status: h.Status, At: h.At.UTC()}
 		}
+		for _, m := range s.Maintained {
+			v.Maintenance = append(v.Maintenance, fileMaintenance{fileSpanOf(m.Span), m.Reason})
+		}
 		if s.Subject.Kind == domain.KindTarget {
 			if f.Targets == nil {
 				f.Targets = map[string]fileView{}
@@ -205,12 +227,7 @@ func Encode(d Document) ([]byte, error) {
 			Since: e.Since.UTC(), Ended: e.Ended.UTC(), Origin: e.Origin.UTC()})
 	}
 	for _, spell := range d.Isolations {
-		fs := fileSpan{From: spell.From.UTC()}
-		if !spell.Ongoing() {
-			to := spell.To.UTC()
-			fs.To = &to
-		}
-		f.Isolated = append(f.Isolated, fs)
+		f.Isolated = append(f.Isolated, fileSpanOf(spell))
 	}
 	for _, si := range d.Silences {
 		f.Silences = append(f.Silences, fileSilence{ID: si.ID, Matcher: si.Matcher, Start: si.Start.UTC(), End: si.End.UTC(), By: si.By,
@@ -357,7 +374,7 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 	} else {
 		d.Alerts.CertsTold = f.CertWarned
 	}
-	if d.Isolations, err = decodeIsolations(f.Isolated, notAfterNow); err != nil {
+	if d.Isolations, err = decodeSpans(f.Isolated, domain.MaxIsolations, notAfterNow); err != nil {
 		drop("isolated", err)
 		d.Isolations = nil
 	}
@@ -408,11 +425,12 @@ func decodeLeft(left map[string]time.Time, notAfterNow func(time.Time) time.Time
 	return out, nil
 }
 
-// decodeIsolations checks and converts the spells of isolation: in order,
-// apart, each ending after it began, only the last without an end.
-func decodeIsolations(list []fileSpan, notAfterNow func(time.Time) time.Time) ([]domain.Span, error) {
-	if len(list) > domain.MaxIsolations {
-		return nil, fmt.Errorf("%d, more than %d", len(list), domain.MaxIsolations)
+// decodeSpans checks and converts spells, of isolation or of a subject's
+// maintenance: at most most, in order, apart, each ending after it began,
+// only the last without an end.
+func decodeSpans(list []fileSpan, most int, notAfterNow func(time.Time) time.Time) ([]domain.Span, error) {
+	if len(list) > most {
+		return nil, fmt.Errorf("%d, more than %d", len(list), most)
 	}
 	var out []domain.Span
 	for i, fs := range list {
@@ -522,6 +540,20 @@ func decodeSubject(s domain.Subject, v fileView, notAfterNow func(time.Time) tim
 			return Subject{}, fmt.Errorf("history out of order at entry %d", i)
 		}
 		out.History = append(out.History, domain.HistoryEntry{Status: h.Status, At: notAfterNow(h.At)})
+	}
+	spans := make([]fileSpan, len(v.Maintenance))
+	for i, m := range v.Maintenance {
+		if m.Reason != domain.MaintenanceLeave && m.Reason != domain.MaintenanceSilence && m.Reason != domain.MaintenanceWindow {
+			return Subject{}, fmt.Errorf("maintenance %d: reason %q", i, m.Reason)
+		}
+		spans[i] = m.fileSpan
+	}
+	maintained, err := decodeSpans(spans, domain.MaxMaintenanceSpells, notAfterNow)
+	if err != nil {
+		return Subject{}, fmt.Errorf("maintenance %v", err)
+	}
+	for i, span := range maintained {
+		out.Maintained = append(out.Maintained, domain.MaintenanceSpell{Span: span, Reason: v.Maintenance[i].Reason})
 	}
 	return out, nil
 }

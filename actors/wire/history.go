@@ -35,9 +35,25 @@ type spanJSON struct {
 	To   *stamp `json:"to,omitempty"`
 }
 
+func spanOf(s domain.Span) spanJSON {
+	j := spanJSON{From: stamp{s.From}}
+	if !s.Ongoing() {
+		j.To = &stamp{s.To}
+	}
+	return j
+}
+
 type peerHistoryJSON struct {
 	Transitions []transitionJSON    `json:"transitions"`
 	Uptime      map[string]*float64 `json:"uptime"` // null where nothing was known
+	// Maintenance are the subject's spells of maintenance, oldest first,
+	// which its uptime figures leave out.
+	Maintenance []maintenanceSpellJSON `json:"maintenance,omitempty"`
+}
+
+type maintenanceSpellJSON struct {
+	spanJSON
+	Reason domain.MaintenanceReason `json:"reason"`
 }
 
 type transitionJSON struct {
@@ -47,18 +63,15 @@ type transitionJSON struct {
 
 // EncodeHistory returns the /history document of s as of now: every peer's
 // transitions, oldest first, and its uptime over each window; the same of
-// every target under "targets"; and the node's spells of isolation.
+// every target under "targets"; each one's spells of maintenance; and the
+// node's spells of isolation.
 func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 	doc := historyJSON{Node: s.Node(), Peers: make(map[string]peerHistoryJSON, s.Len())}
 	if s.TargetCount() > 0 {
 		doc.Targets = make(map[string]peerHistoryJSON, s.TargetCount())
 	}
 	for spell := range s.Isolations().All() {
-		j := spanJSON{From: stamp{spell.From}}
-		if !spell.Ongoing() {
-			j.To = &stamp{spell.To}
-		}
-		doc.Isolated = append(doc.Isolated, j)
+		doc.Isolated = append(doc.Isolated, spanOf(spell))
 	}
 	for p := range s.Subjects() {
 		h := p.History()
@@ -66,8 +79,12 @@ func EncodeHistory(s *domain.Snapshot, now time.Time) []byte {
 		for _, e := range h.All() {
 			ph.Transitions = append(ph.Transitions, transitionJSON{e.Status, stamp{e.At}})
 		}
+		maintained := s.Maintained(p.Name())
+		for _, m := range maintained {
+			ph.Maintenance = append(ph.Maintenance, maintenanceSpellJSON{spanOf(m.Span), m.Reason})
+		}
 		for _, w := range uptimeWindows() {
-			if r, ok := h.Uptime(now, w.span, s.Isolations()); ok {
+			if r, ok := h.Uptime(now, w.span, s.Isolations(), maintained); ok {
 				ph.Uptime[w.name] = &r
 			} else {
 				ph.Uptime[w.name] = nil

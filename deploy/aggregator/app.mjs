@@ -13,6 +13,7 @@ import {
   graphEdges,
   historyKey,
   incidents,
+  maintenanceText,
   matrix,
   nodesFromState,
   parseNodeList,
@@ -184,9 +185,11 @@ function dayBars(name, days) {
   const info = el("p", { class: "day-info", "aria-live": "polite" }, "");
   const bars = el("div", { class: "days", role: "group", "aria-label": `${name}: uptime of each of the last ${days.length} days (UTC); arrow keys move between days` });
   const describe = (d) =>
-    `${d.day}: ${d.uptime === null ? "no data" : `${percent(d.uptime)} up`}${d.outages ? `, ${d.outages} outage${d.outages > 1 ? "s" : ""}` : ""}`;
+    `${d.day}: ${d.uptime === null ? "no data" : `${percent(d.uptime)} up`}${d.outages ? `, ${d.outages} outage${d.outages > 1 ? "s" : ""}` : ""}` +
+    `${d.maintained ? `, in maintenance ${formatDuration(d.maintained)} (not counted)` : ""}${d.planned ? `, ${d.planned} planned stop${d.planned > 1 ? "s" : ""}` : ""}`;
   const spans = days.map((d, i) => {
-    const cls = d.uptime === null ? "none" : d.uptime >= 0.999 ? "up" : d.uptime > 0 ? "partial" : "down";
+    // A day of planned work and no other trouble has a colour of its own.
+    const cls = d.uptime === null ? (d.maintained ? "maintenance" : "none") : d.uptime >= 0.999 ? (d.maintained ? "maintenance" : "up") : d.uptime > 0 ? "partial" : "down";
     const text = describe(d);
     const s = el("span", { class: `day ${cls}`, "data-day": d.day, role: "img", "aria-label": text, title: text, tabindex: i === days.length - 1 ? 0 : -1 });
     const show = () => {
@@ -246,8 +249,9 @@ function renderRows(names, verdicts, cluster, histories, perNode, now) {
 }
 
 function cellText(c) {
-  const words = { up: "sees it up", down: "sees it down", stopped: "holds it stopped on purpose", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
+  const words = { up: "sees it up", down: "sees it down", stopped: "holds it stopped on purpose", maintenance: "sees it down, in maintenance:", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
   const parts = [`${c.from} ${words} ${c.to}`];
+  if (c.maintenance) parts.push(maintenanceText(c.maintenance));
   if (c.since) parts.push(`since ${localTime(Date.parse(c.since))}`);
   if (c.since) parts.push(c.lastSeen ? `last seen ${localTime(Date.parse(c.lastSeen))}` : "never seen");
   if (c.rttMs !== null && c.rttMs !== undefined) parts.push(`round trip ${c.rttMs} ms`);
@@ -388,7 +392,7 @@ function renderIncidents(list, now) {
       "li",
       { "data-incident": i.node, "data-ongoing": String(i.ongoing), class: i.ongoing ? "ongoing" : "" },
       el("strong", {}, i.node),
-      ` down ${localTime(i.start)} → ${i.ongoing ? "ongoing" : localTime(i.end)} `,
+      ` ${i.planned ? "down in maintenance" : "down"} ${localTime(i.start)} → ${i.ongoing ? "ongoing" : localTime(i.end)} `,
       el("span", { class: "duration" }, `(${formatDuration(i.ongoing ? now - i.start : i.duration)})`),
       el("span", { class: "seen" }, ` · seen by ${i.seenBy.join(", ")}`),
     ),

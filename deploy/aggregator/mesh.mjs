@@ -110,12 +110,14 @@ export function validateState(doc) {
       }
     }
   }
-  // What this node holds in maintenance: {subject: {reason, from, until}}.
+  // What this node holds in maintenance: {subject: {reason, from, until,
+  // and of a silence its by and comment, of a window its window}}.
   const maintenance = Object.create(null);
   if (isObject(doc.maintenance)) {
     for (const [subject, m] of Object.entries(doc.maintenance)) {
       if (isObject(m) && MAINTENANCE_REASONS.includes(m.reason) && !Number.isNaN(Date.parse(m.from)) && !Number.isNaN(Date.parse(m.until))) {
-        maintenance[subject] = { reason: m.reason, from: m.from, until: m.until };
+        const text = (v) => (typeof v === "string" ? v.slice(0, 500) : "");
+        maintenance[subject] = { reason: m.reason, from: m.from, until: m.until, by: text(m.by), comment: text(m.comment), window: text(m.window) };
       }
     }
   }
@@ -131,8 +133,33 @@ export function validateState(doc) {
   };
 }
 
-/** Why a subject may be in maintenance: a peer stopped on purpose (leave). */
-const MAINTENANCE_REASONS = ["leave"];
+/**
+ * Why a subject may be in maintenance: a peer stopped on purpose (leave),
+ * an operator's silence, or one of its maintenance windows.
+ */
+const MAINTENANCE_REASONS = ["leave", "silence", "window"];
+
+/**
+ * The maintenance the observers hold a subject in, if any: the first
+ * observer's that holds one (each node's own /state says; one that holds
+ * it is enough, as the others may not have heard yet). A leave is only
+ * asked for by the callers that show a stopped node.
+ */
+function heldIn(subject, observers, states, reasons = ["silence", "window"]) {
+  for (const o of observers) {
+    const m = own(states.get(o.name)?.maintenance, subject);
+    if (m && reasons.includes(m.reason)) return m;
+  }
+  return undefined;
+}
+
+/** What a maintenance is, in words: "silenced until 14:00 by alice: kernel upgrade", "in its maintenance window until 03:30 (0 3 * * * 30m UTC)". */
+export function maintenanceText(m) {
+  const until = new Date(Date.parse(m.until)).toLocaleTimeString();
+  if (m.reason === "silence") return `silenced until ${until}${m.by ? ` by ${m.by}` : ""}${m.comment ? `: ${m.comment}` : ""}`;
+  if (m.reason === "window") return `in its maintenance window until ${until}${m.window ? ` (${m.window})` : ""}`;
+  return `stopped on purpose, by its own word; an outage if not back by ${until}`;
+}
 
 /**
  * A node's view of its targets (Mesh's "targets", same shape as "peers"):
@@ -164,9 +191,13 @@ export function targetConsensus(targets, names, states) {
   for (const target of targets) {
     const observers = observersOf(target, "targets", names, states).filter((o) => o.status !== "unknown");
     const down = observers.filter((o) => o.status === "down").map((o) => o.name);
-    const status = observers.length === 0 ? "unknown" : down.length === observers.length ? "down" : down.length ? "partial" : "up";
-    const reason = observers.length === 0 ? "no node that answered knows it yet" : `down from ${down.length}/${observers.length} nodes that answered`;
-    out[target] = { status, observers, downFrom: down, reason };
+    const maintenance = heldIn(target, observers, states);
+    let status = observers.length === 0 ? "unknown" : down.length === observers.length ? "down" : down.length ? "partial" : "up";
+    // Trouble in maintenance is no outage: a state of its own.
+    if (maintenance && (status === "down" || status === "partial")) status = "maintenance";
+    let reason = observers.length === 0 ? "no node that answered knows it yet" : down.length ? `down from ${down.length} of ${observers.length} nodes that answered` : `up from ${observers.length} of ${observers.length} nodes that answered`;
+    if (maintenance) reason += `; ${maintenanceText(maintenance)}`;
+    out[target] = { status, observers, downFrom: down, reason, maintenance };
   }
   return out;
 }
@@ -225,24 +256,28 @@ export function consensus(names, states) {
     const up = observers.filter((o) => o.status === "up").length;
     const isolated = reachable && states.get(name).isolated === true;
     // A node its observers hold as stopped on purpose (it said so as it
-    // went, and its grace is not over) is no outage.
-    const leave = reachable ? undefined : observers.map((o) => own(states.get(o.name).maintenance, name)).find((m) => m?.reason === "leave");
+    // went, and its grace is not over) is no outage; nor is one in
+    // maintenance (silenced, or in its window) that is down or partly so.
+    const leave = reachable ? undefined : heldIn(name, observers, states, ["leave"]);
+    const maintenance = heldIn(name, observers, states);
     let status;
     if (isolated) status = "isolated";
     else if (reachable) status = down.length === 0 ? "up" : "partial";
     else if (leave) status = "stopped";
     else status = observers.length === 0 || down.length === observers.length ? "down" : "partial";
+    if (maintenance && (status === "down" || status === "partial")) status = "maintenance";
     const from = reachable ? "reachable from browser" : "unreachable from browser";
-    const reason = isolated
+    let reason = isolated
       ? `${from}; cut off from its own network, by its own word`
       : leave
-        ? `${from}; stopped on purpose, by its own word; an outage if not back by ${new Date(Date.parse(leave.until)).toLocaleTimeString()}`
+        ? `${from}; ${maintenanceText(leave)}`
         : observers.length === 0
         ? `${from}; no peer to ask`
         : reachable
           ? `${from} and ${up}/${observers.length} peers`
           : `${from}; down from ${down.length}/${observers.length} peers`;
-    result[name] = { status, reachable, observers, downFrom: down, reason };
+    if (maintenance && !isolated) reason += `; ${maintenanceText(maintenance)}`;
+    result[name] = { status, reachable, observers, downFrom: down, reason, maintenance: leave ?? maintenance };
   }
   return result;
 }
@@ -313,20 +348,25 @@ export function validateHistory(doc) {
   return { node: doc.node, peers: histories(doc.peers, "peers", isolated), targets: histories(doc.targets ?? {}, "targets", isolated), isolated };
 }
 
-/** The spells of isolation of a /history, checked: [{from, to}] in ms, to null while it lasts. */
-function spellsOf(list) {
+/**
+ * Spells of a /history, checked: the node's spells of isolation, or a
+ * subject's of maintenance (field names which): [{from, to}] in ms, to
+ * null while it lasts, in order and apart; a spell of maintenance keeps
+ * its reason.
+ */
+function spellsOf(list, field = "isolated") {
   if (list === undefined) return [];
-  if (!Array.isArray(list)) throw new Error("isolated is not a list");
+  if (!Array.isArray(list)) throw new Error(`${field} is not a list`);
   let last = -Infinity;
   return list.map((sp, i) => {
-    if (!isObject(sp)) throw new Error(`isolated[${i}] is not a spell`);
-    checkTime(sp.from, `isolated[${i}].from`);
-    if (sp.to !== undefined && sp.to !== null) checkTime(sp.to, `isolated[${i}].to`);
+    if (!isObject(sp)) throw new Error(`${field}[${i}] is not a spell`);
+    checkTime(sp.from, `${field}[${i}].from`);
+    if (sp.to !== undefined && sp.to !== null) checkTime(sp.to, `${field}[${i}].to`);
     const from = Date.parse(sp.from);
     const to = sp.to === undefined || sp.to === null ? null : Date.parse(sp.to);
-    if (from < last || (to !== null && to < from) || (to === null && i !== list.length - 1)) throw new Error(`isolated[${i}] is out of order`);
+    if (from < last || (to !== null && to < from) || (to === null && i !== list.length - 1)) throw new Error(`${field}[${i}] is out of order`);
     last = to ?? Infinity;
-    return { from, to };
+    return field === "isolated" ? { from, to } : { from, to, reason: MAINTENANCE_REASONS.includes(sp.reason) ? sp.reason : "silence" };
   });
 }
 
@@ -376,7 +416,9 @@ function histories(obj, kind, isolated) {
       if (v !== undefined && v !== null && !(typeof v === "number" && v >= 0 && v <= 1)) throw new Error(`${field}.uptime.${w} is not a ratio`);
       uptime[w] = v ?? null;
     }
-    peers[name] = { transitions: withoutIsolation(h.transitions, isolated), uptime };
+    // Its spells of maintenance: time the uptime figures leave out.
+    const maintenance = spellsOf(h.maintenance, `${field}.maintenance`);
+    peers[name] = { transitions: withoutIsolation(h.transitions, isolated), uptime, maintenance };
   }
   return peers;
 }
@@ -390,19 +432,31 @@ export function formatAge(ms) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-/** Share of [start, end) a transition list (oldest first) spends up, and the time known (not "unknown", a spell of isolation). */
-function upWithin(transitions, start, end) {
+/** How much of [from, to) spells (in order, apart; to null while one lasts, until now) cover. */
+function covered(spells, from, to, now) {
+  let d = 0;
+  for (const sp of spells) d += Math.max(0, Math.min(sp.to ?? now, to) - Math.max(sp.from, from));
+  return d;
+}
+
+/**
+ * Share of [start, end) a transition list (oldest first) spends up, the
+ * time known (not "unknown", a spell of isolation) and out of maintenance,
+ * and the time in maintenance, which status pages leave out of uptime.
+ */
+function upWithin(transitions, start, end, maintenance = [], now = end) {
   let up = 0;
   let known = 0;
   transitions.forEach((t, i) => {
     const from = Math.max(Date.parse(t.at), start);
     const to = Math.min(i + 1 < transitions.length ? Date.parse(transitions[i + 1].at) : end, end);
     if (to > from && t.status !== "unknown") {
-      known += to - from;
-      if (t.status === "up") up += to - from;
+      const d = to - from - covered(maintenance, from, to, now);
+      known += d;
+      if (t.status === "up") up += d;
     }
   });
-  return { up, known };
+  return { up, known, maintained: covered(maintenance, start, end, now) };
 }
 
 const HOUR = 3600 * 1000;
@@ -414,19 +468,35 @@ function transitionsOf(histories, observer, node, kind = "peers") {
   return Array.isArray(t) ? t : null;
 }
 
-/** Time up and time known of node within [start, end), pooled over every observer's history. */
-function pooledUptime(node, histories, start, end, kind = "peers") {
+/** The spells observer's history holds node in maintenance, oldest first. */
+function maintenanceOf(histories, observer, node, kind = "peers") {
+  const m = own(own(own(histories.get(observer), kind), node), "maintenance");
+  return Array.isArray(m) ? m : [];
+}
+
+/**
+ * Uptime of node within [start, end), pooled over every observer's
+ * history (null when nobody knew), and the longest time any observer held
+ * it in maintenance then.
+ */
+function pooled(node, histories, start, end, kind = "peers") {
   let up = 0;
   let known = 0;
+  let maintained = 0;
   for (const observer of histories.keys()) {
     if (observer === node) continue;
     const t = transitionsOf(histories, observer, node, kind);
     if (!t) continue;
-    const r = upWithin(t, start, end);
+    const r = upWithin(t, start, end, maintenanceOf(histories, observer, node, kind));
     up += r.up;
     known += r.known;
+    maintained = Math.max(maintained, r.maintained);
   }
-  return known > 0 ? up / known : null;
+  return { uptime: known > 0 ? up / known : null, maintained };
+}
+
+function pooledUptime(node, histories, start, end, kind = "peers") {
+  return pooled(node, histories, start, end, kind).uptime;
 }
 
 /** The windows uptime is given over, and their lengths. */
@@ -435,6 +505,7 @@ export const WINDOWS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 *
 /**
  * Uptime of node over each window: time up over time known, pooled across
  * every observer's history; null for a window nobody knew anything of.
+ * Time in maintenance is not counted at all, as status pages do.
  */
 export function uptimeFigures(node, histories, now, kind = "peers") {
   const out = {};
@@ -463,12 +534,15 @@ export function incidents(names, histories, now, days = 90, kind = "peers") {
       if (observer === node) continue;
       const t = transitionsOf(histories, observer, node, kind);
       if (!t) continue;
+      const maintenance = maintenanceOf(histories, observer, node, kind);
       t.forEach((tr, i) => {
         if (tr.status !== "down") return;
         const start = Date.parse(tr.at);
         const next = i + 1 < t.length ? Date.parse(t[i + 1].at) : null;
         if (next !== null && next <= from) return;
-        spans.push({ start, end: next, observer });
+        // Down only while the observer held it in maintenance: planned.
+        const planned = covered(maintenance, start, next ?? now, now) >= (next ?? now) - start;
+        spans.push({ start, end: next, observer, planned });
       });
     }
     spans.sort((a, b) => a.start - b.start);
@@ -483,16 +557,18 @@ export function incidents(names, histories, now, days = 90, kind = "peers") {
         ongoing: end === null,
         duration: (end ?? now) - Math.max(cur.start, from),
         seenBy: [...cur.seenBy].sort(),
+        planned: cur.planned,
       });
     };
     for (const sp of spans) {
       if (cur && (cur.end === null || sp.start <= cur.end)) {
         cur.end = cur.end === null || sp.end === null ? null : Math.max(cur.end, sp.end);
         cur.seenBy.add(sp.observer);
+        cur.planned &&= sp.planned;
         continue;
       }
       flush();
-      cur = { start: sp.start, end: sp.end, seenBy: new Set([sp.observer]) };
+      cur = { start: sp.start, end: sp.end, seenBy: new Set([sp.observer]), planned: sp.planned };
     }
     flush();
   }
@@ -501,8 +577,10 @@ export function incidents(names, histories, now, days = 90, kind = "peers") {
 
 /**
  * The last `days` UTC days of node, oldest first, today last: each day's
- * uptime (time up over time known across every observer's history, null
- * when nobody knew) and the incidents that overlap it.
+ * uptime (time up over time known and out of maintenance, across every
+ * observer's history, null when nobody knew), how long it was in
+ * maintenance (ms, as the observer that held it longest), and the
+ * incidents that overlap it, planned ones apart.
  */
 export function dailyUptime(node, histories, now, days = 90, nodeIncidents = null, kind = "peers") {
   const list = nodeIncidents ?? incidents([node], histories, now, days, kind);
@@ -511,8 +589,9 @@ export function dailyUptime(node, histories, now, days = 90, nodeIncidents = nul
   for (let i = days - 1; i >= 0; i--) {
     const start = today - i * DAY;
     const end = Math.min(start + DAY, now);
-    const outages = list.filter((x) => x.node === node && x.start < end && (x.end === null || x.end > start)).length;
-    out.push({ day: utcDay(start), uptime: pooledUptime(node, histories, start, end, kind), outages });
+    const overlapping = list.filter((x) => x.node === node && x.start < end && (x.end === null || x.end > start));
+    const { uptime, maintained } = pooled(node, histories, start, end, kind);
+    out.push({ day: utcDay(start), uptime, maintained, outages: overlapping.filter((x) => !x.planned).length, planned: overlapping.filter((x) => x.planned).length });
   }
   return out;
 }
@@ -542,12 +621,14 @@ export function matrix(names, states, now, kind = "peers", columns = [...names].
       if (to === from) return { from, to, status: "self" };
       const v = own(views, to);
       if (!v) return { from, to, status: "none" };
-      // Down, to an observer that holds it stopped on purpose: stopped.
-      const stopped = v.status === "down" && own(s?.maintenance, to)?.reason === "leave";
+      // Down, to an observer that holds it stopped on purpose: stopped;
+      // that holds it silenced or in its window: in maintenance.
+      const held = v.status === "down" ? own(s?.maintenance, to) : undefined;
       return {
         from,
         to,
-        status: stopped ? "stopped" : v.status,
+        status: held ? (held.reason === "leave" ? "stopped" : "maintenance") : v.status,
+        ...(held ? { maintenance: held } : {}),
         since: v.since,
         lastSeen: v.last_seen ?? null,
         rttMs: typeof v.rtt_ms === "number" ? v.rtt_ms : null,
@@ -620,6 +701,7 @@ export const LABELS = {
   down: { symbol: "✖", text: "down" },
   isolated: { symbol: "⊘", text: "isolated" },
   stopped: { symbol: "⏸", text: "stopped" },
+  maintenance: { symbol: "🔧", text: "maintenance" },
   unknown: { symbol: "?", text: "unknown" },
   none: { symbol: "·", text: "not probed" },
   self: { symbol: "", text: "itself" },

@@ -19,6 +19,7 @@ import {
   formatDuration,
   historyKey,
   incidents,
+  maintenanceText,
   matrix,
   targetConsensus,
   targetNames,
@@ -410,4 +411,63 @@ test("what a node saw while it was isolated is no incident and no downtime", () 
     assert.throws(() => validateHistory({ node: "c", peers: {}, isolated: [bad] }), /isolated\[0\]/);
   }
   assert.throws(() => validateHistory({ node: "c", peers: {}, isolated: [{ from: at("06:00") }, { from: at("07:00"), to: at("08:00") }] }), /isolated\[0\] is out of order/);
+});
+
+test("a subject down in maintenance has a state of its own in rows, cells and targets, with who, why and until when", () => {
+  const names = ["a", "b", "c"];
+  const shop = "https://shop.example/";
+  const silence = { reason: "silence", from: "2026-01-01T00:00:00Z", until: "2026-01-01T14:00:00Z", id: "x", by: "alice", comment: "kernel upgrade" };
+  const withTarget = (node, peers, target, maintenance) => validateState({ ...state(node, peers), targets: { [shop]: view(target) }, maintenance });
+  const a = withTarget("a", { b: "up", c: "down" }, "down", { c: silence, [shop]: { reason: "window", from: "2026-01-01T03:00:00Z", until: "2026-01-01T03:30:00Z", window: "0 3 * * * 30m UTC" } });
+  const b = withTarget("b", { a: "up", c: "down" }, "down", {});
+  const states = new Map([["a", a], ["b", b], ["c", null]]);
+  const got = consensus(names, states);
+  assert.equal(got.c.status, "maintenance", "down, and silenced: in maintenance, not down");
+  assert.match(got.c.reason, /down from 2\/2 peers; silenced until .* by alice: kernel upgrade$/);
+  assert.equal(got.c.maintenance.comment, "kernel upgrade");
+  const cells = matrix(names, states, 0)[0].cells;
+  assert.equal(cells[2].status, "maintenance", "a's cell of c: down, in maintenance");
+  assert.equal(matrix(names, states, 0)[1].cells[2].status, "down", "b does not hold it silenced: its cell says what it sees");
+  const t = targetConsensus([shop], names, states)[shop];
+  assert.equal(t.status, "maintenance");
+  assert.match(t.reason, /^down from 2 of 2 nodes that answered; in its maintenance window until .* \(0 3 \* \* \* 30m UTC\)$/);
+  assert.equal(matrix(names, states, 0, "targets", [shop])[0].cells[0].status, "maintenance");
+  assert.equal(LABELS.maintenance.text, "maintenance");
+  // Up while silenced: up, and the row says it is silenced.
+  const up = consensus(names, new Map([["a", validateState({ ...state("a", { b: "up", c: "up" }), maintenance: { c: silence } })], ["b", validateState(state("b", { a: "up", c: "up" }))], ["c", validateState(state("c", { a: "up", b: "up" }))]]));
+  assert.equal(up.c.status, "up");
+  assert.match(up.c.reason, /; silenced until /);
+  assert.equal(targetConsensus([shop], ["b"], new Map([["b", withTarget("b", {}, "up", {})]]))[shop].reason, "up from 1 of 1 nodes that answered");
+  assert.match(maintenanceText({ reason: "leave", until: "2026-01-01T00:15:00Z" }), /^stopped on purpose/);
+});
+
+test("time in maintenance is left out of uptime; the daily bar shows it, and an outage inside it is a planned stop", () => {
+  const now = Date.parse("2026-06-06T12:00:00Z");
+  const at = (hhmm) => `2026-06-06T${hhmm}:00Z`;
+  // a is rebooted in its window from 03:00 to 03:30 (down 03:05-03:20),
+  // and really down from 10:00 to 10:30: b and c both saw it.
+  const seen = (node) =>
+    validateHistory({
+      node,
+      peers: {
+        a: {
+          transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("03:05") }, { status: "up", at: at("03:20") }, { status: "down", at: at("10:00") }, { status: "up", at: at("10:30") }],
+          uptime: {},
+          maintenance: [{ from: at("03:00"), to: at("03:30"), reason: "window" }],
+        },
+      },
+    });
+  const histories = new Map([["b", seen("b")], ["c", seen("c")]]);
+  assert.equal(uptimeFigures("a", histories, now)["24h"], (11.5 * 60 - 30) / (11.5 * 60), "12 h known less the half hour in maintenance; 30 min down");
+  const list = incidents(["a"], histories, now);
+  assert.deepEqual(list.map((i) => [new Date(i.start).toISOString().slice(11, 16), i.planned]), [["10:00", false], ["03:05", true]]);
+  const today = dailyUptime("a", histories, now, 2, list).at(-1);
+  assert.equal(today.maintained, 30 * 60 * 1000);
+  assert.equal(today.outages, 1, "the planned stop is no outage");
+  assert.equal(today.planned, 1);
+  // Only the planned stop: the day is all up, in maintenance for half an hour.
+  const planned = new Map([["b", validateHistory({ node: "b", peers: { a: { transitions: [{ status: "up", at: at("00:00") }, { status: "down", at: at("03:05") }, { status: "up", at: at("03:20") }], uptime: {}, maintenance: [{ from: at("03:00"), to: at("03:30"), reason: "silence" }] } } })]]);
+  const day = dailyUptime("a", planned, now, 1).at(-1);
+  assert.deepEqual([day.uptime, day.maintained, day.outages, day.planned], [1, 30 * 60 * 1000, 0, 1]);
+  assert.throws(() => validateHistory({ node: "b", peers: { a: { transitions: [], uptime: {}, maintenance: [{ from: at("04:00"), to: at("03:00") }] } } }), /maintenance\[0\] is out of order/);
 });
