@@ -567,7 +567,6 @@ func (n *Notifier) takeTurn(e *episode, j judgement, now time.Time) {
 		n.cfg.Metrics.MessagesSuppressed(domain.MessageReminder, SuppressedIsolated, due-e.sent)
 		e.sent = due
 	}
-	n.logEpisode(n.cfg.Log.Info(), e).Strs("down_from", j.downFrom).Msg("announced to the chat channel")
 }
 
 // remind sends an outage's reminder when it is due and this node holds
@@ -668,10 +667,13 @@ func (n *Notifier) noteOwnView(j judgement) {
 	}
 }
 
-// send hands a message to the channels, and counts it.
+// send hands a message to the channels, counts it, and logs it: every
+// message this node says has one line, so that a duplicate or a gap can
+// be traced from the logs of the nodes.
 func (n *Notifier) send(m domain.Message) {
 	n.cfg.Out.Enqueue(m)
 	n.cfg.Metrics.MessageSent(m.Kind)
+	n.cfg.Log.Info().Str(m.Subject.Kind.String(), m.Subject.Name).Str("kind", m.Kind.String()).Str("text", m.Text).Msg("sent to the chat channels")
 }
 
 // logEpisode adds what names an episode to a log line.
