@@ -405,6 +405,7 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	m.copy = m.copy.SteadiedBy(held[m.node])
 	b.relayed[m.node] = m.copy
 	o.noteLeave(b, m.node, m.copy)
+	o.learnLeaves(b, m.node, m.copy)
 	if merged, changed := domain.MergeSilences(o.silences, m.copy.Silences(), m.copy.ReceivedAt()); changed {
 		o.silences, b.silences = merged, true
 	}
@@ -440,6 +441,38 @@ func (o *Owner) noteLeave(b *batch, node string, r *domain.RelayCopy) {
 	}
 	leaves[node] = l
 	o.leaves, b.leaves = leaves, true
+}
+
+// learnLeaves takes from a peer's relay the leaves it holds of peers this
+// node holds none of: a node stopped, frozen or cut off when a peer left
+// did not hear that peer say so, and without this would page for a
+// restart every other node keeps quiet about. It takes one only while it
+// has not seen that peer since it left, and within the grace.
+func (o *Owner) learnLeaves(b *batch, from string, r *domain.RelayCopy) {
+	if o.cfg.Cluster.LeaveGrace <= 0 || len(r.Said().Left) == 0 {
+		return
+	}
+	entries := o.entries
+	if b.entries != nil {
+		entries = b.entries
+	}
+	for peer, at := range r.Said().Left {
+		i, ok := o.index[peer]
+		if _, held := o.leaves[peer]; held || !ok || peer == from || entries[i].Kind() != domain.KindPeer || time.Since(at) >= o.cfg.Cluster.LeaveGrace {
+			continue
+		}
+		if seen := entries[i].View().LastSeen; !seen.IsZero() && !seen.Before(at) {
+			continue // seen since: back already, or never gone from here
+		}
+		leaves := maps.Clone(o.leaves)
+		if leaves == nil {
+			leaves = map[string]domain.Leave{}
+		}
+		leaves[peer] = domain.Leave{At: at}
+		o.leaves, b.leaves = leaves, true
+		o.cfg.Log.Info().Str("peer", peer).Str("from", from).Str("grace", o.cfg.Cluster.LeaveGrace.String()).
+			Msg("peer stopped on purpose, as another node heard it say; it shows stopped, not down, for the grace")
+	}
 }
 
 // forgetLeaves lets go of the leave of a peer that is back once this

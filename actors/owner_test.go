@@ -397,6 +397,56 @@ func TestOwnerKeepsALeaveUntilThePeerRelaysAgain(t *testing.T) {
 	}
 }
 
+// A node that was away when a peer left learns of the leave from another
+// peer's relay, and holds it stopped as that peer does; not when it has
+// seen the peer since it left, nor from the peer itself, nor past the
+// grace.
+func TestOwnerLearnsALeaveItMissedFromAnotherPeersRelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "b", "c"), Threshold: 1, Boot: time.Now(),
+			Cluster: domain.ClusterRule{Fresh: time.Minute, LeaveGrace: 15 * time.Minute}, Log: zerolog.Nop()})
+		go o.Serve(t.Context())
+		left := time.Now()
+		time.Sleep(time.Minute)
+		report(t, o, "b", true) // seen here since
+		settle()
+		relay := func(from string, l map[string]time.Time) {
+			views := map[string]domain.PeerView{"me": {Status: domain.StatusUp, Since: time.Now(), LastSeen: time.Now()}}
+			if err := o.StoreRelay(t.Context(), from, domain.NewRelayCopy(time.Now(), views).Saying(domain.Said{Left: l}, time.Now())); err != nil {
+				t.Fatal(err)
+			}
+			settle()
+		}
+		relay("a", map[string]time.Time{"c": left, "b": left, "a": left})
+		if got, ok := o.Snapshot().Left("c"); !ok || !got.At.Equal(left) {
+			t.Fatalf("c's leave %+v %v, want it learnt from a's relay, since it left", got, ok)
+		}
+		if _, ok := o.Snapshot().Left("b"); ok {
+			t.Fatal("b, seen up here after it 'left', is held as left")
+		}
+		if _, ok := o.Snapshot().Left("a"); ok {
+			t.Fatal("a is held as left on its own relay's word of itself, without leaving")
+		}
+		if m, ok := o.Snapshot().Maintenance("c", time.Now()); !ok || m.Reason != domain.MaintenanceLeave {
+			t.Fatalf("c's maintenance %+v %v, want the leave", m, ok)
+		}
+		relay("a", map[string]time.Time{"stranger:1": left})
+		if _, ok := o.Snapshot().Left("stranger:1"); ok {
+			t.Fatal("a leave of a node not in PEERS is held")
+		}
+		o2 := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a", "c"), Boot: time.Now(),
+			Cluster: domain.ClusterRule{Fresh: time.Minute, LeaveGrace: 15 * time.Minute}, Log: zerolog.Nop()})
+		go o2.Serve(t.Context())
+		if err := o2.StoreRelay(t.Context(), "a", domain.NewRelayCopy(time.Now(), nil).Saying(domain.Said{Left: map[string]time.Time{"c": time.Now().Add(-16 * time.Minute)}}, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		if _, ok := o2.Snapshot().Left("c"); ok {
+			t.Fatal("a leave past its grace is held")
+		}
+	})
+}
+
 // A clock stepped back mid-outage makes a recovery come "before" the
 // outage began: the log says a downtime of zero, never a negative one.
 func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {

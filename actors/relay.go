@@ -221,6 +221,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 	said.Leaving = leaving
 	said.Silences = snap.Silences() // every node passes them all on: one taken anywhere reaches every node
 	said.Windows = s.cfg.Windows
+	said.Left = snap.Away()
 	now := time.Now()
 	// Peers and targets alike: a delta carries the changed views of
 	// either. Their names never meet: config takes a peer's as host[:port],

@@ -169,7 +169,7 @@ func (w *StateFile) save(final bool) {
 		return
 	}
 	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending,
-		Isolations: slices.Collect(snap.Isolations().All()), Left: leftOf(snap), Silences: snap.Silences()})
+		Isolations: slices.Collect(snap.Isolations().All()), Left: snap.Away(), Silences: snap.Silences()})
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -240,26 +240,11 @@ func writeFile(path string, data []byte, syncDir bool) error {
 	return d.Sync()
 }
 
-// leftOf is what the state file keeps of the peers that left: when each
-// said so, of those not back yet.
-func leftOf(snap *domain.Snapshot) map[string]time.Time {
-	var left map[string]time.Time
-	for peer, l := range snap.Leaves() {
-		if l.Back.IsZero() {
-			if left == nil {
-				left = map[string]time.Time{}
-			}
-			left[peer] = l.At
-		}
-	}
-	return left
-}
-
 // statusOrHistoryChanged reports whether a subject's status, history or
 // spells of maintenance differ between two snapshots, or the subjects
 // themselves do, or the peers that left: what a restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
-	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(leftOf(old), leftOf(cur)) || !slices.Equal(old.Silences(), cur.Silences()) {
+	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(old.Away(), cur.Away()) || !slices.Equal(old.Silences(), cur.Silences()) {
 		return true
 	}
 	for e := range cur.Subjects() {

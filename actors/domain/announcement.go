@@ -110,6 +110,10 @@ type Said struct {
 	// Windows are the node's own maintenance windows (MAINTENANCE): its
 	// peers say nothing of it down inside one.
 	Windows []Window
+	// Left are the peers the node holds as stopped on purpose and not back
+	// yet, with when each said so: a node that was away when one left did
+	// not hear it say so, and learns it from the others.
+	Left map[string]time.Time
 }
 
 // Shifted is s with every time moved by d: what another node said, read
@@ -119,6 +123,12 @@ func (s Said) Shifted(d time.Duration) Said {
 		return s
 	}
 	out := Said{Told: s.Told, Leaving: s.Leaving, Silences: s.Silences, Windows: s.Windows}
+	if s.Left != nil {
+		out.Left = make(map[string]time.Time, len(s.Left))
+		for peer, at := range s.Left {
+			out.Left[peer] = at.Add(d)
+		}
+	}
 	if s.Announced != nil {
 		out.Announced = make(map[string]Announcement, len(s.Announced))
 		for name, a := range s.Announced {

@@ -408,6 +408,21 @@ func (s *Snapshot) Left(peer string) (Leave, bool) {
 	return l, ok
 }
 
+// Away returns the peers that left and have not relayed since, with when
+// each said so; nil when there are none.
+func (s *Snapshot) Away() map[string]time.Time {
+	var away map[string]time.Time
+	for peer, l := range s.leaves {
+		if l.Back.IsZero() {
+			if away == nil {
+				away = map[string]time.Time{}
+			}
+			away[peer] = l.At
+		}
+	}
+	return away
+}
+
 // Leaves yields the peers that left, in name order.
 func (s *Snapshot) Leaves() iter.Seq2[string, Leave] {
 	return func(yield func(string, Leave) bool) {

@@ -169,6 +169,24 @@ func TestALeaveTravelsInTheRelay(t *testing.T) {
 	}
 }
 
+// The peers a node holds as stopped on purpose travel in its relays, with
+// when each said so, for a node that was away when one left; a time that
+// is none refuses the relay and says where.
+func TestTheLeavesANodeHoldsTravelInTheRelay(t *testing.T) {
+	at := time.Date(2026, 12, 2, 17, 8, 16, 0, time.UTC)
+	body := EncodeRelay(domain.NewSnapshot("a.example", nil, nil), domain.Said{Left: map[string]time.Time{"c.example:4000": at}})
+	if !strings.Contains(string(body), `"left":{"c.example:4000":"2026-12-02T17:08:16Z"}`) {
+		t.Fatalf("relay body %s", body)
+	}
+	r, err := DecodeRelay(body)
+	if err != nil || len(r.Said.Left) != 1 || !r.Said.Left["c.example:4000"].Equal(at) {
+		t.Fatalf("decoded %+v (%v)", r.Said.Left, err)
+	}
+	if _, err := DecodeRelay([]byte(`{"node":"a","peers":{},"left":{"c":"soon"}}`)); err == nil || !strings.Contains(err.Error(), `left["c"]`) {
+		t.Fatalf("%v, want an error about left[\"c\"]", err)
+	}
+}
+
 // A node's maintenance windows travel in its relays as the specs it was
 // given; a window no node takes refuses the relay and says which.
 func TestMaintenanceWindowsTravelInTheRelay(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 //	"leaving":    true                                        it stops on purpose: its last relay
 //	"silences":   [{"id", "matcher", "start", "end", "by", "comment", "node", "updated"}]   the silences it knows
 //	"maintenance": ["0 3 * * 0 2h Europe/Amsterdam"]          its own maintenance windows
+//	"left":       {peer: time}                                the peers it holds as stopped on purpose
 //	"sent_at":    time                                        when it sent the relay, by its clock
 //
 // Each is left out when empty, and so is an origin a node did not send.
@@ -33,6 +34,7 @@ type saidFields struct {
 	Leaving   json.RawMessage            `json:"leaving"`
 	Silences  []json.RawMessage          `json:"silences"`
 	Windows   []string                   `json:"maintenance"`
+	Left      map[string]json.RawMessage `json:"left"`
 	SentAt    json.RawMessage            `json:"sent_at"`
 }
 
@@ -108,6 +110,14 @@ func appendSaid(b []byte, said domain.Said) []byte {
 		enc, _ := json.Marshal(specs) // strings: it cannot fail
 		b = append(append(b, `,"maintenance":`...), enc...)
 	}
+	if len(said.Left) > 0 {
+		docs := make(map[string]stamp, len(said.Left))
+		for peer, at := range said.Left {
+			docs[peer] = stamp{at}
+		}
+		enc, _ := json.Marshal(docs) // strings and stamps: it cannot fail
+		b = append(append(b, `,"left":`...), enc...)
+	}
 	if len(said.Silences) > 0 {
 		docs := make([]SilenceDoc, len(said.Silences))
 		for i, si := range said.Silences {
@@ -148,6 +158,15 @@ func (f saidFields) decode() (domain.Said, time.Time, error) {
 		return domain.Said{}, time.Time{}, fmt.Errorf("leaving: must be true or false")
 	}
 	if said.Silences, err = decodeSilences(f.Silences); err != nil {
+		return domain.Said{}, time.Time{}, err
+	}
+	if said.Left, err = decodeBySubject(f.Left, "left", func(field string, r json.RawMessage) (time.Time, error) {
+		var at stamp
+		if err := json.Unmarshal(r, &at); err != nil || at.IsZero() {
+			return time.Time{}, fmt.Errorf("%s: must be an RFC 3339 time", field)
+		}
+		return at.Time, nil
+	}); err != nil {
 		return domain.Said{}, time.Time{}, err
 	}
 	if len(f.Windows) > domain.MaxWindows {
