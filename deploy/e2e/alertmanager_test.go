@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,6 +159,7 @@ func alertmanagerPosts(t *testing.T, n *node, base string) float64 {
 // receiver through a real Alertmanager once, firing, with the labels an
 // operator routes on and the vantage points; then once, resolved.
 func TestAlertmanagerGetsAKilledPeerFiringThenResolved(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)
 	nodes := byName(cluster(t, 5, "RELAY_SECRET=alertmanager", "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "FAILURE_THRESHOLD=5"))
@@ -174,8 +176,20 @@ func TestAlertmanagerGetsAKilledPeerFiringThenResolved(t *testing.T) {
 	if fmt.Sprint(a.Labels) != fmt.Sprint(want) {
 		t.Fatalf("labels %v, want %v", a.Labels, want)
 	}
-	if s := fmt.Sprintf("%s is unreachable from 4 of 5 nodes (%s)", p.name, names(observers)); a.Annotations["summary"] != s ||
-		a.Annotations["down_from"] != names(observers) {
+	// The summary is the verdict as the poster held it when it posted. On
+	// a machine loaded by the rest of the suite an observer's relay may
+	// come late and be stale a moment ("from 3 of 3 nodes that answer; 1
+	// other node down"): that is the verdict telling the truth of that
+	// moment, so then the vantage points are checked against the summary;
+	// the summary of a cluster whose relays all came is checked exactly.
+	s := fmt.Sprintf("%s is unreachable from 4 of 5 nodes (%s)", p.name, names(observers))
+	downFrom := strings.Split(a.Annotations["down_from"], ", ")
+	late := fmt.Sprintf("%s is unreachable from %d of %d nodes that answer; %d other ", p.name, len(downFrom), len(downFrom), 4-len(downFrom))
+	switch {
+	case a.Annotations["summary"] == s && a.Annotations["down_from"] == names(observers):
+	case len(downFrom) >= 3 && strings.HasPrefix(a.Annotations["summary"], late) && !slices.ContainsFunc(downFrom, func(n string) bool { return !strings.Contains(names(observers), n) }):
+		t.Logf("a relay was stale as the alert was posted: %v", a.Annotations)
+	default:
 		t.Fatalf("annotations %v, want the summary %q and the vantage points", a.Annotations, s)
 	}
 
@@ -205,6 +219,7 @@ func TestAlertmanagerGetsAKilledPeerFiringThenResolved(t *testing.T) {
 // outage, and Alertmanager, which knows an alert by its labels, sends one
 // notification.
 func TestAlertmanagerMakesOneNotificationOfFiveNodesPostingTheSameOutage(t *testing.T) {
+	shareMachine(t, loadOf(6, 100*time.Millisecond))
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)
 	nodes := byName(cluster(t, 6, "ALERTS=node", "ALERTMANAGER_URL="+am, "FAILURE_THRESHOLD=5"))
@@ -224,6 +239,7 @@ func TestAlertmanagerMakesOneNotificationOfFiveNodesPostingTheSameOutage(t *test
 // A target down for every node reaches Alertmanager as MeshTargetDown,
 // labelled target, from one node, and resolves when it is back.
 func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -249,6 +265,7 @@ func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
 // silence add` while still down, its alert is resolved and does not fire
 // again while the silence lasts.
 func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	const secret = "alertmanager"
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)

@@ -92,7 +92,21 @@ type pageView struct {
 		Days []string `json:"days"` // "YYYY-MM-DD class"
 	} `json:"days"`
 	Verdicts map[string]string `json:"verdicts"` // node -> the cluster line
-	Messages []string          `json:"messages"` // the chat's latest, newest first (?messages=)
+	// Targets are the targets' rows: status, the why line, and the class
+	// of today's daily bar.
+	Targets []struct {
+		Target string `json:"target"`
+		Status string `json:"status"`
+		Why    string `json:"why"`
+		Today  string `json:"today"`
+	} `json:"targets"`
+	TargetCells []struct {
+		From   string `json:"from"`
+		To     string `json:"to"`
+		Status string `json:"status"`
+		Title  string `json:"title"`
+	} `json:"targetCells"`
+	Messages []string `json:"messages"` // the chat's latest, newest first (?messages=)
 }
 
 // incidentView is an incident as the page lists it.
@@ -127,6 +141,11 @@ const readPage = `(() => ({
     node: li.dataset.node, days: [...li.querySelectorAll("[data-day]")].map((d) => d.dataset.day + " " + d.className) })),
   verdicts: Object.fromEntries([...document.querySelectorAll("#rows > li")].map((li) => [li.dataset.node, li.querySelector(".verdict")?.textContent ?? ""])),
   messages: [...document.querySelectorAll("#messages li[data-message]")].map((li) => li.textContent),
+  targets: [...document.querySelectorAll("#targets > li")].map((li) => ({
+    target: li.dataset.target, status: li.dataset.status, why: li.querySelector(".why").textContent,
+    today: [...li.querySelectorAll("[data-day]")].at(-1)?.className ?? "" })),
+  targetCells: [...document.querySelectorAll("#targets-matrix td.cell")].map((c) => ({
+    from: c.dataset.from, to: c.dataset.to, status: c.dataset.status, title: c.title })),
 }))()`
 
 func readView(t *testing.T, ctx context.Context) pageView {
@@ -218,6 +237,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestPageShowsAKilledNodeDownWithItsEdgesFromRelay(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 3, "RELAY_SECRET=page-s3cret")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ctx := newBrowser(t)
@@ -286,6 +306,7 @@ func TestPageShowsAKilledNodeDownWithItsEdgesFromRelay(t *testing.T) {
 }
 
 func TestPageDrawsANodeTheBrowserCannotReachFromRelays(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 3, "RELAY_SECRET=page-s3cret")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ctx := newBrowser(t)
@@ -317,6 +338,7 @@ func TestPageDrawsANodeTheBrowserCannotReachFromRelays(t *testing.T) {
 }
 
 func TestPageShowsAHostileNodesNamesAsText(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 1)
 	a := nodes[0]
 	const evilName = `<img src=x onerror="window.pwned=1">`
@@ -377,6 +399,7 @@ func TestPageShowsAHostileNodesNamesAsText(t *testing.T) {
 }
 
 func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 2)
 	// A plain static host, as GitHub Pages would be: the page's files and a
 	// config.json beside them, and no node behind it.
@@ -410,6 +433,7 @@ func TestPagePublishedAsStaticFilesReadsConfigJSON(t *testing.T) {
 // left out with a note, every node still has its row, and the refreshes go
 // on.
 func TestPageSurvivesABadHistoryAndHostileNamesAndKeepsRefreshing(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 1)
 	a := nodes[0]
 	badHistory := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -459,6 +483,7 @@ func TestPageSurvivesABadHistoryAndHostileNamesAndKeepsRefreshing(t *testing.T) 
 // (Peers that never answered at all would tell nothing: see
 // TestTheFirstNodeOfANewClusterClaimsNothing.)
 func TestPageMarksAnIsolatedNodeApartFromDown(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 3, "RELAY_SECRET=isolated")
 	n, a := nodes[0], nodes[0].name
 	nodes[1].kill()

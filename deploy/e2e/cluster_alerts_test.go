@@ -59,6 +59,7 @@ func dump(msgs []chatMessage) string {
 // first observer by name, naming the four vantage points; one reminder per
 // gap, from the same node; one recovery.
 func TestClusterAlertsOneDownOneReminderPerGapOneRecovery(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	hook := newChat(t)
 	nodes := byName(cluster(t, 5, clusterAlertsEnv(hook)...))
 	if n := hook.count(); n != 0 {
@@ -121,6 +122,7 @@ func TestClusterAlertsOneDownOneReminderPerGapOneRecovery(t *testing.T) {
 // The announcer killed mid-outage: the next node by name carries on with
 // the reminders, and no second down message goes out.
 func TestClusterAlertsTheNextNodeTakesOverFromAKilledAnnouncer(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	hook := newChat(t)
 	nodes := byName(cluster(t, 5, clusterAlertsEnv(hook)...))
 	first, second, p := nodes[0], nodes[1], nodes[4]
@@ -160,6 +162,7 @@ func TestClusterAlertsTheNextNodeTakesOverFromAKilledAnnouncer(t *testing.T) {
 // from the first observer by name, naming who cannot reach it and who can;
 // one when the cut is gone.
 func TestClusterAlertsAOneWayCutGetsOnePartialMessage(t *testing.T) {
+	shareMachine(t, loadOf(5, 200*time.Millisecond))
 	c, hook := netClusterWithHook(t, 5, "PARTIAL_AFTER=4s")
 	cut, p := 2, 4
 	rule := []string{"INPUT", "-p", "tcp", "--syn", "-s", c.ips[cut], "-j", "DROP"}
@@ -191,6 +194,7 @@ func TestClusterAlertsAOneWayCutGetsOnePartialMessage(t *testing.T) {
 // A partition 2 | 3: each side announces the other side's nodes down, each
 // once; when it heals, each announcer sends one recovery.
 func TestClusterAlertsAPartitionAnnouncesOncePerSide(t *testing.T) {
+	shareMachine(t, loadOf(5, 200*time.Millisecond))
 	c, hook := netClusterWithHook(t, 5, "PARTIAL_AFTER=1m")
 	left, right := []int{0, 1}, []int{2, 3, 4}
 	var rules [][]string
@@ -265,6 +269,7 @@ func netClusterWithHook(t *testing.T, n int, extra ...string) (*netCluster, *cha
 // that answer; 1 node down", rather than "from 2 of 3 nodes", which reads
 // as if one node could reach the target.
 func TestATargetsOutageWhileANodeIsDownCountsTheNodesThatAnswer(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	hook := newChat(t)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
 	shopName := "http://" + shop.addr + "/health"

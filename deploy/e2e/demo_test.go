@@ -44,6 +44,7 @@ func demoPorts(t *testing.T) int {
 }
 
 func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
+	shareMachine(t, loadOf(3, time.Second)+browserLoad)
 	base := demoPorts(t)
 	var stdout, stderr syncBuffer
 	// The demo's nodes probe every 1s and call a peer down after 4 failures,
@@ -210,6 +211,7 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 // grows, and a test that fails for that says nothing; one that takes a
 // minute says the demo or the page waits on something it should not.
 func TestDemoPageShowsEveryNodeUpSoonAfterTheCommand(t *testing.T) {
+	shareMachine(t, loadOf(3, time.Second)+browserLoad)
 	base := demoPorts(t)
 	var stdout syncBuffer
 	start := time.Now()
@@ -279,6 +281,7 @@ func startDemo(t *testing.T, args ...string) *syncBuffer {
 // finds itself isolated, its page says so, the other two tell the chat of
 // it once, and it says nothing until it is back.
 func TestDemoIsolateCutsANodeOffAndItStaysSilent(t *testing.T) {
+	shareMachine(t, loadOf(3, time.Second)+browserLoad)
 	base := demoPorts(t)
 	// The next outage, a crash, comes 8 s after the cut ends: time for the
 	// recovery message first.

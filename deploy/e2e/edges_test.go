@@ -18,6 +18,7 @@ import (
 // node took the outage over and ended it, says nothing stale when it is
 // back: no late reminder, no second recovery.
 func TestAnAnnouncerBackFromAwaySaysNothingStale(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	for _, away := range []string{"paused", "restarted"} {
 		t.Run(away, func(t *testing.T) {
 			hook := newChat(t)
@@ -72,6 +73,7 @@ func TestAnAnnouncerBackFromAwaySaysNothingStale(t *testing.T) {
 // The skewed node is the test's, speaking Mesh's relays as such a node
 // would: its times, and when it sent each relay, by its clock.
 func TestATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	const secret, skew = "skew", -10 * time.Minute
 	hook := newChat(t)
 	ports := freePorts(t, 3)
@@ -142,6 +144,7 @@ func TestATakeoverCarriesNoOtherNodesClockSkew(t *testing.T) {
 // ten seconds: the second attempt waits longer, and its answer is a
 // delivery. The timed-out attempt is counted.
 func TestASlowWebhookGetsTheMessageAtMostTwice(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	var mu sync.Mutex
 	var posts []string
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -49,6 +49,7 @@ func hangingListener(t *testing.T) (addr string, accepted func() int) {
 // nobody: a healthy peer is probed on time throughout, while the webhook
 // hangs and the state file cannot be written.
 func TestFaultyPeersFailForTheirOwnReasonAndDelayNoOne(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	var mu sync.Mutex
 	var arrivals []time.Time
 	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

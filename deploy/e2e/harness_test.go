@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(proxy(route)) // this binary, run inside a network namespace as a toxiproxy there
 	}
 	flag.Parse()
+	parallelByDefault()
 	if testing.Short() {
 		// The inner loop (go test -short ./...): these tests run real
 		// processes, browsers and namespaces on real time, minutes of it.
@@ -296,7 +297,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // each look costs the nodes a /state: tests share the machine
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 // back; the four others send one down message about it between them (node
 // alerts: one each), and one recovery.
 func TestAnIsolatedNodeSendsNothing(t *testing.T) {
+	shareMachineEarly(t, loadOf(5, 200*time.Millisecond))
 	for _, alerts := range []string{"cluster", "node"} {
 		t.Run("ALERTS="+alerts, func(t *testing.T) {
 			c, hook := netClusterWithHook(t, 5, "ALERTS="+alerts, "FOLLOWUP_INTERVALS=3s")
@@ -75,6 +76,7 @@ func TestAnIsolatedNodeSendsNothing(t *testing.T) {
 // so once, is never isolated, and when the others come up it simply sees
 // them.
 func TestTheFirstNodeOfANewClusterClaimsNothing(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ports := freePorts(t, 3)
 	names := make([]string, 3)
 	var urls []string

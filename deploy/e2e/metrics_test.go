@@ -69,6 +69,7 @@ func sample(families map[string]*dto.MetricFamily, family string, labels map[str
 }
 
 func TestMetricsOfALiveNode(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ports := freePorts(t, 3)
 	a, b, dead := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2])
 	secret := "metrics-relay-secret-4711"
@@ -151,6 +152,7 @@ func TestMetricsOfALiveNode(t *testing.T) {
 }
 
 func TestProfilesOnlyOnTheLoopbackDebugListener(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 3)
 	name, debug := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	n := startNode(t, name, fmt.Sprintf("PEERS=http://127.0.0.1:%d", ports[2]), "DEBUG_ADDR="+debug)

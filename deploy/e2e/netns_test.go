@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,9 @@ func run(t *testing.T, args ...string) {
 
 const hubIP = "10.77.0.254"
 
+// networks counts the networks made, for their names.
+var networks atomic.Uint32
+
 func newNetCluster(t *testing.T) *netCluster {
 	t.Helper()
 	c := newNetwork(t, 3)
@@ -66,7 +70,9 @@ func newNetCluster(t *testing.T) *netCluster {
 // newNetwork makes the namespaces and links of n nodes, and starts none.
 func newNetwork(t *testing.T, n int) *netCluster {
 	t.Helper()
-	id := fmt.Sprintf("%04x", os.Getpid()%0xffff)
+	// Each network its own names, so that tests may build theirs side by
+	// side: the process and a count (link names are at most 15 bytes).
+	id := fmt.Sprintf("%04x%02x", os.Getpid()%0xffff, networks.Add(1)%0xff)
 	c := &netCluster{t: t, id: id, hub: "mesh-hub-" + id}
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("network namespace tests skipped: no iptables (apt-get install iptables iproute2; go run ./cmd/mesh-suite does)")
@@ -210,6 +216,7 @@ func (c *netCluster) allUp(t *testing.T) {
 // A partition, made by taking a link down, is seen from both sides; healed,
 // everyone is up again.
 func TestPartitionSeenFromBothSidesAndHealed(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newNetCluster(t)
 	c.allUp(t)
 	a, b, cc := 0, 1, 2
@@ -227,6 +234,7 @@ func TestPartitionSeenFromBothSidesAndHealed(t *testing.T) {
 // An asymmetric cut: A cannot open a connection to B, B can to A. A sees B
 // down, B sees A up, and A's view reaches C through relay.
 func TestAsymmetricCutAndARelayedView(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newNetCluster(t)
 	c.allUp(t)
 	a, b, cc := 0, 1, 2

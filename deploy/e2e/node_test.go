@@ -53,6 +53,7 @@ func clusterWith(t *testing.T, n int, perNode func(i int) []string, extraEnv ...
 }
 
 func TestThreeNodesSeeAKilledNodeGoDownAndComeBack(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	nodes := cluster(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
@@ -106,6 +107,7 @@ func TestThreeNodesSeeAKilledNodeGoDownAndComeBack(t *testing.T) {
 }
 
 func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	n := startNode(t, name, "PEERS=a.example,http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret")
@@ -125,6 +127,7 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 }
 
 func TestANodeThatListsOnlyItselfSaysSoAtStart(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	n := startNode(t, name, "PEERS=http://"+name)
@@ -136,6 +139,7 @@ func TestANodeThatListsOnlyItselfSaysSoAtStart(t *testing.T) {
 }
 
 func TestBadSettingStopsTheNodeWithOneLineAndExit2(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	n := startNode(t, name, "PEERS=a.example", "POLL_INTERVAL=-1s")
@@ -152,6 +156,7 @@ func TestBadSettingStopsTheNodeWithOneLineAndExit2(t *testing.T) {
 }
 
 func TestTakenPortStopsTheNodeWithAnError(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	first := startNode(t, name, "PEERS=a.example")
@@ -171,6 +176,7 @@ func TestTakenPortStopsTheNodeWithAnError(t *testing.T) {
 }
 
 func TestVersionIsStampedAtBuildTime(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	out, err := exec.Command(binary, "--version").Output()
 	if err != nil || string(out) != "mesh "+stampedVersion+"\n" {
 		t.Fatalf("mesh --version = %q, %v", out, err)

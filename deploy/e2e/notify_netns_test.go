@@ -50,6 +50,7 @@ var documentedServices = []struct {
 // holds a secret of any URL: each library quotes the URL it posted to in
 // its own way.
 func TestEveryDocumentedServiceFailsWithoutARouteAndLogsNoSecret(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	// A node takes at most 16 URLs: the services are shared out among
 	// three, each sending its own messages.
 	c := newNetwork(t, 3)

@@ -130,6 +130,7 @@ func genericServer(t *testing.T) (*httptest.Server, *inbox) {
 // ntfy and a generic JSON webhook): a killed peer's down message and its
 // recovery reach every channel, the same texts in the same order.
 func TestEveryChannelGetsTheSameMessagesInOrder(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	hook := newChat(t)
 	mail := newSMTPServer(t)
 	ntfy, ntfyInbox := ntfyServer(t, "mesh-alerts")

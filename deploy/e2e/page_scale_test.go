@@ -142,14 +142,21 @@ func pageAtScale(t *testing.T, n int) {
 	})
 }
 
-func TestPageAtThreeNodes(t *testing.T) { pageAtScale(t, 3) }
+func TestPageAtThreeNodes(t *testing.T) {
+	shareMachine(t, loadOf(3, 300*time.Millisecond)+browserLoad)
+	pageAtScale(t, 3)
+}
 
-func TestPageAtTwelveNodes(t *testing.T) { pageAtScale(t, 12) }
+func TestPageAtTwelveNodes(t *testing.T) {
+	shareMachine(t, loadOf(12, 300*time.Millisecond)+browserLoad)
+	pageAtScale(t, 12)
+}
 
 // On a phone-width screen in dark mode the page fits the width (the matrix
 // scrolls in its own box), its colours are the dark ones, and the day bars
 // are one tab stop that arrow keys move along.
 func TestPageOnAPhoneInDarkModeByKeyboard(t *testing.T) {
+	shareMachine(t, loadOf(8, 300*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 8, "POLL_INTERVAL=300ms")
 	ctx := newBrowser(t)
 	dark := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -196,6 +203,7 @@ func TestPageOnAPhoneInDarkModeByKeyboard(t *testing.T) {
 // A node that is slow to answer holds up no other: the nodes that answer are
 // drawn while the refresh still waits for it.
 func TestPageDrawsEachNodeAsItAnswers(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond)+browserLoad)
 	nodes := cluster(t, 2)
 	release := make(chan struct{})
 	defer close(release)

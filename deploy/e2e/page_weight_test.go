@@ -121,6 +121,7 @@ func oldRefresh(t *testing.T, nodes []*node) {
 // relayed views only of unreachable nodes): the figures of BENCHMARKS.md.
 // The target: under a megabyte at fifty nodes.
 func TestPageWeight(t *testing.T) {
+	shareMachine(t, loadOf(50, 5*time.Second)+browserLoad)
 	bin, err := plainBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ func settledAbout(hook *chat, subject string, skip int, quiet time.Duration) []c
 // recovery when it is back; a node restarted meanwhile remembers the
 // leave from its state file. Killed with SIGKILL: down, as ever.
 func TestANodeStoppedOnPurposePagesNobody(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond)+browserLoad)
 	hook := newChat(t)
 	nodes := byName(clusterWith(t, 5, stateFiles(t.TempDir()), "RELAY_SECRET=planned", "WEBHOOK_URL="+hook.URL+"/hook",
 		"FOLLOWUP_INTERVALS=1h", "FAILURE_THRESHOLD=5", "LEAVE_GRACE="+leaveGrace.String()))
@@ -157,6 +158,7 @@ func TestANodeStoppedOnPurposePagesNobody(t *testing.T) {
 // message, its reminders on schedule whichever node sends them, and one
 // recovery.
 func TestARollingRestartSendsNothingAndKeepsAnOutagesMessages(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	const gap = 4 * time.Second
 	hook := newChat(t)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
@@ -230,6 +232,7 @@ func meshSilence(t *testing.T, secret string, node *node, args ...string) (int, 
 // it; the target's outage meanwhile is told of only when the silence is
 // ended with `mesh silence expire`, once. What the CLI is refused it says.
 func TestASilenceMadeOnOneNodeIsHonouredByEveryNode(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond)+browserLoad)
 	const secret = "silences"
 	hook := newChat(t)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
@@ -276,6 +279,29 @@ func TestASilenceMadeOnOneNodeIsHonouredByEveryNode(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Username != taker.name || !strings.HasPrefix(msgs[0].Content, "🔧 `"+shopName+"` silenced until ") || !strings.HasSuffix(msgs[0].Content, " by alice: kernel upgrade") {
 		t.Fatalf("want only the message of the silence, from %s:%s", taker.name, dump(msgs))
 	}
+	// The page shows it in maintenance, not down: its row, its cells, and
+	// today's bar, with who silenced it and why.
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+nodes[0].name+"/ui/?refresh=1")); err != nil {
+		t.Fatal(err)
+	}
+	waitViewSaying(t, ctx, "the silenced target shown in maintenance", func(v pageView) string {
+		for _, r := range v.Targets {
+			if r.Target != shopName {
+				continue
+			}
+			if r.Status != "maintenance" || !strings.Contains(r.Why, "silenced until ") || !strings.HasSuffix(r.Why, " by alice: kernel upgrade") || r.Today != "day maintenance" {
+				return fmt.Sprintf("its row is %s, %q, today's bar %q", r.Status, r.Why, r.Today)
+			}
+			for _, c := range v.TargetCells {
+				if c.To == shopName && (c.Status != "maintenance" || !strings.Contains(c.Title, "kernel upgrade")) {
+					return fmt.Sprintf("%s's cell is %s, %q", c.From, c.Status, c.Title)
+				}
+			}
+			return ""
+		}
+		return "no row of it"
+	})
 
 	if code, out := meshSilence(t, secret, nodes[4], "expire", id); code != 0 {
 		t.Fatalf("mesh silence expire: exit %d, %q", code, out)
@@ -297,6 +323,7 @@ func TestASilenceMadeOnOneNodeIsHonouredByEveryNode(t *testing.T) {
 // say nothing while the window lasts, and one message when it ends with
 // the node still down; back outside a window, one recovery.
 func TestANodeDownInsideItsMaintenanceWindowIsToldWhenTheWindowEnds(t *testing.T) {
+	shareMachineEarly(t, loadOf(5, 100*time.Millisecond))
 	hook := newChat(t)
 	nodes := byName(clusterWith(t, 5, func(i int) []string {
 		if i == 4 {
@@ -304,10 +331,12 @@ func TestANodeDownInsideItsMaintenanceWindowIsToldWhenTheWindowEnds(t *testing.T
 		}
 		return nil
 	}, "RELAY_SECRET=windows", "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=1h", "FAILURE_THRESHOLD=5"))
-	var p *node
+	var p, watcher *node
 	for _, n := range nodes {
 		if strings.Contains(strings.Join(n.env, " "), "MAINTENANCE=") {
 			p = n
+		} else {
+			watcher = n
 		}
 	}
 	// Kill it early in a minute, its window on.
@@ -317,7 +346,7 @@ func TestANodeDownInsideItsMaintenanceWindowIsToldWhenTheWindowEnds(t *testing.T
 	windowEnds := time.Now().Truncate(time.Minute).Add(40 * time.Second)
 	p.kill()
 	eventually(t, 10*time.Second, "its peers to hold it in its window", func() bool {
-		s, err := nodes[0].state()
+		s, err := watcher.state()
 		return err == nil && s.Maintenance[p.name].Reason == "window" && s.Peers[p.name].Status == "down"
 	})
 	eventually(t, 60*time.Second, "a message once the window ended", func() bool { return len(hook.about(p.name)) > 0 })

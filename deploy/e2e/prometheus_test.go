@@ -96,6 +96,7 @@ func asPromQL(t *testing.T, expr string) string {
 // Every query of the dashboard is PromQL that Prometheus's own parser
 // takes: promtool checks them as the expressions of recording rules.
 func TestEveryDashboardQueryParses(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Fatal("the dashboard test needs promtool: apt-get install prometheus (go run ./cmd/mesh-suite does)")
@@ -171,6 +172,7 @@ func instantQuery(base, expr string) (int, error) {
 // rule and every query of the dashboard gives data, so that none names a
 // metric or a label the nodes do not have.
 func TestTheRulesAndTheDashboardFindDataInRealNodes(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	chat := newChat(t)
 	receiver := newAMReceiver(t)
 	// An HTTPS target with a certificate of the test's own, for the

@@ -17,6 +17,7 @@ import (
 // bounded and /ping keeps answering. (Before the bound: 1.37 GB, and /ping
 // took 4.5 s.)
 func TestAFloodOfBigRelaysKeepsMemoryBounded(t *testing.T) {
+	shareMachine(t, loadOf(5, 100*time.Millisecond))
 	const secret = "flood-test-secret"
 	ports := freePorts(t, 2)
 	a, b := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])

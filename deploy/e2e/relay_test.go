@@ -10,6 +10,7 @@ import (
 )
 
 func TestNodesRelayTheirViewsToEachOther(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	nodes := cluster(t, 3, "RELAY_SECRET=e2e-s3cret", "LOG_LEVEL=debug")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
@@ -64,6 +65,7 @@ func TestNodesRelayTheirViewsToEachOther(t *testing.T) {
 }
 
 func TestANodeWithoutRelaySecretRefusesRelays(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	ports := freePorts(t, 2)
 	withName, withoutName := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	peers := "PEERS=http://" + withName + ",http://" + withoutName
@@ -106,6 +108,7 @@ func TestANodeWithoutRelaySecretRefusesRelays(t *testing.T) {
 // view and its peers' relays, and /state says it with the vantage points:
 // a killed node is down from both others, on both.
 func TestClusterVerdictInStateNamesTheVantagePoints(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	nodes := cluster(t, 3, "RELAY_SECRET=verdict")
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	for _, obs := range []*node{a, b} {

@@ -16,6 +16,7 @@ import (
 // verbose level), not in an error, not in /state or /metrics, whatever
 // happens to the webhook and whoever knocks at /relay.
 func TestSecretsNeverAppearInLogsStateOrMetrics(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	const secret = "relay-secret-7c1e9a"
 	const tokenA, tokenB = "hook-token-a-5d2f", "hook-token-b-91ac"
 	const targetPassword = "target-pass-3e8f" // in a target's URL, which is probed with it and shown without

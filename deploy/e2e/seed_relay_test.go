@@ -84,6 +84,7 @@ func (s *seedNode) relayTo(t *testing.T, secret string, peers []*node) {
 // and a node that speaks the seed's format only. It gets plain JSON relays
 // it can read, round after round, and theirs are taken.
 func TestASeedNodeAndMeshNodesRelayToEachOther(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	const secret = "mixed-s3cret"
 	seed := startSeedNode(t, secret)
 	ports := freePorts(t, 2)

@@ -48,6 +48,7 @@ func downSince(t *testing.T, observer *node, peer string) string {
 }
 
 func TestSIGTERMMidOutageCarriesOn(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	hook := newChat(t)
 	nodes := clusterWith(t, 2, stateFiles(dir), "WEBHOOK_URL="+hook.URL+"/hook", "FOLLOWUP_INTERVALS=2s", "FAILURE_THRESHOLD=5")
@@ -103,6 +104,7 @@ func TestSIGTERMMidOutageCarriesOn(t *testing.T) {
 }
 
 func TestSIGKILLMidOutageLosesNothingButSeconds(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	nodes := clusterWith(t, 2, stateFiles(dir))
 	a, c := nodes[0], nodes[1]
@@ -136,6 +138,7 @@ func TestSIGKILLMidOutageLosesNothingButSeconds(t *testing.T) {
 }
 
 func TestCorruptStateFileIsSetAside(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
@@ -166,6 +169,7 @@ func TestCorruptStateFileIsSetAside(t *testing.T) {
 }
 
 func TestChangedPeersBetweenRuns(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
@@ -200,6 +204,7 @@ func TestChangedPeersBetweenRuns(t *testing.T) {
 // started fresh would overwrite it. The node runs as nobody (uid 65534)
 // against a file only root may read.
 func TestAStateFileTheNodeMayNotReadStopsItAndStaysInPlace(t *testing.T) {
+	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	setpriv, err := exec.LookPath("setpriv")
 	if os.Geteuid() != 0 || err != nil {
 		t.Skip("needs root and setpriv (util-linux) to run the node as another user")
@@ -251,6 +256,7 @@ func TestAStateFileTheNodeMayNotReadStopsItAndStaysInPlace(t *testing.T) {
 // not lost: the stop says what the queue held, the state file keeps it, and
 // the next run delivers it.
 func TestADownMessageBeingRetriedAtSIGTERMIsSentAfterTheRestart(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	hook := newChat(t)
 	var failing atomic.Bool

@@ -60,6 +60,7 @@ const targetIP = "10.77.0.253"
 // listens and forwards to the target's other address: node 2 alone goes
 // through the proxy, and the test cuts it there.
 func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newNetwork(t, 3)
 	hook := newChatOn(t, c.listen(t))
 	open := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") })

@@ -84,6 +84,7 @@ func targetsSeen(nodes []*node, want map[string]string) bool {
 // vantage points; its return, one recovery. The other target, a TCP port,
 // stays up and is never told of.
 func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	hook := newChat(t)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
 	db, err := net.Listen("tcp", "127.0.0.1:0")
@@ -262,6 +263,7 @@ func newTLSService(t *testing.T, ca *testCA, notAfter time.Time) string {
 // warning about the certificate for the whole cluster, however long they
 // watch it.
 func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ca := newTestCA(t)
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
 	secure := newTLSService(t, ca, notAfter)
@@ -318,6 +320,7 @@ func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 // while a rolling change of the setting is half done) holds back nothing:
 // the two nodes that watch the target send its certificate warning, once.
 func TestACertificateWarningComesThoughANodeDoesNotWatchTheTarget(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ca := newTestCA(t)
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
 	secureName := "https://" + newTLSService(t, ca, notAfter) + "/"

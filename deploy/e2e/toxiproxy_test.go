@@ -90,6 +90,7 @@ func removeToxic(t *testing.T, p *toxiproxy.Proxy, name string) {
 // peer down. (Four stalls in a row have odds of 0.05^4, about 6 in a
 // million probes; this run makes about 300.)
 func TestJitterAndStalledProbesCauseNoFalseDown(t *testing.T) {
+	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newProxied(t, 3, "POLL_INTERVAL=200ms", "PROBE_TIMEOUT=600ms", "FAILURE_THRESHOLD=4", "RELAY_SECRET=toxic")
 	c.allUp(t)
 	for _, p := range c.proxies {
@@ -120,6 +121,7 @@ func TestJitterAndStalledProbesCauseNoFalseDown(t *testing.T) {
 // Connections reset, connections stalled, and a one-way cut (nobody can
 // reach B, B can reach everybody): each is seen for what it is.
 func TestResetStalledAndOneWayCutConnections(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	c := newProxied(t, 3, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=300ms", "FAILURE_THRESHOLD=3", "RELAY_SECRET=toxic", "LOG_LEVEL=debug")
 	c.allUp(t)
 	a, b, cc := 0, 1, 2

@@ -110,6 +110,7 @@ func secondsDown(t *testing.T, m chatMessage) int {
 // Node alerts, the seed's: each node messages its own view. They are the
 // default without relaying, and what ALERTS=node keeps with it.
 func TestWebhookAlertsFromRealNodes(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	for name, env := range map[string][]string{
 		"without relaying":          nil,
 		"ALERTS=node with relaying": {"RELAY_SECRET=node-alerts", "ALERTS=node"},
