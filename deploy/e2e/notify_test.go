@@ -146,6 +146,7 @@ func TestEveryChannelGetsTheSameMessagesInOrder(t *testing.T) {
 	eventually(t, 20*time.Second, "a down message", func() bool { return len(hook.about(p.name)) > 0 })
 	p.restart()
 	eventually(t, 20*time.Second, "a recovery", func() bool { return len(hook.about(p.name)) > 1 })
+	settledAbout(hook, p.name, 0, 2*time.Second) // a duplicate would have come by now
 
 	var want []string
 	for _, m := range hook.all() {

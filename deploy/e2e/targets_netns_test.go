@@ -95,7 +95,7 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	}
 	tell("") // ready
 
-	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target)
+	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target, slowTargets)
 	c.allUp(t)
 	seen := func(i int, status string) bool {
 		s, err := c.state(i)
@@ -105,7 +105,7 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 
 	tell("cut")
 	eventually(t, 20*time.Second, "the partial message", func() bool { return len(hook.about(target)) > 0 })
-	time.Sleep(3 * time.Second) // the other nodes' turns, and more
+	time.Sleep(5 * time.Second) // the other nodes' turns, and more
 	msgs := hook.about(target)
 	want := fmt.Sprintf("🟠 `%s` is unreachable from %s; reachable from %s, %s", target, c.name(2), c.name(0), c.name(1))
 	if len(msgs) != 1 || msgs[0].Content != want || msgs[0].Username != c.name(0) {

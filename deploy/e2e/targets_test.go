@@ -262,6 +262,13 @@ func newTLSService(t *testing.T, ca *testCA, notAfter time.Time) string {
 // mode: the redirect on the same host is up, the other down; and one
 // warning about the certificate for the whole cluster, however long they
 // watch it.
+// slowTargets gives the probes of targets that this test process serves,
+// over TLS, as long as they may need: a handshake with a race-built server
+// in a process that also runs other tests' clusters can take longer than
+// the e2e rhythm's 250 ms, and these tests are of redirects and
+// certificates, not of timing.
+const slowTargets = "PROBE_TIMEOUT=1s"
+
 func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ca := newTestCA(t)
@@ -278,7 +285,7 @@ func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	}))
 	hook := newChat(t)
 	secureName, shopName, adminName := "https://"+secure+"/", "http://"+plain.addr+"/shop", "http://"+plain.addr+"/admin"
-	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName)...))
+	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName, slowTargets)...))
 
 	eventually(t, 15*time.Second, "the redirect on the same host up, the one elsewhere down, everywhere", func() bool {
 		return targetsSeen(nodes, map[string]string{secureName: "up", shopName: "up", adminName: "down"})
@@ -294,7 +301,7 @@ func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	eventually(t, 15*time.Second, "the certificate warnings", func() bool {
 		return len(hook.about(secureName)) > 0 && len(hook.about(shopName)) > 0
 	})
-	time.Sleep(3 * time.Second) // many looks more, from every node
+	time.Sleep(5 * time.Second) // many looks more, from every node, and two election slots
 	for _, name := range []string{secureName, shopName} {
 		msgs := hook.about(name)
 		var warnings []chatMessage
@@ -332,9 +339,9 @@ func TestACertificateWarningComesThoughANodeDoesNotWatchTheTarget(t *testing.T) 
 			return []string{"TARGETS=" + otherName}
 		}
 		return []string{"TARGETS=" + secureName}
-	}, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file)...)
+	}, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, slowTargets)...)
 	eventually(t, 20*time.Second, "a certificate warning", func() bool { return len(hook.about(secureName)) > 0 })
-	time.Sleep(3 * time.Second) // many looks more, from both watchers
+	time.Sleep(5 * time.Second) // many looks more, from both watchers, and two election slots
 	msgs := hook.about(secureName)
 	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Content, "🔒 The certificate of `"+secureName+"` expires in 4d 23h") || msgs[0].Username == nodes[2].name {
 		t.Fatalf("want one warning from a node that watches the target:%s", dump(msgs))
