@@ -449,14 +449,15 @@ func (o *Owner) noteLeave(b *batch, node string, r *domain.RelayCopy) {
 // restart every other node keeps quiet about. It takes one only while it
 // has not seen that peer since it left, and within the grace.
 func (o *Owner) learnLeaves(b *batch, from string, r *domain.RelayCopy) {
-	if o.cfg.Cluster.LeaveGrace <= 0 || len(r.Said().Left) == 0 {
+	if o.cfg.Cluster.LeaveGrace <= 0 {
 		return
 	}
+	left := r.Away()
 	entries := o.entries
 	if b.entries != nil {
 		entries = b.entries
 	}
-	for peer, at := range r.Said().Left {
+	for peer, at := range left {
 		i, ok := o.index[peer]
 		if _, held := o.leaves[peer]; held || !ok || peer == from || entries[i].Kind() != domain.KindPeer || time.Since(at) >= o.cfg.Cluster.LeaveGrace {
 			continue

@@ -193,6 +193,17 @@ func (r *RelayCopy) Silences() []Silence { return r.said.Silences }
 // it is stopping on purpose.
 func (r *RelayCopy) Leaving() bool { return r.said.Leaving }
 
+// Away returns the peers the sender holds as stopped on purpose and not
+// back, with when each said so, by this node's clock: Said().Left without
+// copying the rest of what the relay said, as the owner reads it of every
+// relay.
+func (r *RelayCopy) Away() map[string]time.Time {
+	if len(r.said.Left) == 0 {
+		return nil
+	}
+	return Said{Left: r.said.Left}.Shifted(r.offset).Left
+}
+
 // Isolated reports whether the relaying node said it was isolated: its
 // view is no observation of its peers.
 func (r *RelayCopy) Isolated() bool { return r.isolated }
