@@ -95,7 +95,7 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	}
 	tell("") // ready
 
-	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target, slowTargets)
+	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target, slowTargets[0])
 	c.allUp(t)
 	seen := func(i int, status string) bool {
 		s, err := c.state(i)

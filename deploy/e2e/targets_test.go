@@ -266,8 +266,9 @@ func newTLSService(t *testing.T, ca *testCA, notAfter time.Time) string {
 // over TLS, as long as they may need: a handshake with a race-built server
 // in a process that also runs other tests' clusters can take longer than
 // the e2e rhythm's 250 ms, and these tests are of redirects and
-// certificates, not of timing.
-const slowTargets = "PROBE_TIMEOUT=1s"
+// certificates, not of timing. The reminders' gaps must cover two such
+// rounds.
+var slowTargets = []string{"PROBE_TIMEOUT=1s", "FOLLOWUP_INTERVALS=1h"}
 
 func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
@@ -285,7 +286,7 @@ func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	}))
 	hook := newChat(t)
 	secureName, shopName, adminName := "https://"+secure+"/", "http://"+plain.addr+"/shop", "http://"+plain.addr+"/admin"
-	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName, slowTargets)...))
+	nodes := byName(cluster(t, 3, append(append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName), slowTargets...)...))
 
 	eventually(t, 15*time.Second, "the redirect on the same host up, the one elsewhere down, everywhere", func() bool {
 		return targetsSeen(nodes, map[string]string{secureName: "up", shopName: "up", adminName: "down"})
@@ -339,7 +340,7 @@ func TestACertificateWarningComesThoughANodeDoesNotWatchTheTarget(t *testing.T) 
 			return []string{"TARGETS=" + otherName}
 		}
 		return []string{"TARGETS=" + secureName}
-	}, append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, slowTargets)...)
+	}, append(append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file), slowTargets...)...)
 	eventually(t, 20*time.Second, "a certificate warning", func() bool { return len(hook.about(secureName)) > 0 })
 	time.Sleep(5 * time.Second) // many looks more, from both watchers, and two election slots
 	msgs := hook.about(secureName)
