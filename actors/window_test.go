@@ -6,6 +6,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/config"
 )
@@ -47,6 +49,41 @@ func TestAPeerDownInsideItsWindowIsToldOnlyWhenTheWindowEnds(t *testing.T) {
 		time.Sleep(5 * simSlot)
 		if got := c.marks("e"); strings.Join(got, " ") != "a: 🔴 a: 🟢 a: 🔴" {
 			t.Fatalf("the chat read %q, want the second outage told at once", got)
+		}
+	})
+}
+
+// A target's maintenance window (its URL's #maintenance= option) holds it
+// in maintenance on every node that watches it, inside the window only, and
+// its history keeps the spell.
+func TestATargetIsInMaintenanceInsideItsWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const shop = "https://shop.example/"
+		w, err := config.ParseWindow("* * * * * 30s UTC") // the first half of every minute
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := NewOwner(OwnerConfig{Node: "me", Subjects: []domain.Subject{domain.Target(shop)}, Threshold: 1, Boot: time.Now(),
+			TargetWindows: map[string][]domain.Window{shop: {w}}, Log: zerolog.Nop()})
+		go o.Serve(t.Context())
+		probe := func() {
+			if err := o.Report(t.Context(), domain.ProbeResult{Subject: domain.Target(shop), At: time.Now(), OK: false}); err != nil {
+				t.Fatal(err)
+			}
+			settle()
+		}
+		time.Sleep(10 * time.Second) // synctest's clock starts on a whole minute
+		probe()
+		if m, ok := o.Snapshot().Maintenance(shop, time.Now()); !ok || m.Reason != domain.MaintenanceWindow || m.Comment != w.Spec {
+			t.Fatalf("inside its window the target's maintenance is %+v %v, want its window", m, ok)
+		}
+		time.Sleep(30 * time.Second)
+		probe()
+		if m, ok := o.Snapshot().Maintenance(shop, time.Now()); ok {
+			t.Fatalf("outside its window the target is in maintenance: %+v", m)
+		}
+		if got := o.Snapshot().Maintained(shop); len(got) != 1 || got[0].Ongoing() || got[0].Reason != domain.MaintenanceWindow {
+			t.Fatalf("the target's spells %+v, want one ended spell of its window", got)
 		}
 	})
 }
