@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -21,26 +20,7 @@ import (
 // three nodes, its chat and its targets.
 func demoPorts(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		base := freePorts(t, 1)[0]
-		if base > 65000 {
-			continue
-		}
-		ok := true
-		for i := 1; i < 5; i++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no five consecutive free ports")
-	return 0
+	return consecutivePorts(t, 5)
 }
 
 func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -63,24 +64,49 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePorts returns n loopback ports that were free a moment ago.
+// freePorts returns n loopback ports that were free a moment ago, never
+// one it returned before in this process. They are taken from below the
+// kernel's ephemeral range (ip_local_port_range starts at 32768), which
+// outgoing connections take their ports from: a port from that range, free
+// when asked, may be a node's outgoing connection's by the time a listener
+// binds it, and with tests side by side there are many such connections.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
+	for len(ports) < n {
+		ports = append(ports, consecutivePorts(t, 1))
 	}
 	return ports
 }
+
+// consecutivePorts returns the first of n consecutive loopback ports that
+// were free a moment ago, as freePorts does.
+func consecutivePorts(t *testing.T, n int) int {
+	t.Helper()
+	for {
+		first := int(nextPort.Add(int32(n))) - n + 1
+		if first+n > 32768 {
+			t.Fatal("no loopback ports below 32768 left for this run")
+		}
+		free := true
+		for p := first; p < first+n && free; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if free = err == nil; free {
+				ln.Close()
+			}
+		}
+		if free {
+			return first
+		}
+	}
+}
+
+// nextPort is the last port freePorts looked at: each run starts at its
+// own place between 10000 and 20000, so that two runs on one machine
+// rarely meet.
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(int32(10000 + os.Getpid()%10000)) }
 
 // syncBuffer is a bytes.Buffer safe to write from a process pipe and read
 // from the test.
