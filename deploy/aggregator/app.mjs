@@ -249,8 +249,8 @@ function renderRows(names, verdicts, cluster, histories, perNode, now) {
 }
 
 function cellText(c) {
-  const words = { up: "sees it up", down: "sees it down", stopped: "holds it stopped on purpose", maintenance: "sees it down, in maintenance:", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
-  const parts = [`${c.from} ${words} ${c.to}`];
+  const words = { up: "sees it up", down: "sees it down", stopped: "holds it stopped on purpose", unknown: "does not know it yet", none: "does not probe it", self: "" }[c.status] ?? c.status;
+  const parts = [c.status === "maintenance" ? `${c.from} sees ${c.to} down, in maintenance` : `${c.from} ${words} ${c.to}`];
   if (c.maintenance) parts.push(maintenanceText(c.maintenance));
   if (c.since) parts.push(`since ${localTime(Date.parse(c.since))}`);
   if (c.since) parts.push(c.lastSeen ? `last seen ${localTime(Date.parse(c.lastSeen))}` : "never seen");
