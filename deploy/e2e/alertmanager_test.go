@@ -263,7 +263,8 @@ func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
 
 // A target's outage fires in a real Alertmanager; silenced with `mesh
 // silence add` while still down, its alert is resolved and does not fire
-// again while the silence lasts.
+// again while the silence lasts. Another target, silenced before it goes
+// down, never fires at all.
 func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	const secret = "alertmanager"
@@ -271,8 +272,22 @@ func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
 	am := startAlertmanager(t, recv.URL)
 	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	target := "http://" + shop.addr + "/"
-	nodes := byName(cluster(t, 3, "RELAY_SECRET="+secret, "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target))
-	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{target: "up"}) })
+	db := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	quiet := "http://" + db.addr + "/db"
+	nodes := byName(cluster(t, 3, "RELAY_SECRET="+secret, "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target+" "+quiet))
+	eventually(t, 10*time.Second, "every node to see the targets up", func() bool {
+		return targetsSeen(nodes, map[string]string{target: "up", quiet: "up"})
+	})
+	if code, out := meshSilence(t, secret, nodes[0], "add", quiet, "--for", "1h", "--comment", "patching the db"); code != 0 {
+		t.Fatalf("mesh silence add: exit %d, %q", code, out)
+	}
+	for _, n := range nodes {
+		eventually(t, 10*time.Second, n.name+" to hold the db silenced", func() bool {
+			s, err := n.state()
+			return err == nil && s.Maintenance[quiet].Reason == "silence"
+		})
+	}
+	db.stop()
 	shop.stop()
 	eventually(t, 30*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
 
@@ -282,7 +297,14 @@ func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
 	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
 	firing := len(recv.withStatus("firing"))
 	time.Sleep(5 * time.Second) // Mesh posts every round; Alertmanager groups within a second
-	if n := len(recv.withStatus("firing")); n != firing || !targetsSeen(nodes, map[string]string{target: "down"}) {
+	if n := len(recv.withStatus("firing")); n != firing || !targetsSeen(nodes, map[string]string{target: "down", quiet: "down"}) {
 		t.Fatalf("%d firing notifications after the silence, want none more while the target is down:%s", n-firing, recv.dump())
+	}
+	for _, n := range recv.notifications() {
+		for _, a := range n.Alerts {
+			if a.Labels["target"] == quiet {
+				t.Fatalf("Alertmanager got an alert of the target silenced before it went down:%s", recv.dump())
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +57,9 @@ var longWaiting sync.WaitGroup
 func shareMachine(t *testing.T, load int) {
 	t.Helper()
 	t.Parallel()
-	longWaiting.Wait()
+	if longFirst {
+		longWaiting.Wait()
+	}
 	share(t, load)
 }
 
@@ -81,6 +84,12 @@ func share(t *testing.T, load int) {
 	t.Cleanup(func() { machine.Release(w) })
 }
 
+// longFirst: the short tests wait for the long ones to have their share
+// (see shareMachineEarly). Only with room in -parallel's slots for every
+// long test and more: with -parallel 1, a short test waiting would hold
+// the one slot, and no long test would ever run.
+var longFirst bool
+
 // parallelByDefault sets go test's -parallel to maxParallel unless it was
 // given: machineBudget, not the number of cores, bounds these tests.
 func parallelByDefault() {
@@ -89,4 +98,6 @@ func parallelByDefault() {
 	if !given {
 		_ = flag.Set("test.parallel", fmt.Sprint(maxParallel))
 	}
+	n, _ := strconv.Atoi(flag.Lookup("test.parallel").Value.String())
+	longFirst = n >= 16 // four long tests now; room for them and many more
 }

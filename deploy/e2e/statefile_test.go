@@ -67,7 +67,7 @@ func TestSIGTERMMidOutageCarriesOn(t *testing.T) {
 	// Away long enough to miss two reminders (at 2s and 4s after the down).
 	eventually(t, 10*time.Second, "five seconds to pass", func() bool { return time.Since(stoppedAt) > 5*time.Second })
 	a.restart()
-	eventually(t, 5*time.Second, "the restarted node to answer", func() bool { _, err := a.state(); return err == nil })
+	eventually(t, 20*time.Second, "the restarted node to answer", func() bool { _, err := a.state(); return err == nil })
 	s, _ := a.state()
 	if v := s.Peers[c.name]; v.Status != "down" || v.Since != since {
 		t.Fatalf("after the restart %s sees %+v, want down since %s", a.name, v, since)
@@ -123,7 +123,7 @@ func TestSIGKILLMidOutageLosesNothingButSeconds(t *testing.T) {
 			t.Fatalf("state file after SIGKILL: %v", v)
 		}
 		a.restart()
-		eventually(t, 5*time.Second, "the restarted node to answer", func() bool { _, err := a.state(); return err == nil })
+		eventually(t, 20*time.Second, "the restarted node to answer", func() bool { _, err := a.state(); return err == nil })
 		s, _ := a.state()
 		if v := s.Peers[c.name]; v.Status != "down" || v.Since != since {
 			t.Fatalf("after SIGKILL and restart %s sees %+v, want down since %s", a.name, v, since)
