@@ -465,6 +465,59 @@ func TestClusterAlertsAMinorityThatCannotReachAPeerGetsOneMessage(t *testing.T) 
 	})
 }
 
+// A partial episode the verdict calls down for a moment, too short for
+// anyone to announce (the announcer's own probes missed under load): the
+// partial episode goes on as it was, with no second partial message; when
+// the outage is short and everything is then up, its end is told.
+func TestClusterAlertsAPartialEpisodeOutlivesAnOutageTooShortToAnnounce(t *testing.T) {
+	for _, after := range []string{"partial again", "up everywhere"} {
+		t.Run(after, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newSimCluster(t, "a", "b", "c", "d", "e")
+				time.Sleep(simFresh)
+				c.see("c", "e", domain.StatusDown)
+				time.Sleep(6 * time.Minute)
+				partial := "a: 🟠 `e` is unreachable from c; reachable from a, b, d"
+				if got := c.messages(); !slices.Equal(got, []string{partial}) {
+					t.Fatalf("sent %q, want one partial message from a", got)
+				}
+				c.see("a", "e", domain.StatusDown)
+				c.see("b", "e", domain.StatusDown)
+				time.Sleep(simRound + simRound/2) // the views meet in the relays at the end of the round
+				if v, _ := c.nodes["a"].snap.Load().Verdicts().Of("e"); v.Status() != domain.ClusterDown {
+					t.Fatalf("a's verdict of e is %+v, want down for a moment", v)
+				}
+				c.see("a", "e", domain.StatusUp)
+				c.see("b", "e", domain.StatusUp)
+				if after == "up everywhere" {
+					c.see("c", "e", domain.StatusUp)
+				}
+				time.Sleep(10 * time.Minute) // twice PARTIAL_AFTER
+				got := c.messages()
+				switch after {
+				case "partial again":
+					if !slices.Equal(got, []string{partial}) {
+						t.Fatalf("sent %q, want only the first partial message", got)
+					}
+					c.see("c", "e", domain.StatusUp)
+					time.Sleep(time.Minute)
+					got = c.messages()
+					if len(got) != 2 || !strings.HasPrefix(got[1], "a: 🟢 `e` is reachable from every node again (partly unreachable for 16m") {
+						t.Fatalf("sent %q, want the partial message and one end counted from its beginning", got)
+					}
+				case "up everywhere":
+					if len(got) != 2 || !strings.HasPrefix(got[1], "a: 🟢 `e` is reachable from every node again (partly unreachable for 6m") {
+						t.Fatalf("sent %q, want the partial message and its end", got)
+					}
+				}
+				if n := c.count(domain.MessageDown, "e"); n != 0 {
+					t.Fatalf("%d down messages for e, want none", n)
+				}
+			})
+		})
+	}
+}
+
 // A partition 2 | 3: each side sees the other down and may announce it (a
 // duplicate is better than a missed outage), but never more than one node
 // per side does.

@@ -73,8 +73,12 @@ type Notifier struct {
 	// Owned by Serve.
 	episodes map[string]*episode // outages and partial ones, by subject name
 	owed     map[string]*episode // ended ones whose end nobody sent yet, by subject name (owed.go)
-	certs    map[string]*episode // certificates not yet told of, by target name
-	told     map[string]string   // fingerprints told of (by this node or another), by target name
+	// interrupted are the partial episodes an outage took the place of
+	// and nobody has announced that outage yet, by subject name: if it
+	// ends unannounced, the partial episode goes on as it was (resume).
+	interrupted map[string]*episode
+	certs       map[string]*episode // certificates not yet told of, by target name
+	told        map[string]string   // fingerprints told of (by this node or another), by target name
 	// ended are the announced episodes that ended with their last message,
 	// sent here or heard of, by subject name, for EndingsKept.
 	ended map[string]domain.Ending
@@ -112,7 +116,7 @@ type ownDown struct {
 // NewNotifier returns the engine, resuming cfg.Saved.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, election: election{policy: cfg.Policy, self: cfg.Node, slot: cfg.Slot, partialAfter: cfg.PartialAfter},
-		episodes: map[string]*episode{}, owed: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
+		episodes: map[string]*episode{}, owed: map[string]*episode{}, interrupted: map[string]*episode{}, certs: map[string]*episode{}, told: map[string]string{}, ended: map[string]domain.Ending{},
 		ownDown: map[string]ownDown{}, heldDown: map[string]domain.Maintenance{}, silencesTold: map[string]bool{}, quietUntil: cfg.Now.Add(cfg.Fresh), listening: cfg.Policy.shared(), pauses: pauses{round: cfg.Round, last: cfg.Now}}
 	snap := cfg.State.Snapshot()
 	for _, r := range cfg.Saved.Announcements {
@@ -339,7 +343,7 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		}
 		n.end(e, j.kind, now)
 		delete(n.episodes, name)
-		e = nil
+		e = n.resume(e, j, now)
 	}
 	if j.kind == "" {
 		delete(n.heldDown, name)
@@ -392,6 +396,33 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 	return e.next
 }
 
+// resume follows what comes after ended, an episode the judgement j no
+// longer shows, and returns the episode that goes on, if any. A partial
+// episode that becomes an outage is kept aside; if the outage then ends
+// before any node announced it (a watcher's own probes missed for a
+// moment, under load), the partial episode goes on as it was: the chat
+// reads one partial message and one end, not a second partial message
+// for the same trouble, nor a partial message that never ends.
+func (n *Notifier) resume(ended *episode, j judgement, now time.Time) *episode {
+	name := j.subject.Name
+	if ended.kind == domain.AnnouncedPartial && j.kind == domain.AnnouncedDown {
+		n.interrupted[name] = ended
+		return nil
+	}
+	p := n.interrupted[name]
+	delete(n.interrupted, name)
+	if p == nil || ended.announced() {
+		return nil // the down message said more, and its end ends both
+	}
+	if j.kind == p.kind {
+		n.logEpisode(n.cfg.Log.Info(), p).Msg("an outage too short to announce interrupted it; the partial episode goes on")
+		n.episodes[name] = p
+		return p
+	}
+	n.end(p, j.kind, now)
+	return nil
+}
+
 // hold follows a subject in maintenance: nothing begins and nothing is
 // said while it lasts. An episode announced before goes on quietly (its
 // reminders wait, its alert is withdrawn); one that is over meanwhile ends
@@ -401,6 +432,7 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 func (n *Notifier) hold(j judgement, now time.Time) time.Time {
 	name, m := j.subject.Name, j.maintenance
 	reason := string(m.Reason)
+	delete(n.interrupted, name)
 	if e := n.episodes[name]; e != nil {
 		if e.kind == j.kind {
 			e.quiet = true

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +17,55 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
+
+// serve is what this test binary does when run as MESH_E2E_SERVE=addr,…
+// inside a network namespace: a web service answering "open" at each
+// address, which says "ready" once it listens and stops when its standard
+// input closes.
+func serve(addrs string) int {
+	for addr := range strings.SplitSeq(addrs, ",") {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		go func() {
+			_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+		}()
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// helperIn runs this test binary inside the namespace ns with env (one of
+// the helpers TestMain dispatches to), waits for its "ready", and returns
+// a function that sends it a line and waits for its answer. The helper
+// stops with the test.
+func helperIn(t *testing.T, ns, env string) (tell func(line string)) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0])
+	cmd.Env = append(os.Environ(), env)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
+	answers := bufio.NewScanner(out)
+	tell = func(line string) {
+		t.Helper()
+		if line != "" {
+			fmt.Fprintln(in, line)
+		}
+		if !answers.Scan() {
+			t.Fatalf("the helper %s in %s stopped", env, ns)
+		}
+	}
+	tell("") // ready
+	return tell
+}
 
 // proxy is what this test binary does when run as MESH_E2E_PROXY=listen>upstream
 // inside a network namespace: a toxiproxy from listen to upstream, which
@@ -63,37 +114,16 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newNetwork(t, 3)
 	hook := newChatOn(t, c.listen(t))
-	open := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") })
 	run(t, "ip", "-n", c.hub, "addr", "add", targetIP+"/24", "dev", "br0")
-	front := listenIn(t, c.hub, targetIP+":8080")
-	back := c.listen(t) // the same service at the hub's own address, for the proxy
-	for _, l := range []interface{ Close() error }{front, back} {
-		t.Cleanup(func() { l.Close() })
-	}
-	go func() { _ = http.Serve(front, open) }()
-	go func() { _ = http.Serve(back, open) }()
+	// The service at the target's address, and the same at the hub's own
+	// for the proxy, served by a process of its own: not this one, which
+	// runs other tests' clusters side by side and may answer late.
+	back := hubIP + ":8080"
+	helperIn(t, c.hub, "MESH_E2E_SERVE="+targetIP+":8080,"+back)
 	target := "http://" + targetIP + ":8080/"
 
 	run(t, "ip", "-n", c.ns[2], "addr", "add", targetIP+"/32", "dev", "lo")
-	cmd := exec.Command("ip", "netns", "exec", c.ns[2], os.Args[0])
-	cmd.Env = append(os.Environ(), "MESH_E2E_PROXY="+targetIP+":8080>"+back.Addr().String())
-	toProxy, _ := cmd.StdinPipe()
-	fromProxy, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { toProxy.Close(); _ = cmd.Wait() })
-	answers := bufio.NewScanner(fromProxy)
-	tell := func(what string) {
-		if what != "" {
-			fmt.Fprintln(toProxy, what)
-		}
-		if !answers.Scan() {
-			t.Fatalf("the proxy in %s stopped", c.ns[2])
-		}
-	}
-	tell("") // ready
+	tell := helperIn(t, c.ns[2], "MESH_E2E_PROXY="+targetIP+":8080>"+back)
 
 	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target, slowTargets[0])
 	c.allUp(t)
