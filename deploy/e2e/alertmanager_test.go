@@ -195,17 +195,24 @@ func TestAlertmanagerGetsAKilledPeerFiringThenResolved(t *testing.T) {
 
 	p.restart()
 	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
-	time.Sleep(3 * time.Second) // three group intervals: anything more would have come
-	if f, r := len(recv.withStatus("firing")), len(recv.withStatus("resolved")); f != 1 || r != 1 {
-		t.Fatalf("%d firing and %d resolved notifications, want one each:%s", f, r, recv.dump())
-	}
+	onceEach(t, recv, observers, am)
 	resolved := recv.withStatus("resolved")[0].Alerts[0]
 	if !resolved.StartsAt.Equal(a.StartsAt) || !resolved.EndsAt.After(resolved.StartsAt) || resolved.Labels["peer"] != p.name {
 		t.Fatalf("resolved %+v, want the same outage, ended", resolved)
 	}
-	// One node posted: the one that sent the outage's messages.
+}
+
+// onceEach checks, once the notifications have settled, that the receiver
+// got one firing and one resolved notification, and that one node of
+// nodes posted: the one that sent the outage's messages.
+func onceEach(t *testing.T, recv *amReceiver, nodes []*node, am string) {
+	t.Helper()
+	time.Sleep(3 * time.Second) // three group intervals: anything more would have come
+	if f, r := len(recv.withStatus("firing")), len(recv.withStatus("resolved")); f != 1 || r != 1 {
+		t.Fatalf("%d firing and %d resolved notifications, want one each:%s", f, r, recv.dump())
+	}
 	posting := 0
-	for _, n := range observers {
+	for _, n := range nodes {
 		if alertmanagerPosts(t, n, am) > 0 {
 			posting++
 		}
@@ -256,6 +263,7 @@ func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
 	}
 	shop.start()
 	eventually(t, 30*time.Second, "a resolved notification", func() bool { return len(recv.withStatus("resolved")) > 0 })
+	onceEach(t, recv, nodes, am)
 	if r := recv.withStatus("resolved")[0].Alerts[0]; r.Labels["target"] != target || !r.StartsAt.Equal(a.StartsAt) {
 		t.Fatalf("resolved %+v, want the same outage", r)
 	}
@@ -290,6 +298,10 @@ func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
 	db.stop()
 	shop.stop()
 	eventually(t, 30*time.Second, "a firing notification", func() bool { return len(recv.withStatus("firing")) > 0 })
+	time.Sleep(3 * time.Second) // three group intervals: a second would have come
+	if f := len(recv.withStatus("firing")); f != 1 {
+		t.Fatalf("%d firing notifications of one outage, want 1:%s", f, recv.dump())
+	}
 
 	if code, out := meshSilence(t, secret, nodes[1], "add", target, "--for", "1h", "--comment", "moving the shop"); code != 0 {
 		t.Fatalf("mesh silence add: exit %d, %q", code, out)

@@ -307,6 +307,9 @@ func TestATargetsOutageWhileANodeIsDownCountsTheNodesThatAnswer(t *testing.T) {
 	shop.stop()
 	eventually(t, 15*time.Second, "a reminder about "+shopName, func() bool { _, r, _ := kinds(hook.about(shopName)); return r > 0 })
 	msgs := hook.about(shopName)
+	if d, _, _ := kinds(msgs); d != 1 {
+		t.Fatalf("%d down messages about the target by its first reminder, want 1:%s", d, dump(msgs))
+	}
 	want := fmt.Sprintf("🔴 `%s` is unreachable from 2 of 2 nodes that answer; 1 node down (%s)", shopName, names(nodes[:2]))
 	if msgs[0].Content != want {
 		t.Fatalf("first message %q, want %q:%s", msgs[0].Content, want, dump(msgs))
