@@ -122,16 +122,16 @@ func (a *Alertmanager) step(ctx context.Context, now time.Time) {
 			ev = a.cfg.Log.Debug() // said once; it tries again every round
 		}
 		a.failing = true
-		ev.Str("url", a.where).Err(err).Int("firing", len(a.firing)).Int("resolved", len(a.resolved)).
+		ev.Str("host", a.where).Err(err).Int("firing", len(a.firing)).Int("resolved", len(a.resolved)).
 			Msg("alertmanager post failed; will post again next round")
 		return
 	}
 	a.cfg.Metrics.AlertmanagerPost(a.where, true)
 	if a.failing {
-		a.cfg.Log.Info().Str("url", a.where).Msg("alertmanager takes alerts again")
+		a.cfg.Log.Info().Str("host", a.where).Msg("alertmanager takes alerts again")
 	}
 	for _, r := range a.resolved {
-		a.cfg.Log.Info().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).Msg("alertmanager told the alert is over")
+		a.cfg.Log.Info().Str("host", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).Msg("alertmanager told the alert is over")
 	}
 	a.failing, a.dirty, a.lastPost = false, false, now
 	clear(a.resolved)
@@ -168,7 +168,7 @@ func (a *Alertmanager) follow(set AlertSet, now time.Time) {
 	for k, r := range a.resolved {
 		if now.After(r.endsAt.Add(alertLifetimes * a.cfg.Resend)) {
 			delete(a.resolved, k)
-			a.cfg.Log.Error().Str("url", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).
+			a.cfg.Log.Error().Str("host", a.where).Str("alert", r.Name).Str(r.Label(), r.Subject.Name).
 				Msg("alertmanager never took the alert's end; it has expired there by itself")
 		}
 	}

@@ -188,7 +188,7 @@ func TestAFailingAlertmanagerIsRetriedAndAnEndItNeverTakesIsSaid(t *testing.T) {
 			!strings.Contains(out, "alertmanager never took the alert's end") {
 			t.Fatalf("logs do not tell the story:\n%s", out)
 		}
-		if !strings.Contains(out, `"url":"am.example:9093"`) || strings.Contains(out, "/api/v2") {
+		if !strings.Contains(out, `"host":"am.example:9093"`) || strings.Contains(out, "/api/v2") {
 			t.Fatalf("logs name more than the host:\n%s", out)
 		}
 		last := am.all()[len(am.all())-1]

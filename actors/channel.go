@@ -300,7 +300,7 @@ func (c *Channel) logMessage(ev *zerolog.Event, m domain.Message) *zerolog.Event
 // logger adds what names the channel to a log line: its name and where it
 // posts (a host or a scheme, never a token).
 func (c *Channel) logger(ev *zerolog.Event) *zerolog.Event {
-	return ev.Str("channel", c.cfg.Name).Str("url", c.where)
+	return ev.Str("channel", c.cfg.Name).Str("host", c.where)
 }
 
 // sleep waits d or until ctx ends; it reports whether the wait ran out.

@@ -573,9 +573,16 @@ func (o *Owner) withVerdicts(s *domain.Snapshot, changed bool, now time.Time) (*
 
 func (o *Owner) logTransition(t domain.Transition) {
 	log := o.cfg.Log
-	ev := log.Info()
-	if t.To == domain.StatusDown {
+	var ev *zerolog.Event
+	switch {
+	case t.To == domain.StatusDown:
 		ev = log.Warn()
+	case t.From == domain.StatusUnknown:
+		// First seen up: at start, every peer and target of the node; a
+		// line each would bury the start (156 of them in a 12-node demo).
+		ev = log.Debug()
+	default:
+		ev = log.Info()
 	}
 	what := t.Subject.Kind.String()
 	ev = ev.Str(what, t.Subject.Name).Str("status", string(t.To)).Str("previous", string(t.From)).Int("failures", t.Failures)

@@ -305,16 +305,22 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 	if ctx.Err() != nil {
 		return // shutting down: what was cut short says nothing of the peers
 	}
+	latest := s.cfg.State.Snapshot() // with the probes made while the relays were out
 	for i, t := range s.cfg.Peers {
 		if sent[i] {
-			s.tally(t.Name, errs[i], time.Now())
+			v, _ := latest.Peer(t.Name)
+			s.tally(t.Name, errs[i], v.ConsecutiveFailures > 0, time.Now())
 		}
 	}
 }
 
 // tally notes how one peer's relay went, and says so when its relays have
-// kept failing, and when they work again after that.
-func (s *RelaySender) tally(peer string, err error, now time.Time) {
+// kept failing, and when they work again after that. A relay that got no
+// answer from a peer whose probes fail too (probesFail) is not warned
+// about: the peer itself is unreachable, which its "peer is down" line
+// says once the probes have failed FAILURE_THRESHOLD times; a warning about
+// its relays a round or two before would be the same news, twice.
+func (s *RelaySender) tally(peer string, err error, probesFail bool, now time.Time) {
 	tr := s.trouble[peer]
 	if err == nil {
 		if tr != nil && !tr.warnedAt.IsZero() {
@@ -329,13 +335,14 @@ func (s *RelaySender) tally(peer string, err error, now time.Time) {
 	}
 	tr.rounds++
 	tr.lastReason = err.Error()
-	if tr.rounds < warnAfterRounds || (!tr.warnedAt.IsZero() && now.Sub(tr.warnedAt) < warnEvery) {
+	var refused *relayRefused
+	answered := errors.As(err, &refused)
+	if tr.rounds < warnAfterRounds || (!tr.warnedAt.IsZero() && now.Sub(tr.warnedAt) < warnEvery) || (!answered && probesFail) {
 		return
 	}
 	tr.warnedAt = now
 	ev := s.cfg.Log.Warn().Str("peer", peer).Int("failures", tr.rounds).Str("error", tr.lastReason)
-	var refused *relayRefused
-	if errors.As(err, &refused) && refused.code == http.StatusUnauthorized {
+	if answered && refused.code == http.StatusUnauthorized {
 		ev.Msg("relays keep being refused: the peer's RELAY_SECRET differs from this node's")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -242,6 +243,42 @@ func TestRelaysThatKeepBeingRefusedAreWarnedAboutNamingThePeer(t *testing.T) {
 			t.Fatalf("no word that relays work again: %s", logs.String())
 		}
 	})
+}
+
+// unreachable is a peer no connection reaches.
+type unreachable struct{}
+
+func (unreachable) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connect: connection refused")
+}
+
+// Relays that get no answer from a peer whose probes fail too are not
+// warned about: the peer is gone, which its "peer is down" line says; a
+// warning a round before it would be the same news twice. A peer whose
+// probes get through while its relays get no answer is warned about.
+func TestRelaysToAPeerWhoseProbesFailTooAreNotWarnedAbout(t *testing.T) {
+	for _, probes := range []string{"failing", "ok"} {
+		t.Run(probes, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var logs syncWriter
+				view := domain.PeerView{Status: domain.StatusUp, Since: t0}
+				if probes == "failing" {
+					view.ConsecutiveFailures = 2 // not down yet: FAILURE_THRESHOLD is 4
+				}
+				snap := domain.NewSnapshot("me", []*domain.Entry{domain.NewEntry(domain.Peer("p"), view, domain.History{})}, nil)
+				s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, Client: &http.Client{Transport: unreachable{}},
+					State: fixedState{snap}, Peers: []config.Peer{{Name: "p", URL: "http://p"}}, Log: zerolog.New(&logs)})
+				for range 5 {
+					s.send(t.Context(), false)
+					time.Sleep(5 * time.Second)
+				}
+				warned := strings.Count(logs.String(), "relays to the peer keep failing")
+				if want := map[string]int{"failing": 0, "ok": 1}[probes]; warned != want {
+					t.Fatalf("probes %s: %d warnings, want %d: %s", probes, warned, want, logs.String())
+				}
+			})
+		})
+	}
 }
 
 // A peer that says in its answer that it takes gzip (a Mesh node) gets the

@@ -163,7 +163,7 @@ func TestAShoutrrrChannelNeverLogsItsToken(t *testing.T) {
 	if strings.Contains(out, "AbCdEf012345678") {
 		t.Fatalf("the token was logged:\n%s", out)
 	}
-	if !strings.Contains(out, `"channel":"gotify"`) || !strings.Contains(out, `"url":"gotify"`) {
+	if !strings.Contains(out, `"channel":"gotify"`) || !strings.Contains(out, `"host":"gotify"`) {
 		t.Fatalf("the logs do not name the channel:\n%s", out)
 	}
 	if p := srv.all()[0]; !strings.Contains(p.path, "AbCdEf012345678") || !strings.Contains(p.body, "Mesh: dec is down") {

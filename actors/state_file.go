@@ -66,7 +66,15 @@ func LoadStateFile(path string, now time.Time, log zerolog.Logger) statefile.Doc
 		log.Warn().Str("path", path).Int("times", d.Clamped).Time("saved_at", d.SavedAt).
 			Msg("state file has times in the future (the clock stepped back?); taken as now")
 	}
-	log.Info().Str("path", path).Int("peers", len(d.Subjects)).Time("saved_at", d.SavedAt).Msg("state file loaded")
+	peers, targets := 0, 0
+	for _, s := range d.Subjects {
+		if s.Subject.Kind == domain.KindTarget {
+			targets++
+		} else {
+			peers++
+		}
+	}
+	log.Info().Str("path", path).Int("peers", peers).Int("targets", targets).Time("saved_at", d.SavedAt).Msg("state file loaded")
 	return d.Document
 }
 

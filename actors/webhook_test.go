@@ -218,7 +218,7 @@ func TestWebhookOverRealHTTP(t *testing.T) {
 		if strings.Contains(out, "t0ken") || strings.Contains(out, "/api/webhooks") {
 			t.Fatalf("the webhook URL's token was logged:\n%s", out)
 		}
-		if !strings.Contains(out, `"url":"`+strings.TrimPrefix(h.URL, "http://")+`"`) {
+		if !strings.Contains(out, `"host":"`+strings.TrimPrefix(h.URL, "http://")+`"`) {
 			t.Fatalf("logs do not name the webhook's host:\n%s", out)
 		}
 	})

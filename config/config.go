@@ -163,11 +163,11 @@ var secret = map[string]bool{"RELAY_SECRET": true, "WEBHOOK_URL": true, "NOTIFY_
 // settings lists every variable in the order --help shows them. PEERS and
 // NODE are applied by Load itself because PEERS depends on NODE.
 var settings = []setting{
-	{"PEERS", "peers", "", "comma-separated peers: host, host:port or an http(s) URL (required)", nil},
+	{"PEERS", "peers", "", "peers, separated by commas or spaces: host, host:port or an http(s) URL (required)", nil},
 	{"NODE", "node", "system hostname", "this node's name", nil},
 	{"TARGETS", "targets", "", "services every node probes too, separated by spaces or line breaks: http(s) URLs, up on a 2xx (options after #: status=204, body=word), or tcp://host:port, up when it accepts a connection", setTargets},
 	{"CERT_WARN", "cert-warn", "14d", "a message when an HTTPS target's certificate expires within this (days as 14d, or a duration)", setCertWarn},
-	{"AGGREGATOR_URL", "aggregator-url", "https://mesh.dupunkto.org", "where GET / redirects", setAggregatorURL},
+	{"AGGREGATOR_URL", "aggregator-url", "/ui/", "where GET / redirects: this node's own page, or a page hosted elsewhere", setAggregatorURL},
 	{"RELAY_SECRET", "relay-secret", "", "shared secret for /relay; unset turns relaying off", setRelaySecret},
 	{"WEBHOOK_URL", "webhook-url", "", "Discord or Slack incoming webhook; unset turns webhooks off", setWebhookURL},
 	{"WEBHOOK_FORMAT", "webhook-format", "auto", "discord, slack, or auto: slack for hooks.slack.com, else discord", setWebhookFormat},
@@ -585,12 +585,15 @@ func atLeastOne(v string, dst *int) error {
 
 func setFollowups(c *Config, v string) error {
 	var gaps []time.Duration
-	for _, part := range strings.Split(v, ",") {
+	for _, part := range splitNames(v) {
 		var d time.Duration
-		if err := positiveDuration(strings.TrimSpace(part), &d); err != nil {
-			return fmt.Errorf("%q: %w", strings.TrimSpace(part), err)
+		if err := positiveDuration(part, &d); err != nil {
+			return fmt.Errorf("%q: %w", part, err)
 		}
 		gaps = append(gaps, d)
+	}
+	if len(gaps) == 0 {
+		return errors.New("no gaps given, such as 15m,30m,1h")
 	}
 	c.FollowupIntervals = gaps
 	return nil
@@ -625,7 +628,7 @@ func setAggregatorURL(c *Config, v string) error {
 		return nil
 	}
 	if err := checkHTTPURL(v); err != nil {
-		return err
+		return errors.New("must be a path on this node starting with / (such as /ui/) or an absolute http or https URL")
 	}
 	c.AggregatorURL = v
 	return nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Node:              "box.example",
 		Peers:             []Peer{{"a.example", "https://a.example"}, {"b.example:8443", "https://b.example:8443"}},
-		AggregatorURL:     "https://mesh.dupunkto.org",
+		AggregatorURL:     "/ui/",
 		ListenAddr:        ":4000",
 		PollInterval:      5 * time.Second,
 		ProbeTimeout:      5 * time.Second,
@@ -131,6 +132,10 @@ func TestLoadAcceptsEverySetting(t *testing.T) {
 			func(c Config) bool { return c.Alerts == AlertsCluster }},
 		{"ALERTS=node with RELAY_SECRET", map[string]string{"PEERS": "a", "RELAY_SECRET": "s", "ALERTS": "node"}, nil,
 			func(c Config) bool { return c.Alerts == AlertsNode }},
+		{"FOLLOWUP_INTERVALS separated by spaces as by commas", map[string]string{"PEERS": "a b", "FOLLOWUP_INTERVALS": "15m 30m, 1h"}, nil,
+			func(c Config) bool {
+				return len(c.Peers) == 2 && slices.Equal(c.FollowupIntervals, []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour})
+			}},
 		{"PARTIAL_AFTER is the first reminder gap by default", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "2m,1h"}, nil,
 			func(c Config) bool { return c.PartialAfter == 2*time.Minute }},
 		{"PARTIAL_AFTER", map[string]string{"PEERS": "a", "PARTIAL_AFTER": "90s"}, nil,
@@ -197,7 +202,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"negative follow-up gap", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": "15m,-1h"}, nil, []string{"FOLLOWUP_INTERVALS"}},
 		{"peer with another scheme", map[string]string{"PEERS": "ftp://a.example"}, nil, []string{"PEERS", "ftp://a.example"}},
 		{"peer with a path", map[string]string{"PEERS": "https://a.example/ping"}, nil, []string{"PEERS", "https://a.example/ping"}},
-		{"peer that is not a host", map[string]string{"PEERS": "a b"}, nil, []string{"PEERS", `"a b"`}},
+		{"peer that is not a host", map[string]string{"PEERS": "a!b"}, nil, []string{"PEERS", `"a!b"`}},
 		{"peer with a bad port", map[string]string{"PEERS": "a.example:99999"}, nil, []string{"PEERS", "a.example:99999"}},
 		{"peer listed twice", map[string]string{"PEERS": "a.example,https://a.example"}, nil, []string{"PEERS", "twice"}},
 		{"peer listed with and without its default port", map[string]string{"PEERS": "http://h.example:80,http://h.example"}, nil, []string{"PEERS", "twice"}},
@@ -249,6 +254,15 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"TARGETS entry with an empty body word", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/#body="}, nil, []string{"TARGETS", "body="}},
 		{"TARGETS entry listed twice", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/ https://A.example/#status=200"}, nil, []string{"TARGETS", "entry 2", "twice"}},
 		{"TARGETS entries apart only by case", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/Shop https://a.example/shop"}, nil, []string{"TARGETS", "entry 2", "another case"}},
+		{"AGGREGATOR_URL of a path without its slash", map[string]string{"PEERS": "a", "AGGREGATOR_URL": "ui"}, nil, []string{"AGGREGATOR_URL", `"ui"`, "starting with /", "/ui/"}},
+		{"CERT_WARN in weeks", map[string]string{"PEERS": "a", "CERT_WARN": "2w"}, nil, []string{"CERT_WARN", `"2w"`, "14d"}},
+		{"TARGETS separated by commas", map[string]string{"PEERS": "a", "TARGETS": "https://a.example/health,https://b.example/"}, nil,
+			[]string{"TARGETS", "entry 1", `",https://"`, "spaces or line breaks"}},
+		{"NOTIFY_URLS separated by commas", map[string]string{"PEERS": "a", "NOTIFY_URLS": "ntfy://ntfy.sh/x?tags=a,b, gotify://g.example/T,ntfy://ntfy.sh/y"}, nil,
+			[]string{"NOTIFY_URLS", "entry 2", `",ntfy://"`}},
+		{"ALERTMANAGER_URL separated by commas", map[string]string{"PEERS": "a", "ALERTMANAGER_URL": "http://am1:9093,http://am2:9093"}, nil,
+			[]string{"ALERTMANAGER_URL", "entry 1", `",http://"`}},
+		{"FOLLOWUP_INTERVALS of nothing but commas", map[string]string{"PEERS": "a", "FOLLOWUP_INTERVALS": ","}, nil, []string{"FOLLOWUP_INTERVALS", "no gaps"}},
 		{"TARGETS past the limit", map[string]string{"PEERS": "a", "TARGETS": strings.Repeat("tcp://a.example:1 ", MaxTargets+1)}, nil, []string{"TARGETS", "more than 100"}},
 		{"CERT_WARN of no days", map[string]string{"PEERS": "a", "CERT_WARN": "0d"}, nil, []string{"CERT_WARN", `"0d"`}},
 		{"MAINTENANCE without a duration", map[string]string{"PEERS": "a", "MAINTENANCE": "0 3 * * 0"}, nil, []string{"MAINTENANCE", "five fields"}},
@@ -345,7 +359,7 @@ func TestHelpListsEverySettingWithDefaults(t *testing.T) {
 			t.Errorf("--help does not list --%s / %s", s.flag, s.env)
 		}
 	}
-	for _, def := range []string{"5s", "15m,30m,1h,2h,5h", "https://mesh.dupunkto.org", "4000"} {
+	for _, def := range []string{"5s", "15m,30m,1h,2h,5h", "/ui/", "4000"} {
 		if !strings.Contains(out.String(), def) {
 			t.Errorf("--help does not show the default %s", def)
 		}
@@ -372,6 +386,7 @@ func TestParsePeers(t *testing.T) {
 		{"this node is skipped", "a.example, b.example ,c.example", "b.example", []Peer{{"a.example", "https://a.example"}, {"c.example", "https://c.example"}}},
 		{"this node is skipped when given as a URL", "https://a.example,b.example", "a.example", []Peer{{"b.example", "https://b.example"}}},
 		{"empty entries are ignored", "a.example,,", "", []Peer{{"a.example", "https://a.example"}}},
+		{"spaces and line breaks separate as commas do", "a.example b.example\n\thttp://c.example:4000", "", []Peer{{"a.example", "https://a.example"}, {"b.example", "https://b.example"}, {"c.example:4000", "http://c.example:4000"}}},
 		{"the scheme's own port is left out of the name", "http://a.example:80,https://b.example:443", "", []Peer{{"a.example", "http://a.example"}, {"b.example", "https://b.example"}}},
 		{"another scheme's port stays", "http://a.example:443,https://b.example:80", "", []Peer{{"a.example:443", "http://a.example:443"}, {"b.example:80", "https://b.example:80"}}},
 		{"this node is skipped when NODE has the default port", "http://a.example:80,b.example", "a.example:80", []Peer{{"b.example", "https://b.example"}}},

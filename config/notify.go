@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/nicholas-fedor/shoutrrr/pkg/router"
 	"github.com/nicholas-fedor/shoutrrr/pkg/types"
@@ -24,17 +26,41 @@ type NotifyURL struct {
 	Service string
 }
 
-// splitList splits a list setting on spaces, tabs and line breaks: a URL
+// splitURLs splits a list of URLs on spaces, tabs and line breaks: a URL
 // never holds one unescaped (RFC 3986), while commas, semicolons and
-// pipes all occur in service URLs' queries (ntfy's tags=a,b).
-func splitList(v string) []string { return strings.Fields(v) }
+// pipes all occur in service URLs' queries (ntfy's tags=a,b). A comma
+// right before another URL's scheme is the one mistake the rule invites
+// (a list written as PEERS is): it is refused, naming the entry, rather
+// than taken as one URL with a comma in its path or query.
+func splitURLs(v string) ([]string, error) {
+	entries := strings.Fields(v)
+	for i, e := range entries {
+		if at := commaURL.FindStringIndex(e); at != nil {
+			return nil, fmt.Errorf("entry %d holds a second URL after a comma (%q): separate the entries with spaces or line breaks", i+1, e[at[0]:at[1]])
+		}
+	}
+	return entries, nil
+}
+
+// commaURL is a comma followed by a URL's scheme.
+var commaURL = regexp.MustCompile(`,[a-zA-Z][a-zA-Z0-9+.-]*://`)
+
+// splitNames splits a list of names or durations (PEERS,
+// FOLLOWUP_INTERVALS) on commas and on spaces, tabs and line breaks alike:
+// neither ever occurs inside one.
+func splitNames(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
 
 // setNotifyURLs checks every entry of NOTIFY_URLS with Shoutrrr itself, as
 // far as that needs no network: Matrix logs in when it is set up, so a
 // Matrix URL is checked for its scheme here and for the rest at its first
 // message.
 func setNotifyURLs(c *Config, v string) error {
-	entries := splitList(v)
+	entries, err := splitURLs(v)
+	if err != nil {
+		return err
+	}
 	if len(entries) > MaxNotifyURLs {
 		return fmt.Errorf("%d URLs, more than %d", len(entries), MaxNotifyURLs)
 	}
@@ -92,7 +118,11 @@ func NewNotifyService(raw string) (types.Service, error) {
 // Alertmanager behind a path prefix needs. User and password in the URL
 // are sent as basic auth.
 func setAlertmanagerURLs(c *Config, v string) error {
-	for i, raw := range splitList(v) {
+	entries, err := splitURLs(v)
+	if err != nil {
+		return err
+	}
+	for i, raw := range entries {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
 			return fmt.Errorf("entry %d is not an http or https URL such as http://alertmanager:9093", i+1)

@@ -25,7 +25,8 @@ func (p Peer) Subject() domain.Subject { return domain.Peer(p.Name) }
 // MaxNameLength bounds a peer name, as DNS bounds a host name.
 const MaxNameLength = 253
 
-// ParsePeers turns the PEERS list into peers. An entry is `host`,
+// ParsePeers turns the PEERS list into peers, separated by commas, spaces
+// or line breaks (splitNames). An entry is `host`,
 // `host:port` or an http(s) URL; a bare entry is probed over https. The entry
 // whose name equals node is skipped so that every node can share one list;
 // a list that names only this node gives no peers (a cluster of one).
@@ -33,11 +34,7 @@ func ParsePeers(list, node string) ([]Peer, error) {
 	peers := []Peer{}
 	seen := make(map[string]bool)
 	entries := 0
-	for _, raw := range strings.Split(list, ",") {
-		entry := strings.TrimSpace(raw)
-		if entry == "" {
-			continue // tolerate "a,b," and spaces around commas
-		}
+	for _, entry := range splitNames(list) {
 		entries++
 		p, hostPort, err := parsePeer(entry)
 		if err != nil {
@@ -62,11 +59,14 @@ func ParsePeers(list, node string) ([]Peer, error) {
 
 // parsePeer parses one PEERS entry into the peer and its host[:port] as
 // written, default port and all.
+// Errors quote the entry as written, not with the scheme a bare entry is
+// given.
 func parsePeer(entry string) (Peer, string, error) {
+	full := entry
 	if !strings.Contains(entry, "://") {
-		entry = "https://" + entry
+		full = "https://" + entry
 	}
-	u, err := url.Parse(entry)
+	u, err := url.Parse(full)
 	if err != nil {
 		return Peer{}, "", fmt.Errorf("peer %q is not a host or URL", entry)
 	}

@@ -70,7 +70,10 @@ func (t Target) HTTPS() bool { return strings.HasPrefix(t.URL, "https://") }
 // a body word with spaces is written URL-encoded (%20). An error names the
 // entry by its number and its name, never its user info.
 func setTargets(c *Config, v string) error {
-	entries := splitList(v)
+	entries, err := splitURLs(v)
+	if err != nil {
+		return err
+	}
 	if len(entries) > MaxTargets {
 		return fmt.Errorf("%d targets, more than %d", len(entries), MaxTargets)
 	}
@@ -192,5 +195,8 @@ func setCertWarn(c *Config, v string) error {
 		c.CertWarn = time.Duration(n) * 24 * time.Hour
 		return nil
 	}
-	return positiveDuration(v, &c.CertWarn)
+	if err := positiveDuration(v, &c.CertWarn); err != nil {
+		return errors.New("must be a number of days such as 14d, or a duration such as 336h")
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -47,14 +48,37 @@ type relayHandler struct {
 	counter RelayCounter
 	reading chan struct{} // a semaphore of maxRelaysRead slots
 	log     zerolog.Logger
+
+	// strangers are the senders outside PEERS already warned about, each
+	// once: a node added to the cluster before this node's PEERS lists
+	// it, whose every relay is refused. At most maxStrangers, so that made-up
+	// names cannot grow it.
+	strangersMu sync.Mutex
+	strangers   map[string]bool
 }
+
+// maxStrangers bounds the senders outside PEERS warned about by name.
+const maxStrangers = 100
 
 func newRelayHandler(secret string, peers map[string]bool, state SnapshotSource, store RelaySink, counter RelayCounter, log zerolog.Logger) *relayHandler {
 	if counter == nil {
 		counter = uncounted{}
 	}
 	return &relayHandler{secret: []byte(secret), peers: peers, state: state, store: store, counter: counter,
-		reading: make(chan struct{}, maxRelaysRead), log: log}
+		reading: make(chan struct{}, maxRelaysRead), log: log, strangers: map[string]bool{}}
+}
+
+// warnStranger says once, at warn, that a node outside PEERS relays here:
+// it holds the secret, so it is most likely a node just added to the
+// cluster, and until every node lists it, its relays count for nothing.
+func (h *relayHandler) warnStranger(node string) {
+	h.strangersMu.Lock()
+	defer h.strangersMu.Unlock()
+	if h.strangers[node] || len(h.strangers) >= maxStrangers {
+		return
+	}
+	h.strangers[node] = true
+	h.log.Warn().Str("peer", node).Msg("a node that is not in PEERS relays to this one, and is refused (403): add it to PEERS here, as on every node, or remove it from the cluster")
 }
 
 // uncounted counts nothing, for a router built without a RelayCounter.
@@ -116,6 +140,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	node, peers, targets := relay.Node, relay.Peers, relay.Targets
 	if !h.peers[node] {
+		h.warnStranger(node)
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}

@@ -67,6 +67,34 @@ func relayWith(node, peerName, peer string) string {
 
 var goodPeer = peerJSON(`"up"`, `"2026-06-06T12:42:00Z"`, `"2026-06-06T13:01:28Z"`, "0")
 
+// A node added to the cluster before this node's PEERS lists it: its
+// relays are refused, and the operator is told once, by its name, at warn.
+func TestARelayFromANodeOutsidePeersIsWarnedAboutOnce(t *testing.T) {
+	var logs bytes.Buffer
+	o := ownerWith(t, "dec.mesh.dupunkto.org")
+	srv := httptest.NewServer(NewRouter(Options{State: o, AggregatorURL: "/", RelaySecret: secret,
+		Peers: configPeers("dec.mesh.dupunkto.org"), Relays: o, Log: zerolog.New(&logs)}))
+	t.Cleanup(srv.Close)
+	seedRelay := seedRelayOf(t)
+	stranger := strings.Replace(seedRelay, "dec.mesh", "new.mesh", 1)
+	for range 3 {
+		if r := postRelay(t, srv.URL, secret, stranger); r.status != 403 {
+			t.Fatalf("a relay from outside PEERS: %d, want 403", r.status)
+		}
+	}
+	lines := strings.Count(logs.String(), `"level":"warn"`)
+	if lines != 1 || !strings.Contains(logs.String(), `"peer":"new.mesh.dupunkto.org"`) || !strings.Contains(logs.String(), "add it to PEERS") {
+		t.Fatalf("%d warn lines, want one naming the stranger: %s", lines, logs.String())
+	}
+	// A sender of made-up names grows nothing past the bound.
+	for i := range 2 * maxStrangers {
+		postRelay(t, srv.URL, secret, strings.Replace(seedRelay, "dec.mesh", fmt.Sprintf("n%d.mesh", i), 1))
+	}
+	if n := strings.Count(logs.String(), `"level":"warn"`); n != maxStrangers {
+		t.Fatalf("%d warn lines after %d made-up names, want %d", n, 2*maxStrangers, maxStrangers)
+	}
+}
+
 func TestRelayRefusals(t *testing.T) {
 	seedRelay := seedRelayOf(t)
 	manyPeers := func(n int) string {

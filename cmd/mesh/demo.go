@@ -34,7 +34,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	port := fs.Int("port", 4001, "port of the first node; the others take the next ports, then the demo's chat and its targets")
 	count := fs.Int("nodes", 3, "how many nodes, 3 to 12")
-	every := fs.Duration("outage-every", 45*time.Second, "time between two outages")
+	every := fs.Duration("outage-every", 45*time.Second, "how often an outage begins")
 	lasting := fs.Duration("outage-for", 25*time.Second, "how long an outage lasts")
 	isolate := fs.Bool("isolate", false, "make the first outage a node cut off the network, not one gone: it stays up, sees every peer fail, and stays silent")
 	logFormat := fs.String("log-format", "console", "json or console")
@@ -44,8 +44,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitConfig
 	}
-	if *count < 3 || *count > 12 || *port < 1 || *port+*count+1 > 65535 || *every <= 0 || *lasting <= 0 || (*logFormat != "json" && *logFormat != "console") {
-		fmt.Fprintln(stderr, "mesh demo: --nodes must be 3-12, --port 1-65535 with room for the nodes, the chat and the targets after it, the durations positive, --log-format json or console")
+	if *count < 3 || *count > 12 || *port < 1 || *port+*count+1 > 65535 || *lasting <= 0 || *every <= *lasting || (*logFormat != "json" && *logFormat != "console") {
+		fmt.Fprintln(stderr, "mesh demo: --nodes must be 3-12, --port 1-65535 with room for the nodes, the chat and the targets after it, --outage-for positive and shorter than --outage-every, --log-format json or console")
 		return exitConfig
 	}
 
@@ -61,7 +61,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mesh demo: the demo's chat: %v\n", err)
 		return exitFailed
 	}
-	targets, err := newDemoTargets(fmt.Sprintf("127.0.0.1:%d", *port+*count+1), *every, *lasting)
+	targets, err := newDemoTargets(fmt.Sprintf("127.0.0.1:%d", *port+*count+1), rhythm{every: *every, lasting: *lasting, offset: *every / 2})
 	if err != nil {
 		fmt.Fprintf(stderr, "mesh demo: the demo's targets: %v\n", err)
 		return exitFailed
@@ -106,7 +106,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	root := suture.New("demo", supervisorSpec(log))
-	c := &chaos{sup: root, every: *every, lasting: *lasting, isolate: *isolate, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
+	c := &chaos{sup: root, rhythm: rhythm{every: *every, lasting: *lasting}, isolate: *isolate, rng: mathrand.New(mathrand.NewPCG(uint64(time.Now().UnixNano()), 1)), log: log}
 	var started []*node
 	for _, cfg := range configs {
 		nodeLog := newLogger(stdout, cfg)
@@ -172,8 +172,7 @@ type chaos struct {
 	sup     *suture.Supervisor
 	members []demoMember
 	network demoNetwork
-	every   time.Duration
-	lasting time.Duration
+	rhythm  rhythm
 	isolate bool // the next outage is a cut, not a crash
 	rng     *mathrand.Rand
 	log     zerolog.Logger
@@ -182,51 +181,34 @@ type chaos struct {
 func (c *chaos) String() string { return "demo-chaos" }
 
 func (c *chaos) Serve(ctx context.Context) error {
-	for {
-		if !wait(ctx, c.every) {
-			return ctx.Err()
-		}
+	return c.rhythm.run(ctx, func(ctx context.Context) bool {
 		m := &c.members[c.rng.IntN(len(c.members))]
 		if c.isolate {
 			c.isolate = false
-			if !c.cutOff(ctx, m) {
-				return ctx.Err()
-			}
-			continue
+			return c.cutOff(ctx, m)
 		}
-		c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.lasting.String()).Msg("demo: taking a node down")
+		c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.rhythm.lasting.String()).Msg("demo: taking a node down")
 		if err := c.sup.RemoveAndWait(m.token, 5*time.Second); err != nil {
 			c.log.Error().Err(err).Str("peer", m.cfg.Node).Msg("demo: node did not stop")
 		}
-		if !wait(ctx, c.lasting) {
-			return ctx.Err()
+		if !wait(ctx, c.rhythm.lasting) {
+			return false
 		}
 		c.log.Info().Str("peer", m.cfg.Node).Msg("demo: bringing the node back")
 		m.token = c.sup.Add(newNode(m.cfg, m.log, m.cut))
-	}
+		return true
+	})
 }
 
 // cutOff cuts m off the network for one outage and puts it back; false
 // when ctx ended first.
 func (c *chaos) cutOff(ctx context.Context, m *demoMember) bool {
-	c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.lasting.String()).Msg("demo: cutting a node off the network")
+	c.log.Warn().Str("peer", m.cfg.Node).Str("duration", c.rhythm.lasting.String()).Msg("demo: cutting a node off the network")
 	c.network.isolate(m.cfg.ListenAddr)
 	defer c.network.isolate("")
-	if !wait(ctx, c.lasting) {
+	if !wait(ctx, c.rhythm.lasting) {
 		return false
 	}
 	c.log.Info().Str("peer", m.cfg.Node).Msg("demo: putting the node back on the network")
 	return true
-}
-
-// wait sleeps d or until ctx ends; it reports whether the time ran out.
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -18,21 +18,20 @@ import (
 // node probes both, so the page and the chat show how a service's outage
 // looks from every vantage point. It is a suture service of the demo.
 type demoTargets struct {
-	ln      net.Listener
-	every   time.Duration
-	lasting time.Duration
-	log     zerolog.Logger // set before Serve
+	ln     net.Listener
+	rhythm rhythm         // of the shop's outages
+	log    zerolog.Logger // set before Serve
 
 	down atomic.Bool // the shop answers 503; set by Serve's outage loop
 }
 
 // newDemoTargets listens on addr.
-func newDemoTargets(addr string, every, lasting time.Duration) (*demoTargets, error) {
+func newDemoTargets(addr string, r rhythm) (*demoTargets, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &demoTargets{ln: ln, every: every, lasting: lasting}, nil
+	return &demoTargets{ln: ln, rhythm: r}, nil
 }
 
 // urls are the TARGETS entries of the demo's nodes.
@@ -42,9 +41,8 @@ func (d *demoTargets) urls() []string {
 
 func (d *demoTargets) String() string { return "demo-targets" }
 
-// Serve answers until ctx ends, and takes the shop down for lasting every
-// every, half a period after the nodes' outages start, so that the two
-// seldom overlap.
+// Serve answers until ctx ends, and takes the shop down on its rhythm,
+// half a period after the nodes' outages begin.
 func (d *demoTargets) Serve(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /shop", func(w http.ResponseWriter, _ *http.Request) {
@@ -62,17 +60,16 @@ func (d *demoTargets) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(d.ln) }()
 
-	wait(ctx, d.every/2)
-	for ctx.Err() == nil {
-		if !wait(ctx, d.every) {
-			break
-		}
-		d.log.Warn().Str("target", d.urls()[0]).Str("duration", d.lasting.String()).Msg("demo: the shop goes down")
+	_ = d.rhythm.run(ctx, func(ctx context.Context) bool {
+		d.log.Warn().Str("target", d.urls()[0]).Str("duration", d.rhythm.lasting.String()).Msg("demo: the shop goes down")
 		d.down.Store(true)
-		wait(ctx, d.lasting)
-		d.down.Store(false)
+		defer d.down.Store(false)
+		if !wait(ctx, d.rhythm.lasting) {
+			return false
+		}
 		d.log.Info().Str("target", d.urls()[0]).Msg("demo: the shop is back")
-	}
+		return true
+	})
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

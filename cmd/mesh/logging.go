@@ -17,13 +17,21 @@ import (
 // within 5 s of SIGTERM.
 const stopTimeout = 4 * time.Second
 
+// TimeFormat is how a log line's "time" is written: RFC 3339 to the
+// millisecond, so that two lines of one second can be put in order, within
+// a node and across nodes.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func init() { zerolog.TimeFieldFormat = TimeFormat }
+
 // newLogger returns the node's logger: JSON lines on out (or a console
 // rendering for people at a terminal), each carrying the node's name.
 func newLogger(out io.Writer, cfg config.Config) zerolog.Logger {
 	if cfg.LogFormat == "console" {
 		// Colour only on a terminal: escape codes in a file are noise.
 		f, isFile := out.(*os.File)
-		out = zerolog.ConsoleWriter{Out: out, NoColor: !isFile || !isatty.IsTerminal(f.Fd())}
+		// The clock as the demo's chat prints it, 15:04:05, not 3:04PM.
+		out = zerolog.ConsoleWriter{Out: out, NoColor: !isFile || !isatty.IsTerminal(f.Fd()), TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Str("node", cfg.Node).Logger()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -93,6 +94,15 @@ func TestLoggerHonoursLevelAndFormat(t *testing.T) {
 	if strings.Contains(js.String(), "hidden") || !strings.Contains(js.String(), `"peer":"dec"`) {
 		t.Fatalf("LOG_LEVEL=warn logged %q", js.String())
 	}
+	// Two lines of one second can be put in order: the time has its
+	// milliseconds.
+	var line struct{ Time string }
+	if err := json.Unmarshal(js.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, line.Time); err != nil || !regexp.MustCompile(`T\d\d:\d\d:\d\d\.\d{3}`).MatchString(line.Time) || time.Since(at) > time.Minute {
+		t.Fatalf("the time %q (%v), want RFC 3339 to the millisecond", line.Time, err)
+	}
 
 	var console bytes.Buffer
 	log = newLogger(&console, config.Config{Node: "nov", LogLevel: zerolog.InfoLevel, LogFormat: "console"})
@@ -100,5 +110,9 @@ func TestLoggerHonoursLevelAndFormat(t *testing.T) {
 	out := console.String()
 	if strings.HasPrefix(out, "{") || !strings.Contains(out, "peer is up") || !strings.Contains(out, "peer=dec") {
 		t.Fatalf("LOG_FORMAT=console wrote %q, want a human-readable line", out)
+	}
+	// The clock as the demo's chat prints it beside the log: 15:04:05.
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d `).MatchString(out) {
+		t.Fatalf("LOG_FORMAT=console wrote %q, want it to begin with the time as 15:04:05", out)
 	}
 }

@@ -104,7 +104,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	}
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).Strs("targets", targets).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
-		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("url", cfg.WebhookHost()).
+		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("webhook_host", cfg.WebhookHost()).
 		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Msg("mesh starting")
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)

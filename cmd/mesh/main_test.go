@@ -75,7 +75,7 @@ func TestRunWithAStateFileThatIsADirectoryExits2AndLeavesItAlone(t *testing.T) {
 // A demo asked for too few or too many nodes, or with no room for its
 // chat after the nodes' ports, stops at once with one line saying why.
 func TestDemoWithBadFlagsExits2(t *testing.T) {
-	for _, args := range [][]string{{"--nodes", "2"}, {"--nodes", "13"}, {"--port", "65530", "--nodes", "6"}, {"--outage-for", "0s"}} {
+	for _, args := range [][]string{{"--nodes", "2"}, {"--nodes", "13"}, {"--port", "65530", "--nodes", "6"}, {"--outage-for", "0s"}, {"--outage-every", "20s", "--outage-for", "20s"}} {
 		var out, errOut bytes.Buffer
 		if code := run(append([]string{"demo"}, args...), func(string) string { return "" }, &out, &errOut); code != exitConfig {
 			t.Fatalf("demo %v: exit %d, want %d\n%s", args, code, exitConfig, errOut.String())

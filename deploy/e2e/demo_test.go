@@ -30,7 +30,7 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 	// The demo's nodes probe every 1s and call a peer down after 4 failures,
 	// about 3-4s into an outage: an outage of 8s is seen down for seconds,
 	// however busy the machine (3s was not always long enough).
-	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--outage-every", "1s", "--outage-for", "8s", "--log-format", "json")
+	cmd := exec.Command(binary, "demo", "--port", fmt.Sprint(base), "--outage-every", "9s", "--outage-for", "8s", "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -265,9 +265,13 @@ func TestDemoIsolateCutsANodeOffAndItStaysSilent(t *testing.T) {
 	base := demoPorts(t)
 	// The next outage, a crash, comes 8 s after the cut ends: time for the
 	// recovery message first.
-	out := startDemo(t, "--port", fmt.Sprint(base), "--isolate", "--outage-every", "8s", "--outage-for", "20s", "--log-format", "json")
-	if !strings.Contains(waitFor(t, out, 30*time.Second, `Open http://`), "The first time, it is cut off the network instead") {
+	out := startDemo(t, "--port", fmt.Sprint(base), "--isolate", "--outage-every", "28s", "--outage-for", "20s", "--log-format", "json")
+	banner := waitFor(t, out, 30*time.Second, `Open http://`)
+	if !strings.Contains(banner, "The first time, it is cut off the network instead") {
 		t.Fatal("the demo does not say that its first outage is a node cut off")
+	}
+	if !strings.Contains(banner, "Every 28s one node goes down for 20s") { // the rhythm itself: TestTheDemosOutagesBeginEveryPeriod
+		t.Fatalf("the demo's banner does not state its rhythm: %s", banner)
 	}
 
 	var logged struct{ Peer string }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -110,8 +111,18 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	n := startNode(t, name, "PEERS=a.example,http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret")
+	n := startNode(t, name, "PEERS=a.example http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret")
 	eventually(t, 10*time.Second, "the node to answer", func() bool { _, err := n.state(); return err == nil })
+	// Its own page is where its root sends a visitor, unless told otherwise.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
+	resp, err := noRedirect.Get("http://" + name + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/ui/" {
+		t.Fatalf("GET / = %d to %q, want the node's own page, /ui/", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	n.stop()
 	lines := n.logsMatching(map[string]any{"message": "mesh starting"})
 	if len(lines) != 1 {
