@@ -442,7 +442,7 @@ func settingNamed(env string) setting {
 }
 
 func writeUsage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: mesh [flags]\n       mesh demo [--port 4001]   three nodes on this machine, and their page\n       mesh healthcheck          exit 0 if this machine's node answers /ping, else 1\n       mesh --version\n\n")
+	fmt.Fprintf(w, "Usage: mesh [flags]                    a node\n       mesh demo [--port 4001]         three nodes on this machine, and their page\n       mesh healthcheck                exit 0 if this machine's node answers /ping, else 1\n       mesh silence add|list|expire    silences for planned work: mesh silence --help\n       mesh chat [--listen :4100]      print what nodes post to WEBHOOK_URL=http://host:4100/hook\n       mesh --version\n\n")
 	fmt.Fprintf(w, "Every flag can also be set by the environment variable named beside it; a flag wins.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range settings {

@@ -37,6 +37,7 @@ var needs = []need{
 	{"prometheus-alertmanager", "prometheus-alertmanager", "the Alertmanager tests"},
 	{"prometheus", "prometheus", "the Prometheus scrape test"},
 	{"promtool", "prometheus", "the rule and dashboard tests"},
+	{"systemd-analyze", "systemd", "the systemd unit's test"},
 }
 
 func main() {

@@ -22,7 +22,7 @@ func lookIn(have ...string) func(string) (string, error) {
 
 func TestMissingNamesEachPackageOnceInOrder(t *testing.T) {
 	got := missing(lookIn("node", "ip", "prometheus"))
-	want := []string{"chromium", "iptables", "prometheus-alertmanager", "prometheus"}
+	want := []string{"chromium", "iptables", "prometheus-alertmanager", "prometheus", "systemd"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("missing %v, want %v (promtool's package once, though prometheus is there)", got, want)
 	}
@@ -39,7 +39,7 @@ func TestMissingNamesEachPackageOnceInOrder(t *testing.T) {
 // and the suite does not run.
 func TestNotRootPrintsTheInstallLineAndFails(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run(nil, false, lookIn("node", "ip", "iptables", "prometheus", "promtool"), &out, &errOut)
+	code := run(nil, false, lookIn("node", "ip", "iptables", "prometheus", "promtool", "systemd-analyze"), &out, &errOut)
 	if code == 0 {
 		t.Fatal("exit 0 with packages missing")
 	}
@@ -58,7 +58,7 @@ func TestNotRootPrintsTheInstallLineAndFails(t *testing.T) {
 func TestRootInstallsWhatIsMissingThenRunsTheSuite(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
-	for _, name := range []string{"apt-get", "go", "node", "ip", "iptables", "prometheus", "promtool", "prometheus-alertmanager"} {
+	for _, name := range []string{"apt-get", "go", "node", "ip", "iptables", "prometheus", "promtool", "prometheus-alertmanager", "systemd-analyze"} {
 		script := "#!/bin/sh\necho " + name + " \"$@\" >> " + log + "\n"
 		if name == "apt-get" {
 			// Installing puts chromium on the PATH.

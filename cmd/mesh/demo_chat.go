@@ -26,7 +26,8 @@ type chatMessage struct {
 // demoChat is the demo's chat channel: the nodes' WEBHOOK_URL points at
 // it, it prints each message in the terminal as it comes, and it serves
 // the latest ones (GET /messages) to the page, so that a newcomer sees
-// what Mesh would say at 3 a.m. It is a suture service of the demo.
+// what Mesh would say at 3 a.m. It is a suture service of the demo, and
+// `mesh chat` runs it alone (chat.go).
 type demoChat struct {
 	ln  net.Listener
 	out io.Writer
@@ -43,6 +44,9 @@ func newDemoChat(addr string, out io.Writer) (*demoChat, error) {
 	}
 	return &demoChat{ln: ln, out: out}, nil
 }
+
+// port is the port it listens on.
+func (c *demoChat) port() int { return c.ln.Addr().(*net.TCPAddr).Port }
 
 // hookURL is what the nodes' WEBHOOK_URL is set to.
 func (c *demoChat) hookURL() string { return "http://" + c.ln.Addr().String() + "/hook" }

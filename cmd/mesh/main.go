@@ -76,6 +76,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 			return runHealthcheck(args[1:], env, stdout, stderr)
 		case "silence":
 			return runSilence(args[1:], env, stdout, stderr)
+		case "chat":
+			return runChat(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := config.Load(args, env, os.Hostname, stdout)

@@ -5,6 +5,7 @@
 import {
   LABELS,
   circleLayout,
+  codeSpans,
   clusterVerdicts,
   consensus,
   dailyUptime,
@@ -17,8 +18,10 @@ import {
   matrix,
   nodesFromState,
   parseNodeList,
+  summarize,
   targetConsensus,
   targetNames,
+  troubleFirst,
   uptimeFigures,
   validateHistory,
   validateMessages,
@@ -171,13 +174,19 @@ function statusBadge(status) {
   return el("span", { class: `badge ${status}` }, el("span", { "aria-hidden": "true" }, l.symbol), ` ${l.text}`);
 }
 
-/** The cluster's own verdict on a node, as its peers report it, with the vantage points. */
+/**
+ * The cluster's own verdict on a node, as its peers report it, with the
+ * vantage points; more than three of one side are counted, their names in
+ * the title (the matrix shows them too), so that the line stays one line.
+ */
 function verdictLine(v) {
   if (!v) return "";
+  const side = (word, names) => (names.length > 3 ? `${word} ${names.length} nodes` : `${word} ${names.join(", ")}`);
   const parts = [`cluster: ${v.status}`];
-  if (v.downFrom.length) parts.push(`down from ${v.downFrom.join(", ")}`);
-  if (v.upFrom.length && v.status !== "up") parts.push(`up from ${v.upFrom.join(", ")}`);
-  return el("span", { class: `verdict ${v.status}`, "data-verdict": v.status }, parts.join(" · "));
+  if (v.downFrom.length) parts.push(side("down from", v.downFrom));
+  if (v.upFrom.length && v.status !== "up") parts.push(side("up from", v.upFrom));
+  const title = [v.downFrom.length ? `down from ${v.downFrom.join(", ")}` : "", v.upFrom.length ? `up from ${v.upFrom.join(", ")}` : ""].filter(Boolean).join("; ");
+  return el("span", { class: `verdict ${v.status}`, "data-verdict": v.status, title }, parts.join(" · "));
 }
 
 /** 90 daily bars, one tab stop: arrow keys move between days, and what a day held shows below. */
@@ -215,7 +224,10 @@ function dayBars(name, days) {
 
 function renderRows(names, verdicts, cluster, histories, perNode, now) {
   const list = document.getElementById("rows");
-  const items = names.map((name) => {
+  // Many nodes: a node that is up takes one line, so that the matrix is
+  // still on the first screen.
+  list.classList.toggle("compact", names.length > GRAPH_MAX_NODES);
+  const items = troubleFirst(names, verdicts).map((name) => {
     const v = verdicts[name];
     const r = known.results.get(name) ?? { state: null, problem: "not yet asked" };
     const why = el("span", { class: "why" }, r.malformed ? `sent a malformed /state, skipped; ${v.reason}` : v.reason);
@@ -235,7 +247,7 @@ function renderRows(names, verdicts, cluster, histories, perNode, now) {
     return el(
       "li",
       { class: `row ${v.status}`, "data-node": name, "data-status": v.status },
-      el("span", { class: "head" }, statusBadge(v.status), " ", el("strong", { class: "name" }, name)),
+      el("span", { class: "head", title: v.reason }, statusBadge(v.status), " ", el("strong", { class: "name" }, name)),
       why,
       verdictLine(cluster[name]),
       alias,
@@ -361,7 +373,8 @@ function renderTargets(names, targets, states, histories, perTarget, now) {
   if (!targets.length) return;
   const seen = targetConsensus(targets, names, states);
   const cluster = clusterVerdicts(names, states, targets);
-  const items = targets.map((name) => {
+  document.getElementById("targets").classList.toggle("compact", targets.length > GRAPH_MAX_NODES);
+  const items = troubleFirst(targets, seen).map((name) => {
     const v = seen[name];
     const up = uptimeFigures(name, histories, now, "targets");
     const [bars, info] = dayBars(name, dailyUptime(name, histories, now, 90, perTarget.get(name) ?? [], "targets"));
@@ -418,7 +431,7 @@ function renderMessages() {
   if (!messagesURL) return;
   section.hidden = false;
   const items = (known.messages ?? []).map((m) =>
-    el("li", { "data-message": m.from }, el("time", { datetime: new Date(m.at).toISOString() }, localTime(m.at)), " ", el("strong", {}, m.from), " ", el("span", { class: "text" }, m.text)),
+    el("li", { "data-message": m.from }, el("time", { datetime: new Date(m.at).toISOString() }, localTime(m.at)), " ", el("strong", {}, m.from), " ", el("span", { class: "text" }, ...codeSpans(m.text).map((p) => (p.code ? el("code", {}, p.text) : p.text)))),
   );
   if (!items.length) items.push(el("li", { class: "none" }, "Nothing yet: the cluster says something when a node goes down, stays down, or comes back."));
   if (known.messagesProblem) items.unshift(el("li", { class: "malformed" }, `the chat could not be read (${known.messagesProblem})`));
@@ -453,6 +466,12 @@ function render(nodes, source) {
   const targetList = incidents(targets, histories, now, 90, "targets");
   const perTarget = new Map(targets.map((t) => [t, targetList.filter((i) => i.node === t)]));
   renderNotes(names, source);
+  const targetVerdicts = targetConsensus(targets, names, states);
+  document.getElementById("summary").textContent = summarize([
+    { noun: "node", names, verdicts },
+    { noun: "target", names: targets, verdicts: targetVerdicts },
+  ]);
+  document.getElementById("summary").dataset.trouble = String([...names.map((n) => verdicts[n]), ...targets.map((t) => targetVerdicts[t])].some((v) => v?.status !== "up"));
   renderRows(names, verdicts, clusterVerdicts(names, states), histories, perNode, now);
   renderWhoSeesWhom(names, verdicts, states, now);
   renderTargets(names, targets, states, histories, perTarget, now);

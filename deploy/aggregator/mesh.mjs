@@ -725,3 +725,52 @@ export function validateMessages(doc) {
     return { at: Date.parse(m.at), from: m.from, text: m.text };
   });
 }
+
+/** Statuses by how much they need a reader's eye, the worst first. */
+export const TROUBLE_ORDER = ["down", "isolated", "partial", "maintenance", "stopped", "unknown", "up"];
+
+function troubleRank(status) {
+  const i = TROUBLE_ORDER.indexOf(status);
+  return i < 0 ? TROUBLE_ORDER.length : i;
+}
+
+/** names, the worst status first, then by name: what is wrong comes first on the page. */
+export function troubleFirst(names, verdicts) {
+  return [...names].sort((a, b) => troubleRank(verdicts[a]?.status) - troubleRank(verdicts[b]?.status) || a.localeCompare(b));
+}
+
+/**
+ * The page's summary line: how many nodes (and targets) are in each
+ * status, the worst first, naming the ones in trouble:
+ * "12 nodes: 1 down (b), 11 up · 2 targets: 2 up".
+ */
+export function summarize(groups) {
+  const parts = [];
+  for (const { noun, names, verdicts } of groups) {
+    if (!names.length) continue;
+    const by = new Map();
+    for (const n of names) {
+      const s = verdicts[n]?.status ?? "unknown";
+      by.set(s, [...(by.get(s) ?? []), n]);
+    }
+    const counts = [...by.keys()]
+      .sort((a, b) => troubleRank(a) - troubleRank(b))
+      .map((s) => {
+        const list = by.get(s);
+        const named = s === "up" || s === "unknown" || list.length > 3 ? "" : ` (${list.join(", ")})`;
+        return `${list.length} ${LABELS[s]?.text ?? s}${named}`;
+      });
+    parts.push(`${names.length} ${noun}${names.length === 1 ? "" : "s"}: ${counts.join(", ")}`);
+  }
+  return parts.join(" · ");
+}
+
+/**
+ * A chat message's text as spans, with what Markdown puts between
+ * backticks marked as code: the page shows `a` as code, not as backticks.
+ */
+export function codeSpans(text) {
+  const parts = String(text).split("`");
+  if (parts.length % 2 === 0) return [{ code: false, text: String(text) }]; // an odd backtick: no Markdown here
+  return parts.map((t, i) => ({ code: i % 2 === 1, text: t })).filter((p) => p.text !== "");
+}

@@ -26,6 +26,9 @@ import {
   uptimeFigures,
   validateHistory,
   validateState,
+  troubleFirst,
+  summarize,
+  codeSpans,
 } from "./mesh.mjs";
 
 const T = "2026-06-06T12:42:00Z";
@@ -470,4 +473,32 @@ test("time in maintenance is left out of uptime; the daily bar shows it, and an 
   const day = dailyUptime("a", planned, now, 1).at(-1);
   assert.deepEqual([day.uptime, day.maintained, day.outages, day.planned], [1, 30 * 60 * 1000, 0, 1]);
   assert.throws(() => validateHistory({ node: "b", peers: { a: { transitions: [], uptime: {}, maintenance: [{ from: at("04:00"), to: at("03:00") }] } } }), /maintenance\[0\] is out of order/);
+});
+
+test("what is wrong comes first: rows by trouble, then by name; the summary counts the worst first and names them", () => {
+  const v = (status) => ({ status });
+  const verdicts = { a: v("up"), b: v("down"), c: v("up"), d: v("partial"), e: v("stopped"), f: v("isolated"), g: v("maintenance"), h: v("unknown") };
+  assert.deepEqual(troubleFirst(Object.keys(verdicts), verdicts), ["b", "f", "d", "g", "e", "h", "a", "c"]);
+  const twelve = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`n${String(i).padStart(2, "0")}`, v(i === 7 ? "down" : "up")]));
+  const targets = { "https://shop.example/": v("partial"), "tcp://db:5432": v("up") };
+  assert.equal(
+    summarize([
+      { noun: "node", names: Object.keys(twelve), verdicts: twelve },
+      { noun: "target", names: Object.keys(targets), verdicts: targets },
+    ]),
+    "12 nodes: 1 down (n07), 11 up · 2 targets: 1 partial (https://shop.example/), 1 up",
+  );
+  assert.equal(summarize([{ noun: "node", names: ["a"], verdicts: { a: v("up") } }, { noun: "target", names: [], verdicts: {} }]), "1 node: 1 up");
+  const many = Object.fromEntries(["a", "b", "c", "d"].map((n) => [n, v("down")]));
+  assert.equal(summarize([{ noun: "node", names: Object.keys(many), verdicts: many }]), "4 nodes: 4 down", "more than three in trouble are counted, not listed");
+});
+
+test("a chat message's backticks mark code, as Markdown does", () => {
+  assert.deepEqual(codeSpans("🔴 `b:4000` is unreachable from 2 of 3 nodes (a, c)"), [
+    { code: false, text: "🔴 " },
+    { code: true, text: "b:4000" },
+    { code: false, text: " is unreachable from 2 of 3 nodes (a, c)" },
+  ]);
+  assert.deepEqual(codeSpans("no code here"), [{ code: false, text: "no code here" }]);
+  assert.deepEqual(codeSpans("an odd ` backtick"), [{ code: false, text: "an odd ` backtick" }]);
 });

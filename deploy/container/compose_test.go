@@ -68,14 +68,27 @@ func TestComposeFileRunsAThreeNodeClusterWithItsPage(t *testing.T) {
 		t.Fatalf("GET /ui/ on the published port: %d %.200s", resp.StatusCode, page)
 	}
 
-	// What the file's header suggests: stop a node and watch it go.
-	if _, err := composeRun("stop", "mesh-b"); err != nil {
+	// What the file's header suggests: kill a node, watch it go, and read
+	// what the chat was told.
+	if _, err := composeRun("kill", "mesh-b"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "mesh-a and mesh-c to see mesh-b down", func() bool {
 		s, err := getState(addr)
 		return err == nil && s.Peers["mesh-b:4000"].Status == "down" && s.Relay["mesh-c:4000"].Peers["mesh-b:4000"].Status == "down"
 	})
+	var chat string
+	eventually(t, 60*time.Second, "the chat service to print the down message", func() bool {
+		chat, _ = composeRun("logs", "--no-color", "chat")
+		return strings.Contains(chat, "🔴 `mesh-b:4000` is unreachable from 2 of 3 nodes (mesh-a:4000, mesh-c:4000)")
+	})
+	// Two election slots at this rhythm (2 × (2 s + 5 s) each): a second
+	// announcer would have spoken by then.
+	time.Sleep(30 * time.Second)
+	chat, _ = composeRun("logs", "--no-color", "chat")
+	if n := strings.Count(chat, "`mesh-b:4000` is unreachable"); n != 1 {
+		t.Fatalf("the chat printed %d down messages, want 1:\n%s", n, chat)
+	}
 }
 
 func freePort(t *testing.T) int {

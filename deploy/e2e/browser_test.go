@@ -139,7 +139,10 @@ const readPage = `(() => ({
     node: li.dataset.incident, ongoing: li.dataset.ongoing, text: li.textContent })),
   days: [...document.querySelectorAll("#rows > li")].map((li) => ({
     node: li.dataset.node, days: [...li.querySelectorAll("[data-day]")].map((d) => d.dataset.day + " " + d.className) })),
-  verdicts: Object.fromEntries([...document.querySelectorAll("#rows > li")].map((li) => [li.dataset.node, li.querySelector(".verdict")?.textContent ?? ""])),
+  verdicts: Object.fromEntries([...document.querySelectorAll("#rows > li")].map((li) => {
+    const v = li.querySelector(".verdict");
+    return [li.dataset.node, v ? v.textContent + (v.title ? " [" + v.title + "]" : "") : ""];
+  })),
   messages: [...document.querySelectorAll("#messages li[data-message]")].map((li) => li.textContent),
   targets: [...document.querySelectorAll("#targets > li")].map((li) => ({
     target: li.dataset.target, status: li.dataset.status, why: li.querySelector(".why").textContent,
@@ -223,6 +226,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
+	saveScreenshot(t, name, png)
+}
+
+// saveScreenshot keeps png as name among the test's artifacts, and in
+// MESH_SCREENSHOTS when that is set.
+func saveScreenshot(t *testing.T, name string, png []byte) {
+	t.Helper()
 	dirs := []string{t.ArtifactDir()}
 	if d := os.Getenv("MESH_SCREENSHOTS"); d != "" {
 		dirs = append(dirs, d)

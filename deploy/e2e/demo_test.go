@@ -148,6 +148,11 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 		}
 	}
 	t.Logf("the demo's page: view %s, %d cells, %d incidents, verdicts %v, messages %q", last.View, len(last.Cells), len(last.Incidents), last.Verdicts, last.Messages)
+	for _, m := range last.Messages {
+		if strings.Contains(m, "`") { // Markdown's code marks show as code, not as backticks
+			t.Fatalf("the page shows a chat message with its Markdown: %q", m)
+		}
+	}
 
 	// The terminal shows what the cluster told the chat: an outage, once
 	// per outage from one node, and its end; and the shop's outage, one of
@@ -362,4 +367,46 @@ func waitFor(t *testing.T, out *syncBuffer, within time.Duration, s string) stri
 		return false
 	})
 	return line
+}
+
+// `mesh chat`, as deploy/compose.yaml runs it: a cluster's WEBHOOK_URL
+// points at it, and it prints each message the cluster sends, once; it
+// stops cleanly on SIGTERM.
+func TestMeshChatPrintsWhatTheClusterTellsIt(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
+	port := freePorts(t, 1)[0]
+	var out syncBuffer
+	cmd := exec.Command(binary, "chat", "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("mesh chat's output:\n%s", out.String())
+		}
+	})
+	waitFor(t, &out, 10*time.Second, "each message they send is printed here")
+	nodes := byName(cluster(t, 3, "RELAY_SECRET=chat", fmt.Sprintf("WEBHOOK_URL=http://127.0.0.1:%d/hook", port)))
+	nodes[2].kill()
+	line := waitFor(t, &out, 20*time.Second, "🔴 `"+nodes[2].name+"` is unreachable from 2 of 3 nodes")
+	if !regexp.MustCompile(`^\d\d:\d\d:\d\d  chat  ` + regexp.QuoteMeta(nodes[0].name) + `: `).MatchString(line) {
+		t.Fatalf("the chat printed %q, want the time, then who sent it", line)
+	}
+	time.Sleep(3 * time.Second) // past every node's turn: a second announcer would have spoken
+	if n := strings.Count(out.String(), "`"+nodes[2].name+"` is unreachable from"); n != 1 {
+		t.Fatalf("the chat printed %d down messages, want 1:\n%s", n, out.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("mesh chat exited with %v on SIGTERM, want 0", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("mesh chat did not stop within 5 s of SIGTERM")
+	}
 }

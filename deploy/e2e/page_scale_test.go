@@ -129,6 +129,7 @@ func pageAtScale(t *testing.T, n int) {
 		}
 	}
 	screenshot(t, ctx, fmt.Sprintf("matrix-%d-killed.png", n))
+	firstScreen(t, ctx, nodes, p)
 
 	p.restart()
 	waitViewSaying(t, ctx, "the incident over", func(v pageView) string {
@@ -140,6 +141,56 @@ func pageAtScale(t *testing.T, n int) {
 		}
 		return ""
 	})
+}
+
+// firstScreen checks what a laptop's first screen (1400×900) shows with
+// down one of nodes: the summary line first, saying so; its row at the top
+// of the list; the matrix's top on that screen; and lines that do not wrap.
+func firstScreen(t *testing.T, ctx context.Context, nodes []*node, down *node) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = chromedp.Do(ctx, chromedp.EmulateViewport(1000, 1300)) }() // as newBrowser sizes the window
+	want := fmt.Sprintf("%d nodes: 1 down (%s), %d up", len(nodes), down.name, len(nodes)-1)
+	var got struct {
+		Summary, Trouble, First string
+		MatrixTop, Height       float64
+		Wrapped                 []string
+	}
+	eventually(t, 20*time.Second, "the first screen to show "+want, func() bool {
+		var err error
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[struct {
+			Summary, Trouble, First string
+			MatrixTop, Height       float64
+			Wrapped                 []string
+		}](`({
+  summary: document.getElementById("summary").textContent,
+  trouble: document.getElementById("summary").dataset.trouble || "",
+  first: document.querySelector("#rows > li")?.dataset.node || "",
+  matrixTop: document.querySelector("#graph table")?.getBoundingClientRect().top ?? 1e9,
+  height: window.innerHeight,
+  wrapped: [...document.querySelectorAll(".row .uptime")].filter((e) => e.getClientRects().length !== 1).map((e) => e.closest("li").dataset.node),
+})`))
+		return err == nil && got.Summary == want && got.First == down.name
+	})
+	if got.Trouble != "true" {
+		t.Errorf("the summary %q is not marked as trouble", got.Summary)
+	}
+	if len(got.Wrapped) > 0 {
+		t.Errorf("the uptime line wraps for %v at 1400 px", got.Wrapped)
+	}
+	if got.MatrixTop >= got.Height {
+		t.Errorf("the matrix begins %.0f px down a %.0f px screen: not on the first screen", got.MatrixTop, got.Height)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveScreenshot(t, fmt.Sprintf("first-screen-%d.png", len(nodes)), png)
 }
 
 func TestPageAtThreeNodes(t *testing.T) {
