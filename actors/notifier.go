@@ -414,13 +414,18 @@ func (n *Notifier) resume(ended *episode, j judgement, now time.Time) *episode {
 	if p == nil || ended.announced() {
 		return nil // the down message said more, and its end ends both
 	}
-	if j.kind == p.kind {
+	switch {
+	case j.kind == p.kind:
 		n.logEpisode(n.cfg.Log.Info(), p).Msg("an outage too short to announce interrupted it; the partial episode goes on")
-		n.episodes[name] = p
-		return p
+	case now.Before(n.quietUntil) && p.announced():
+		// Over, but not yet heard from everyone: it is ended after the
+		// quiet, as any episode is (follow).
+	default:
+		n.end(p, j.kind, now)
+		return nil
 	}
-	n.end(p, j.kind, now)
-	return nil
+	n.episodes[name] = p
+	return p
 }
 
 // hold follows a subject in maintenance: nothing begins and nothing is

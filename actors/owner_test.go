@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -457,6 +458,29 @@ func TestARecoveryBeforeItsOutageLogsNoNegativeDowntime(t *testing.T) {
 	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(time.Minute), OK: true}) // the clock went back
 	if !strings.Contains(logs.String(), `"duration_ms":0`) || strings.Contains(logs.String(), `"duration_ms":-`) {
 		t.Fatalf("log %s, want a recovery with duration_ms 0", logs.String())
+	}
+}
+
+// A subject first seen up (at start, every peer and target) is logged at
+// debug, not info: a 12-node demo printed 156 such lines as it started.
+// Back up after an outage it is logged at info, and down at warn.
+func TestAFirstUpIsLoggedAtDebugAndAComebackAtInfo(t *testing.T) {
+	var logs syncWriter
+	o := NewOwner(OwnerConfig{Node: "me", Subjects: peerSubjects("a"), Threshold: 1, Boot: t0, Log: zerolog.New(&logs)})
+	var b batch
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(time.Second), OK: true})
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(2 * time.Second)})
+	o.applyResult(&b, domain.ProbeResult{Subject: domain.Peer("a"), At: t0.Add(3 * time.Second), OK: true})
+	var levels []string
+	for l := range strings.Lines(logs.String()) {
+		var line struct{ Level, Message, Previous string }
+		if err := json.Unmarshal([]byte(l), &line); err == nil && strings.HasPrefix(line.Message, "peer is") {
+			levels = append(levels, line.Level+" "+line.Message+" from "+line.Previous)
+		}
+	}
+	want := []string{"debug peer is up from unknown", "warn peer is down from up", "info peer is up from down"}
+	if !slices.Equal(levels, want) {
+		t.Fatalf("logged %q, want %q", levels, want)
 	}
 }
 

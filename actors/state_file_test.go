@@ -86,6 +86,29 @@ func TestTimesInTheFutureAreTakenAsNow(t *testing.T) {
 	}
 }
 
+// The line that says a state file was loaded counts its peers and its
+// targets apart.
+func TestTheLoadedLineCountsPeersAndTargetsApart(t *testing.T) {
+	view := domain.PeerView{Status: domain.StatusUp, Since: t0, LastSeen: t0}
+	data, err := statefile.Encode(statefile.Document{Node: "nov", SavedAt: t0, Subjects: map[string]statefile.Subject{
+		"dec":                   {Subject: domain.Peer("dec"), View: view},
+		"jan":                   {Subject: domain.Peer("jan"), View: view},
+		"https://shop.example/": {Subject: domain.Target("https://shop.example/"), View: view},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	LoadStateFile(path, t0, zerolog.New(&logs))
+	if !strings.Contains(logs.String(), `"peers":2,"targets":1`) || !strings.Contains(logs.String(), "state file loaded") {
+		t.Fatalf("logged %s, want the file loaded with 2 peers and 1 target", logs.String())
+	}
+}
+
 // A new or rewritten state file is 0600, whatever the file it replaces was.
 func TestStateFileIsAlways0600(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 	shareMachine(t, loadOf(1, 100*time.Millisecond))
 	ports := freePorts(t, 1)
 	name := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	n := startNode(t, name, "PEERS=a.example http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret")
+	n := startNode(t, name, "PEERS=a.example http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret", "WEBHOOK_URL=http://hooks.example/api/webhooks/1/token-0815")
 	eventually(t, 10*time.Second, "the node to answer", func() bool { _, err := n.state(); return err == nil })
 	// Its own page is where its root sends a visitor, unless told otherwise.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
@@ -129,11 +130,19 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 		t.Fatalf("startup lines %v", lines)
 	}
 	l := lines[0]
-	if l["node"] != name || l["addr"] != name || fmt.Sprint(l["peers"]) != "[a.example b.example:8080]" || l["level"] != "info" {
-		t.Fatalf("startup line %v, want node, addr and the two peers", l)
+	if l["node"] != name || l["addr"] != name || fmt.Sprint(l["peers"]) != "[a.example b.example:8080]" || l["level"] != "info" ||
+		l["webhook_host"] != "hooks.example" || l["url"] != nil {
+		t.Fatalf("startup line %v, want node, addr, the two peers and the webhook's host as webhook_host", l)
 	}
-	if strings.Contains(n.stdout.String()+n.stderr.String(), "hunter2-secret") {
-		t.Fatal("the relay secret appears in the logs")
+	// Every line's time has its milliseconds: two lines of one second can
+	// be put in order.
+	for _, l := range n.logLines() {
+		if at := fmt.Sprint(l["time"]); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}`).MatchString(at) {
+			t.Fatalf("a line's time %q has no milliseconds: %v", at, l)
+		}
+	}
+	if out := n.stdout.String() + n.stderr.String(); strings.Contains(out, "hunter2-secret") || strings.Contains(out, "token-0815") {
+		t.Fatal("a secret appears in the logs")
 	}
 }
 

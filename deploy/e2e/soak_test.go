@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -75,8 +76,7 @@ func soak(t *testing.T, alerts string) {
 	// What a node logged before then is the cluster's start: a node up
 	// before its peers sees them down for a moment, and says nothing while
 	// it listens after its start, by design. The churn is what is checked.
-	churnStart := time.Now().UTC().Truncate(time.Second)
-	churnFrom := churnStart.Format(time.RFC3339)
+	churnStart := time.Now()
 	type stats struct{ goroutines, heap float64 }
 	baseline := map[*node]stats{}
 	for _, n := range steady {
@@ -161,12 +161,12 @@ func soak(t *testing.T, alerts string) {
 		if alerts == "cluster" {
 			break
 		}
-		// Logs say the time to the second: what was logged in the second
-		// the churn began or later counts.
+		// What was logged when the churn began or later counts: the logs
+		// say the time to the millisecond, by the clock the test reads.
 		since := func(fields map[string]any) int {
 			n := 0
 			for _, l := range obs.logsMatching(fields) {
-				if at, _ := l["time"].(string); at >= churnFrom {
+				if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(l["time"])); err == nil && !at.Before(churnStart.Truncate(time.Millisecond)) {
 					n++
 				}
 			}
