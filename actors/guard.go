@@ -47,8 +47,10 @@ type Guard struct {
 	// it, the guard does not ask again.
 	answered time.Time
 	// heard: a peer has answered a probe, or relayed, since the node
-	// started; told: the guard said, once, that none had yet.
+	// started, first at heardAt; told: the guard said, once, that none
+	// had yet.
 	heard, told bool
+	heardAt     time.Time
 }
 
 // outsideFresh is how long an answer from the outside stands, within one
@@ -90,7 +92,10 @@ func (g *Guard) Serve(ctx context.Context) error {
 // look decides once, and tells the owner of a change.
 func (g *Guard) look(ctx context.Context, now time.Time) error {
 	snap := g.cfg.State.Snapshot()
-	if g.heard = g.heard || heardSince(snap, g.cfg.Boot); !g.heard {
+	if !g.heard {
+		g.heard, g.heardAt = heardSince(snap, g.cfg.Boot), now
+	}
+	if !g.heard {
 		// The first node of a new cluster, deployed before the others:
 		// its peers all fail, and it holds no relay, which is what a node
 		// cut off sees too. But nothing is known of them yet.
@@ -98,6 +103,14 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 			g.told = true
 			g.cfg.Log.Info().Int("peers", snap.Len()).Msg("no peer has answered yet; nothing is known of them, so nothing is claimed")
 		}
+		return nil
+	}
+	if !answeredSince(snap, g.cfg.Boot) && now.Sub(g.heardAt) < g.cfg.Rule.Fresh/3 {
+		// Heard only from relays: the peers that start after this node
+		// relay to it before its next probe of them has had an answer.
+		// Their relays see each other up, its own view still has them
+		// failing, which is what a node cut off sees. A round later its
+		// probes have spoken.
 		return nil
 	}
 	isolated := domain.LooksIsolated(snap, g.cfg.Rule, now)
@@ -155,9 +168,12 @@ func (g *Guard) look(ctx context.Context, now time.Time) error {
 // heardSince reports whether a peer answered a probe after boot, or any
 // node relayed (relays are not kept across a restart).
 func heardSince(snap *domain.Snapshot, boot time.Time) bool {
-	if snap.RelayCount() > 0 {
-		return true
-	}
+	return snap.RelayCount() > 0 || answeredSince(snap, boot)
+}
+
+// answeredSince reports whether a peer answered a probe of this node's
+// after boot.
+func answeredSince(snap *domain.Snapshot, boot time.Time) bool {
 	for e := range snap.Peers() {
 		if e.View().LastSeen.After(boot) {
 			return true

@@ -2,8 +2,10 @@ package actors
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -138,6 +140,61 @@ func TestTheFirstNodeOfANewClusterClaimsNothing(t *testing.T) {
 	state.put(domain.StatusUp, 3, "a")
 	if err := g.look(t.Context(), boot.Add(time.Minute)); err != nil || len(owner.said) != 1 || !owner.said[0] {
 		t.Fatalf("told the owner %v (%v) once a peer had answered and all failed, want isolated", owner.said, err)
+	}
+}
+
+// relayedView is a node's own view of its peers and the relays it holds,
+// as the guard reads them.
+type relayedView struct {
+	own    map[string]domain.PeerView
+	relays map[string]*domain.RelayCopy
+}
+
+func (v *relayedView) Snapshot() *domain.Snapshot {
+	var entries []*domain.Entry
+	for _, name := range slices.Sorted(maps.Keys(v.own)) {
+		entries = append(entries, domain.NewEntry(domain.Peer(name), v.own[name], domain.History{}))
+	}
+	return domain.NewSnapshot("me", entries, v.relays)
+}
+
+// The peers of a node that started first come up together and relay to
+// it, each seeing the other up, before its own next probes of them have
+// had an answer: for that moment its view is a cut node's. It waits a
+// round after it first hears from anyone before it decides; a node whose
+// probes still fail then, while the relays see the peers up, is cut off.
+func TestTheFirstNodeWaitsARoundAfterItsPeersFirstRelay(t *testing.T) {
+	boot := time.Now()
+	failing := domain.PeerView{Status: domain.StatusDown, Since: boot, ConsecutiveFailures: 3}
+	view := &relayedView{own: map[string]domain.PeerView{"a": failing, "b": failing}}
+	owner := &ownerStub{}
+	var logs syncWriter
+	const round = time.Second
+	g := NewGuard(GuardConfig{Every: round, Rule: domain.ClusterRule{Fresh: 3 * round}, State: view, Owner: owner,
+		Timeout: time.Second, Boot: boot, Log: zerolog.New(&logs)})
+	look := func(at time.Duration) {
+		t.Helper()
+		if err := g.look(t.Context(), boot.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	look(round)
+	// a and b start, see each other up and relay to this node.
+	up := domain.PeerView{Status: domain.StatusUp, Since: boot.Add(round), LastSeen: boot.Add(round)}
+	relayed := boot.Add(round + round/2)
+	view.relays = map[string]*domain.RelayCopy{
+		"a": domain.NewRelayCopy(relayed, map[string]domain.PeerView{"b": up}),
+		"b": domain.NewRelayCopy(relayed, map[string]domain.PeerView{"a": up}),
+	}
+	look(2 * round)
+	if len(owner.said) != 0 || strings.Contains(logs.String(), "cut off") {
+		t.Fatalf("told the owner %v on the first relays of peers just started; logs %s", owner.said, logs.String())
+	}
+	// A round on, its probes still fail while the others (their relays
+	// still fresh) see them up: cut off.
+	look(3 * round)
+	if len(owner.said) != 1 || !owner.said[0] {
+		t.Fatalf("told the owner %v a round after, its probes still failing, want isolated", owner.said)
 	}
 }
 

@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if route := os.Getenv("MESH_E2E_PROXY"); route != "" {
 		os.Exit(proxy(route)) // this binary, run inside a network namespace as a toxiproxy there
 	}
+	if addr := os.Getenv("MESH_E2E_TOXIPROXY"); addr != "" {
+		os.Exit(toxiproxyServer(addr)) // this binary, as a toxiproxy server the tests drive through its client
+	}
 	if addrs := os.Getenv("MESH_E2E_SERVE"); addrs != "" {
 		os.Exit(serve(addrs)) // this binary, run inside a network namespace as a target there
 	}

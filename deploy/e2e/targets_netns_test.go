@@ -38,13 +38,16 @@ func serve(addrs string) int {
 	return 0
 }
 
-// helperIn runs this test binary inside the namespace ns with env (one of
-// the helpers TestMain dispatches to), waits for its "ready", and returns
-// a function that sends it a line and waits for its answer. The helper
-// stops with the test.
+// helperIn runs this test binary inside the namespace ns (on the host
+// when ns is "") with env (one of the helpers TestMain dispatches to),
+// waits for its "ready", and returns a function that sends it a line and
+// waits for its answer. The helper stops with the test.
 func helperIn(t *testing.T, ns, env string) (tell func(line string)) {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0])
+	cmd := exec.Command(os.Args[0])
+	if ns != "" {
+		cmd = exec.Command("ip", "netns", "exec", ns, os.Args[0])
+	}
 	cmd.Env = append(os.Environ(), env)
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()

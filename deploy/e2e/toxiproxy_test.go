@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2"
+	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -15,27 +20,53 @@ import (
 // each node is known by its proxy's address (its NODE and its entry in
 // PEERS), and the proxy forwards to where the node really listens. A toxic
 // on a node's proxy is a fault on every connection to that node; the test
-// itself reads each node at its real address, past the faults.
+// itself reads each node at its real address, past the faults. The
+// proxies run in a toxiproxy server of their own (this binary, as
+// MESH_E2E_TOXIPROXY), driven through toxiproxy's client: in the test
+// process, busy with other tests' clusters, they stalled every connection
+// at once under load, which looks like a fault of every node.
 type proxied struct {
 	nodes   []*node // started with LISTEN_ADDR at their real address
 	names   []string
-	proxies []*toxiproxy.Proxy
+	proxies []*toxiclient.Proxy
+}
+
+// toxiproxyServer is what this test binary does when run as
+// MESH_E2E_TOXIPROXY=host:port: toxiproxy's API server there, which says
+// "ready" once it answers, and stops when its standard input closes.
+func toxiproxyServer(addr string) int {
+	host, port, _ := net.SplitHostPort(addr)
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	go server.Listen(host, port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := toxiclient.NewClient(addr).Proxies(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "toxiproxy did not answer on", addr)
+			return 1
+		}
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 func newProxied(t *testing.T, n int, env ...string) *proxied {
 	t.Helper()
-	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	ports := freePorts(t, 2*n)
+	ports := freePorts(t, 2*n+1)
+	api := fmt.Sprintf("127.0.0.1:%d", ports[2*n])
+	helperIn(t, "", "MESH_E2E_TOXIPROXY="+api)
+	client := toxiclient.NewClient(api)
 	c := &proxied{}
 	var urls []string
 	for i := range n {
 		name := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		real := fmt.Sprintf("127.0.0.1:%d", ports[n+i])
-		p := toxiproxy.NewProxy(server, fmt.Sprintf("node%d", i), name, real)
-		if err := p.Start(); err != nil {
+		p, err := client.CreateProxy(fmt.Sprintf("node%d", i), name, real)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(p.Stop)
 		c.names = append(c.names, name)
 		c.proxies = append(c.proxies, p)
 		urls = append(urls, "http://"+name)
@@ -69,18 +100,24 @@ func (c *proxied) allUp(t *testing.T) {
 	})
 }
 
-func addToxic(t *testing.T, p *toxiproxy.Proxy, json string) string {
+// addToxic adds the toxic toxiproxy's JSON describes to p, and returns
+// its name.
+func addToxic(t *testing.T, p *toxiclient.Proxy, doc string) string {
 	t.Helper()
-	w, err := p.Toxics.AddToxicJson(strings.NewReader(json))
+	var x toxiclient.Toxic
+	if err := json.Unmarshal([]byte(doc), &x); err != nil {
+		t.Fatalf("toxic %s: %v", doc, err)
+	}
+	w, err := p.AddToxic(x.Name, x.Type, x.Stream, x.Toxicity, x.Attributes)
 	if err != nil {
-		t.Fatalf("toxic %s: %v", json, err)
+		t.Fatalf("toxic %s: %v", doc, err)
 	}
 	return w.Name
 }
 
-func removeToxic(t *testing.T, p *toxiproxy.Proxy, name string) {
+func removeToxic(t *testing.T, p *toxiclient.Proxy, name string) {
 	t.Helper()
-	if err := p.Toxics.RemoveToxic(t.Context(), name); err != nil {
+	if err := p.RemoveToxic(name); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -146,7 +183,9 @@ func TestResetStalledAndOneWayCutConnections(t *testing.T) {
 	}
 
 	// One way: B's proxy stops, so no connection reaches B; B's own go out.
-	pb.Stop()
+	if err := pb.Disable(); err != nil {
+		t.Fatal(err)
+	}
 	cut := time.Now()
 	eventually(t, 10*time.Second, "B seen down by A and C", func() bool { return c.sees(a, b, "down") && c.sees(cc, b, "down") })
 	if !c.sees(b, a, "up") || !c.sees(b, cc, "up") {
@@ -162,7 +201,7 @@ func TestResetStalledAndOneWayCutConnections(t *testing.T) {
 		at, err := time.Parse(time.RFC3339, s.Relay[c.names[b]].ReceivedAt)
 		return err == nil && at.After(cut.Add(time.Second)) && s.Relay[c.names[b]].Peers[c.names[a]].Status == "up"
 	})
-	if err := pb.Start(); err != nil {
+	if err := pb.Enable(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "B seen up once it can be reached again", func() bool { return c.sees(a, b, "up") && c.sees(cc, b, "up") })
