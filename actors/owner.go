@@ -427,7 +427,10 @@ func (o *Owner) noteLeave(b *batch, node string, r *domain.RelayCopy) {
 	case o.cfg.Cluster.LeaveGrace <= 0:
 		return
 	case r.Leaving() && (!left || !l.Back.IsZero()):
-		l = domain.Leave{At: r.ReceivedAt()}
+		// Dated by when it was said: a relay this node took late (it was
+		// held up) must not make the leave look later than the peer's
+		// return or its crash, as other nodes learn it from this one.
+		l = domain.Leave{At: r.SentAt()}
 		o.cfg.Log.Info().Str("peer", node).Str("grace", o.cfg.Cluster.LeaveGrace.String()).Msg("peer is stopping on purpose; it shows stopped, not down, for the grace")
 	case !r.Leaving() && left && l.Back.IsZero():
 		l.Back = r.ReceivedAt()

@@ -59,6 +59,7 @@ type RelayCopy struct {
 	said       Said                // what it announced, ended and told; empty from a node that says nothing
 	offset     time.Duration       // this node's clock minus the sender's, as of the relay: add it to the sender's times
 	offsetAt   time.Time           // when the relay that gave offset arrived; zero: the sender said no time
+	sentAt     time.Time           // when the sender says it sent this relay, by its clock; zero: it did not say
 	isolated   bool                // the relaying node said it was isolated
 }
 
@@ -142,9 +143,20 @@ func (r *RelayCopy) Saying(said Said, sentAt time.Time) *RelayCopy {
 	c := *r
 	c.said = said
 	if !sentAt.IsZero() {
-		c.offset, c.offsetAt = r.receivedAt.Sub(sentAt), r.receivedAt
+		c.offset, c.offsetAt, c.sentAt = r.receivedAt.Sub(sentAt), r.receivedAt, sentAt
 	}
 	return &c
+}
+
+// SentAt is when the relay was sent, by this node's clock: the sender's
+// stamp moved by its steadied offset, or when it came if the sender said
+// no time. A relay that waited (this node was held up, and took it only
+// after) is dated by when it was sent, not when it was taken.
+func (r *RelayCopy) SentAt() time.Time {
+	if r.sentAt.IsZero() {
+		return r.receivedAt
+	}
+	return r.sentAt.Add(r.offset)
 }
 
 // OffsetMemory is how long the least delayed of a sender's relays stands

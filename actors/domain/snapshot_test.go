@@ -107,4 +107,12 @@ func TestALateRelayDoesNotMoveTheSendersOffset(t *testing.T) {
 	if unsaid := NewRelayCopy(t0, nil).SteadiedBy(first); unsaid.Offset() != 0 {
 		t.Fatalf("a relay that says no time took the offset %v", unsaid.Offset())
 	}
+	// A relay taken late is dated by when it was sent: the late one was
+	// sent five seconds before it came, a second after the first.
+	if got, want := late.SentAt(), t0.Add(-4*time.Second+10*time.Millisecond); !got.Equal(want) {
+		t.Fatalf("the late relay is dated %v, want %v", got.Sub(t0), want.Sub(t0))
+	}
+	if unsaid := NewRelayCopy(t0, nil); !unsaid.SentAt().Equal(t0) {
+		t.Fatalf("a relay that says no time is dated %v, want when it came", unsaid.SentAt())
+	}
 }
