@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -55,7 +54,6 @@ func TestDemoRunsAClusterThatComesAndGoes(t *testing.T) {
 		return strings.Contains(stdout.String(), "Open "+page+"?refresh=2&messages="+messages+" ")
 	})
 
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
 	resp, err := noRedirect.Get("http://" + first + "/")
 	if err != nil {
 		t.Fatal(err)

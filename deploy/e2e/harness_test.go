@@ -322,6 +322,9 @@ type clusterEntry struct {
 var client = &http.Client{Timeout: 2 * time.Second}
 
 // state fetches the node's /state; an error means it did not answer.
+// noRedirect reads an answer as it is, a redirect included.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
+
 func (n *node) state() (state, error) {
 	resp, err := client.Get("http://" + n.name + "/state")
 	if err != nil {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -115,7 +114,6 @@ func TestStartupLineListsNodeAddressAndPeers(t *testing.T) {
 	n := startNode(t, name, "PEERS=a.example http://b.example:8080,"+name, "RELAY_SECRET=hunter2-secret", "WEBHOOK_URL=http://hooks.example/api/webhooks/1/token-0815")
 	eventually(t, 10*time.Second, "the node to answer", func() bool { _, err := n.state(); return err == nil })
 	// Its own page is where its root sends a visitor, unless told otherwise.
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 2 * time.Second}
 	resp, err := noRedirect.Get("http://" + name + "/")
 	if err != nil {
 		t.Fatal(err)
