@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -32,31 +30,24 @@ type amNotification struct {
 // amReceiver is the webhook receiver Alertmanager notifies: what an
 // on-call integration would get.
 type amReceiver struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got []amNotification
+	*recorder
+	t *testing.T
 }
 
 func newAMReceiver(t *testing.T) *amReceiver {
-	r := &amReceiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var n amNotification
-		if err := json.NewDecoder(req.Body).Decode(&n); err != nil {
-			t.Errorf("Alertmanager's notification: %v", err)
-		}
-		n.at = time.Now()
-		r.mu.Lock()
-		r.got = append(r.got, n)
-		r.mu.Unlock()
-	}))
-	t.Cleanup(r.Close)
-	return r
+	return &amReceiver{recorder: newRecorderIn(t, "", "127.0.0.1:0"), t: t}
 }
 
 func (r *amReceiver) notifications() []amNotification {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]amNotification(nil), r.got...)
+	var out []amNotification
+	for _, p := range r.posts(r.t) {
+		n := amNotification{at: p.At}
+		if err := json.Unmarshal(p.Body, &n); err != nil {
+			r.t.Errorf("Alertmanager's notification %s: %v", p.Body, err)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // withStatus returns the notifications of one status.

@@ -280,7 +280,7 @@ func TestClusterAlertsAPartitionAnnouncesOncePerSide(t *testing.T) {
 func netClusterWithHook(t *testing.T, n int, extra ...string) (*netCluster, *chat) {
 	t.Helper()
 	c := newNetwork(t, n)
-	hook := newChatOn(t, c.listen(t))
+	hook := newChatIn(t, c.hub, hubIP+":0")
 	c.start(append([]string{"WEBHOOK_URL=" + hook.URL + "/hook", "FAILURE_THRESHOLD=5"}, extra...)...)
 	c.allUp(t)
 	if n := hook.count(); n != 0 {

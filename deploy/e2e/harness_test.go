@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if addr := os.Getenv("MESH_E2E_TOXIPROXY"); addr != "" {
 		os.Exit(toxiproxyServer(addr)) // this binary, as a toxiproxy server the tests drive through its client
 	}
+	if addr := os.Getenv("MESH_E2E_RECORD"); addr != "" {
+		os.Exit(record(addr)) // this binary, as a webhook sink the tests read
+	}
 	if addrs := os.Getenv("MESH_E2E_SERVE"); addrs != "" {
 		os.Exit(serve(addrs)) // this binary, run inside a network namespace as a target there
 	}

@@ -4,17 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // These tests put each node in its own network namespace, on a bridge in a
@@ -127,54 +123,6 @@ func (c *netCluster) startEach(envOf func(i int) []string) {
 
 // name is node i's name.
 func (c *netCluster) name(i int) string { return c.ips[i] + ":4000" }
-
-// listen opens a TCP listener inside the hub's namespace, at hubIP: a
-// socket stays in the namespace it was made in, whichever thread serves it
-// afterwards. The thread that makes it enters the namespace and leaves it
-// again; it is locked for that while, so no other goroutine runs there.
-func (c *netCluster) listen(t *testing.T) net.Listener {
-	t.Helper()
-	return listenIn(t, c.hub, hubIP+":0")
-}
-
-// listenIn opens a TCP listener at addr inside the namespace ns.
-func listenIn(t *testing.T, ns, addr string) net.Listener {
-	t.Helper()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		own, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- result{err: err}
-			return // the thread stays locked and ends with the goroutine
-		}
-		defer own.Close()
-		hub, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer hub.Close()
-		if err := unix.Setns(int(hub.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: err}
-			return
-		}
-		l, err := net.Listen("tcp", addr)
-		if back := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); back == nil {
-			runtime.UnlockOSThread() // back home: the thread may serve others again
-		}
-		done <- result{l, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("listening in %s: %v", ns, r.err)
-	}
-	return r.l
-}
 
 // state reads node i's /state from inside its namespace, which works
 // whatever has been done to the links between namespaces.

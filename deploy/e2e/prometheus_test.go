@@ -174,12 +174,12 @@ func instantQuery(base, expr string) (int, error) {
 func TestTheRulesAndTheDashboardFindDataInRealNodes(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	chat := newChat(t)
-	receiver := newAMReceiver(t)
+	alertmanager := newRecorderIn(t, "", "127.0.0.1:0") // takes the nodes' alerts, for their metrics
 	// An HTTPS target with a certificate of the test's own, for the
 	// targets' rules and panels to have data.
 	ca := newTestCA(t)
 	shop := newTLSService(t, ca, time.Now().Add(30*24*time.Hour))
-	nodes := cluster(t, 3, "RELAY_SECRET=prometheus", "WEBHOOK_URL="+chat.URL+"/hook", "ALERTMANAGER_URL="+receiver.URL,
+	nodes := cluster(t, 3, "RELAY_SECRET=prometheus", "WEBHOOK_URL="+chat.URL+"/hook", "ALERTMANAGER_URL="+alertmanager.URL,
 		"SSL_CERT_FILE="+ca.file, "TARGETS=https://"+shop+"/")
 	var targets []string
 	for _, n := range nodes {

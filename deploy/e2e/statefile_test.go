@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -276,17 +273,8 @@ func TestADownMessageBeingRetriedAtSIGTERMIsSentAfterTheRestart(t *testing.T) {
 	shareMachine(t, loadOf(2, 100*time.Millisecond))
 	dir := t.TempDir()
 	hook := newChat(t)
-	var failing atomic.Bool
-	failing.Store(true)
-	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		hook.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(broken.Close)
-	nodes := clusterWith(t, 2, stateFiles(dir), "WEBHOOK_URL="+broken.URL+"/hook", "FAILURE_THRESHOLD=5")
+	hook.refuse()
+	nodes := clusterWith(t, 2, stateFiles(dir), "WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=5")
 	a, c := nodes[0], nodes[1]
 
 	c.kill()
@@ -302,7 +290,7 @@ func TestADownMessageBeingRetriedAtSIGTERMIsSentAfterTheRestart(t *testing.T) {
 		t.Fatalf("the stop said %v, want one line saying one message was kept", stop)
 	}
 
-	failing.Store(false)
+	hook.take()
 	a.restart()
 	eventually(t, 10*time.Second, "the down message after the restart", func() bool { return len(hook.from(a.name, c.name)) == 1 })
 	if m := hook.from(a.name, c.name)[0]; !strings.HasPrefix(m.Content, "🔴") {

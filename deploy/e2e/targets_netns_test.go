@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,9 +41,11 @@ func serve(addrs string) int {
 
 // helperIn runs this test binary inside the namespace ns (on the host
 // when ns is "") with env (one of the helpers TestMain dispatches to),
-// waits for its "ready", and returns a function that sends it a line and
-// waits for its answer. The helper stops with the test.
-func helperIn(t *testing.T, ns, env string) (tell func(line string)) {
+// waits for its first line (ready), and returns a function that sends it
+// a line and returns its answer, and that first line. Calls may come
+// from several goroutines: one line and its answer at a time. The helper
+// stops with the test.
+func helperIn(t *testing.T, ns, env string) (tell func(line string) string, ready string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	if ns != "" {
@@ -57,17 +60,22 @@ func helperIn(t *testing.T, ns, env string) (tell func(line string)) {
 	}
 	t.Cleanup(func() { in.Close(); _ = cmd.Wait() })
 	answers := bufio.NewScanner(out)
-	tell = func(line string) {
+	answers.Buffer(nil, 64<<20) // a recorder's answer is every message of a soak
+	var mu sync.Mutex
+	tell = func(line string) string {
 		t.Helper()
-		if line != "" {
-			fmt.Fprintln(in, line)
-		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(in, line)
 		if !answers.Scan() {
-			t.Fatalf("the helper %s in %s stopped", env, ns)
+			t.Fatalf("the helper %s in %q stopped: %v", env, ns, answers.Err())
 		}
+		return answers.Text()
 	}
-	tell("") // ready
-	return tell
+	if !answers.Scan() {
+		t.Fatalf("the helper %s in %q stopped before it was ready: %v", env, ns, answers.Err())
+	}
+	return tell, answers.Text()
 }
 
 // proxy is what this test binary does when run as MESH_E2E_PROXY=listen>upstream
@@ -116,7 +124,7 @@ const targetIP = "10.77.0.253"
 func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	shareMachine(t, loadOf(3, 200*time.Millisecond))
 	c := newNetwork(t, 3)
-	hook := newChatOn(t, c.listen(t))
+	hook := newChatIn(t, c.hub, hubIP+":0")
 	run(t, "ip", "-n", c.hub, "addr", "add", targetIP+"/24", "dev", "br0")
 	// The service at the target's address, and the same at the hub's own
 	// for the proxy, served by a process of its own: not this one, which
@@ -126,7 +134,7 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	target := "http://" + targetIP + ":8080/"
 
 	run(t, "ip", "-n", c.ns[2], "addr", "add", targetIP+"/32", "dev", "lo")
-	tell := helperIn(t, c.ns[2], "MESH_E2E_PROXY="+targetIP+":8080>"+back)
+	tell, _ := helperIn(t, c.ns[2], "MESH_E2E_PROXY="+targetIP+":8080>"+back)
 
 	c.start("WEBHOOK_URL="+hook.URL+"/hook", "FAILURE_THRESHOLD=3", "FOLLOWUP_INTERVALS=1h", "PARTIAL_AFTER=2s", "TARGETS="+target, slowTargets[0])
 	c.allUp(t)

@@ -3,22 +3,18 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// chat is a loopback webhook that records every message it receives.
+// chat is a chat service's webhook, a recorder that reads each message as
+// Discord's and Slack's do.
 type chat struct {
-	*httptest.Server
-	mu       sync.Mutex
-	messages []chatMessage
+	*recorder
+	t *testing.T
 }
 
 type chatMessage struct {
@@ -27,42 +23,25 @@ type chatMessage struct {
 	at       time.Time
 }
 
-func newChat(t *testing.T) *chat { return newChatOn(t, nil) }
+// newChat runs a chat on a loopback port.
+func newChat(t *testing.T) *chat { return newChatIn(t, "", "127.0.0.1:0") }
 
-// newChatOn is newChat serving on l; nil is a loopback port.
-func newChatOn(t *testing.T, l net.Listener) *chat {
-	c := &chat{}
-	c.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			// The isolation guard asks whether the chat service answers
-			// at all (HEAD /); like a real one, this one does.
-			http.NotFound(w, r)
-			return
-		}
-		var m chatMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
-			t.Errorf("webhook body: %v", err)
-		}
-		m.at = time.Now()
-		c.mu.Lock()
-		c.messages = append(c.messages, m)
-		c.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	if l != nil {
-		c.Server.Listener.Close()
-		c.Server.Listener = l
-	}
-	c.Start()
-	t.Cleanup(c.Close)
-	return c
+// newChatIn runs a chat inside the namespace ns, listening at addr.
+func newChatIn(t *testing.T, ns, addr string) *chat {
+	return &chat{recorder: newRecorderIn(t, ns, addr), t: t}
 }
 
 // all returns every message received, in order.
 func (c *chat) all() []chatMessage {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]chatMessage(nil), c.messages...)
+	var out []chatMessage
+	for _, p := range c.posts(c.t) {
+		m := chatMessage{at: p.At}
+		if err := json.Unmarshal(p.Body, &m); err != nil {
+			c.t.Errorf("webhook body %s: %v", p.Body, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // about returns the messages about peer, from any node, in order.
@@ -78,22 +57,16 @@ func (c *chat) about(peer string) []chatMessage {
 
 // from returns the messages one node sent about peer, in order.
 func (c *chat) from(observer, peer string) []chatMessage {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []chatMessage
-	for _, m := range c.messages {
-		if m.Username == observer && strings.Contains(m.Content, "`"+peer+"`") {
+	for _, m := range c.about(peer) {
+		if m.Username == observer {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-func (c *chat) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.messages)
-}
+func (c *chat) count() int { return len(c.all()) }
 
 var downFor = regexp.MustCompile(`\(down for (\d+)s\)$`)
 
