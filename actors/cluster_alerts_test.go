@@ -607,14 +607,29 @@ func TestAnnouncementsOfSubjectsNoLongerWatchedAreNotResumed(t *testing.T) {
 // suspended), or stopped and restarted from its state file: the next node
 // took the outage over and ended it meanwhile. When it comes back, with a
 // reminder long overdue, it listens first, hears that the outage was
-// ended, and says nothing: no late reminder, no second recovery.
+// ended, and says nothing: no late reminder, no second recovery. Nor
+// when it saw the peer go down a moment before the others, so that the
+// outage began as a partial episode: the outage it announced
+// took that episode's place for good, and its stale view when it is back
+// (the peer down from it alone, for a round) is no partial trouble to
+// resume.
 func TestClusterAlertsAnAnnouncerBackFromAwayDoesNotEndWhatAnotherEnded(t *testing.T) {
-	for _, away := range []string{"frozen", "restarted"} {
+	for _, away := range []string{"frozen", "restarted", "frozen, having seen it first"} {
 		t.Run(away, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := newSimCluster(t, "a", "b", "c", "d", "e")
 				time.Sleep(simFresh)
 				c.kill("e")
+				seenFirst := away == "frozen, having seen it first"
+				if seenFirst {
+					c.see("a", "e", domain.StatusDown)
+					c.see("b", "e", domain.StatusDown)
+					time.Sleep(simRound + simRound/2) // two of four: partial, for a moment
+					if v, _ := c.nodes["a"].snap.Load().Verdicts().Of("e"); v.Status() != domain.ClusterPartial {
+						t.Fatalf("a's verdict of e is %+v, want partial for a moment", v)
+					}
+					away = "frozen"
+				}
 				c.everyoneSees("e", domain.StatusDown, 0)
 				time.Sleep(time.Minute)
 				saved := c.nodes["a"].notifier.Record()
@@ -632,8 +647,24 @@ func TestClusterAlertsAnAnnouncerBackFromAwayDoesNotEndWhatAnotherEnded(t *testi
 				} else {
 					c.bootWith("a", saved)
 				}
+				if seenFirst {
+					// Back, a sees e down still, and so do c and d in the
+					// relays it takes first (sent while it was away, or
+					// their probes): down for a round, then partial for
+					// less than PARTIAL_AFTER. Trouble of now, not of
+					// before the outage, and too short for a message.
+					c.see("c", "e", domain.StatusDown)
+					c.see("d", "e", domain.StatusDown)
+				}
 				c.everyoneSees("a", domain.StatusUp, 0, "b", "c", "d")
-				time.Sleep(simRound) // its own probes of e, a round later
+				if seenFirst {
+					time.Sleep(simRound + simRound/2)
+					c.see("c", "e", domain.StatusUp)
+					time.Sleep(2 * time.Minute)
+					c.see("d", "e", domain.StatusUp)
+				} else {
+					time.Sleep(simRound) // its own probes of e, a round later
+				}
 				c.see("a", "e", domain.StatusUp)
 				time.Sleep(time.Hour)
 				var fromA, recoveries []string

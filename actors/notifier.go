@@ -386,6 +386,11 @@ func (n *Notifier) follow(snap *domain.Snapshot, j judgement, h heard, now time.
 		}
 		n.takeTurn(e, j, now)
 	}
+	if e.announced() {
+		// The outage, announced here or elsewhere, took the place of the
+		// partial episode it interrupted for good: its end ends both.
+		delete(n.interrupted, name)
+	}
 	if now.Before(n.quietUntil) {
 		return n.quietUntil // nothing is said while it listens: not even a reminder overdue
 	}
