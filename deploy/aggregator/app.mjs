@@ -273,7 +273,7 @@ function cellText(c) {
 
 function renderMatrix(rows, caption = "Each row is what one node sees of every other; a dashed cell comes from a relay, with its age.", label = "who sees whom, as a matrix") {
   const head = el("tr", {}, el("th", { scope: "col", class: "corner" }, "observer ↓ sees →"));
-  for (const c of rows[0]?.cells ?? []) head.append(el("th", { scope: "col", "data-node": c.to }, el("span", {}, c.to)));
+  for (const c of rows[0]?.cells ?? []) head.append(el("th", { scope: "col", "data-node": c.to, title: c.to }, el("span", {}, c.to)));
   const body = rows.map((r) => {
     const tr = el("tr", { "data-from": r.from, class: r.isolated ? "isolated" : r.reachable ? "" : "relayed" });
     tr.append(el("th", { scope: "row", "data-node": r.from }, r.from, r.isolated ? " ⊘" : ""));

@@ -145,7 +145,9 @@ func pageAtScale(t *testing.T, n int) {
 
 // firstScreen checks what a laptop's first screen (1400×900) shows with
 // down one of nodes: the summary line first, saying so; its row at the top
-// of the list; the matrix's top on that screen; and lines that do not wrap.
+// of the list; the whole of who sees whom (the graph, or the matrix above
+// six nodes) on that screen; and lines that do not wrap, nor rows that
+// spill out of their box.
 func firstScreen(t *testing.T, ctx context.Context, nodes []*node, down *node) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
@@ -158,22 +160,23 @@ func firstScreen(t *testing.T, ctx context.Context, nodes []*node, down *node) {
 	want := fmt.Sprintf("%d nodes: 1 down (%s), %d up", len(nodes), down.name, len(nodes)-1)
 	var got struct {
 		Summary, Trouble, First string
-		MatrixTop, Height       float64
-		Wrapped                 []string
+		ViewBottom, Height      float64
+		Wrapped, Spilled        []string
 	}
 	eventually(t, 20*time.Second, "the first screen to show "+want, func() bool {
 		var err error
 		got, err = chromedp.Run(ctx, chromedp.Evaluate[struct {
 			Summary, Trouble, First string
-			MatrixTop, Height       float64
-			Wrapped                 []string
+			ViewBottom, Height      float64
+			Wrapped, Spilled        []string
 		}](`({
   summary: document.getElementById("summary").textContent,
   trouble: document.getElementById("summary").dataset.trouble || "",
   first: document.querySelector("#rows > li")?.dataset.node || "",
-  matrixTop: document.querySelector("#graph table")?.getBoundingClientRect().top ?? 1e9,
+  viewBottom: document.querySelector("#graph > *")?.getBoundingClientRect().bottom ?? 1e9,
   height: window.innerHeight,
   wrapped: [...document.querySelectorAll(".row .uptime")].filter((e) => e.getClientRects().length !== 1).map((e) => e.closest("li").dataset.node),
+  spilled: [...document.querySelectorAll("#rows > li")].filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.dataset.node + " " + e.scrollWidth + ">" + e.clientWidth),
 })`))
 		return err == nil && got.Summary == want && got.First == down.name
 	})
@@ -183,8 +186,11 @@ func firstScreen(t *testing.T, ctx context.Context, nodes []*node, down *node) {
 	if len(got.Wrapped) > 0 {
 		t.Errorf("the uptime line wraps for %v at 1400 px", got.Wrapped)
 	}
-	if got.MatrixTop >= got.Height {
-		t.Errorf("the matrix begins %.0f px down a %.0f px screen: not on the first screen", got.MatrixTop, got.Height)
+	if len(got.Spilled) > 0 {
+		t.Errorf("rows spill out of their box at 1400 px: %v", got.Spilled)
+	}
+	if got.ViewBottom > got.Height {
+		t.Errorf("who sees whom ends %.0f px down a %.0f px screen: not all on the first screen", got.ViewBottom, got.Height)
 	}
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {

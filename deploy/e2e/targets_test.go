@@ -133,6 +133,14 @@ func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
 		}
 		return true
 	})
+	if len(page.Clipped) > 0 {
+		t.Errorf("the targets matrix cuts the headers %q", page.Clipped)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveScreenshot(t, "targets.png", png)
 	for _, n := range nodes {
 		s, _ := n.state()
 		if v := s.Cluster[shopName]; v.Status != "down" || len(v.DownFrom) != 3 {
@@ -168,6 +176,7 @@ type targetsView struct {
 	Verdicts  map[string]string `json:"verdicts"` // target -> the cluster's verdict shown
 	Days      map[string]int    `json:"days"`     // target -> its daily bars
 	Incidents map[string]bool   `json:"incidents"`
+	Clipped   []string          `json:"clipped"` // the matrix's column headers not shown whole
 	Cells     []struct {
 		From   string `json:"from"`
 		To     string `json:"to"`
@@ -177,7 +186,7 @@ type targetsView struct {
 
 const readTargetsJS = `(() => {
   const section = document.getElementById("targets-section");
-  const out = { shown: !section.hidden, rows: {}, verdicts: {}, days: {}, incidents: {}, cells: [] };
+  const out = { shown: !section.hidden, rows: {}, verdicts: {}, days: {}, incidents: {}, cells: [], clipped: [] };
   for (const li of document.querySelectorAll("#targets li[data-target]")) {
     out.rows[li.dataset.target] = li.dataset.status;
     const v = li.querySelector("[data-verdict]");
@@ -186,6 +195,7 @@ const readTargetsJS = `(() => {
   }
   for (const td of document.querySelectorAll("#targets-matrix td[data-to]")) out.cells.push({ from: td.dataset.from, to: td.dataset.to, status: td.dataset.status });
   for (const li of document.querySelectorAll("#incidents li[data-incident]")) out.incidents[li.dataset.incident] = true;
+  for (const s of document.querySelectorAll("#targets-matrix thead th span")) if (s.scrollHeight > s.clientHeight) out.clipped.push(s.textContent);
   return out;
 })()`
 
