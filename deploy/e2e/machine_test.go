@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,11 +37,17 @@ const (
 
 var machine = semaphore.NewWeighted(machineBudget)
 
-// maxParallel is go test's -parallel when not given: high enough that
-// every test that shares the machine waits for its share, not for one of
-// -parallel's slots, which a test waiting for its share would hold
-// (Go's own default, GOMAXPROCS, would let only two tests run at once).
-const maxParallel = 64
+// maxParallel is go test's -parallel when not given: more than the tests
+// that share the machine, so that every one of them waits for its share,
+// not for one of -parallel's slots. A short test waiting for the long
+// ones to have their share holds a slot; were the slots all taken so
+// before a long test had one, each would wait for the other for ever (at
+// 64 slots and 70 tests, it happened). inSlots says so if it comes near.
+// (Go's own default, GOMAXPROCS, would let only two tests run at once.)
+const maxParallel = 512
+
+// inSlots counts the tests past t.Parallel that share the machine.
+var inSlots atomic.Int32
 
 // loadOf is the load of a cluster of nodes that probe each other every
 // poll: each probes the others, and relays to them as often.
@@ -57,6 +64,10 @@ var longWaiting sync.WaitGroup
 func shareMachine(t *testing.T, load int) {
 	t.Helper()
 	t.Parallel()
+	if n := inSlots.Add(1); longFirst && int(n) > slots/2 {
+		t.Fatalf("%d tests share the machine, near -parallel's %d slots, which the short ones waiting for the long ones could take all of: raise maxParallel", n, slots)
+	}
+	t.Cleanup(func() { inSlots.Add(-1) })
 	if longFirst {
 		longWaiting.Wait()
 	}
@@ -85,10 +96,13 @@ func share(t *testing.T, load int) {
 }
 
 // longFirst: the short tests wait for the long ones to have their share
-// (see shareMachineEarly). Only with room in -parallel's slots for every
-// long test and more: with -parallel 1, a short test waiting would hold
-// the one slot, and no long test would ever run.
+// (see shareMachineEarly). Only with far more of -parallel's slots than
+// tests: with fewer, the short tests waiting could hold every slot while a
+// long test waits for one (with -parallel 1, at once).
 var longFirst bool
+
+// slots is go test's -parallel.
+var slots int
 
 // parallelByDefault sets go test's -parallel to maxParallel unless it was
 // given: machineBudget, not the number of cores, bounds these tests.
@@ -98,6 +112,6 @@ func parallelByDefault() {
 	if !given {
 		_ = flag.Set("test.parallel", fmt.Sprint(maxParallel))
 	}
-	n, _ := strconv.Atoi(flag.Lookup("test.parallel").Value.String())
-	longFirst = n >= 16 // four long tests now; room for them and many more
+	slots, _ = strconv.Atoi(flag.Lookup("test.parallel").Value.String())
+	longFirst = slots >= maxParallel/2
 }
