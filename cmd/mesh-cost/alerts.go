@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +26,25 @@ import (
 func scale(o options) float64 { return 5 * float64(time.Second) / float64(o.interval) }
 
 // chatCounter is a webhook that counts the messages about each peer, by
-// their mark.
+// their mark, and keeps their texts.
 type chatCounter struct {
 	mu    sync.Mutex
 	count map[string]map[string]int // peer -> mark -> messages
+	texts map[string][]string       // peer -> messages, in order
+}
+
+// marks returns how many messages about peer came, by mark.
+func (c *chatCounter) marks(peer string) map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.count[peer])
+}
+
+// about returns the messages about peer, in order.
+func (c *chatCounter) about(peer string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.texts[peer])
 }
 
 func (c *chatCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -43,6 +60,10 @@ func (c *chatCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				c.count[parts[1]] = map[string]int{}
 			}
 			c.count[parts[1]][mark]++
+			if c.texts == nil {
+				c.texts = map[string][]string{}
+			}
+			c.texts[parts[1]] = append(c.texts[parts[1]], m.Content)
 		}
 		c.mu.Unlock()
 	}

@@ -35,7 +35,8 @@ type clusterNode struct {
 // kills one and times how long the others take to see it down and to reach
 // the cluster's verdict.
 func measureCluster(o options, dir string, out io.Writer) error {
-	hook := httptest.NewServer(&chatCounter{count: map[string]map[string]int{}})
+	chat := &chatCounter{count: map[string]map[string]int{}}
+	hook := httptest.NewServer(chat)
 	defer hook.Close()
 	// The nodes, and the first node's pprof listener, for --cpuprofile.
 	addrs, err := freeAddrs(o.cluster + 1)
@@ -48,6 +49,7 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		urls = append(urls, "http://"+a)
 	}
 	nodes := make([]*clusterNode, o.cluster)
+	envs := make([][]string, o.cluster)
 	for i, a := range addrs {
 		env := []string{"NODE=" + a, "LISTEN_ADDR=" + a, "PEERS=" + strings.Join(urls, ","),
 			"POLL_INTERVAL=" + o.interval.String(), "PROBE_TIMEOUT=" + o.timeout.String(), fmt.Sprintf("FAILURE_THRESHOLD=%d", o.threshold),
@@ -60,6 +62,7 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		if i == 0 {
 			env = append(env, "DEBUG_ADDR="+debug)
 		}
+		envs[i] = env
 		p, err := start(o.mesh, env, nil, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
 			return err
@@ -110,7 +113,16 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		}
 		sent0[i], recv0[i] = relayBytes(n.url)
 	}
+	downs0 := peerDownLines(dir)
 	time.Sleep(o.window)
+	// A cluster that settled stays so: no node calls any peer down over
+	// the window, and no probe waits for a CPU anywhere near its timeout.
+	flaps := peerDownLines(dir) - downs0
+	var rtts []time.Duration
+	for _, n := range nodes {
+		rtts = append(rtts, probeRTTs(n.url)...)
+	}
+	slices.Sort(rtts)
 	rounds := o.window.Seconds() / o.interval.Seconds()
 	for i, n := range nodes {
 		cpu1, err := cpuTime(n.proc.cmd.Process.Pid)
@@ -126,6 +138,13 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		n.state, _ = bodySize(n.url+"/state", false)
 		n.ownState, _ = bodySize(n.url+"/state?relays=none", true)
 		n.plainView = plainRelaySize(n.url)
+	}
+
+	var pageBytes float64
+	if o.pageShot != "" {
+		if pageBytes, err = pageShot(urls, o.pageShot); err != nil {
+			return err
+		}
 	}
 
 	// Kill the last node; time the others seeing it down, then calling it so.
@@ -152,6 +171,22 @@ func measureCluster(o options, dir string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("waiting for the killed node to be seen down: %w", err)
 	}
+	// The cluster's promise: one down message, naming where it is seen
+	// from, and when the node is back, one recovery.
+	if err := waitFor(5*time.Minute, func() bool { return chat.marks(name)["🔴"] > 0 }); err != nil {
+		return fmt.Errorf("waiting for the down message: %w", err)
+	}
+	time.Sleep(3 * o.interval) // the other nodes' turns, had the first not announced it
+	restarted, err := start(o.mesh, envs[len(nodes)-1], nil, filepath.Join(dir, "restarted.log"))
+	if err != nil {
+		return err
+	}
+	defer restarted.stop()
+	if err := waitFor(5*time.Minute, func() bool { return chat.marks(name)["🟢"] > 0 }); err != nil {
+		return fmt.Errorf("waiting for the recovery: %w", err)
+	}
+	time.Sleep(3 * o.interval)
+	marks, texts := chat.marks(name), chat.about(name)
 
 	fmt.Fprintf(out, "\nCluster: %d nodes on loopback, POLL_INTERVAL=%s, PROBE_TIMEOUT=%s, FAILURE_THRESHOLD=%d, relaying and a webhook; window %s\n",
 		o.cluster, o.interval, o.timeout, o.threshold, o.window)
@@ -178,12 +213,68 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		sent += n.sentPerRound
 		whole += float64(n.plainView * (o.cluster - 1))
 	}
+	fmt.Fprintf(out, "  CPU scaled to POLL_INTERVAL=5s (a node's work is per round): median %.1f %% of one core\n",
+		func() float64 {
+			vals := make([]float64, len(others))
+			for i, n := range others {
+				vals[i] = 100 * n.cpu.Seconds() / o.window.Seconds() * o.interval.Seconds() / 5
+			}
+			slices.Sort(vals)
+			return vals[len(vals)/2]
+		}())
 	fmt.Fprintln(out, "cluster:")
+	fmt.Fprintf(out, "  settled: peers called down over the window: %d; last probe round trips of %d links: median %s, 99th %s, max %s (PROBE_TIMEOUT %s)\n",
+		flaps, len(rtts), quantile(rtts, 0.5), quantile(rtts, 0.99), quantile(rtts, 1), o.timeout)
 	fmt.Fprintf(out, "  kill to every other node seeing it down: %.1f s; to every other node's verdict down: %.1f s\n", seen.Seconds(), verdict.Seconds())
 	fmt.Fprintf(out, "  page, a refresh in a quiet cluster (each node's own view, gzipped): %.0f bytes\n", page)
+	if o.pageShot != "" {
+		fmt.Fprintf(out, "  page, its first load in Chromium (/state and /history, by the nodes' mesh_http_response_bytes_total): %.0f bytes; its first screen in %s\n", pageBytes, o.pageShot)
+	}
 	fmt.Fprintf(out, "  relays: %.0f bytes sent a round by a node on average, against %.0f as whole plain JSON: %.1fx fewer\n",
 		sent/float64(len(others)), whole/float64(len(others)), whole/sent)
+	fmt.Fprintf(out, "  the chat, about the killed node: %d down, %d recovery, %d other messages:\n", marks["🔴"], marks["🟢"], len(texts)-marks["🔴"]-marks["🟢"])
+	for _, t := range texts {
+		fmt.Fprintf(out, "    %s\n", t)
+	}
+	if marks["🔴"] != 1 || marks["🟢"] != 1 || len(texts) != 2 {
+		return fmt.Errorf("the chat got %d messages about the killed node, want one down and one recovery", len(texts))
+	}
 	return nil
+}
+
+// peerDownLines counts the "peer is down" lines in every node's log in dir.
+func peerDownLines(dir string) int {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	n := 0
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		n += strings.Count(string(b), `"message":"peer is down"`)
+	}
+	return n
+}
+
+// probeRTTs are the round trips of the last probe of each peer the node at
+// url holds.
+func probeRTTs(url string) []time.Duration {
+	s, err := getStateAt(url + "/state?relays=none")
+	if err != nil {
+		return nil
+	}
+	var out []time.Duration
+	for e := range s.Peers() {
+		if v := e.View(); v.HasRTT {
+			out = append(out, v.RTT)
+		}
+	}
+	return out
+}
+
+// quantile is the q-quantile of sorted ds, rounded to the millisecond.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))].Round(time.Millisecond)
 }
 
 // downAt reports whether the node at url sees peer down, and whether its

@@ -74,3 +74,22 @@ func TestHarnessCountsFalseDownsUnderStalledProbes(t *testing.T) {
 		t.Errorf("no prediction in the report:\n%s", out.String())
 	}
 }
+
+// A small cluster run: the nodes settle, and a killed node gets exactly
+// one down message and, restarted, one recovery (the run fails
+// otherwise). It checks the harness, not the figures.
+func TestHarnessRunsAClusterAndItsOneDownMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the mesh binary")
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"--cluster", "3", "--interval", "200ms", "--timeout", "1s", "--window", "1s"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"peers called down over the window: ", "the chat, about the killed node: 1 down, 1 recovery, 0 other messages"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report does not say %q:\n%s", want, out.String())
+		}
+	}
+}
