@@ -37,7 +37,7 @@ func downMessage(s domain.Subject, after domain.Maintenance, since time.Time, do
 		}
 	}
 	if nodes > 0 {
-		text += vantage(s, len(downFrom), answering, nodes) + " (" + strings.Join(downFrom, ", ") + ")"
+		text += vantage(s, len(downFrom), answering, nodes) + " (" + nameList(downFrom) + ")"
 	}
 	return domain.Message{Kind: domain.MessageDown, Subject: s, Text: text, At: at}
 }
@@ -75,6 +75,22 @@ func vantage(s domain.Subject, downFrom, answering, nodes int) string {
 	return fmt.Sprintf(" from %d of %d %s that %s; %d %s%s down", downFrom, answering, plural(answering, "node"), answer, silent, other, plural(silent, "node"))
 }
 
+// maxNamed is how many nodes a message names in one list; the rest it
+// counts. At a hundred nodes a down message naming all 99 observers was
+// 1,700 characters with loopback names, and with real host names past
+// the 2,000 a Discord message may hold: refused, the alert lost. Every
+// name stays in the alert's annotations, /state and the page.
+const maxNamed = 10
+
+// nameList joins names, the first maxNamed of them and a count of the
+// rest: "a, b, c" or "a, b, …, j and 89 more".
+func nameList(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
+}
+
 // plural is word, with an s unless n is 1.
 func plural(n int, word string) string {
 	if n == 1 {
@@ -91,9 +107,9 @@ func recoveryMessage(s domain.Subject, downFor time.Duration, at time.Time) doma
 // partialMessage is the network problem a single-location monitor cannot
 // see: some nodes cannot reach the subject, others can.
 func partialMessage(s domain.Subject, downFrom, upFrom []string, at time.Time) domain.Message {
-	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", s.Name, strings.Join(downFrom, ", "))
+	text := fmt.Sprintf("🟠 `%s` is unreachable from %s", s.Name, nameList(downFrom))
 	if len(upFrom) > 0 {
-		text += "; reachable from " + strings.Join(upFrom, ", ")
+		text += "; reachable from " + nameList(upFrom)
 	}
 	return domain.Message{Kind: domain.MessagePartial, Subject: s, Text: text, At: at}
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,6 +63,18 @@ func TestAnOutageIsCountedFromTheNodesThatAnswer(t *testing.T) {
 		{reminderMessage(peer, 3, 3, 5, time.Minute, t0).Text, "🟠 `dec` is still unreachable from 3 of 3 nodes that answer; 1 other node down (down for 1m 0s)"},
 		{reminderMessage(peer, 1, 1, 4, time.Minute, t0).Text, "🟠 `dec` is still unreachable from 1 of 1 node that answers; 2 other nodes down (down for 1m 0s)"},
 	}
+	// A large cluster: ten names, the rest counted, so that a message stays
+	// well inside what a chat service takes (Discord: 2,000 characters).
+	var many []string
+	for i := range 99 {
+		many = append(many, fmt.Sprintf("node%02d.mesh.example.org", i))
+	}
+	cases = append(cases,
+		struct{ got, want string }{downMessage(peer, domain.Maintenance{}, t0, many, 99, 100, t0).Text,
+			"🔴 `dec` is unreachable from 99 of 100 nodes (node00.mesh.example.org, node01.mesh.example.org, node02.mesh.example.org, node03.mesh.example.org, node04.mesh.example.org, node05.mesh.example.org, node06.mesh.example.org, node07.mesh.example.org, node08.mesh.example.org, node09.mesh.example.org and 89 more)"},
+		struct{ got, want string }{partialMessage(peer, many[:40], many[40:], t0).Text,
+			"🟠 `dec` is unreachable from node00.mesh.example.org, node01.mesh.example.org, node02.mesh.example.org, node03.mesh.example.org, node04.mesh.example.org, node05.mesh.example.org, node06.mesh.example.org, node07.mesh.example.org, node08.mesh.example.org, node09.mesh.example.org and 30 more; reachable from node40.mesh.example.org, node41.mesh.example.org, node42.mesh.example.org, node43.mesh.example.org, node44.mesh.example.org, node45.mesh.example.org, node46.mesh.example.org, node47.mesh.example.org, node48.mesh.example.org, node49.mesh.example.org and 49 more"},
+	)
 	for _, tc := range cases {
 		if tc.got != tc.want {
 			t.Errorf("got  %q\nwant %q", tc.got, tc.want)
