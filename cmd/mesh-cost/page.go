@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/dupunkto/mesh/deploy/browser"
 )
 
 // pageShot opens the page on the first of urls in headless Chromium at a
@@ -17,15 +17,9 @@ import (
 // load of the page: /state and /history, as they went on the wire, by the
 // nodes' own mesh_http_response_bytes_total.
 func pageShot(urls []string, file string) (float64, error) {
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		return 0, errors.New("--page-shot needs Chromium: apt-get install chromium")
+	path, err := browser.Path()
+	if err != nil {
+		return 0, fmt.Errorf("--page-shot: %w", err)
 	}
 	served := func() float64 {
 		var sum float64
@@ -34,9 +28,7 @@ func pageShot(urls []string, file string) (float64, error) {
 		}
 		return sum
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.WindowSize(1400, 900))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), browser.Options(path, 1400, 900)...)
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
@@ -48,7 +40,7 @@ func pageShot(urls []string, file string) (float64, error) {
 	before := served()
 	// One load and no refresh while it is measured.
 	want := fmt.Sprintf("%d nodes: %d up", len(urls), len(urls))
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.EmulateViewport(1400, 900),
 		chromedp.Navigate(urls[0]+"/ui/?refresh=3600&view=matrix"),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById("summary").textContent.startsWith(%q) && document.querySelectorAll("#graph td.cell.up").length === %d`,

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,32 +15,17 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dupunkto/mesh/deploy/aggregator"
+	"github.com/dupunkto/mesh/deploy/browser"
 )
 
 // newBrowser starts Debian's headless chromium for one test.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
+	path, err := browser.Path()
+	if err != nil {
+		t.Fatal("the browser tests need Chromium: ", err)
 	}
-	if path == "" {
-		t.Fatal("the browser tests need Chromium: apt-get install chromium (go run ./cmd/mesh-suite does)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1000, 1300),
-	)
+	opts := browser.Options(path, 1000, 1300)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
