@@ -83,7 +83,7 @@ func TestHarnessRunsAClusterAndItsOneDownMessage(t *testing.T) {
 		t.Skip("builds and runs the mesh binary")
 	}
 	var out, errOut bytes.Buffer
-	code := run([]string{"--cluster", "3", "--interval", "200ms", "--timeout", "1s", "--window", "1s"}, &out, &errOut)
+	code := run([]string{"--cluster", "3", "--interval", "500ms", "--timeout", "2s", "--window", "1s"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
