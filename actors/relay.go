@@ -279,8 +279,16 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 		}
 		sent[i] = true
 		wg.Go(func() {
-			caps, err := s.post(ctx, t, payload)
-			link.gzip, link.delta = wire.Accepts(caps, wire.AcceptGzip), wire.Accepts(caps, wire.AcceptDelta)
+			caps, answered, err := s.post(ctx, t, payload)
+			if answered {
+				// Only an answer says what the peer takes. One that did
+				// not answer (frozen, cut off, restarting) is what it was:
+				// were a Mesh peer taken for a seed node meanwhile, the
+				// relays it got next, the leave among them, would carry
+				// no sent_at, and it would date one it took late by when
+				// it took it.
+				link.gzip, link.delta = wire.Accepts(caps, wire.AcceptGzip), wire.Accepts(caps, wire.AcceptDelta)
+			}
 			if err != nil {
 				link.held = nil // whatever it holds, the next relay is whole
 				// A lost relay costs nothing: the next round carries newer state.
@@ -356,14 +364,14 @@ type outgoingRelay struct {
 }
 
 // post sends one relay and returns what the peer's answer says it takes
-// (wire.AcceptRelayHeader); a peer that says nothing (the seed's, or one
-// that could not be reached) gets whole plain JSON next time.
-func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (caps string, err error) {
+// (wire.AcceptRelayHeader), and whether it answered at all; a peer that
+// answers and says nothing (the seed's) gets whole plain JSON next time.
+func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (caps string, answered bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(p.body))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if p.encoding != "" {
@@ -373,19 +381,19 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) 
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer resp.Body.Close()
 	s.cfg.Metrics.RelayBytes("sent", len(p.body))
 	caps = resp.Header.Get(wire.AcceptRelayHeader)
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 == 4 {
-		return caps, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
+		return caps, true, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	}
 	if resp.StatusCode/100 != 2 {
-		return caps, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		return caps, true, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return caps, nil
+	return caps, true, nil
 }
 
 // gzipBytes compresses a relay body. Relays are sent once a round to every

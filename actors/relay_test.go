@@ -463,6 +463,48 @@ func TestRelaysToAMeshPeerCarryOnlyWhatChanged(t *testing.T) {
 // peer, a peer this node sees down too (it may only be this node that
 // cannot reach it); after it, a round sends nothing more, since a relay
 // after the last would tell the peers this node is back.
+// A Mesh peer that once did not answer (frozen, cut off, restarting) is
+// still a Mesh peer: the relays it gets next, the leave above all, say
+// when they were sent. A peer held up takes a leave only when it wakes,
+// and without the stamp it would date the leave by then: other nodes,
+// learning the leave from it, would take a peer seen back meanwhile for
+// stopped again, and keep quiet about its next outage.
+func TestAPeerThatDidNotAnswerStillGetsRelaysSayingWhenTheyWereSent(t *testing.T) {
+	var mu sync.Mutex
+	var got []wire.Relay
+	var frozen atomic.Bool
+	thaw := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if frozen.Load() {
+			<-thaw // past the sender's timeout: no answer
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		relay, err := wire.DecodeRelay(body)
+		if err != nil {
+			t.Errorf("relay: %v", err)
+		}
+		mu.Lock()
+		got = append(got, relay)
+		mu.Unlock()
+		w.Header().Set(wire.AcceptRelayHeader, wire.AcceptDelta)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(thaw) }) // before Close, which waits for the handlers
+	s := NewRelaySender(RelaySenderConfig{Secret: "s", Timeout: 100 * time.Millisecond, State: fixedState{snapshotOf(map[string]domain.Status{"peer": domain.StatusUp})},
+		Peers: []config.Peer{{Name: "peer", URL: srv.URL}}, Log: zerolog.Nop()})
+	s.send(t.Context(), false) // answered: a Mesh peer
+	frozen.Store(true)
+	s.send(t.Context(), false) // no answer
+	frozen.Store(false)
+	s.send(t.Context(), true)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !got[1].Said.Leaving || got[1].SentAt.IsZero() {
+		t.Fatalf("after a relay it did not answer, the peer got %+v; want the leave, saying when it was sent", got)
+	}
+}
+
 func TestLeaveTellsEveryPeerAndIsTheLastRelay(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]wire.Relay{}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,20 @@ func soakFor(t *testing.T) time.Duration {
 		return d
 	}
 	return 30 * time.Second
+}
+
+// soakSeed is the seed of the soak's steps: MESH_SOAK_SEED, to replay a
+// run that failed (the steps and their spacing, not the machine's timing),
+// or a new one.
+func soakSeed(t *testing.T) uint64 {
+	if v := os.Getenv("MESH_SOAK_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MESH_SOAK_SEED=%q: %v", v, err)
+		}
+		return seed
+	}
+	return uint64(time.Now().UnixNano())
 }
 
 // runtimeStats reads a node's goroutines and heap in use from /metrics.
@@ -84,23 +99,38 @@ func soak(t *testing.T, alerts string) {
 		baseline[n] = stats{g, h}
 	}
 
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("soak for %s, seed %d", soakFor(t), seed)
+	seed := soakSeed(t)
+	t.Logf("soak for %s, seed %d (MESH_SOAK_SEED=%d replays its steps)", soakFor(t), seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	stopped, frozen := map[*node]bool{}, map[*node]bool{}
+	// The steps taken, by the test's clock, for a failure to be read
+	// against the nodes' logs and the chat.
+	var steps strings.Builder
+	step := func(n *node, what string) {
+		fmt.Fprintf(&steps, "\n  %s %s %s", time.Now().Format("15:04:05.000"), what, n.name)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("the churn:%s", steps.String())
+		}
+	}()
 	for end := time.Now().Add(soakFor(t)); time.Now().Before(end); {
 		n := churned[rng.IntN(len(churned))]
 		switch {
 		case stopped[n]:
+			step(n, "restart")
 			n.restart()
 			delete(stopped, n)
 		case frozen[n]:
+			step(n, "thaw")
 			n.thaw()
 			delete(frozen, n)
 		case rng.IntN(3) == 0:
+			step(n, "freeze")
 			n.freeze() // for many rounds: until the next step that picks it
 			frozen[n] = true
 		default:
+			step(n, "stop")
 			if code := n.stop(); code != 0 {
 				t.Fatalf("%s exited %d on SIGTERM", n.name, code)
 			}
