@@ -240,7 +240,7 @@ func TestAlertmanagerGetsATargetsOutageFiringThenResolved(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)
-	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	shop := newService(t)
 	target := "http://" + shop.addr + "/"
 	nodes := byName(cluster(t, 3, "RELAY_SECRET=alertmanager", "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target))
 	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{target: "up"}) })
@@ -269,9 +269,9 @@ func TestAlertmanagerGetsASilencedTargetsAlertResolved(t *testing.T) {
 	const secret = "alertmanager"
 	recv := newAMReceiver(t)
 	am := startAlertmanager(t, recv.URL)
-	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	shop := newService(t)
 	target := "http://" + shop.addr + "/"
-	db := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	db := newService(t)
 	quiet := "http://" + db.addr + "/db"
 	nodes := byName(cluster(t, 3, "RELAY_SECRET="+secret, "ALERTMANAGER_URL="+am, "CLUSTER=e2e", "TARGETS="+target+" "+quiet))
 	eventually(t, 10*time.Second, "every node to see the targets up", func() bool {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -296,7 +295,7 @@ func netClusterWithHook(t *testing.T, n int, extra ...string) (*netCluster, *cha
 func TestATargetsOutageWhileANodeIsDownCountsTheNodesThatAnswer(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	hook := newChat(t)
-	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	shop := newService(t)
 	shopName := "http://" + shop.addr + "/health"
 	nodes := byName(cluster(t, 3, append(clusterAlertsEnv(hook), "TARGETS="+shopName)...))
 	eventually(t, 10*time.Second, "every node to see the target up", func() bool { return targetsSeen(nodes, map[string]string{shopName: "up"}) })

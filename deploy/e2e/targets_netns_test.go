@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,26 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
-
-// serve is what this test binary does when run as MESH_E2E_SERVE=addr,…
-// inside a network namespace: a web service answering "open" at each
-// address, which says "ready" once it listens and stops when its standard
-// input closes.
-func serve(addrs string) int {
-	for addr := range strings.SplitSeq(addrs, ",") {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		go func() {
-			_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
-		}()
-	}
-	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return 0
-}
 
 // helperIn runs this test binary inside the namespace ns (on the host
 // when ns is "") with env (one of the helpers TestMain dispatches to),
@@ -130,7 +107,7 @@ func TestATargetCutOffFromOneNodeGetsThePartialMessageOnly(t *testing.T) {
 	// for the proxy, served by a process of its own: not this one, which
 	// runs other tests' clusters side by side and may answer late.
 	back := hubIP + ":8080"
-	helperIn(t, c.hub, "MESH_E2E_SERVE="+targetIP+":8080,"+back)
+	newServiceIn(t, c.hub, targetIP+":8080,"+back)
 	target := "http://" + targetIP + ":8080/"
 
 	run(t, "ip", "-n", c.ns[2], "addr", "add", targetIP+"/32", "dev", "lo")

@@ -18,50 +18,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// service is an HTTP service on a loopback port of its own, which the test
-// stops (nothing listens: connections are refused) and starts again on the
-// same port, as a crashed and restarted service would be.
-type service struct {
-	t       *testing.T
-	addr    string
-	handler http.Handler
-	mu      sync.Mutex
-	srv     *http.Server
-}
-
-func newService(t *testing.T, h http.Handler) *service {
-	s := &service{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]), handler: h}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *service) start() {
-	l, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.srv = &http.Server{Handler: s.handler, ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = s.srv.Serve(l) }()
-}
-
-func (s *service) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		_ = s.srv.Close()
-		s.srv = nil
-	}
-}
 
 // targetsSeen reports whether every node sees each target with its status.
 func targetsSeen(nodes []*node, want map[string]string) bool {
@@ -86,7 +47,7 @@ func targetsSeen(nodes []*node, want map[string]string) bool {
 func TestATargetDownEverywhereIsAnnouncedOnceAndItsRecovery(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond)+browserLoad)
 	hook := newChat(t)
-	shop := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") }))
+	shop := newService(t)
 	db, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -265,34 +226,29 @@ func newTLSService(t *testing.T, ca *testCA, notAfter time.Time) string {
 	return l.Addr().String()
 }
 
+// slowTargets gives the probes of the HTTPS services that this test
+// process serves as long as they may need: a handshake with a race-built
+// server in a process that also runs other tests' clusters can take
+// longer than the e2e rhythm's 250 ms, and these tests are of redirects
+// and certificates, not of timing. The reminders' gaps must cover two
+// such rounds.
+var slowTargets = []string{"PROBE_TIMEOUT=1s", "FOLLOWUP_INTERVALS=1h"}
+
 // An HTTPS service whose certificate (made by the test) expires in five
 // days, an http:// address that redirects to it on the same host, and one
 // that redirects to a login page on another host. Three nodes in cluster
 // mode: the redirect on the same host is up, the other down; and one
 // warning about the certificate for the whole cluster, however long they
 // watch it.
-// slowTargets gives the probes of targets that this test process serves,
-// over TLS, as long as they may need: a handshake with a race-built server
-// in a process that also runs other tests' clusters can take longer than
-// the e2e rhythm's 250 ms, and these tests are of redirects and
-// certificates, not of timing. The reminders' gaps must cover two such
-// rounds.
-var slowTargets = []string{"PROBE_TIMEOUT=1s", "FOLLOWUP_INTERVALS=1h"}
-
 func TestRedirectsAndAnExpiringCertificate(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ca := newTestCA(t)
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
 	secure := newTLSService(t, ca, notAfter)
-	plain := newService(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/shop":
-			http.Redirect(w, r, "https://"+secure+"/", http.StatusMovedPermanently)
-		case "/admin":
-			// localhost is the same machine, but not the same host.
-			http.Redirect(w, r, "http://localhost:"+strings.Split(secure, ":")[1]+"/login", http.StatusFound)
-		}
-	}))
+	plain := newService(t)
+	plain.redirect("/shop", http.StatusMovedPermanently, "https://"+secure+"/")
+	// localhost is the same machine, but not the same host.
+	plain.redirect("/admin", http.StatusFound, "http://localhost:"+strings.Split(secure, ":")[1]+"/login")
 	hook := newChat(t)
 	secureName, shopName, adminName := "https://"+secure+"/", "http://"+plain.addr+"/shop", "http://"+plain.addr+"/admin"
 	nodes := byName(cluster(t, 3, append(append(clusterAlertsEnv(hook), "SSL_CERT_FILE="+ca.file, "TARGETS="+secureName+" "+shopName+" "+adminName), slowTargets...)...))
@@ -341,7 +297,7 @@ func TestACertificateWarningComesThoughANodeDoesNotWatchTheTarget(t *testing.T) 
 	ca := newTestCA(t)
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
 	secureName := "https://" + newTLSService(t, ca, notAfter) + "/"
-	other := newService(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	other := newService(t)
 	otherName := "http://" + other.addr + "/"
 	hook := newChat(t)
 	nodes := clusterWith(t, 3, func(i int) []string {
