@@ -51,7 +51,8 @@ type Announcer interface {
 // says a round of probes is complete. Wake-ups coalesce: if rounds complete
 // while a send is under way, one more send follows it, with the newest view.
 type RelaySender struct {
-	cfg RelaySenderConfig
+	cfg    RelaySenderConfig
+	macKey []byte // the relays' MAC key, derived from cfg.Secret (wire.MACKey)
 
 	// trouble is owned by Serve: the peers whose relays keep failing.
 	trouble map[string]*relayTrouble
@@ -69,6 +70,11 @@ type RelaySender struct {
 // from this node, so that the next relay can carry only what changed.
 type peerLink struct {
 	gzip, delta bool
+	// bearer: the peer's answer did not list wire.AcceptMAC (a seed node,
+	// or a Mesh node from before MACs), so it gets the secret itself in
+	// Authorization, as the seed sends it. Until a peer answers, it gets
+	// the MAC: the secret goes only to a peer that said it needs it.
+	bearer bool
 	// held is the views of the last whole relay the peer took, and
 	// changed the views the deltas it took since then carried; held is nil
 	// when the next relay must be whole (none yet, or one failed). held is
@@ -84,7 +90,7 @@ type peerLink struct {
 }
 
 // mesh reports whether the peer is a Mesh node: it said what it takes.
-func (l *peerLink) mesh() bool { return l.gzip || l.delta }
+func (l *peerLink) mesh() bool { return l.gzip || l.delta || !l.bearer }
 
 // quiet reports whether a delta need not be sent this round: it says
 // nothing the last one the peer took did not, and that one was sent last
@@ -168,7 +174,7 @@ func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout, cfg.Cut)
 	}
-	return &RelaySender{cfg: cfg, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers)), leaving: make(chan chan struct{})}
+	return &RelaySender{cfg: cfg, macKey: wire.MACKey(cfg.Secret), trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers)), leaving: make(chan chan struct{})}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
@@ -279,7 +285,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 		}
 		sent[i] = true
 		wg.Go(func() {
-			caps, answered, err := s.post(ctx, t, payload)
+			caps, answered, err := s.post(ctx, t, payload, s.authorization(link, payload.body))
 			if answered {
 				// Only an answer says what the peer takes. One that did
 				// not answer (frozen, cut off, restarting) is what it was:
@@ -288,6 +294,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 				// no sent_at, and it would date one it took late by when
 				// it took it.
 				link.gzip, link.delta = wire.Accepts(caps, wire.AcceptGzip), wire.Accepts(caps, wire.AcceptDelta)
+				link.bearer = !wire.Accepts(caps, wire.AcceptMAC)
 			}
 			if err != nil {
 				link.held = nil // whatever it holds, the next relay is whole
@@ -363,10 +370,19 @@ type outgoingRelay struct {
 	encoding string // "" or "gzip"
 }
 
+// authorization is what a relay's body, as sent, carries to the peer of
+// link: its MAC, or the secret for a peer that takes nothing else.
+func (s *RelaySender) authorization(link *peerLink, body []byte) string {
+	if link.bearer {
+		return s.cfg.Secret
+	}
+	return wire.RelayMAC(s.macKey, body)
+}
+
 // post sends one relay and returns what the peer's answer says it takes
 // (wire.AcceptRelayHeader), and whether it answered at all; a peer that
 // answers and says nothing (the seed's) gets whole plain JSON next time.
-func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) (caps string, answered bool, err error) {
+func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay, authorization string) (caps string, answered bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/relay", bytes.NewReader(p.body))
@@ -377,7 +393,7 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay) 
 	if p.encoding != "" {
 		req.Header.Set("Content-Encoding", p.encoding)
 	}
-	req.Header.Set("Authorization", s.cfg.Secret)
+	req.Header.Set("Authorization", authorization)
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {

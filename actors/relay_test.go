@@ -46,9 +46,7 @@ func newRelayPeer(t *testing.T, status int) *relayPeer {
 			t.Errorf("relay arrived as %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
 		}
 		var body relayPayload
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields() // the payload is exactly the seed's
-		if err := dec.Decode(&body); err != nil {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			t.Errorf("relay body: %v", err)
 		}
 		p.mu.Lock()
@@ -72,8 +70,7 @@ func (p *relayPeer) received() []relayPayload {
 	return append([]relayPayload(nil), p.got...)
 }
 
-// relayPayload is a relay body as the seed shows it; the test decodes
-// relays strictly into it, so that nothing else is sent.
+// relayPayload is a relay body as the seed shows it.
 type relayPayload struct {
 	Node  string `json:"node"`
 	Peers map[string]struct {
@@ -135,8 +132,8 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 		if len(got) != 1 || got[0].Node != "me" || len(got[0].Peers) != 5 || got[0].Peers["down"].Status != domain.StatusDown {
 			t.Fatalf("%s received %+v, want this node's whole view once", name, got)
 		}
-		if p.auth[0] != "s3cret" {
-			t.Fatalf("%s got Authorization %q, want the bare secret", name, p.auth[0])
+		if _, isMAC := wire.MACOf(p.auth[0]); !isMAC || strings.Contains(p.auth[0], "s3cret") {
+			t.Fatalf("%s got Authorization %q, want the relay's MAC and not the secret", name, p.auth[0])
 		}
 	}
 	if got := down.received(); len(got) != 0 {
@@ -150,6 +147,56 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret") {
 		t.Fatal("the secret was logged")
+	}
+}
+
+// A peer of the seed's format knows only the secret: it refuses the first
+// relay, which carries a MAC, and its answer says nothing of what it
+// takes; from then on it gets the secret and exactly the seed's body. A
+// Mesh peer never gets the secret.
+func TestASeedPeerGetsTheSecretOnlyAfterItRefusedTheMAC(t *testing.T) {
+	var mu sync.Mutex
+	auths := map[string][]string{}
+	peer := func(name string, h http.HandlerFunc) config.Peer {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			auths[name] = append(auths[name], r.Header.Get("Authorization"))
+			mu.Unlock()
+			h(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return config.Peer{Name: name, URL: srv.URL}
+	}
+	seed := peer("seed", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "s3cret" {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields() // the payload is exactly the seed's
+		var body relayPayload
+		if err := dec.Decode(&body); err != nil {
+			t.Errorf("the seed peer's relay: %v", err)
+		}
+	})
+	mesh := peer("mesh", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta+", "+wire.AcceptMAC)
+	})
+	s := NewRelaySender(RelaySenderConfig{Secret: "s3cret", Timeout: time.Second,
+		State: fixedState{snapshotOf(map[string]domain.Status{"seed": domain.StatusUp, "mesh": domain.StatusUp})},
+		Peers: []config.Peer{seed, mesh}, Log: zerolog.Nop()})
+	for range 3 {
+		s.send(t.Context(), false)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if a := auths["seed"]; len(a) != 3 || strings.Contains(a[0], "s3cret") || a[1] != "s3cret" || a[2] != "s3cret" {
+		t.Errorf("the seed peer got Authorization %q, want a MAC, then the secret", a)
+	}
+	for _, a := range auths["mesh"] {
+		if _, isMAC := wire.MACOf(a); !isMAC || strings.Contains(a, "s3cret") {
+			t.Errorf("the Mesh peer got Authorization %q, want a MAC every time", a)
+		}
 	}
 }
 
@@ -338,24 +385,26 @@ func TestRelaysAreGzippedOnlyToPeersThatSayTheyTakeIt(t *testing.T) {
 	if encodings := []string{m[0].encoding, m[1].encoding, m[2].encoding, m[3].encoding, m[4].encoding}; !slices.Equal(encodings, []string{"", "gzip", "gzip", "gzip", ""}) {
 		t.Fatalf("the Mesh peer got encodings %q, want plain, gzip while it takes it, then plain", encodings)
 	}
-	// While it says it is a Mesh node (the second relay to the fourth),
-	// each relay says when it was sent; else they are the same.
+	// Until it answered, and while it says it is a Mesh node (to the
+	// fourth relay), each relay says when it was sent; else they are the
+	// same.
 	sentAt := regexp.MustCompile(`,"sent_at":"[^"]*"`)
+	plain := sentAt.ReplaceAllString(m[0].json, "")
 	for i, g := range m {
-		if stamped := sentAt.MatchString(g.json); stamped != (i > 0 && i < 4) || sentAt.ReplaceAllString(g.json, "") != m[0].json {
-			t.Fatalf("relay %d to the Mesh peer differs once inflated, or says when it was sent outside the second to the fourth: %s", i, g.json)
+		if stamped := sentAt.MatchString(g.json); stamped != (i < 4) || sentAt.ReplaceAllString(g.json, "") != plain {
+			t.Fatalf("relay %d to the Mesh peer differs once inflated, or says when it was sent after the fourth: %s", i, g.json)
 		}
 	}
-	for _, g := range sd {
-		if sentAt.MatchString(g.json) {
-			t.Fatalf("the seed peer got %s, want the seed's body", g.json)
+	for i, g := range sd {
+		if sentAt.MatchString(g.json) != (i == 0) {
+			t.Fatalf("relay %d to the seed peer was %s, want the seed's body once it answered", i, g.json)
 		}
 	}
 	if m[1].size*4 > m[0].size {
 		t.Fatalf("gzipped relay of %d bytes against %d plain: want a quarter at most", m[1].size, m[0].size)
 	}
 	for i, g := range sd {
-		if g.encoding != "" || g.json != m[0].json {
+		if g.encoding != "" || sentAt.ReplaceAllString(g.json, "") != plain {
 			t.Fatalf("relay %d to the seed peer was %q, want plain JSON always", i, g.encoding)
 		}
 	}

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"compress/gzip"
 	"context"
+	"crypto/hmac"
 	"crypto/subtle"
 	"errors"
+	"hash"
 	"io"
 	"iter"
 	"maps"
@@ -42,6 +44,8 @@ const (
 // the sender one of this node's peers. A refused request stores nothing.
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
+	macKey  []byte // wire.MACKey of secret
+	replays *replayGuard
 	peers   map[string]bool
 	state   SnapshotSource // the relays held, to refuse older ones
 	store   RelaySink
@@ -64,7 +68,7 @@ func newRelayHandler(secret string, peers map[string]bool, state SnapshotSource,
 	if counter == nil {
 		counter = uncounted{}
 	}
-	return &relayHandler{secret: []byte(secret), peers: peers, state: state, store: store, counter: counter,
+	return &relayHandler{secret: []byte(secret), macKey: wire.MACKey(secret), replays: newReplayGuard(), peers: peers, state: state, store: store, counter: counter,
 		reading: make(chan struct{}, maxRelaysRead), log: log, strangers: map[string]bool{}}
 }
 
@@ -89,7 +93,7 @@ func (uncounted) RelayReceived(string) {}
 func (uncounted) RelayBytes(string, int) {}
 
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta)
+	w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta+", "+wire.AcceptMAC)
 	refuse := func(status int, result, msg string) {
 		h.counter.RelayReceived(result)
 		writeError(w, status, msg)
@@ -98,7 +102,11 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayDisabled, "relaying is disabled on this node")
 		return
 	}
-	if !h.authorised(r.Header.Get("Authorization")) {
+	// A Mesh node's relay carries a MAC of its body, checked once the body
+	// is read; a seed node's carries the secret itself, checked now.
+	auth := r.Header.Get("Authorization")
+	mac, macd := wire.MACOf(auth)
+	if !macd && !h.authorised(auth) {
 		refuse(http.StatusUnauthorized, domain.RelayUnauthorized, "missing or wrong relay secret")
 		return
 	}
@@ -120,7 +128,11 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	body, err := h.readBody(w, r)
+	var sum hash.Hash
+	if macd {
+		sum = wire.NewMAC(h.macKey)
+	}
+	body, err := h.readBody(w, r, sum)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
@@ -131,6 +143,10 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			refuse(http.StatusBadRequest, domain.RelayInvalid, "could not read the body")
 		}
+		return
+	}
+	if macd && !hmac.Equal(sum.Sum(nil), mac) {
+		refuse(http.StatusUnauthorized, domain.RelayBadSignature, "the relay's MAC does not match its body: another RELAY_SECRET, or a body changed on the way")
 		return
 	}
 	relay, err := wire.DecodeRelay(body)
@@ -144,7 +160,21 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
+	if macd {
+		switch {
+		case relay.SentAt.IsZero():
+			refuse(http.StatusBadRequest, domain.RelayInvalid, "a relay with a MAC says when it was sent (sent_at)")
+			return
+		case !h.replays.admit(node, relay.SentAt, mac):
+			refuse(http.StatusConflict, domain.RelayReplayed, "this relay was taken before, or is older than those taken since")
+			return
+		}
+	}
 	held, holds := h.state.Snapshot().Relay(node)
+	if ahead := aheadBy(held, holds, relay.SentAt, newest(peers, targets), time.Now()); ahead > maxAhead {
+		refuse(http.StatusConflict, domain.RelayAhead, "dated "+ahead.Round(time.Millisecond).String()+" ahead of this node's clock, the sender's offset allowed for")
+		return
+	}
 	switch {
 	case relay.Delta && !holds:
 		refuse(http.StatusConflict, domain.RelayNeedsWhole, "a delta relay, and no whole one held from "+quoteName(node)+": send a whole one")
@@ -170,6 +200,39 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.counter.RelayReceived(domain.RelayAccepted)
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
+}
+
+// maxAhead is how far a relay's times may run ahead of this node's clock,
+// once the sender's clock offset is allowed for. An honest relay is never
+// ahead (its views are from before it was sent, and it was sent before it
+// came); the bound covers the offset's jitter and a clock stepped a little.
+// A relay dated further ahead would make the sender's real relays look
+// stale (older by their own times than the copy held) and lock them out.
+const maxAhead = 2 * time.Second
+
+// aheadBy is how far a relay sent at sentAt (zero: it did not say), whose
+// newest view is dated newest, runs ahead of now. With the sender's clock
+// offset measured lately (its relays held), both times are read on this
+// node's clock; without it (its first relay, or a seed node's) its views
+// are read against its own stamp, and a seed node's, which says no time,
+// are let be.
+func aheadBy(held *domain.RelayCopy, holds bool, sentAt, newest, now time.Time) time.Duration {
+	if holds {
+		if offset, ok := held.ClockOffset(now); ok {
+			return later(sentAt, newest).Add(offset).Sub(now)
+		}
+	}
+	if sentAt.IsZero() {
+		return 0
+	}
+	return newest.Sub(sentAt)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // newest is domain.Newest of a relay's peers and targets together.
@@ -207,14 +270,18 @@ var (
 // readBody reads a relay's body, at most MaxRelayBody on the wire and, if
 // gzipped, at most MaxRelayBody once inflated too: a small bomb must not
 // become a large body. It counts the bytes that came on the wire.
-func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request, sum hash.Hash) ([]byte, error) {
 	onWire := &countingReader{r: http.MaxBytesReader(w, r.Body, MaxRelayBody)}
 	defer func() { h.counter.RelayBytes("received", onWire.n) }()
+	var in io.Reader = onWire
+	if sum != nil {
+		in = io.TeeReader(onWire, sum) // the MAC is of the body as sent
+	}
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
-		return io.ReadAll(onWire)
+		return io.ReadAll(in)
 	case "gzip":
-		zr, err := gzip.NewReader(onWire)
+		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return nil, err
 		}
@@ -224,6 +291,9 @@ func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte,
 		}
 		if len(body) > MaxRelayBody {
 			return nil, errInflatedTooFar
+		}
+		if _, err := io.Copy(io.Discard, in); err != nil { // what follows the gzip stream counts in the MAC too
+			return nil, err
 		}
 		return body, nil
 	default:

@@ -531,3 +531,127 @@ func TestDeltaRelays(t *testing.T) {
 		t.Fatalf("a stale delta changed the view held: %+v", views["oct.mesh.dupunkto.org"])
 	}
 }
+
+// A Mesh node's relay carries a MAC of its body, not the secret: the
+// receiver takes it once, refuses it posted again, refuses a body changed
+// on the way or a MAC made with another secret, and says in its answer
+// that it takes MACs.
+func TestRelaysWithAMAC(t *testing.T) {
+	srv, o := relayNode(t, secret)
+	key := wire.MACKey(secret)
+	sentAt := time.Now().Truncate(time.Millisecond)
+	body := func(at time.Time) []byte {
+		return wire.Stamped([]byte(relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", goodPeer)), at)
+	}
+	post := func(auth, encoding string, b []byte) response {
+		h := map[string]string{"Content-Type": "application/json", "Authorization": auth}
+		if encoding != "" {
+			h["Content-Encoding"] = encoding
+		}
+		return do(t, "POST", srv.URL+"/relay", h, string(b))
+	}
+	first := body(sentAt)
+	if r := post(wire.RelayMAC(key, first), "", first); r.status != 200 || !wire.Accepts(r.header.Get(wire.AcceptRelayHeader), wire.AcceptMAC) {
+		t.Fatalf("a relay with its MAC: %d %s, %s %q", r.status, r.body, wire.AcceptRelayHeader, r.header.Get(wire.AcceptRelayHeader))
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasRelay(o.Snapshot(), "dec.mesh.dupunkto.org"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay with a MAC was not stored")
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(body(sentAt.Add(time.Second)))
+	_ = zw.Close()
+	changed := bytes.Replace(body(sentAt.Add(2*time.Second)), []byte(`"up"`), []byte(`"down"`), 1)
+	older := body(sentAt.Add(-replayWindow - time.Second))
+	cases := []struct {
+		name, auth, encoding string
+		body                 []byte
+		status               int
+		message              string
+	}{
+		{"gzipped, its MAC of the gzipped bytes", wire.RelayMAC(key, gz.Bytes()), "gzip", gz.Bytes(), 200, ""},
+		{"the same relay again", wire.RelayMAC(key, first), "", first, 409, "taken before"},
+		{"the body changed on the way", wire.RelayMAC(key, body(sentAt.Add(2*time.Second))), "", changed, 401, "MAC"},
+		{"a MAC made with another secret", wire.RelayMAC(wire.MACKey("guess"), body(sentAt.Add(3*time.Second))), "", body(sentAt.Add(3 * time.Second)), 401, "MAC"},
+		{"a MAC that is not base64", "Mesh-HMAC-SHA256 !!!", "", body(sentAt.Add(4 * time.Second)), 401, "MAC"},
+		{"a relay with a MAC that does not say when it was sent", "", "", []byte(relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", goodPeer)), 400, "sent_at"},
+		{"sent longer before the newest taken than the window", wire.RelayMAC(key, older), "", older, 409, "taken before"},
+	}
+	for _, c := range cases {
+		if c.auth == "" {
+			c.auth = wire.RelayMAC(key, c.body)
+		}
+		if r := post(c.auth, c.encoding, c.body); r.status != c.status || !strings.Contains(r.body, c.message) {
+			t.Errorf("%s: %d %s, want %d saying %q", c.name, r.status, r.body, c.status, c.message)
+		}
+	}
+}
+
+// The MACs kept of one sender stay within their bound, however many
+// relays a holder of the secret posts within the window, and a relay older
+// than those kept is refused.
+func TestTheReplayGuardIsBounded(t *testing.T) {
+	g := newReplayGuard()
+	at := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
+	mac := func(i int) []byte {
+		m := make([]byte, 32)
+		copy(m, fmt.Sprint(i))
+		return m
+	}
+	for i := range 3 * maxSeenPerSender {
+		if !g.admit("dec", at.Add(time.Duration(i)*time.Millisecond), mac(i)) {
+			t.Fatalf("relay %d refused", i)
+		}
+	}
+	if n := len(g.bySender["dec"].seen); n > maxSeenPerSender {
+		t.Fatalf("%d MACs kept, want at most %d", n, maxSeenPerSender)
+	}
+	if g.admit("dec", at.Add(time.Millisecond), mac(-1)) {
+		t.Fatal("a relay older than those kept was taken")
+	}
+	if !g.admit("oct", at, mac(0)) {
+		t.Fatal("another sender's relay with the same MAC was refused")
+	}
+}
+
+// A relay dated ahead of this node's clock, beyond maxAhead once its
+// sender's clock offset is allowed for, is refused: taken, it would make
+// the sender's real relays stale by their own times and lock them out.
+// The forger of 2026-12-02 moved a node's times 55 s forward.
+func TestARelayDatedAheadIsRefused(t *testing.T) {
+	srv, o := relayNode(t, secret)
+	key := wire.MACKey(secret)
+	post := func(node string, sentAt, viewsAt time.Time) response {
+		at := fmt.Sprintf("%q", viewsAt.UTC().Format(time.RFC3339))
+		b := wire.Stamped([]byte(relayWith(fmt.Sprintf("%q", node), "nov.mesh.dupunkto.org", peerJSON(`"up"`, at, at, "0"))), sentAt)
+		return do(t, "POST", srv.URL+"/relay", map[string]string{"Content-Type": "application/json", "Authorization": wire.RelayMAC(key, b)}, string(b))
+	}
+	now := time.Now()
+	if r := post("oct.mesh.dupunkto.org", now, now.Add(55*time.Second)); r.status != 409 || !strings.Contains(r.body, "ahead") {
+		t.Errorf("a first relay whose views are dated 55 s after it was sent: %d %s, want 409 ahead", r.status, r.body)
+	}
+	if r := post("dec.mesh.dupunkto.org", now, now.Add(-time.Second)); r.status != 200 {
+		t.Fatalf("an honest relay: %d %s", r.status, r.body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasRelay(o.Snapshot(), "dec.mesh.dupunkto.org"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the honest relay was not stored")
+		}
+	}
+	now = time.Now()
+	for _, c := range []struct {
+		name            string
+		sentAt, viewsAt time.Time
+		status          int
+	}{
+		{"sent 55 s ahead, by the sender's measured offset", now.Add(55 * time.Second), now.Add(55 * time.Second), 409},
+		{"sent now, its views 55 s ahead", now, now.Add(55 * time.Second), 409},
+		{"sent now, its views now", now.Add(time.Millisecond), now, 200},
+	} {
+		if r := post("dec.mesh.dupunkto.org", c.sentAt, c.viewsAt); r.status != c.status || (c.status == 409 && !strings.Contains(r.body, "ahead")) {
+			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.body, c.status)
+		}
+	}
+}

@@ -187,6 +187,17 @@ func (r *RelayCopy) Said() Said { return r.said.Shifted(r.offset) }
 // relay: what to add to the sender's times.
 func (r *RelayCopy) Offset() time.Duration { return r.offset }
 
+// ClockOffset returns how far this node's clock is ahead of the sender's,
+// as the least delayed of its recent relays measured it (see SteadiedBy),
+// if one was measured lately: a sender whose relays stopped a while ago
+// may have had its clock set since.
+func (r *RelayCopy) ClockOffset(now time.Time) (time.Duration, bool) {
+	if r.offsetAt.IsZero() || now.Sub(r.offsetAt) > 2*OffsetMemory {
+		return 0, false
+	}
+	return r.offset, true
+}
+
 // Isolating returns a copy of r from a node that says whether it is
 // isolated.
 func (r *RelayCopy) Isolating(isolated bool) *RelayCopy {

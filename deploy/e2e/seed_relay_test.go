@@ -24,6 +24,10 @@ type seedNode struct {
 	got   map[string]int // relays taken, by sender
 	bytes map[string]int // and their bytes
 	bad   []string       // relays it could not read
+	// macs counts the relays it refused for their Authorization: the
+	// first a Mesh node sends it carries a MAC, which the seed does not
+	// know, and after that refusal the node sends the secret.
+	macs int
 }
 
 func startSeedNode(t *testing.T, secret string) *seedNode {
@@ -40,7 +44,14 @@ func startSeedNode(t *testing.T, secret string) *seedNode {
 			Node  string                     `json:"node"`
 			Peers map[string]json.RawMessage `json:"peers"`
 		}
-		if r.Header.Get("Authorization") != secret || json.Unmarshal(body, &relay) != nil || relay.Node == "" {
+		if r.Header.Get("Authorization") != secret {
+			s.mu.Lock()
+			s.macs++
+			s.mu.Unlock()
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		if json.Unmarshal(body, &relay) != nil || relay.Node == "" {
 			s.mu.Lock()
 			s.bad = append(s.bad, fmt.Sprintf("%q encoding, %d bytes", r.Header.Get("Content-Encoding"), len(body)))
 			s.mu.Unlock()
@@ -113,6 +124,9 @@ func TestASeedNodeAndMeshNodesRelayToEachOther(t *testing.T) {
 	defer seed.mu.Unlock()
 	if len(seed.bad) > 0 {
 		t.Fatalf("the seed node got relays it could not read: %s", strings.Join(seed.bad, "; "))
+	}
+	if seed.macs > len(nodes) {
+		t.Fatalf("the seed node refused %d relays for their Authorization, want at most one a Mesh node (its first, with a MAC)", seed.macs)
 	}
 	// Between the Mesh nodes the relays are deltas (and gzipped when large):
 	// a Mesh node's relays weigh less on average than the whole plain ones
