@@ -16,10 +16,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/thejerf/suture/v4"
 
-	// The container image is FROM scratch: no /etc/ssl. These roots are
-	// used only when the system has none, so that HTTPS webhooks work there.
-	_ "golang.org/x/crypto/x509roots/fallback"
-
 	"github.com/dupunkto/mesh/actors"
 	"github.com/dupunkto/mesh/actors/domain"
 	"github.com/dupunkto/mesh/actors/fatal"
@@ -63,6 +59,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	useFallbackRootsIfNoneInstalled(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
