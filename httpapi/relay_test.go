@@ -591,7 +591,8 @@ func TestRelaysWithAMAC(t *testing.T) {
 
 // The MACs kept of one sender stay within their bound, however many
 // relays a holder of the secret posts within the window, and a relay older
-// than those kept is refused.
+// than those kept is refused; a sender relaying at its rhythm leaves a
+// window's worth kept, not the bound's.
 func TestTheReplayGuardIsBounded(t *testing.T) {
 	g := newReplayGuard()
 	at := time.Date(2026, 12, 3, 1, 0, 0, 0, time.UTC)
@@ -613,6 +614,13 @@ func TestTheReplayGuardIsBounded(t *testing.T) {
 	}
 	if !g.admit("oct", at, mac(0)) {
 		t.Fatal("another sender's relay with the same MAC was refused")
+	}
+	// A sender relaying once a second for long: a window's worth kept.
+	for i := range 1000 {
+		g.admit("nov", at.Add(time.Duration(i)*time.Second), mac(i))
+	}
+	if s := g.bySender["nov"]; len(s.seen) > 61 || len(s.order) > 2*61+1 {
+		t.Fatalf("after 1000 relays a second apart, %d MACs kept (%d in order), want a minute's worth", len(s.seen), len(s.order))
 	}
 }
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"slices"
 	"sync"
 	"time"
 )
@@ -25,7 +24,17 @@ type replayGuard struct {
 
 type seenRelays struct {
 	floor time.Time // nothing sent at or before it is taken
-	seen  map[[32]byte]time.Time
+	seen  map[[32]byte]bool
+	// order is the MACs kept, in the order taken (nearly the order sent),
+	// from head on: the oldest leave from the front as the floor passes
+	// them, so that a sender's MACs kept are about a window's worth.
+	order []seenRelay
+	head  int
+}
+
+type seenRelay struct {
+	mac [32]byte
+	at  time.Time
 }
 
 const (
@@ -51,46 +60,36 @@ func (g *replayGuard) admit(node string, sentAt time.Time, mac []byte) bool {
 	defer g.mu.Unlock()
 	s := g.bySender[node]
 	if s == nil {
-		s = &seenRelays{seen: map[[32]byte]time.Time{}}
+		s = &seenRelays{seen: map[[32]byte]bool{}}
 		g.bySender[node] = s
 	}
 	key := [32]byte(mac)
-	if !sentAt.After(s.floor) {
+	if !sentAt.After(s.floor) || s.seen[key] {
 		return false
 	}
-	if _, taken := s.seen[key]; taken {
-		return false
-	}
-	s.seen[key] = sentAt
+	s.seen[key] = true
+	s.order = append(s.order, seenRelay{key, sentAt})
 	if floor := sentAt.Add(-replayWindow); floor.After(s.floor) {
 		s.floor = floor
 	}
-	if len(s.seen) > maxSeenPerSender {
-		s.prune()
-	}
+	s.forget()
 	return true
 }
 
-// prune lets go of the MACs at or below the floor, and if that is not
-// enough, of the older half, raising the floor past them.
-func (s *seenRelays) prune() {
-	for k, at := range s.seen {
-		if !at.After(s.floor) {
-			delete(s.seen, k)
+// forget lets go of the MACs at the front that the floor has passed, and
+// while more than maxSeenPerSender are kept, of the oldest, raising the
+// floor past them.
+func (s *seenRelays) forget() {
+	for s.head < len(s.order) && (!s.order[s.head].at.After(s.floor) || len(s.order)-s.head > maxSeenPerSender) {
+		r := s.order[s.head]
+		if r.at.After(s.floor) {
+			s.floor = r.at
 		}
+		delete(s.seen, r.mac)
+		s.head++
 	}
-	if len(s.seen) <= maxSeenPerSender/2 {
-		return
-	}
-	times := make([]time.Time, 0, len(s.seen))
-	for _, at := range s.seen {
-		times = append(times, at)
-	}
-	slices.SortFunc(times, time.Time.Compare)
-	s.floor = times[len(times)/2]
-	for k, at := range s.seen {
-		if !at.After(s.floor) {
-			delete(s.seen, k)
-		}
+	if s.head > len(s.order)/2 { // reuse the front: amortised, the slice stays within twice what is kept
+		s.order = append(s.order[:0], s.order[s.head:]...)
+		s.head = 0
 	}
 }

@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -126,4 +132,118 @@ func TestClusterVerdictInStateNamesTheVantagePoints(t *testing.T) {
 			return err == nil && s.Cluster[c.name].Status == "down" && slices.Equal(s.Cluster[c.name].DownFrom, want)
 		})
 	}
+}
+
+// What someone on the path between two nodes sees of their relays: a
+// proxy between node a and node b keeps every relay a sends b. None holds
+// the secret, in its headers or its body; each carries a MAC instead. One
+// posted to b again is refused as a replay, and one changed on the way is
+// refused for its MAC; b counts both.
+func TestARelayCapturedOnTheWireHoldsNoSecretAndIsRefusedPostedAgain(t *testing.T) {
+	shareMachine(t, loadOf(2, 100*time.Millisecond))
+	const secret = "on-the-path-s3cret"
+	ports := freePorts(t, 3)
+	a, b, onPath := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2])
+
+	type captured struct {
+		header http.Header
+		body   []byte
+		status int
+	}
+	var mu sync.Mutex
+	var relays []captured
+	to, _ := url.Parse("http://" + b)
+	forward := httputil.NewSingleHostReverseProxy(to)
+	proxy := &http.Server{Addr: onPath, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/relay" {
+			forward.ServeHTTP(w, r) // a's probes of b
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &statusRecorder{ResponseWriter: w}
+		forward.ServeHTTP(rec, r)
+		mu.Lock()
+		relays = append(relays, captured{r.Header.Clone(), body, rec.status})
+		mu.Unlock()
+	})}
+	l, err := net.Listen("tcp", onPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = proxy.Serve(l) }()
+	t.Cleanup(func() { _ = proxy.Close() })
+
+	common := []string{"RELAY_SECRET=" + secret, "POLL_INTERVAL=100ms", "PROBE_TIMEOUT=250ms", "ALERTS=node"}
+	nodeB := startNode(t, b, append(common, "PEERS=http://"+a+",http://"+b)...)
+	startNode(t, a, append(common, "PEERS=http://"+a+",http://"+onPath)...)
+	taken := func() []captured {
+		mu.Lock()
+		defer mu.Unlock()
+		var ok []captured
+		for _, c := range relays {
+			if c.status == http.StatusOK {
+				ok = append(ok, c)
+			}
+		}
+		return ok
+	}
+	eventually(t, 20*time.Second, "five of a's relays taken by b through the proxy", func() bool { return len(taken()) >= 5 })
+
+	mu.Lock()
+	all := slices.Clone(relays)
+	mu.Unlock()
+	for i, c := range all {
+		auth := c.header.Get("Authorization")
+		if !strings.HasPrefix(auth, "Mesh-HMAC-SHA256 ") {
+			t.Errorf("relay %d carried Authorization %q, want a MAC", i, auth)
+		}
+		var headers strings.Builder
+		_ = c.header.Write(&headers)
+		if strings.Contains(headers.String(), secret) || bytes.Contains(c.body, []byte(secret)) {
+			t.Fatalf("relay %d carried the secret on the wire", i)
+		}
+	}
+
+	again := func(c captured, body []byte) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+b+"/relay", bytes.NewReader(body))
+		for _, k := range []string{"Authorization", "Content-Type", "Content-Encoding"} {
+			if v := c.header.Get(k); v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	first := taken()[0]
+	if status, msg := again(first, first.body); status != http.StatusConflict || !strings.Contains(msg, "taken before") {
+		t.Errorf("a captured relay posted again: %d %s, want 409, taken before", status, msg)
+	}
+	changed := slices.Clone(first.body)
+	changed[len(changed)-2] ^= 1
+	if status, msg := again(first, changed); status != http.StatusUnauthorized || !strings.Contains(msg, "MAC") {
+		t.Errorf("a captured relay changed on the way: %d %s, want 401 for its MAC", status, msg)
+	}
+	families, _ := scrape(t, nodeB)
+	for result, want := range map[string]float64{"replay": 1, "signature": 1} {
+		if got, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": result}); got != want {
+			t.Errorf("b counted %v relays refused as %s, want %v", got, result, want)
+		}
+	}
+}
+
+// statusRecorder keeps the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
