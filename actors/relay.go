@@ -52,7 +52,8 @@ type Announcer interface {
 // while a send is under way, one more send follows it, with the newest view.
 type RelaySender struct {
 	cfg    RelaySenderConfig
-	macKey []byte // the relays' MAC key, derived from cfg.Secret (wire.MACKey)
+	macKey []byte       // the relays' MAC key, derived from cfg.Secret (wire.MACKey)
+	zw     *gzip.Writer // owned by Serve: the one writer relays are gzipped with
 
 	// trouble is owned by Serve: the peers whose relays keep failing.
 	trouble map[string]*relayTrouble
@@ -255,7 +256,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 			return stamped
 		}
 		if gzipped.body == nil {
-			gzipped = outgoingRelay{body: gzipBytes(stamped.body), encoding: "gzip"}
+			gzipped = outgoingRelay{body: s.gzip(stamped.body), encoding: "gzip"}
 		}
 		return gzipped
 	}
@@ -278,7 +279,7 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 			}
 			payload = outgoingRelay{body: wire.Stamped(delta, now)}
 			if link.gzip && len(payload.body) > gzipAbove {
-				payload = outgoingRelay{body: gzipBytes(payload.body), encoding: "gzip"}
+				payload = outgoingRelay{body: s.gzip(payload.body), encoding: "gzip"}
 			}
 		} else {
 			payload = wholeFor(link)
@@ -412,13 +413,21 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay, 
 	return caps, true, nil
 }
 
-// gzipBytes compresses a relay body. Relays are sent once a round to every
+// gzip compresses a relay body. Relays are sent once a round to every
 // peer, and a view repeats the same keys: gzip takes them to a fraction.
-func gzipBytes(b []byte) []byte {
+// One writer serves every body, kept between rounds: each holds about a
+// megabyte of tables, and after an outage every peer's delta may be large
+// enough to compress. Only send, in Serve's goroutine, calls it.
+func (s *RelaySender) gzip(b []byte) []byte {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
-	_, _ = zw.Write(b)                                 // a bytes.Buffer does not fail
-	_ = zw.Close()
+	if s.zw == nil {
+		s.zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
+	} else {
+		s.zw.Reset(&buf)
+	}
+	_, _ = s.zw.Write(b) // a bytes.Buffer does not fail
+	_ = s.zw.Close()
+	s.zw.Reset(nil) // holds no body between rounds
 	return buf.Bytes()
 }
 
