@@ -160,15 +160,9 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, domain.RelayUnknownSender, "node "+quoteName(node)+" is not one of this node's peers")
 		return
 	}
-	if macd {
-		switch {
-		case relay.SentAt.IsZero():
-			refuse(http.StatusBadRequest, domain.RelayInvalid, "a relay with a MAC says when it was sent (sent_at)")
-			return
-		case !h.replays.admit(node, relay.SentAt, mac):
-			refuse(http.StatusConflict, domain.RelayReplayed, "this relay was taken before, or is older than those taken since")
-			return
-		}
+	if macd && relay.SentAt.IsZero() {
+		refuse(http.StatusBadRequest, domain.RelayInvalid, "a relay with a MAC says when it was sent (sent_at)")
+		return
 	}
 	held, holds := h.state.Snapshot().Relay(node)
 	if ahead := aheadBy(held, holds, relay.SentAt, newest(peers, targets), time.Now()); ahead > maxAhead {
@@ -189,6 +183,13 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		peers, targets = laidOver(held.Peers(), peers), laidOver(held.Targets(), targets)
 	case holds && !held.Supersedes(newest(peers, targets), time.Now()):
 		refuse(http.StatusConflict, domain.RelayStale, "older, by its own times, than the view held from "+quoteName(node))
+		return
+	}
+	// Last of the checks: a relay refused for anything else must not move
+	// the replay guard's floor (one dated ahead would lock the real ones
+	// out as too old).
+	if macd && !h.replays.admit(node, relay.SentAt, mac) {
+		refuse(http.StatusConflict, domain.RelayReplayed, "this relay was taken before, or is older than those taken since")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)

@@ -656,6 +656,9 @@ func TestARelayDatedAheadIsRefused(t *testing.T) {
 	}{
 		{"sent 55 s ahead, by the sender's measured offset", now.Add(55 * time.Second), now.Add(55 * time.Second), 409},
 		{"sent now, its views 55 s ahead", now, now.Add(55 * time.Second), 409},
+		// Refused, it must not have moved the replay guard's floor past
+		// the real relays that follow.
+		{"sent 10 min ahead", now.Add(10 * time.Minute), now.Add(10 * time.Minute), 409},
 		{"sent now, its views now", now.Add(time.Millisecond), now, 200},
 	} {
 		if r := post("dec.mesh.dupunkto.org", c.sentAt, c.viewsAt); r.status != c.status || (c.status == 409 && !strings.Contains(r.body, "ahead")) {

@@ -2,6 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -246,4 +251,65 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// The forger of 2026-12-02, forward-dating: it holds RELAY_SECRET, reads
+// node a's views, moves their times 55 s ahead and posts them to b as a,
+// once every 200 ms, with sent_at now and then 55 s ahead too. It makes
+// its MACs as README says (HKDF-SHA256 of the secret, info "mesh relay
+// mac v1"; HMAC-SHA256 of the body as sent, base64url): an outsider's
+// implementation of the wire. b refuses every one as dated ahead, and
+// keeps taking a's real relays: before, a forged relay dated ahead made
+// a's own stale by their times, and b held the forger's word instead.
+func TestAForgerDatingRelaysAheadCannotLockANodesRelaysOut(t *testing.T) {
+	shareMachine(t, loadOf(3, 100*time.Millisecond))
+	const secret = "forger-knows-it"
+	nodes := cluster(t, 3, "RELAY_SECRET="+secret)
+	a, b := nodes[0], nodes[1]
+	key, err := hkdf.Key(sha256.New, []byte(secret), nil, "mesh relay mac v1", sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := func(sentAt, viewsAt time.Time) (int, string) {
+		views := map[string]any{}
+		for _, n := range nodes {
+			if n != a {
+				at := viewsAt.UTC().Format(time.RFC3339)
+				views[n.name] = map[string]any{"status": "up", "since": at, "last_seen": at, "consecutive_failures": 0}
+			}
+		}
+		body, _ := json.Marshal(map[string]any{"node": a.name, "peers": views, "sent_at": sentAt.UTC().Format("2006-01-02T15:04:05.000Z07:00")})
+		m := hmac.New(sha256.New, key)
+		m.Write(body)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+b.name+"/relay", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Mesh-HMAC-SHA256 "+base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	began := time.Now()
+	forged := 0
+	for time.Since(began) < 3*time.Second {
+		now := time.Now()
+		for _, sentAt := range []time.Time{now, now.Add(55 * time.Second)} {
+			if status, msg := forge(sentAt, now.Add(55*time.Second)); status != http.StatusConflict || !strings.Contains(msg, "ahead") {
+				t.Fatalf("a relay forged 55 s ahead, sent at %s: %d %s, want 409, ahead", sentAt.Format("15:04:05"), status, msg)
+			}
+			forged++
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	eventually(t, 10*time.Second, b.name+" to take a relay of "+a.name+"'s own after the forger began", func() bool {
+		s, err := b.state()
+		return err == nil && s.Relay[a.name].ReceivedAt != "" && mustParseTime(t, s.Relay[a.name].ReceivedAt).After(began.Add(time.Second))
+	})
+	families, _ := scrape(t, b)
+	if got, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "ahead"}); got != float64(forged) {
+		t.Errorf("%s counted %v relays refused as ahead, want the %d forged", b.name, got, forged)
+	}
 }
