@@ -45,6 +45,7 @@ const (
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
 	macKey  []byte // wire.MACKey of secret
+	fresh   time.Duration
 	replays *replayGuard
 	peers   map[string]bool
 	state   SnapshotSource // the relays held, to refuse older ones
@@ -64,11 +65,14 @@ type relayHandler struct {
 // maxStrangers bounds the senders outside PEERS warned about by name.
 const maxStrangers = 100
 
-func newRelayHandler(secret string, peers map[string]bool, state SnapshotSource, store RelaySink, counter RelayCounter, log zerolog.Logger) *relayHandler {
+func newRelayHandler(secret string, fresh time.Duration, peers map[string]bool, state SnapshotSource, store RelaySink, counter RelayCounter, log zerolog.Logger) *relayHandler {
 	if counter == nil {
 		counter = uncounted{}
 	}
-	return &relayHandler{secret: []byte(secret), macKey: wire.MACKey(secret), replays: newReplayGuard(), peers: peers, state: state, store: store, counter: counter,
+	if fresh <= 0 {
+		fresh = defaultRelayFresh
+	}
+	return &relayHandler{secret: []byte(secret), macKey: wire.MACKey(secret), fresh: fresh, replays: newReplayGuard(), peers: peers, state: state, store: store, counter: counter,
 		reading: make(chan struct{}, maxRelaysRead), log: log, strangers: map[string]bool{}}
 }
 
@@ -93,6 +97,9 @@ func (uncounted) RelayReceived(string) {}
 func (uncounted) RelayBytes(string, int) {}
 
 func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// When it came, not when its turn to be read came: the sender's clock
+	// offset is measured from it, and a wait here is no delay of the sender's.
+	arrived := time.Now()
 	w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta+", "+wire.AcceptMAC)
 	refuse := func(status int, result, msg string) {
 		h.counter.RelayReceived(result)
@@ -165,7 +172,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	held, holds := h.state.Snapshot().Relay(node)
-	if ahead := aheadBy(held, holds, relay.SentAt, newest(peers, targets), time.Now()); ahead > maxAhead {
+	if ahead := aheadBy(held, holds, h.fresh, relay.SentAt, newest(peers, targets), time.Now()); ahead > maxAhead {
 		refuse(http.StatusConflict, domain.RelayAhead, "dated "+ahead.Round(time.Millisecond).String()+" ahead of this node's clock, the sender's offset allowed for")
 		return
 	}
@@ -194,7 +201,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
 	defer cancel()
-	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(time.Now(), peers).WithTargets(targets).Saying(relay.Said, relay.SentAt).Isolating(relay.Isolated)); err != nil {
+	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(arrived, peers).WithTargets(targets).Saying(relay.Said, relay.SentAt).Isolating(relay.Isolated)); err != nil {
 		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}
@@ -202,6 +209,10 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Trace().Str("peer", node).Int("peers", len(peers)).Msg("relay received")
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
 }
+
+// defaultRelayFresh is RelayFresh when a router is built without it:
+// three rounds at the default POLL_INTERVAL.
+const defaultRelayFresh = 15 * time.Second
 
 // maxAhead is how far a relay's times may run ahead of this node's clock,
 // once the sender's clock offset is allowed for. An honest relay is never
@@ -212,14 +223,22 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const maxAhead = 2 * time.Second
 
 // aheadBy is how far a relay sent at sentAt (zero: it did not say), whose
-// newest view is dated newest, runs ahead of now. With the sender's clock
-// offset measured lately (its relays held), both times are read on this
-// node's clock; without it (its first relay, or a seed node's) its views
-// are read against its own stamp, and a seed node's, which says no time,
-// are let be.
-func aheadBy(held *domain.RelayCopy, holds bool, sentAt, newest, now time.Time) time.Duration {
-	if holds {
-		if offset, ok := held.ClockOffset(now); ok {
+// newest view is dated newest, runs ahead of now. While the copy held from
+// its sender is fresh (taken within fresh) and the sender's clock offset
+// was measured, both times are read on this node's clock; else (its first
+// relay, or none taken lately) its views are read against its own stamp,
+// and a seed node's, which says no time, are let be.
+//
+// Only a fresh copy's offset counts because the offset can be wrong high:
+// it is the least delay of the relays taken, and if every one of those was
+// slow (the first after a start, stamped before its sender was held up and
+// posted after), the sender's next relays would all look ahead. Refused,
+// they would never correct it; once the copy is no longer fresh, the next
+// relay is taken on its own stamp and the offset comes down to its delay
+// (SteadiedBy keeps the least).
+func aheadBy(held *domain.RelayCopy, holds bool, fresh time.Duration, sentAt, newest, now time.Time) time.Duration {
+	if holds && now.Sub(held.ReceivedAt()) <= fresh {
+		if offset, ok := held.MeasuredOffset(); ok {
 			return later(sentAt, newest).Add(offset).Sub(now)
 		}
 	}

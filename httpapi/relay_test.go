@@ -666,3 +666,50 @@ func TestARelayDatedAheadIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A sender's offset measured from slow relays alone (the first after a
+// start, stamped before the sender was held up) would make its next, quick
+// relays look ahead. They are refused only while the copy held is fresh;
+// then one is taken on its own stamp and the offset comes down to its delay.
+func TestAnOffsetMeasuredHighComesDownOnceTheCopyIsNoLongerFresh(t *testing.T) {
+	o := ownerWith(t, "dec.mesh.dupunkto.org")
+	const fresh = 300 * time.Millisecond
+	srv := httptest.NewServer(NewRouter(Options{State: o, AggregatorURL: "/", RelaySecret: secret, RelayFresh: fresh,
+		Peers: configPeers("dec.mesh.dupunkto.org"), Relays: o, Log: zerolog.Nop()}))
+	t.Cleanup(srv.Close)
+	key := wire.MACKey(secret)
+	post := func(sentAt time.Time) int {
+		at := fmt.Sprintf("%q", sentAt.Add(-time.Second).UTC().Format(time.RFC3339))
+		b := wire.Stamped([]byte(relayWith(`"dec.mesh.dupunkto.org"`, "nov.mesh.dupunkto.org", peerJSON(`"up"`, at, at, "0"))), sentAt)
+		return do(t, "POST", srv.URL+"/relay", map[string]string{"Content-Type": "application/json", "Authorization": wire.RelayMAC(key, b)}, string(b)).status
+	}
+	if status := post(time.Now().Add(-10 * time.Second)); status != 200 { // ten seconds on the way
+		t.Fatalf("a slow relay: %d", status)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasRelay(o.Snapshot(), "dec.mesh.dupunkto.org"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow relay was not stored")
+		}
+	}
+	if status := post(time.Now()); status != 409 {
+		t.Fatalf("a quick relay while the slow one's copy is fresh: %d, want 409 (its offset says 10 s ahead)", status)
+	}
+	time.Sleep(fresh + 100*time.Millisecond) // the copy held is no longer fresh
+	if status := post(time.Now()); status != 200 {
+		t.Fatalf("a quick relay once the copy is stale: %d, want 200", status)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if r, ok := o.Snapshot().Relay("dec.mesh.dupunkto.org"); ok {
+			if offset, _ := r.MeasuredOffset(); offset < time.Second {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the offset did not come down")
+		}
+	}
+	time.Sleep(2 * time.Millisecond) // sent_at has milliseconds: two relays stamped in one are the same relay
+	if status := post(time.Now()); status != 200 {
+		t.Fatalf("a quick relay after the offset came down: %d, want 200", status)
+	}
+}

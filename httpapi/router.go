@@ -46,6 +46,10 @@ type Options struct {
 	AggregatorURL string
 	// RelaySecret turns POST /relay on; empty answers every relay with 403.
 	RelaySecret string
+	// RelayFresh is how long a relayed view counts (the cluster rule's
+	// Fresh): a sender's measured clock offset is trusted while the copy
+	// held from it is that fresh (see aheadBy). Zero: defaultRelayFresh.
+	RelayFresh time.Duration
 	// Peers are this node's peers: the only senders a relay is taken from.
 	Peers  []config.Peer
 	Relays RelaySink
@@ -142,7 +146,7 @@ func NewRouter(o Options) http.Handler {
 	for _, p := range o.Peers {
 		peers[p.Name] = true
 	}
-	r.Method(http.MethodPost, "/relay", newRelayHandler(o.RelaySecret, peers, o.State, o.Relays, o.RelayCounter, o.Log))
+	r.Method(http.MethodPost, "/relay", newRelayHandler(o.RelaySecret, o.RelayFresh, peers, o.State, o.Relays, o.RelayCounter, o.Log))
 	// /silences is for operators (mesh silence), with the cluster's secret.
 	(&silencesHandler{node: o.Node, secret: []byte(o.RelaySecret), state: o.State, keeper: o.Silences}).routes(r)
 	return r

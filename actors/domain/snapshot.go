@@ -187,15 +187,11 @@ func (r *RelayCopy) Said() Said { return r.said.Shifted(r.offset) }
 // relay: what to add to the sender's times.
 func (r *RelayCopy) Offset() time.Duration { return r.offset }
 
-// ClockOffset returns how far this node's clock is ahead of the sender's,
-// as the least delayed of its recent relays measured it (see SteadiedBy),
-// if one was measured lately: a sender whose relays stopped a while ago
-// may have had its clock set since.
-func (r *RelayCopy) ClockOffset(now time.Time) (time.Duration, bool) {
-	if r.offsetAt.IsZero() || now.Sub(r.offsetAt) > 2*OffsetMemory {
-		return 0, false
-	}
-	return r.offset, true
+// MeasuredOffset returns how far this node's clock is ahead of the
+// sender's, as the least delayed of its recent relays measured it (see
+// SteadiedBy), and whether the sender said when it sent its relays at all.
+func (r *RelayCopy) MeasuredOffset() (time.Duration, bool) {
+	return r.offset, !r.offsetAt.IsZero()
 }
 
 // Isolating returns a copy of r from a node that says whether it is

@@ -231,7 +231,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
-		RelaySecret: cfg.RelaySecret, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
+		RelaySecret: cfg.RelaySecret, RelayFresh: cfg.Fresh, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
 		Metrics: metrics.Handler(owner), Log: log}), log)
 	root.Add(server)
 	if cfg.DebugAddr != "" {
