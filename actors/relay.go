@@ -381,8 +381,9 @@ func (s *RelaySender) authorization(link *peerLink, body []byte) string {
 }
 
 // post sends one relay and returns what the peer's answer says it takes
-// (wire.AcceptRelayHeader), and whether it answered at all; a peer that
-// answers and says nothing (the seed's) gets whole plain JSON next time.
+// (wire.AcceptRelayHeader), and whether the peer itself answered (a 2xx or
+// 4xx, or anything with the header); a peer that answers and says nothing
+// (the seed's) gets whole plain JSON next time.
 func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay, authorization string) (caps string, answered bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -408,7 +409,10 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay, 
 		return caps, true, &relayRefused{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	}
 	if resp.StatusCode/100 != 2 {
-		return caps, true, fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		// A 5xx without the header is most often not the peer's word but
+		// a proxy's in front of it (502 while the node restarts): it says
+		// nothing of what the peer takes.
+		return caps, caps != "", fmt.Errorf("answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return caps, true, nil
 }

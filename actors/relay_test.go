@@ -153,7 +153,8 @@ func TestRelayGoesToEveryPeerThatIsNotDown(t *testing.T) {
 // A peer of the seed's format knows only the secret: it refuses the first
 // relay, which carries a MAC, and its answer says nothing of what it
 // takes; from then on it gets the secret and exactly the seed's body. A
-// Mesh peer never gets the secret.
+// Mesh peer never gets the secret, not even after a proxy in front of it
+// answered for it.
 func TestASeedPeerGetsTheSecretOnlyAfterItRefusedTheMAC(t *testing.T) {
 	var mu sync.Mutex
 	auths := map[string][]string{}
@@ -182,9 +183,19 @@ func TestASeedPeerGetsTheSecretOnlyAfterItRefusedTheMAC(t *testing.T) {
 	mesh := peer("mesh", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta+", "+wire.AcceptMAC)
 	})
+	// A Mesh node behind a proxy that answers 502 while the node restarts:
+	// the proxy's answer says nothing of what the node takes.
+	var restarted atomic.Bool
+	proxied := peer("proxied", func(w http.ResponseWriter, r *http.Request) {
+		if !restarted.Swap(true) {
+			http.Error(w, "Bad Gateway", http.StatusBadGateway)
+			return
+		}
+		w.Header().Set(wire.AcceptRelayHeader, wire.AcceptGzip+", "+wire.AcceptDelta+", "+wire.AcceptMAC)
+	})
 	s := NewRelaySender(RelaySenderConfig{Secret: "s3cret", Timeout: time.Second,
-		State: fixedState{snapshotOf(map[string]domain.Status{"seed": domain.StatusUp, "mesh": domain.StatusUp})},
-		Peers: []config.Peer{seed, mesh}, Log: zerolog.Nop()})
+		State: fixedState{snapshotOf(map[string]domain.Status{"seed": domain.StatusUp, "mesh": domain.StatusUp, "proxied": domain.StatusUp})},
+		Peers: []config.Peer{seed, mesh, proxied}, Log: zerolog.Nop()})
 	for range 3 {
 		s.send(t.Context(), false)
 	}
@@ -193,9 +204,11 @@ func TestASeedPeerGetsTheSecretOnlyAfterItRefusedTheMAC(t *testing.T) {
 	if a := auths["seed"]; len(a) != 3 || strings.Contains(a[0], "s3cret") || a[1] != "s3cret" || a[2] != "s3cret" {
 		t.Errorf("the seed peer got Authorization %q, want a MAC, then the secret", a)
 	}
-	for _, a := range auths["mesh"] {
-		if _, isMAC := wire.MACOf(a); !isMAC || strings.Contains(a, "s3cret") {
-			t.Errorf("the Mesh peer got Authorization %q, want a MAC every time", a)
+	for _, name := range []string{"mesh", "proxied"} {
+		for _, a := range auths[name] {
+			if _, isMAC := wire.MACOf(a); !isMAC || strings.Contains(a, "s3cret") {
+				t.Errorf("the %s peer got Authorization %q, want a MAC every time", name, a)
+			}
 		}
 	}
 }
