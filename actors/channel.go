@@ -170,16 +170,22 @@ func (c *Channel) Serve(ctx context.Context) error {
 				continue
 			}
 		}
-		c.deliver(ctx, m)
+		if c.deliver(ctx, m) {
+			c.mu.Lock()
+			c.inflight = nil
+			c.mu.Unlock()
+		}
 		if ctx.Err() != nil {
 			c.logUndelivered()
 			return ctx.Err()
 		}
-		c.mu.Lock()
-		c.inflight = nil
-		c.mu.Unlock()
 	}
 }
+
+// FinishGrace is how long a post in flight when the node stops may still
+// take. Cut short at once, a message the service had taken was kept as
+// undelivered, and the next run sent it again: a second down message.
+const FinishGrace = 2 * time.Second
 
 // next returns the message to deliver: the one in flight when Serve was
 // restarted mid-delivery, else the oldest queued.
@@ -222,20 +228,25 @@ func (c *Channel) logUndelivered() {
 // service may get over waits for the backoff; a 429 pauses the whole queue
 // for as long as the service asks, which is not failing: a rate-limited
 // message is never dropped for waiting, only by the queue's own policy when
-// the queue overflows meanwhile.
-func (c *Channel) deliver(ctx context.Context, m domain.Message) {
+// the queue overflows meanwhile. It reports whether it is done with m
+// (delivered or dropped); not when the node stopped first.
+func (c *Channel) deliver(ctx context.Context, m domain.Message) (done bool) {
 	retries := backoff{next: c.cfg.BackoffBase, max: c.cfg.BackoffMax, giveUpAfter: c.cfg.GiveUpAfter}
 	timeouts := attemptTimeouts{next: c.cfg.Timeout, max: max(c.cfg.Timeout, MaxAttemptTimeout)}
 	paused := false // a 429 paused the queue for this message: said once
 	for attempt := 1; ; attempt++ {
 		if !sleep(ctx, c.pace.wait(time.Now())) {
-			return
+			return false
 		}
 		start := time.Now()
 		c.pace.posted(start)
 		timeout := timeouts.take()
-		actx, cancel := context.WithTimeout(ctx, timeout)
+		// The attempt outlives ctx by FinishGrace: a node stopping lets
+		// the post in flight finish.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		stopping := context.AfterFunc(ctx, func() { time.AfterFunc(FinishGrace, cancel) })
 		retryAfter, retry, err := c.cfg.Poster.Post(actx, m)
+		stopping()
 		timedOut := err != nil && ctx.Err() == nil && actx.Err() != nil
 		cancel()
 		if timedOut {
@@ -247,13 +258,13 @@ func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 		case err == nil:
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryDelivered)
 			c.logMessage(c.cfg.Log.Debug(), m).Int("attempt", attempt).Msg("message delivered")
-			return
+			return true
 		case ctx.Err() != nil:
-			return
+			return false
 		case !retry:
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryGaveUp)
 			c.logMessage(c.cfg.Log.Error(), m).Err(err).Msg("the service refused the message; dropped (check the channel's URL)")
-			return
+			return true
 		case timedOut:
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryTimedOut)
 		default:
@@ -269,7 +280,7 @@ func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 		if giveUp {
 			c.cfg.Metrics.ChannelDelivery(c.cfg.Name, DeliveryGaveUp)
 			c.logMessage(c.cfg.Log.Error(), m).Err(err).Int("attempt", attempt).Msg("delivery kept failing; message dropped")
-			return
+			return true
 		}
 		ev := c.cfg.Log.Warn()
 		if attempt > 1 {
@@ -278,7 +289,7 @@ func (c *Channel) deliver(ctx context.Context, m domain.Message) {
 		c.logMessage(ev, m).Err(err).Int("attempt", attempt).Float64("retry_in_s", wait.Seconds()).
 			Msg("delivery failed; will retry")
 		if !sleep(ctx, wait) {
-			return
+			return false
 		}
 	}
 }

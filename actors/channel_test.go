@@ -209,3 +209,39 @@ func TestUndeliveredMessagesAreHandedOverAndDeliveredFirst(t *testing.T) {
 		}
 	})
 }
+
+// A node that stops while a message is being posted lets the post finish,
+// for FinishGrace at most: a message the service took is not kept as
+// undelivered, to be sent again by the next run (a second down message);
+// one the service has not answered by then is kept.
+func TestAStoppingChannelLetsThePostInFlightFinish(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		takes time.Duration
+		kept  int
+	}{
+		{"answered within the grace", FinishGrace / 2, 0},
+		{"not answered within the grace", 2 * FinishGrace, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				h := &scriptedHook{start: time.Now(), answers: []func() *http.Response{answer(204, nil, "")}, takes: c.takes}
+				w := webhookChannel(WebhookConfig{URL: "https://chat.example/x", Client: &http.Client{Transport: h}}, ChannelConfig{Persisted: true, Log: zerolog.Nop()})
+				done := make(chan struct{})
+				go func() { w.Serve(ctx); close(done) }()
+				w.Enqueue(msg(domain.MessageDown, "down"))
+				synctest.Wait() // the post is in flight
+				stopped := time.Now()
+				cancel()
+				<-done
+				if took := time.Since(stopped); took > FinishGrace {
+					t.Errorf("the channel took %v to stop, want at most %v", took, FinishGrace)
+				}
+				if n := len(w.Pending()); n != c.kept {
+					t.Fatalf("%d messages kept for the next run, want %d", n, c.kept)
+				}
+			})
+		})
+	}
+}
