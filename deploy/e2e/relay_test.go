@@ -225,9 +225,11 @@ func TestARelayCapturedOnTheWireHoldsNoSecretAndIsRefusedPostedAgain(t *testing.
 		msg, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(msg)
 	}
+	// Posted again it is refused: as taken before, or, once a newer relay
+	// of a's came, as older than the view held; either way b takes nothing.
 	first := taken()[0]
-	if status, msg := again(first, first.body); status != http.StatusConflict || !strings.Contains(msg, "taken before") {
-		t.Errorf("a captured relay posted again: %d %s, want 409, taken before", status, msg)
+	if status, msg := again(first, first.body); status != http.StatusConflict || !strings.Contains(msg, "taken before") && !strings.Contains(msg, "older") {
+		t.Errorf("a captured relay posted again: %d %s, want 409, taken before or older", status, msg)
 	}
 	changed := slices.Clone(first.body)
 	changed[len(changed)-2] ^= 1
@@ -235,10 +237,11 @@ func TestARelayCapturedOnTheWireHoldsNoSecretAndIsRefusedPostedAgain(t *testing.
 		t.Errorf("a captured relay changed on the way: %d %s, want 401 for its MAC", status, msg)
 	}
 	families, _ := scrape(t, nodeB)
-	for result, want := range map[string]float64{"replay": 1, "signature": 1} {
-		if got, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": result}); got != want {
-			t.Errorf("b counted %v relays refused as %s, want %v", got, result, want)
-		}
+	replay, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "replay"})
+	stale, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "stale"})
+	signature, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "signature"})
+	if replay+stale < 1 || signature != 1 {
+		t.Errorf("b counted %v relays refused as replays, %v as stale and %v for their MAC; want the one posted again and the one changed", replay, stale, signature)
 	}
 }
 
@@ -270,6 +273,9 @@ func TestAForgerDatingRelaysAheadCannotLockANodesRelaysOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The forger posts as fast as b answers; on a loaded machine b may
+	// answer late (its client gives up) or say it is busy: not taken
+	// either. What it answers, it answers 409 ahead.
 	forge := func(sentAt, viewsAt time.Time) (int, string) {
 		views := map[string]any{}
 		for _, n := range nodes {
@@ -286,30 +292,42 @@ func TestAForgerDatingRelaysAheadCannotLockANodesRelaysOut(t *testing.T) {
 		req.Header.Set("Authorization", "Mesh-HMAC-SHA256 "+base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err.Error()
 		}
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(msg)
 	}
 	began := time.Now()
-	forged := 0
+	forged := 0 // refused as ahead
 	for time.Since(began) < 3*time.Second {
 		now := time.Now()
 		for _, sentAt := range []time.Time{now, now.Add(55 * time.Second)} {
-			if status, msg := forge(sentAt, now.Add(55*time.Second)); status != http.StatusConflict || !strings.Contains(msg, "ahead") {
+			switch status, msg := forge(sentAt, now.Add(55*time.Second)); {
+			case status == http.StatusConflict && strings.Contains(msg, "ahead"):
+				forged++
+			case status == 0 || status == http.StatusServiceUnavailable:
+			default:
 				t.Fatalf("a relay forged 55 s ahead, sent at %s: %d %s, want 409, ahead", sentAt.Format("15:04:05"), status, msg)
 			}
-			forged++
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if forged < 5 {
+		t.Fatalf("only %d forged relays answered in 3 s", forged)
 	}
 	eventually(t, 10*time.Second, b.name+" to take a relay of "+a.name+"'s own after the forger began", func() bool {
 		s, err := b.state()
 		return err == nil && s.Relay[a.name].ReceivedAt != "" && mustParseTime(t, s.Relay[a.name].ReceivedAt).After(began.Add(time.Second))
 	})
+	s, _ := b.state()
+	for name, v := range s.Relay[a.name].Peers {
+		if since := mustParseTime(t, v.Since); since.After(time.Now().Add(2 * time.Second)) {
+			t.Errorf("%s holds %s's view of %s since %s: the forger's, dated ahead", b.name, a.name, name, v.Since)
+		}
+	}
 	families, _ := scrape(t, b)
-	if got, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "ahead"}); got != float64(forged) {
-		t.Errorf("%s counted %v relays refused as ahead, want the %d forged", b.name, got, forged)
+	if got, _ := sample(families, "mesh_relay_received_total", map[string]string{"result": "ahead"}); got < float64(forged) {
+		t.Errorf("%s counted %v relays refused as ahead, want at least the %d answered so", b.name, got, forged)
 	}
 }
