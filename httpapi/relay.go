@@ -39,9 +39,12 @@ const (
 )
 
 // relayHandler serves POST /relay. The checks run cheapest and least
-// revealing first: is relaying on, is the caller authorised (before a byte
-// of the body is read), is the body small, well-formed and valid, and is
-// the sender one of this node's peers. A refused request stores nothing.
+// revealing first: is relaying on, is the caller authorised (a bare secret
+// before a byte of the body is read; a MAC as the body is read, checked
+// before it is decoded), is the body small, well-formed and valid, is the
+// sender one of this node's peers, is it dated ahead, stale, or (last, so
+// that a refused relay moves nothing) taken before. A refused request
+// stores nothing.
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
 	macKey  []byte // wire.MACKey of secret
