@@ -57,6 +57,10 @@ type OwnerConfig struct {
 	// SavedLeaves are the peers a state file kept as stopped on purpose,
 	// and when each said so.
 	SavedLeaves map[string]time.Time
+	// SavedKeys are the peers' keys a state file kept pinned, by name;
+	// PeerKeys (PEER_KEYS) are the keys the operator gives, which replace
+	// them: a peer rebuilt with a new key.
+	SavedKeys, PeerKeys map[string]string
 
 	// StatusChanged is woken after each change of status (the state file).
 	StatusChanged Waker
@@ -120,6 +124,9 @@ type Owner struct {
 	// maintained are each subject's spells of maintenance, by name, oldest
 	// first (see recordMaintenance). Replaced, never changed in place.
 	maintained map[string][]domain.MaintenanceSpell
+	// keys are the peers' pinned keys, by name (see pinKey). Replaced,
+	// never changed in place.
+	keys map[string]string
 
 	current atomic.Pointer[domain.Snapshot]
 
@@ -175,9 +182,10 @@ func NewOwner(cfg OwnerConfig) *Owner {
 	o.isolations = restoredIsolations(cfg.SavedIsolations, cfg.Boot)
 	o.leaves = restoredLeaves(cfg.SavedLeaves, o.index, subjects, cfg)
 	o.silences, _ = domain.MergeSilences(nil, cfg.SavedSilences, cfg.Boot)
+	o.keys = restoredKeys(cfg.SavedKeys, cfg.PeerKeys, o.index, cfg.Log)
 	snap, _ := o.withVerdicts(o.snapshot(), true, cfg.Boot)
 	o.current.Store(snap)
-	o.cfg.Saved, o.cfg.SavedIsolations, o.cfg.SavedLeaves, o.cfg.SavedSilences = nil, nil, nil, nil // restored; a state file's history can be large, so let it go
+	o.cfg.Saved, o.cfg.SavedIsolations, o.cfg.SavedLeaves, o.cfg.SavedSilences, o.cfg.SavedKeys = nil, nil, nil, nil, nil // restored; a state file's history can be large, so let it go
 	return o
 }
 
@@ -304,6 +312,7 @@ type batch struct {
 	leaves      bool     // a peer left, or came back after it left
 	opinions    bool     // a relay changed what the verdicts are reached from
 	certs       bool     // a target showed another certificate
+	keys        bool     // a peer's key was pinned
 }
 
 func (o *Owner) applyIsolated(b *batch, news isolationNews) {
@@ -397,6 +406,9 @@ func (o *Owner) applyRelay(b *batch, m relayMsg) {
 	}
 	if old, ok := held[m.node]; ok && !old.Supersedes(m.copy.Newest(), m.copy.ReceivedAt()) {
 		o.cfg.Log.Debug().Str("peer", m.node).Msg("relay older than the view held; ignored")
+		return
+	}
+	if !o.pinKey(b, m.node, m.copy.Key()) {
 		return
 	}
 	if b.relayed == nil {
@@ -522,7 +534,7 @@ func (o *Owner) publish(b *batch) {
 			reply()
 		}
 	}()
-	if b.entries == nil && b.relayed == nil && !b.isolation && !b.silences {
+	if b.entries == nil && b.relayed == nil && !b.isolation && !b.silences && !b.keys {
 		return
 	}
 	if b.entries != nil {
@@ -547,8 +559,8 @@ func (o *Owner) publish(b *batch) {
 	for _, t := range b.transitions {
 		o.cfg.Metrics.Transition(t)
 	}
-	if (len(b.transitions) > 0 || b.isolation || b.leaves || b.silences || maintained) && o.cfg.StatusChanged != nil {
-		o.cfg.StatusChanged.Notify() // the state file keeps the spells and the leaves too
+	if (len(b.transitions) > 0 || b.isolation || b.leaves || b.silences || b.keys || maintained) && o.cfg.StatusChanged != nil {
+		o.cfg.StatusChanged.Notify() // the state file keeps the spells, the leaves and the keys too
 	}
 	if b.roundDone && o.cfg.RoundDone != nil {
 		o.cfg.RoundDone.Notify()
@@ -557,7 +569,7 @@ func (o *Owner) publish(b *batch) {
 
 // snapshot is a new snapshot of what the owner holds, without verdicts.
 func (o *Owner) snapshot() *domain.Snapshot {
-	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences).WithTargetWindows(o.cfg.TargetWindows).WithMaintained(o.maintained)
+	return domain.NewSnapshot(o.cfg.Node, o.entries, o.relayed).WithIsolated(o.isolation).WithIsolations(domain.NewIsolations(o.isolations)).WithLeaves(o.leaves, o.cfg.Cluster.LeaveGrace).WithSilences(o.silences).WithTargetWindows(o.cfg.TargetWindows).WithMaintained(o.maintained).WithKeys(o.keys)
 }
 
 // withVerdicts returns s with the cluster's verdicts: those of the last

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,10 @@ type RelaySenderConfig struct {
 	Announcer Announcer
 	// Windows are this node's maintenance windows (MAINTENANCE), told in
 	// every relay.
-	Windows   []domain.Window
+	Windows []domain.Window
+	// Key signs every relay (wire.SignRelay); nil signs none: a node
+	// without a key file.
+	Key       ed25519.PrivateKey
 	Client    *http.Client // nil: newHTTPClient(forRelays, Timeout, Cut)
 	Cut       Cut          // nil: the network as it is
 	UserAgent string
@@ -53,6 +57,7 @@ type Announcer interface {
 type RelaySender struct {
 	cfg    RelaySenderConfig
 	macKey []byte       // the relays' MAC key, derived from cfg.Secret (wire.MACKey)
+	pubKey string       // cfg.Key's public half, as wire.KeyHeader gives it; "" without a key
 	zw     *gzip.Writer // owned by Serve: the one writer relays are gzipped with
 
 	// trouble is owned by Serve: the peers whose relays keep failing.
@@ -175,7 +180,11 @@ func NewRelaySender(cfg RelaySenderConfig) *RelaySender {
 	if cfg.Client == nil {
 		cfg.Client = newHTTPClient(forRelays, cfg.Timeout, cfg.Cut)
 	}
-	return &RelaySender{cfg: cfg, macKey: wire.MACKey(cfg.Secret), trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers)), leaving: make(chan chan struct{})}
+	var pub string
+	if cfg.Key != nil {
+		pub = domain.EncodeKey(cfg.Key.Public().(ed25519.PublicKey))
+	}
+	return &RelaySender{cfg: cfg, macKey: wire.MACKey(cfg.Secret), pubKey: pub, trouble: map[string]*relayTrouble{}, links: make([]peerLink, len(cfg.Peers)), leaving: make(chan chan struct{})}
 }
 
 func (s *RelaySender) String() string { return "relay-sender" }
@@ -244,19 +253,19 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 	var whole, stamped, gzipped outgoingRelay
 	wholeFor := func(l *peerLink) outgoingRelay {
 		if whole.body == nil {
-			whole = outgoingRelay{body: wire.EncodeRelay(snap, said)}
+			whole = s.outgoing(wire.EncodeRelay(snap, said), "")
 		}
 		if !l.mesh() {
 			return whole
 		}
 		if stamped.body == nil {
-			stamped = outgoingRelay{body: wire.Stamped(whole.body, now)}
+			stamped = s.outgoing(wire.Stamped(whole.body, now), "")
 		}
 		if !l.gzip || len(stamped.body) <= gzipAbove {
 			return stamped
 		}
 		if gzipped.body == nil {
-			gzipped = outgoingRelay{body: s.gzip(stamped.body), encoding: "gzip"}
+			gzipped = s.outgoing(s.gzip(stamped.body), "gzip")
 		}
 		return gzipped
 	}
@@ -277,10 +286,11 @@ func (s *RelaySender) send(ctx context.Context, leaving bool) {
 			if link.quiet(delta) {
 				continue
 			}
-			payload = outgoingRelay{body: wire.Stamped(delta, now)}
-			if link.gzip && len(payload.body) > gzipAbove {
-				payload = outgoingRelay{body: s.gzip(payload.body), encoding: "gzip"}
+			body, encoding := wire.Stamped(delta, now), ""
+			if link.gzip && len(body) > gzipAbove {
+				body, encoding = s.gzip(body), "gzip"
 			}
+			payload = s.outgoing(body, encoding)
 		} else {
 			payload = wholeFor(link)
 		}
@@ -362,13 +372,29 @@ func (s *RelaySender) tally(peer string, err error, probesFail bool, now time.Ti
 		ev.Msg("relays keep being refused: the peer's RELAY_SECRET differs from this node's")
 		return
 	}
+	if answered && refused.code == http.StatusForbidden && strings.Contains(refused.msg, "pinned") {
+		ev.Str("key", s.pubKey).Msg("relays keep being refused: the peer pinned another key for this node's name (this node rebuilt, or its key file lost); give the peer this node's key, PEER_KEYS=name=key")
+		return
+	}
 	ev.Msg("relays to the peer keep failing")
 }
 
-// outgoingRelay is a relay body as it is posted: plain JSON, or gzipped.
+// outgoingRelay is a relay body as it is posted: plain JSON, or gzipped,
+// and its signature.
 type outgoingRelay struct {
-	body     []byte
-	encoding string // "" or "gzip"
+	body      []byte
+	encoding  string // "" or "gzip"
+	signature string // wire.SignRelay of body; "" from a node without a key
+}
+
+// outgoing returns body ready to post, signed once for every peer it goes
+// to.
+func (s *RelaySender) outgoing(body []byte, encoding string) outgoingRelay {
+	o := outgoingRelay{body: body, encoding: encoding}
+	if s.cfg.Key != nil {
+		o.signature = wire.SignRelay(s.cfg.Key, body)
+	}
+	return o
 }
 
 // authorization is what a relay's body, as sent, carries to the peer of
@@ -396,6 +422,10 @@ func (s *RelaySender) post(ctx context.Context, t config.Peer, p outgoingRelay, 
 		req.Header.Set("Content-Encoding", p.encoding)
 	}
 	req.Header.Set("Authorization", authorization)
+	if p.signature != "" {
+		req.Header.Set(wire.KeyHeader, s.pubKey)
+		req.Header.Set(wire.SignatureHeader, p.signature)
+	}
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {

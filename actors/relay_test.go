@@ -3,6 +3,8 @@ package actors
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -438,10 +440,23 @@ type meshReceiver struct {
 	status []int // the answers to give, in turn; then 200
 	got    []wire.Relay
 	raw    []int // bytes on the wire
+	// signedBy is, for each relay, the key its signature of the bytes on
+	// the wire verifies with: "" when it was not signed, "bad" when it
+	// does not verify.
+	signedBy []string
 }
 
 func (m *meshReceiver) RoundTrip(req *http.Request) (*http.Response, error) {
 	raw, _ := io.ReadAll(req.Body)
+	signedBy := req.Header.Get(wire.KeyHeader)
+	if signedBy != "" {
+		pub, err := domain.DecodeKey(signedBy)
+		digest := wire.NewSignatureHash()
+		digest.Write(raw)
+		if err != nil || !wire.VerifyRelay(pub, digest.Sum(nil), req.Header.Get(wire.SignatureHeader)) {
+			signedBy = "bad"
+		}
+	}
 	body := raw
 	if req.Header.Get("Content-Encoding") == "gzip" {
 		zr, _ := gzip.NewReader(bytes.NewReader(raw))
@@ -455,9 +470,10 @@ func (m *meshReceiver) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer m.mu.Unlock()
 	m.got = append(m.got, r)
 	m.raw = append(m.raw, len(raw))
+	m.signedBy = append(m.signedBy, signedBy)
 	status := 200
 	if len(m.status) > 0 {
-		status, m.status = m.status[0], m.status[1:]
+		status, m.status = max(m.status[0], 200), m.status[1:]
 	}
 	resp := answer(status, http.Header{wire.AcceptRelayHeader: {"gzip, delta"}}, "{}")()
 	return resp, nil
@@ -605,4 +621,52 @@ func TestLeaveTellsEveryPeerAndIsTheLastRelay(t *testing.T) {
 			t.Errorf("%s received %+v, want the whole leaving relay, twice, and no other", name, relays)
 		}
 	}
+}
+
+// A node with a key signs every relay, whole or a delta, gzipped or not,
+// as it goes on the wire, and names its key; a node without one signs
+// none.
+func TestRelaysAreSignedAsSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		views := map[string]domain.Status{"peer": domain.StatusUp}
+		for i := range 100 {
+			views[fmt.Sprintf("peer-%03d.mesh.example.org", i)] = domain.StatusUp
+		}
+		state := &settableState{}
+		state.s.Store(snapshotOf(views))
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []ed25519.PrivateKey{key, nil} {
+			m := &meshReceiver{}
+			s := NewRelaySender(RelaySenderConfig{Secret: "x", Timeout: time.Second, State: state, Key: key,
+				Peers: []config.Peer{{Name: "peer", URL: "http://peer.example"}}, Client: &http.Client{Transport: m}, Log: zerolog.Nop()})
+			m.status = []int{0, http.StatusConflict}
+			s.send(t.Context(), false) // whole, plain: nothing is known of the peer yet
+			s.send(t.Context(), false) // a delta of nothing, refused
+			s.send(t.Context(), false) // so whole, gzipped: it said it takes that
+			views["peer-007.mesh.example.org"] = domain.StatusDown
+			state.s.Store(snapshotOf(views))
+			s.send(t.Context(), false) // a delta of one view
+			want := ""
+			if key != nil {
+				want = domain.EncodeKey(key.Public().(ed25519.PublicKey))
+			}
+			m.mu.Lock()
+			var shape []string
+			for i, r := range m.got {
+				shape = append(shape, fmt.Sprintf("%v/%v", r.Delta, m.raw[i] < m.raw[0]/2))
+			}
+			if want := []string{"false/false", "true/true", "false/true", "true/true"}; !slices.Equal(shape, want) {
+				t.Fatalf("relays (delta/gzipped or small) %v, want %v", shape, want)
+			}
+			for i, by := range m.signedBy {
+				if by != want {
+					t.Errorf("relay %d signed by %q, want %q", i, by, want)
+				}
+			}
+			m.mu.Unlock()
+		}
+	})
 }

@@ -177,7 +177,7 @@ func (w *StateFile) save(final bool) {
 		return
 	}
 	data, err := statefile.Encode(statefile.Document{Node: snap.Node(), SavedAt: start, Subjects: subjectsOf(snap), Alerts: record, Pending: pending,
-		Isolations: slices.Collect(snap.Isolations().All()), Left: snap.Away(), Silences: snap.Silences()})
+		Isolations: slices.Collect(snap.Isolations().All()), Left: snap.Away(), Silences: snap.Silences(), Keys: snap.Keys()})
 	if err == nil {
 		err = writeFile(w.cfg.Path, data, final)
 	}
@@ -250,9 +250,10 @@ func writeFile(path string, data []byte, syncDir bool) error {
 
 // statusOrHistoryChanged reports whether a subject's status, history or
 // spells of maintenance differ between two snapshots, or the subjects
-// themselves do, or the peers that left: what a restart must not lose.
+// themselves do, or the peers that left, or the keys pinned: what a
+// restart must not lose.
 func statusOrHistoryChanged(old, cur *domain.Snapshot) bool {
-	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(old.Away(), cur.Away()) || !slices.Equal(old.Silences(), cur.Silences()) {
+	if old.Len() != cur.Len() || old.TargetCount() != cur.TargetCount() || !maps.Equal(old.Away(), cur.Away()) || !slices.Equal(old.Silences(), cur.Silences()) || !maps.Equal(old.Keys(), cur.Keys()) {
 		return true
 	}
 	for e := range cur.Subjects() {

@@ -49,6 +49,8 @@ type Config struct {
 	ConnectivityURL   string        // answers while this node reaches the outside; "" is none
 	FollowupIntervals []time.Duration
 	StateFile         string
+	NodeKeyFile       string            // where the node's signing key is kept; "": it has none and signs nothing
+	PeerKeys          map[string]string // peers' keys given in PEER_KEYS, by name, in place of those pinned
 	LogLevel          zerolog.Level
 	LogFormat         string
 	DebugAddr         string // loopback host:port for pprof; "" is off
@@ -207,6 +209,8 @@ var settings = []setting{
 		c.StateFile = v
 		return nil
 	}},
+	{"NODE_KEY_FILE", "node-key-file", "STATE_FILE's name with .key", "where the node keeps the Ed25519 key it signs its relays with, made at its first start (a PKCS #8 PEM file); with neither it nor STATE_FILE the node signs nothing", nil},
+	{"PEER_KEYS", "peer-keys", "", "peers' keys to trust in place of those pinned at first sight, as name=key separated by commas or spaces: for a peer rebuilt with a new key (its start line and /state show it)", nil},
 	{"LOG_LEVEL", "log-level", "info", "trace, debug, info, warn or error", setLogLevel},
 	{"LOG_FORMAT", "log-format", "json", "json, or console for people at a terminal", setLogFormat},
 	{"DEBUG_ADDR", "debug-addr", "", "loopback host:port serving Go's pprof profiles at /debug/pprof/; unset turns it off", setDebugAddr},
@@ -311,6 +315,17 @@ func loadSettings(args []string, env Env, hostname func() (string, error), usage
 	var err error
 	if c.Peers, err = ParsePeers(peers, node); err != nil {
 		return Config{}, bad(peersName, peers, err)
+	}
+
+	if v, _, given := lookup("NODE_KEY_FILE"); given {
+		c.NodeKeyFile = v
+	} else {
+		c.NodeKeyFile = NodeKeyBeside(c.StateFile)
+	}
+	if v, name, given := lookup("PEER_KEYS"); given {
+		if c.PeerKeys, err = parsePeerKeys(v, c.Peers); err != nil {
+			return Config{}, bad(name, quoteShort(v), err)
+		}
 	}
 
 	if c.WebhookFormat == "auto" {

@@ -55,16 +55,16 @@ type encodedDoc struct {
 
 // newStateCache serves /state. Its encoder keeps the encodings of the
 // entries that did not change since the last rebuild.
-func newStateCache(source SnapshotSource) *docCache {
-	var enc wire.StateEncoder
+func newStateCache(source SnapshotSource, key string) *docCache {
+	enc := wire.StateEncoder{Key: key}
 	return &docCache{source: source, maxAge: stateMaxAge, bySnapshot: true,
 		encode: func(s *domain.Snapshot, _ time.Time) []byte { return enc.Encode(s) }}
 }
 
 // newOwnStateCache serves /state?relays=none: the node's own view, without
 // the views relayed to it.
-func newOwnStateCache(source SnapshotSource) *docCache {
-	enc := wire.StateEncoder{OwnViewOnly: true}
+func newOwnStateCache(source SnapshotSource, key string) *docCache {
+	enc := wire.StateEncoder{OwnViewOnly: true, Key: key}
 	return &docCache{source: source, maxAge: stateMaxAge, bySnapshot: true,
 		encode: func(s *domain.Snapshot, _ time.Time) []byte { return enc.Encode(s) }}
 }

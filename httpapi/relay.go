@@ -3,6 +3,7 @@ package httpapi
 import (
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/subtle"
 	"errors"
@@ -41,9 +42,10 @@ const (
 // relayHandler serves POST /relay. The checks run cheapest and least
 // revealing first: is relaying on, is the caller authorised (a bare secret
 // before a byte of the body is read; a MAC as the body is read, checked
-// before it is decoded), is the body small, well-formed and valid, is the
-// sender one of this node's peers, is it dated ahead, stale, or (last, so
-// that a refused relay moves nothing) taken before. A refused request
+// before it is decoded), does its signature match its body, is the body
+// small, well-formed and valid, is the sender one of this node's peers,
+// signed with the key pinned for it, is it dated ahead, stale, or (last,
+// so that a refused relay moves nothing) taken before. A refused request
 // stores nothing.
 type relayHandler struct {
 	secret  []byte // empty: relaying is off on this node
@@ -57,16 +59,17 @@ type relayHandler struct {
 	reading chan struct{} // a semaphore of maxRelaysRead slots
 	log     zerolog.Logger
 
-	// strangers are the senders outside PEERS already warned about, each
-	// once: a node added to the cluster before this node's PEERS lists
-	// it, whose every relay is refused. At most maxStrangers, so that made-up
-	// names cannot grow it.
-	strangersMu sync.Mutex
-	strangers   map[string]bool
+	// warned are the refusals already warned about, each once: a sender
+	// outside PEERS (a node added to the cluster before this node's PEERS
+	// lists it, whose every relay is refused), a peer's name with a key
+	// not pinned for it. At most maxWarned, so that made-up names cannot
+	// grow it.
+	warnedMu sync.Mutex
+	warned   map[string]bool
 }
 
-// maxStrangers bounds the senders outside PEERS warned about by name.
-const maxStrangers = 100
+// maxWarned bounds the refusals warned about by name.
+const maxWarned = 100
 
 func newRelayHandler(secret string, fresh time.Duration, peers map[string]bool, state SnapshotSource, store RelaySink, counter RelayCounter, log zerolog.Logger) *relayHandler {
 	if counter == nil {
@@ -76,20 +79,44 @@ func newRelayHandler(secret string, fresh time.Duration, peers map[string]bool, 
 		fresh = defaultRelayFresh
 	}
 	return &relayHandler{secret: []byte(secret), macKey: wire.MACKey(secret), fresh: fresh, replays: newReplayGuard(), peers: peers, state: state, store: store, counter: counter,
-		reading: make(chan struct{}, maxRelaysRead), log: log, strangers: map[string]bool{}}
+		reading: make(chan struct{}, maxRelaysRead), log: log, warned: map[string]bool{}}
+}
+
+// firstWarning reports whether a refusal, named by what, is to be warned
+// about: the first time, and while fewer than maxWarned were.
+func (h *relayHandler) firstWarning(what string) bool {
+	h.warnedMu.Lock()
+	defer h.warnedMu.Unlock()
+	if h.warned[what] || len(h.warned) >= maxWarned {
+		return false
+	}
+	h.warned[what] = true
+	return true
 }
 
 // warnStranger says once, at warn, that a node outside PEERS relays here:
 // it holds the secret, so it is most likely a node just added to the
 // cluster, and until every node lists it, its relays count for nothing.
 func (h *relayHandler) warnStranger(node string) {
-	h.strangersMu.Lock()
-	defer h.strangersMu.Unlock()
-	if h.strangers[node] || len(h.strangers) >= maxStrangers {
+	if h.firstWarning("stranger " + node) {
+		h.log.Warn().Str("peer", node).Msg("a node that is not in PEERS relays to this one, and is refused (403): add it to PEERS here, as on every node, or remove it from the cluster")
+	}
+}
+
+// warnKey says once for each key, at warn, that a relay in a peer's name
+// came signed with another key than the one pinned for it, or not signed
+// at all: the peer was rebuilt and made a new key, or someone holding
+// RELAY_SECRET is posing as it. Only the operator can tell which.
+func (h *relayHandler) warnKey(node, key, pinned string) {
+	if !h.firstWarning("key " + node + " " + key) {
 		return
 	}
-	h.strangers[node] = true
-	h.log.Warn().Str("peer", node).Msg("a node that is not in PEERS relays to this one, and is refused (403): add it to PEERS here, as on every node, or remove it from the cluster")
+	ev := h.log.Warn().Str("peer", node).Str("key", key).Str("pinned", pinned)
+	if key == "" {
+		ev.Msg("a relay in this peer's name came unsigned, and its key is pinned: refused (403). A node of the peer's name without its key file, or someone holding RELAY_SECRET posing as it")
+		return
+	}
+	ev.Msg("a relay in this peer's name is signed with another key than the one pinned for it: refused (403). If the peer was rebuilt, give this node its new key, PEER_KEYS=peer=key, and restart it; if not, someone holding RELAY_SECRET is posing as it")
 }
 
 // uncounted counts nothing, for a router built without a RelayCounter.
@@ -138,11 +165,22 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	var sum hash.Hash
+	var sum, digest hash.Hash
 	if macd {
 		sum = wire.NewMAC(h.macKey)
 	}
-	body, err := h.readBody(w, r, sum)
+	key, signature := r.Header.Get(wire.KeyHeader), r.Header.Get(wire.SignatureHeader)
+	var pub ed25519.PublicKey
+	if key != "" || signature != "" {
+		var err error
+		if pub, err = domain.DecodeKey(key); err != nil {
+			refuse(http.StatusBadRequest, domain.RelayBadSignature, wire.KeyHeader+" is "+err.Error())
+			return
+		}
+		key = domain.EncodeKey(pub) // as pinned: one spelling of each key
+		digest = wire.NewSignatureHash()
+	}
+	body, err := h.readBody(w, r, sum, digest)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		switch {
@@ -157,6 +195,10 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if macd && !hmac.Equal(sum.Sum(nil), mac) {
 		refuse(http.StatusUnauthorized, domain.RelayBadSignature, "the relay's MAC does not match its body: another RELAY_SECRET, or a body changed on the way")
+		return
+	}
+	if pub != nil && !wire.VerifyRelay(pub, digest.Sum(nil), signature) {
+		refuse(http.StatusUnauthorized, domain.RelayBadSignature, "the relay's signature does not match its body and "+wire.KeyHeader)
 		return
 	}
 	relay, err := wire.DecodeRelay(body)
@@ -174,7 +216,13 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, domain.RelayInvalid, "a relay with a MAC says when it was sent (sent_at)")
 		return
 	}
-	held, holds := h.state.Snapshot().Relay(node)
+	snap := h.state.Snapshot()
+	if pinned, ok := snap.PinnedKey(node); ok && pinned != key {
+		h.warnKey(node, key, pinned)
+		refuse(http.StatusForbidden, domain.RelayUnknownKey, "relays in the name of "+quoteName(node)+" are signed with the key this node pinned for it; this one is not")
+		return
+	}
+	held, holds := snap.Relay(node)
 	if ahead := aheadBy(held, holds, h.fresh, relay.SentAt, newest(peers, targets), time.Now()); ahead > maxAhead {
 		refuse(http.StatusConflict, domain.RelayAhead, "dated "+ahead.Round(time.Millisecond).String()+" ahead of this node's clock, the sender's offset allowed for")
 		return
@@ -204,7 +252,7 @@ func (h *relayHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), relayAdmitWait)
 	defer cancel()
-	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(arrived, peers).WithTargets(targets).Saying(relay.Said, relay.SentAt).Isolating(relay.Isolated)); err != nil {
+	if err := h.store.StoreRelay(ctx, node, domain.NewRelayCopy(arrived, peers).WithTargets(targets).Saying(relay.Said, relay.SentAt).Isolating(relay.Isolated).SignedWith(key)); err != nil {
 		refuse(http.StatusServiceUnavailable, domain.RelayBusy, "the node is busy or stopping; the next round will do")
 		return
 	}
@@ -292,13 +340,17 @@ var (
 
 // readBody reads a relay's body, at most MaxRelayBody on the wire and, if
 // gzipped, at most MaxRelayBody once inflated too: a small bomb must not
-// become a large body. It counts the bytes that came on the wire.
-func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request, sum hash.Hash) ([]byte, error) {
+// become a large body. It counts the bytes that came on the wire, and
+// writes them through the hashes that are not nil (the MAC, the
+// signature's digest): both are of the body as sent.
+func (h *relayHandler) readBody(w http.ResponseWriter, r *http.Request, hashes ...hash.Hash) ([]byte, error) {
 	onWire := &countingReader{r: http.MaxBytesReader(w, r.Body, MaxRelayBody)}
 	defer func() { h.counter.RelayBytes("received", onWire.n) }()
 	var in io.Reader = onWire
-	if sum != nil {
-		in = io.TeeReader(onWire, sum) // the MAC is of the body as sent
+	for _, sum := range hashes {
+		if sum != nil {
+			in = io.TeeReader(in, sum)
+		}
 	}
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":

@@ -87,11 +87,11 @@ func TestARelayFromANodeOutsidePeersIsWarnedAboutOnce(t *testing.T) {
 		t.Fatalf("%d warn lines, want one naming the stranger: %s", lines, logs.String())
 	}
 	// A sender of made-up names grows nothing past the bound.
-	for i := range 2 * maxStrangers {
+	for i := range 2 * maxWarned {
 		postRelay(t, srv.URL, secret, strings.Replace(seedRelay, "dec.mesh", fmt.Sprintf("n%d.mesh", i), 1))
 	}
-	if n := strings.Count(logs.String(), `"level":"warn"`); n != maxStrangers {
-		t.Fatalf("%d warn lines after %d made-up names, want %d", n, 2*maxStrangers, maxStrangers)
+	if n := strings.Count(logs.String(), `"level":"warn"`); n != maxWarned {
+		t.Fatalf("%d warn lines after %d made-up names, want %d", n, 2*maxWarned, maxWarned)
 	}
 }
 

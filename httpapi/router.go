@@ -55,6 +55,9 @@ type Options struct {
 	Relays RelaySink
 	// Node is this node's name: the one a silence made here is taken by.
 	Node string
+	// NodeKey is this node's public key (domain.EncodeKey), which /state
+	// shows; "" for a node that signs nothing.
+	NodeKey string
 	// Silences takes the silences made and ended through /silences; nil
 	// answers /silences with 403.
 	Silences SilenceKeeper
@@ -106,7 +109,7 @@ func NewRouter(o Options) http.Handler {
 	// ?relays=none leaves the relayed views out: what the page reads from
 	// every node each refresh, which would otherwise grow with the square
 	// of the cluster. Without it, /state is the seed's, relays and all.
-	full, own := newStateCache(o.State), newOwnStateCache(o.State)
+	full, own := newStateCache(o.State, o.NodeKey), newOwnStateCache(o.State, o.NodeKey)
 	readable("/state", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("relays") == "none" {
 			own.ServeHTTP(w, r)

@@ -18,9 +18,10 @@ const (
 	RelayStale         = "stale"          // older, by its own times, than the view held
 	RelayNeedsWhole    = "needs_whole"    // a delta relay, with no whole one held from its sender
 	RelayBusy          = "busy"           // too many relays at once, or the state owner behind
-	RelayBadSignature  = "signature"      // its MAC does not match its body
+	RelayBadSignature  = "signature"      // its MAC, or its signature, does not match its body
 	RelayReplayed      = "replay"         // its MAC was taken before, or it is older than the window
 	RelayAhead         = "ahead"          // its times run ahead of this node's clock, the sender's offset allowed for
+	RelayUnknownKey    = "unknown_key"    // signed with another key than the one pinned for its sender, or not signed at all
 )
 
 // RelaySentResults lists every result of a post, so that the counter's
@@ -29,5 +30,5 @@ func RelaySentResults() []string { return []string{RelayDelivered, RelayRejected
 
 // RelayReceivedResults lists every result of a relay received.
 func RelayReceivedResults() []string {
-	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender, RelayStale, RelayNeedsWhole, RelayBusy, RelayBadSignature, RelayReplayed, RelayAhead}
+	return []string{RelayAccepted, RelayDisabled, RelayUnauthorized, RelayTooLarge, RelayInvalid, RelayUnknownSender, RelayStale, RelayNeedsWhole, RelayBusy, RelayBadSignature, RelayReplayed, RelayAhead, RelayUnknownKey}
 }

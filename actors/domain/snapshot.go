@@ -61,6 +61,7 @@ type RelayCopy struct {
 	offsetAt   time.Time           // when the relay that gave offset arrived; zero: the sender said no time
 	sentAt     time.Time           // when the sender says it sent this relay, by its clock; zero: it did not say
 	isolated   bool                // the relaying node said it was isolated
+	key        string              // the sender's key that signed it (see keys.go); "": not signed
 }
 
 // NewRelayCopy returns a relay received at receivedAt. It takes peers over:
@@ -304,6 +305,8 @@ type Snapshot struct {
 	// maintained are each subject's spells of maintenance, oldest first,
 	// which its history keeps.
 	maintained map[string][]MaintenanceSpell
+	// keys are the peers' keys pinned here, by name (see keys.go).
+	keys map[string]string
 }
 
 // NewSnapshot returns the snapshot of node with these subjects and relays.

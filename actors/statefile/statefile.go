@@ -47,6 +47,8 @@ type Document struct {
 	Left map[string]time.Time
 	// Silences are the cluster's silences the node knew, by ID.
 	Silences []domain.Silence
+	// Keys are the peers' keys the node pinned, by name (wire.EncodeKey).
+	Keys map[string]string
 }
 
 // Subject is one subject as a previous run left it. Times keep their full
@@ -104,6 +106,8 @@ type file struct {
 	Left map[string]time.Time `json:"left,omitempty"`
 	// Silences are the silences the node knew (see Document.Silences).
 	Silences []fileSilence `json:"silences,omitempty"`
+	// PeerKeys are the peers' keys the node pinned (see Document.Keys).
+	PeerKeys map[string]string `json:"peer_keys,omitempty"`
 }
 
 type fileSilence struct {
@@ -232,6 +236,9 @@ func Encode(d Document) ([]byte, error) {
 	for _, si := range d.Silences {
 		f.Silences = append(f.Silences, fileSilence{ID: si.ID, Matcher: si.Matcher, Start: si.Start.UTC(), End: si.End.UTC(), By: si.By,
 			Comment: si.Comment, Node: si.Node, Updated: si.Updated.UTC()})
+	}
+	if len(d.Keys) > 0 {
+		f.PeerKeys = d.Keys
 	}
 	for peer, at := range d.Left {
 		if f.Left == nil {
@@ -386,6 +393,10 @@ func Decode(data []byte, now time.Time) (Decoded, error) {
 		drop("silences", err)
 		d.Silences = nil
 	}
+	if d.Keys, err = decodeKeys(f.PeerKeys); err != nil {
+		drop("peer_keys", err)
+		d.Keys = nil
+	}
 	return d, nil
 }
 
@@ -404,6 +415,23 @@ func decodeSilences(list []fileSilence) ([]domain.Silence, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// decodeKeys checks the peers' pinned keys: a peer's name each, a key
+// each.
+func decodeKeys(keys map[string]string) (map[string]string, error) {
+	if len(keys) > maxPeers {
+		return nil, fmt.Errorf("%d, more than %d", len(keys), maxPeers)
+	}
+	for _, peer := range slices.Sorted(maps.Keys(keys)) {
+		if err := validName(domain.Peer(peer)); err != nil {
+			return nil, fmt.Errorf("%q: not a peer's name", peer)
+		}
+		if _, err := domain.DecodeKey(keys[peer]); err != nil {
+			return nil, fmt.Errorf("%q: %v", peer, err)
+		}
+	}
+	return keys, nil
 }
 
 // decodeLeft checks and converts the peers that had left: a peer's name

@@ -44,6 +44,9 @@ type StateEncoder struct {
 	// cannot reach, so that a refresh does not grow with the square of the
 	// cluster.
 	OwnViewOnly bool
+	// Key is the node's public key (domain.EncodeKey), which its relays
+	// are signed with, written as "key"; "" for a node without one.
+	Key string
 
 	// Encodings of the last call's entries, and the maps the current call
 	// fills; swapped at the end, so only live entries are kept.
@@ -113,6 +116,9 @@ func (e *StateEncoder) Encode(s *domain.Snapshot) []byte {
 		}
 		b = append(append(b, `,"cluster":`...), e.cluster...)
 		b = strconv.AppendBool(append(b, `,"isolated":`...), s.Isolated())
+	}
+	if e.Key != "" {
+		b = appendString(append(b, `,"key":`...), e.Key)
 	}
 	return appendMaintenance(b, s, time.Now())
 }

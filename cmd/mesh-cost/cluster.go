@@ -62,6 +62,9 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		if i == 0 {
 			env = append(env, "DEBUG_ADDR="+debug)
 		}
+		if !o.unsigned {
+			env = append(env, "NODE_KEY_FILE="+filepath.Join(dir, fmt.Sprintf("node%d.key", i)))
+		}
 		envs[i] = env
 		p, err := start(o.mesh, env, nil, filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
@@ -73,7 +76,8 @@ func measureCluster(o options, dir string, out io.Writer) error {
 		// burst that has every node send whole relays at once.
 		time.Sleep(2 * time.Second / time.Duration(o.cluster))
 	}
-	fmt.Fprintf(out, "mesh-cost: a cluster of %d nodes at %s, settling\n", o.cluster, o.interval)
+	signed := map[bool]string{false: "signed relays", true: "unsigned relays"}[o.unsigned]
+	fmt.Fprintf(out, "mesh-cost: a cluster of %d nodes at %s, %s, settling\n", o.cluster, o.interval, signed)
 	if err := waitFor(time.Minute, func() bool {
 		_, err := getBody(urls[0] + "/ping")
 		return err == nil || nodes[0].proc.exited()

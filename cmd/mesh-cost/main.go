@@ -40,6 +40,7 @@ type options struct {
 	alerts       string
 	nodes        int
 	cluster      int
+	unsigned     bool
 	nodeEnv      string
 	pageShot     string
 }
@@ -70,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.alerts, "alerts", "", "with --stall: run --nodes real nodes behind toxiproxy with this ALERTS (node or cluster) and count the chat messages")
 	fs.IntVar(&o.nodes, "nodes", 5, "with --alerts: how many nodes")
 	fs.IntVar(&o.cluster, "cluster", 0, "instead of the cost of one node: run a cluster of this many real nodes, relaying, and measure each, relay bytes, detection and page bytes")
+	fs.BoolVar(&o.unsigned, "unsigned", false, "with --cluster: nodes without a key of their own, whose relays are not signed (by default each keeps one, as a node with a state file does)")
 	fs.StringVar(&o.pageShot, "page-shot", "", "with --cluster: save the page's first screen at 1400x900 here, with every node up, and count the bytes that load took")
 	fs.StringVar(&o.nodeEnv, "node-env", "", "more environment for the node, space-separated KEY=VALUE (GOMEMLIMIT=12MiB, say)")
 	if err := fs.Parse(args); err != nil {

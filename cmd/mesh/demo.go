@@ -112,7 +112,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		nodeLog := newLogger(stdout, cfg)
 		m := demoMember{cfg: cfg, log: nodeLog}
 		m.cut = c.network.cutFor(cfg.ListenAddr)
-		n := newNode(cfg, nodeLog, m.cut)
+		n := newNode(cfg, nil, nodeLog, m.cut)
 		started = append(started, n)
 		m.token = root.Add(n)
 		c.members = append(c.members, m)
@@ -195,7 +195,7 @@ func (c *chaos) Serve(ctx context.Context) error {
 			return false
 		}
 		c.log.Info().Str("peer", m.cfg.Node).Msg("demo: bringing the node back")
-		m.token = c.sup.Add(newNode(m.cfg, m.log, m.cut))
+		m.token = c.sup.Add(newNode(m.cfg, nil, m.log, m.cut))
 		return true
 	})
 }

@@ -29,7 +29,7 @@ func TestHealthcheckPassesWhileTheNodeAnswersAndFailsOnceItStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newNode(cfg, zerolog.Nop(), nil)
+	n := newNode(cfg, nil, zerolog.Nop(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := n.ServeBackground(ctx)
 	<-n.server.Ready()

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -87,13 +88,18 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	case err == nil:
 		err = cfg.CheckStateFile()
 	}
+	var key ed25519.PrivateKey
+	var madeKey bool
+	if err == nil {
+		key, madeKey, err = cfg.LoadNodeKey()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mesh: %v\n", err)
 		return exitConfig
 	}
 	log := newLogger(stdout, cfg)
 
-	n := newNode(cfg, log, nil)
+	n := newNode(cfg, key, log, nil)
 	ctx, stop := stopOnSignal(n, log)
 	defer stop()
 
@@ -104,7 +110,8 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	log.Info().Str("version", buildVersion()).Str("addr", cfg.ListenAddr).Strs("peers", peerNames(cfg)).Strs("targets", targets).
 		Str("poll_interval", cfg.PollInterval.String()).Int("failure_threshold", cfg.FailureThreshold).
 		Bool("relay", cfg.RelaySecret != "").Str("alerts", cfg.Alerts).Str("webhook_host", cfg.WebhookHost()).
-		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Msg("mesh starting")
+		Int("notify_urls", len(cfg.NotifyURLs)).Int("alertmanagers", len(cfg.AlertmanagerURLs)).Str("cluster", cfg.Cluster).Str("key", publicKey(key)).Msg("mesh starting")
+	logNodeKey(log, cfg, key, madeKey)
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
@@ -182,7 +189,7 @@ func stopOnSignal(n *node, log zerolog.Logger) (context.Context, func()) {
 //	├── state-file (only when STATE_FILE is set)
 //	├── http-server
 //	└── debug-server (only when DEBUG_ADDR is set)
-func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
+func newNode(cfg config.Config, key ed25519.PrivateKey, log zerolog.Logger, cut actors.Cut) *node {
 	boot, userAgent := time.Now(), "mesh/"+buildVersion()
 	saved := actors.LoadStateFile(cfg.StateFile, boot, log) // empty without one
 	metrics := actors.NewMetrics(cfg.Subjects())
@@ -195,7 +202,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	// one per status change (state file), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
-		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences, TargetWindows: targetWindows(cfg),
+		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences, SavedKeys: saved.Keys, PeerKeys: cfg.PeerKeys, TargetWindows: targetWindows(cfg),
 		StatusChanged: statusChanged, RoundDone: rounds, AlertsChanged: alertsChanged, Metrics: metrics, Log: log})
 	root.Add(owner)
 
@@ -217,7 +224,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	var leave func(context.Context)
 	if cfg.RelaySecret != "" {
 		sender := actors.NewRelaySender(actors.RelaySenderConfig{Secret: cfg.RelaySecret, Peers: cfg.Peers, Timeout: cfg.ProbeTimeout,
-			Rounds: rounds, State: owner, Announcer: announcer, Windows: cfg.Maintenance, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log})
+			Rounds: rounds, State: owner, Announcer: announcer, Windows: cfg.Maintenance, Key: key, UserAgent: userAgent, Cut: cut, Metrics: metrics, Log: log})
 		root.Add(sender)
 		leave = sender.Leave
 	}
@@ -231,7 +238,7 @@ func newNode(cfg config.Config, log zerolog.Logger, cut actors.Cut) *node {
 	}
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
-		RelaySecret: cfg.RelaySecret, RelayFresh: cfg.Fresh, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
+		RelaySecret: cfg.RelaySecret, RelayFresh: cfg.Fresh, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, NodeKey: publicKey(key), Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
 		Metrics: metrics.Handler(owner), Log: log}), log)
 	root.Add(server)
 	if cfg.DebugAddr != "" {

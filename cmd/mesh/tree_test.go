@@ -46,7 +46,7 @@ func TestTheTreeIsTheDesignsWithDistinctNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newNode(cfg, zerolog.Nop(), nil)
+	n := newNode(cfg, nil, zerolog.Nop(), nil)
 	done := n.ServeBackground(t.Context())
 	t.Cleanup(func() { <-done }) // the node stops when the test's context ends
 	<-n.server.Ready()

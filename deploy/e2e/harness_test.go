@@ -304,6 +304,8 @@ type state struct {
 	Cluster     map[string]clusterEntry     `json:"cluster"`
 	// Isolated: the node says it has lost its own network.
 	Isolated bool `json:"isolated"`
+	// Key is the node's public key, which its relays are signed with.
+	Key string `json:"key"`
 }
 
 // maintenanceEntry is why a subject is in maintenance, as /state says.
