@@ -56,6 +56,10 @@ type episode struct {
 	// ended is when the episode ended while another node held it: its end
 	// is owed (see owed.go).
 	ended time.Time
+	// back is when this node saw the subject back, for an outage of its own
+	// whose end a previous run saw and did not tell (Notifier.stillOn): its
+	// recovery counts the downtime to then.
+	back time.Time
 
 	// origin names the episode as announced (domain.Announcement.Origin):
 	// an ending closes it if it carries the same, or is of a later

@@ -421,6 +421,57 @@ func TestStateFileIgnoresTheProgressOfAnEarlierOutage(t *testing.T) {
 	})
 }
 
+// With node alerts, an outage this node announced that ended while a run
+// listened after its start, and so said nothing, is not lost with that
+// run: the next run finds the view up since after the outage began and the
+// announcement still held, and sends the recovery once it has listened,
+// counting the downtime to when the view came up. (The soak found it: a
+// node restarted, saw the peer up within its quiet start, was stopped
+// before the start was over, and its next run took the announcement for
+// an earlier outage's and dropped it; the chat never heard the recovery.)
+func TestARecoveryARunSawWhileItListenedIsSentByTheNext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &messageRecorder{start: time.Now()}
+		since := time.Now().Add(-10 * m)
+		state := newOwnView()
+		state.views["dec"] = domain.PeerView{Status: domain.StatusUp, Since: time.Now().Add(-2 * m), LastSeen: time.Now()}
+		n := newNodeAlerts(state, out, announcedBy("me", since, 0))
+		go n.Serve(t.Context())
+		time.Sleep(time.Hour)
+		if got := out.take(); len(got) != 1 || got[0].after != quietStart || got[0].text != "🟢 `dec` is reachable again (down for 8m 0s)" {
+			t.Fatalf("messages %v, want the recovery once the node has listened", got)
+		}
+		if r := n.Record(); len(r.Announcements) != 0 {
+			t.Fatalf("record %v after the recovery, want none", r)
+		}
+	})
+}
+
+// Each message the engine sends changes what a restart must not forget,
+// and the state file is woken to write it at once; a pass that changes
+// nothing wakes it for nothing.
+func TestTheStateFileIsWokenWhenTheRecordChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := newOwnView("dec")
+		recorded := &roundCounter{}
+		n := NewNotifier(NotifierConfig{Node: "me", Policy: AlertPolicy(false, 0), Followups: defaultFollowups, Fresh: quietStart, Round: time.Second,
+			State: state, Changes: state.changes, Recorded: recorded, Out: &messageRecorder{}, Now: time.Now(), Log: zerolog.Nop()})
+		go n.Serve(t.Context())
+		time.Sleep(quietStart)
+		state.see("dec", domain.StatusUp)
+		woken := func() int { recorded.mu.Lock(); defer recorded.mu.Unlock(); return recorded.rounds }
+		if w := woken(); w != 0 {
+			t.Fatalf("woken %d times before anything was said, want none", w)
+		}
+		for i, st := range []domain.Status{domain.StatusDown, domain.StatusUp} {
+			state.see("dec", st)
+			if w := woken(); w != i+1 {
+				t.Fatalf("woken %d times after %d messages, want %d", w, i+1, i+1)
+			}
+		}
+	})
+}
+
 // Node alerts: the down messages of outages that begin while the node is
 // isolated are held; one that ends meanwhile is dropped with its recovery;
 // when the isolation ends, one the cluster confirms goes out, one it does

@@ -51,7 +51,13 @@ type NotifierConfig struct {
 	// relay sender), so that they leave at once rather than at the end of
 	// the round; nil wakes nobody.
 	Announcing Waker
-	Out        MessageSink
+	// Recorded is woken when what a restart must not forget (Record)
+	// changed, an announcement made or ended above all (the state file),
+	// so that it is written at once: a run that crashed seconds after a
+	// recovery, its record not yet written, would send the recovery again
+	// (see stillOn). Nil wakes nobody.
+	Recorded Waker
+	Out      MessageSink
 	// Saved is what a previous run announced, heard of and told.
 	Saved   domain.AlertRecord
 	Now     time.Time // when the node started
@@ -122,6 +128,9 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	for _, r := range cfg.Saved.Announcements {
 		if e, ok := snap.Entry(r.Subject.Name); ok && e.Subject() == r.Subject && n.stillOn(e, r) {
 			n.restore(r)
+			if v := e.View(); !n.cfg.Policy.cluster() && v.Status == domain.StatusUp {
+				n.episodes[r.Subject.Name].back = v.Since // ended while the last run listened (see stillOn)
+			}
 		}
 	}
 	if cfg.Policy.restoresOwnDown() {
@@ -147,17 +156,29 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 }
 
 // stillOn reports whether an announcement a previous run kept is of the
-// episode the subject is in now. With node alerts the verdict is this
-// node's own view, which the owner restored from the same file: one of its
-// own announcements is of this outage only if that view is down since the
-// same instant (an earlier outage's, which the previous run had not caught
-// up with, would mislead).
+// episode the subject is in now, or of one whose end is still to be told.
+// With node alerts the verdict is this node's own view, which the owner
+// restored from the same file: one of its own announcements is of this
+// outage if that view is down since the same instant (one down since
+// another instant is a later outage, which the previous run had not caught
+// up with: its record would mislead). A view up since after the outage
+// began says the outage ended while the previous run said nothing (it was
+// listening after its start, and stopped before it was over): the
+// announcement is resumed, and its recovery sent once this run has
+// listened.
 func (n *Notifier) stillOn(e *domain.Entry, r domain.AnnouncementRecord) bool {
 	if n.cfg.Policy.cluster() || r.By != n.cfg.Node {
 		return true
 	}
 	v := e.View()
-	return r.Kind == domain.AnnouncedDown && v.Status == domain.StatusDown && v.Since.Equal(r.Since)
+	switch {
+	case r.Kind != domain.AnnouncedDown:
+		return false
+	case v.Status == domain.StatusDown:
+		return v.Since.Equal(r.Since)
+	default:
+		return v.Status == domain.StatusUp && v.Since.After(r.Since)
+	}
 }
 
 // restore resumes an announcement a previous run made or heard of. One
@@ -658,7 +679,11 @@ func (n *Notifier) end(e *episode, becomes domain.AnnouncementKind, now time.Tim
 	switch e.state {
 	case announcedHere:
 		if e.kind == domain.AnnouncedDown {
-			n.send(recoveryMessage(e.subject, now.Sub(e.since), now))
+			back := now
+			if !e.back.IsZero() {
+				back = e.back
+			}
+			n.send(recoveryMessage(e.subject, back.Sub(e.since), now))
 		} else {
 			n.send(partialOverMessage(e.subject, now.Sub(e.since), now))
 		}
@@ -749,6 +774,9 @@ func (n *Notifier) publish(snap *domain.Snapshot, now time.Time) {
 		}
 	}
 	n.alerts.Store(&alerts)
+	if old := n.record.Load(); old != nil && !sameRecord(*old, record) && n.cfg.Recorded != nil {
+		defer n.cfg.Recorded.Notify()
+	}
 	n.record.Store(&record)
 	var said domain.Said
 	if n.cfg.Policy.shared() {

@@ -19,8 +19,8 @@ import (
 	"github.com/dupunkto/mesh/actors/statefile"
 )
 
-// DefaultSaveInterval is how often the writer looks for changes that no
-// transition announced: a reminder sent, a history pruned.
+// DefaultSaveInterval is how often the writer looks for changes that
+// nobody announced: a history pruned, a message delivered.
 const DefaultSaveInterval = 5 * time.Second
 
 // DefaultSeenInterval is how often the state file is rewritten when only
@@ -95,7 +95,8 @@ func readAtMost(path string, most int64) ([]byte, error) {
 type StateFileConfig struct {
 	Path  string
 	State interface{ Snapshot() *domain.Snapshot }
-	// Changes wakes the writer when a status changed, to write at once.
+	// Changes wakes the writer when a status or the alert record changed,
+	// to write at once.
 	Changes *Signal
 	// Alerts gives the alert engine's record; nil without notifications.
 	Alerts interface{ Record() domain.AlertRecord }

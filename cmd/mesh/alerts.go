@@ -21,15 +21,15 @@ type alerts struct {
 
 // newAlerts builds the alert path. The engine follows the owner's verdicts
 // under ALERTS's policy, wakes the relay sender when its announcements
-// change (announcing), and resumes what saved kept of it and of the
-// channels.
-func newAlerts(cfg config.Config, owner *actors.Owner, changes *actors.Signal, announcing actors.Waker, saved statefile.Document,
+// change (announcing) and the state file when its record does (recorded),
+// and resumes what saved kept of it and of the channels.
+func newAlerts(cfg config.Config, owner *actors.Owner, changes *actors.Signal, announcing, recorded actors.Waker, saved statefile.Document,
 	boot time.Time, cut actors.Cut, metrics *actors.Metrics, log zerolog.Logger) *alerts {
 	a := &alerts{Supervisor: suture.New("notifications", supervisorSpec(log)), channels: newChannels(cfg, saved, cut, metrics, log)}
 	a.engine = actors.NewNotifier(actors.NotifierConfig{Node: cfg.Node,
 		Policy:    actors.AlertPolicy(cfg.Alerts == config.AlertsCluster, len(cfg.Peers)+1),
 		Followups: cfg.FollowupIntervals, PartialAfter: cfg.PartialAfter, Slot: cfg.Slot, Fresh: cfg.Fresh, Round: cfg.Round, CertWarn: cfg.CertWarn,
-		State: owner, Changes: changes, Announcing: announcing, Out: a.channels, Saved: saved.Alerts, Now: boot, Metrics: metrics, Log: log})
+		State: owner, Changes: changes, Announcing: announcing, Recorded: recorded, Out: a.channels, Saved: saved.Alerts, Now: boot, Metrics: metrics, Log: log})
 	a.Add(a.engine)
 	for _, c := range a.channels {
 		a.Add(c)

@@ -199,7 +199,8 @@ func newNode(cfg config.Config, key ed25519.PrivateKey, log zerolog.Logger, cut 
 
 	// What the owner tells others goes through these, made first so that the
 	// owner is built with them: a wake-up per complete round (relay sender),
-	// one per status change (state file), one per change the alerts follow.
+	// one per change the state file keeps at once (a status, and the alert
+	// engine's record), one per change the alerts follow.
 	rounds, statusChanged, alertsChanged := actors.NewSignal(), actors.NewSignal(), actors.NewSignal()
 	owner := actors.NewOwner(actors.OwnerConfig{Node: cfg.Node, Subjects: cfg.Subjects(), Threshold: cfg.FailureThreshold,
 		SuccessThreshold: cfg.SuccessThreshold, Cluster: cfg.ClusterRule(), Boot: boot, Saved: saved.Subjects, SavedIsolations: saved.Isolations, SavedLeaves: saved.Left, SavedSilences: saved.Silences, SavedKeys: saved.Keys, PeerKeys: cfg.PeerKeys, TargetWindows: targetWindows(cfg),
@@ -214,7 +215,7 @@ func newNode(cfg config.Config, key ed25519.PrivateKey, log zerolog.Logger, cut 
 		Pending() map[string][]domain.Message
 	}
 	if cfg.Notifying() {
-		a := newAlerts(cfg, owner, alertsChanged, rounds, saved, boot, cut, metrics, log)
+		a := newAlerts(cfg, owner, alertsChanged, rounds, statusChanged, saved, boot, cut, metrics, log)
 		root.Add(a.Supervisor)
 		announcer, record, pending = a.engine, a.engine, a.channels
 	}
