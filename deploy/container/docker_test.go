@@ -78,8 +78,8 @@ func mustDocker(t *testing.T, args ...string) string {
 }
 
 // offlineImage builds the image the way a machine without registry access
-// does, as deploy/Dockerfile documents: a static binary at deploy/bin/mesh,
-// then the offline stage.
+// does, as deploy/Dockerfile.offline documents: a static binary at
+// deploy/bin/mesh, then that file.
 func offlineImage(t *testing.T) string {
 	t.Helper()
 	requireDocker(t)
@@ -92,7 +92,7 @@ func offlineImage(t *testing.T) string {
 			return
 		}
 		tag := "mesh-e2e:" + randomID()
-		cmd := exec.Command("docker", "build", "--quiet", "-f", filepath.Join("deploy", "Dockerfile"), "--target", "offline", "-t", tag, ".")
+		cmd := exec.Command("docker", "build", "--quiet", "-f", filepath.Join("deploy", "Dockerfile.offline"), "-t", tag, ".")
 		cmd.Dir = repoRoot
 		if _, imageErr = run(cmd); imageErr == nil {
 			imageTag = tag

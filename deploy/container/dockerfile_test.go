@@ -53,18 +53,29 @@ func stages(t *testing.T, path string) []stage {
 	return out
 }
 
-// The offline stage and the default stage must make the same image but for
-// where the binary comes from: a setting added to one and not the other
-// would make a machine without registry access test something else.
+// The offline image (deploy/Dockerfile.offline) and the default one
+// (deploy/Dockerfile's last stage) must be the same but for where the
+// binary comes from: a setting added to one and not the other would make a
+// machine without registry access test something else. The offline one is
+// a file of its own, so that Docker's classic builder, which builds every
+// stage of a file, can build the default without a host-built binary.
 func TestDockerfileOfflineAndDefaultStagesMakeTheSameImage(t *testing.T) {
 	all := stages(t, filepath.Join(repoRoot, "deploy", "Dockerfile"))
 	if len(all) < 2 {
-		t.Fatalf("deploy/Dockerfile has %d stages, want the offline one first and the default last", len(all))
+		t.Fatalf("deploy/Dockerfile has %d stages, want the build stage and the runtime one last", len(all))
 	}
-	offline, final := all[0], all[len(all)-1]
-	if offline.from != "FROM scratch AS offline" {
-		t.Errorf("the first stage is %q, want FROM scratch AS offline", offline.from)
+	offlines := stages(t, filepath.Join(repoRoot, "deploy", "Dockerfile.offline"))
+	if len(offlines) != 1 || offlines[0].from != "FROM scratch" {
+		t.Fatalf("deploy/Dockerfile.offline has stages %v, want one, FROM scratch", offlines)
 	}
+	for _, s := range all {
+		for _, l := range s.lines {
+			if strings.Contains(l, "deploy/bin/") {
+				t.Errorf("deploy/Dockerfile copies the host-built binary (%q): the classic builder would need it to build the default", l)
+			}
+		}
+	}
+	offline, final := offlines[0], all[len(all)-1]
 	if final.from != "FROM scratch" && !strings.HasPrefix(final.from, "FROM gcr.io/distroless/static") {
 		t.Errorf("the last stage is %q, want scratch or distroless-static", final.from)
 	}
@@ -94,7 +105,7 @@ func TestDockerfileOfflineAndDefaultStagesMakeTheSameImage(t *testing.T) {
 
 	// The build stage: static, reproducible, stripped, stamped.
 	var build string
-	for _, s := range all[1 : len(all)-1] {
+	for _, s := range all[:len(all)-1] {
 		for _, l := range s.lines {
 			if strings.Contains(l, "go build") {
 				build = l
