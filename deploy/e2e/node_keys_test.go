@@ -78,8 +78,8 @@ func (f *forger) post(to *node, body []byte, signed bool) (int, string) {
 
 // The hostile run of 2026-12-02, with node keys: a forger holding
 // RELAY_SECRET posts, as the first node, to every other one, and as the
-// second to the first, relays of current times that see everyone up and
-// say every peer's outage was announced. Every node has pinned the real
+// second to the first, relays that see everyone up and say every peer's
+// outage was announced, dated now or 55 s ahead. Every node has pinned the real
 // node's key, so each forged relay, signed with the forger's key or not
 // signed, is refused (403, counted unknown_key, one warn line a key), and
 // a node killed meanwhile gets exactly one down message, naming where it
@@ -98,8 +98,11 @@ func TestAForgerHoldingTheSecretCannotSpeakForAnotherNode(t *testing.T) {
 		})
 	}
 	f := newForger(t, "cluster-alerts")
-	forged := func(as *node) []byte {
-		now := time.Now().UTC()
+	// A forged relay sees everyone up and says every peer's outage was
+	// announced; dated now, or 55 s ahead, as the hostile run did, to make
+	// the real relays look stale.
+	forged := func(as *node, ahead time.Duration) []byte {
+		now := time.Now().UTC().Add(ahead)
 		views, announced := map[string]any{}, map[string]any{}
 		for _, n := range nodes {
 			if n != as {
@@ -116,25 +119,26 @@ func TestAForgerHoldingTheSecretCannotSpeakForAnotherNode(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for signed := false; ; signed = !signed {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
+			signed, ahead := i%2 == 0, time.Duration(i/2%2)*55*time.Second
 			posts := []struct{ as, to *node }{{second, first}}
 			for _, n := range nodes[1:] {
 				posts = append(posts, struct{ as, to *node }{first, n})
 			}
 			for _, p := range posts {
-				status, msg := f.post(p.to, forged(p.as), signed)
+				status, msg := f.post(p.to, forged(p.as, ahead), signed)
 				mu.Lock()
 				switch status {
 				case http.StatusForbidden:
 					refused++
 				case 0, http.StatusServiceUnavailable: // a loaded machine's answer came late, or it was busy: not taken either
 				default:
-					taken = append(taken, fmt.Sprintf("as %s to %s, signed %v: %d %s", p.as.name, p.to.name, signed, status, msg))
+					taken = append(taken, fmt.Sprintf("as %s to %s, signed %v, %v ahead: %d %s", p.as.name, p.to.name, signed, ahead, status, msg))
 				}
 				mu.Unlock()
 			}
