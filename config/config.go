@@ -320,7 +320,7 @@ func loadSettings(args []string, env Env, hostname func() (string, error), usage
 	if v, _, given := lookup("NODE_KEY_FILE"); given {
 		c.NodeKeyFile = v
 	} else {
-		c.NodeKeyFile = NodeKeyBeside(c.StateFile)
+		c.NodeKeyFile = nodeKeyBeside(c.StateFile)
 	}
 	if v, name, given := lookup("PEER_KEYS"); given {
 		if c.PeerKeys, err = parsePeerKeys(v, c.Peers); err != nil {

@@ -17,11 +17,11 @@ import (
 	"github.com/dupunkto/mesh/actors/domain"
 )
 
-// NodeKeyBeside is where a node keeps its signing key when NODE_KEY_FILE
+// nodeKeyBeside is where a node keeps its signing key when NODE_KEY_FILE
 // is unset: STATE_FILE's name with .key for its extension
 // (/data/state.json gives /data/state.key), so that the key lasts exactly
 // as long as the view does; "" without a state file.
-func NodeKeyBeside(stateFile string) string {
+func nodeKeyBeside(stateFile string) string {
 	if stateFile == "" {
 		return ""
 	}
