@@ -89,3 +89,22 @@ func TestRootInstallsWhatIsMissingThenRunsTheSuite(t *testing.T) {
 		t.Fatalf("ran\n%s\nwant\n%s", b, want)
 	}
 }
+
+// The whole suite names the end-to-end package first, so that it starts
+// first; a run of chosen packages is left as given.
+func TestTheLongPoleIsNamedFirst(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("..", "..", longPole)); err != nil {
+		t.Fatalf("longPole %s: %v", longPole, err)
+	}
+	for _, c := range []struct{ args, want []string }{
+		{[]string{"./..."}, []string{longPole, "./..."}},
+		{[]string{"-json", "./..."}, []string{"-json", longPole, "./..."}},
+		{[]string{"-run", "TestX", "./deploy/e2e"}, []string{"-run", "TestX", "./deploy/e2e"}},
+		{[]string{longPole, "./..."}, []string{longPole, "./..."}},
+		{[]string{"./httpapi"}, []string{"./httpapi"}},
+	} {
+		if got := longPoleFirst(c.args); !slices.Equal(got, c.want) {
+			t.Errorf("longPoleFirst(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -147,20 +148,34 @@ type node struct {
 	done   chan struct{}
 	err    error    // from Wait, once done is closed
 	wrap   []string // a command the binary runs under, such as ip netns exec NS
+	bin    string   // the binary it runs, when not the package's own
 }
 
 // startNode starts the binary with env (KEY=value) plus LISTEN_ADDR and NODE
 // for name. Stopped nodes are killed when the test ends.
 func startNode(t *testing.T, name string, env ...string) *node {
 	t.Helper()
-	return startNodeUnder(t, nil, name, env...)
+	return launch(t, &node{name: name, env: env})
 }
 
 // startNodeUnder is startNode with the binary run under wrap (a command and
 // its arguments, such as ip netns exec NS).
 func startNodeUnder(t *testing.T, wrap []string, name string, env ...string) *node {
 	t.Helper()
-	n := &node{t: t, name: name, env: env, wrap: wrap, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	return launch(t, &node{name: name, env: env, wrap: wrap})
+}
+
+// startNodeOf is startNode with another build of the node, such as
+// plainBinary's.
+func startNodeOf(t *testing.T, bin, name string, env ...string) *node {
+	t.Helper()
+	return launch(t, &node{name: name, env: env, bin: bin})
+}
+
+// launch starts n, and kills it when the test ends if it still runs.
+func launch(t *testing.T, n *node) *node {
+	t.Helper()
+	n.t, n.stdout, n.stderr = t, &syncBuffer{}, &syncBuffer{}
 	n.start()
 	t.Cleanup(func() {
 		if n.running() {
@@ -175,9 +190,10 @@ func startNodeUnder(t *testing.T, wrap []string, name string, env ...string) *no
 }
 
 func (n *node) start() {
-	n.cmd = exec.Command(binary)
+	bin := cmp.Or(n.bin, binary)
+	n.cmd = exec.Command(bin)
 	if len(n.wrap) > 0 {
-		n.cmd = exec.Command(n.wrap[0], append(n.wrap[1:], binary)...)
+		n.cmd = exec.Command(n.wrap[0], append(n.wrap[1:], bin)...)
 	}
 	n.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "NODE=" + n.name, "LISTEN_ADDR=" + n.name}, n.env...)
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr

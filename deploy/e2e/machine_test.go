@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Most of these tests wait on real time: a grace, a window, a reminder, a
@@ -25,7 +23,8 @@ import (
 // e2e rhythm (POLL_INTERVAL=100ms) is 1, a five-node cluster 20, which
 // take about half a core of this project's two-core machines when built
 // with -race (a node probing four peers uses 11% of a core). A browser
-// adds browserLoad. A test whose load is more than the budget runs alone.
+// adds browserLoad. A test whose load is the budget or more runs alone,
+// after the others (see shares).
 // The tests in network namespaces share the machine too: each network has
 // names of its own (see newNetwork), and its iptables rules live in its
 // own namespaces. A test that does not call shareMachine runs alone,
@@ -35,12 +34,13 @@ const (
 	browserLoad   = 12
 )
 
-var machine = semaphore.NewWeighted(machineBudget)
+// machine hands out shares of machineBudget.
+var machine = &shares{free: machineBudget}
 
 // maxParallel is go test's -parallel when not given: more than the tests
 // that share the machine, so that every one of them waits for its share,
 // not for one of -parallel's slots. A short test waiting for the long
-// ones to have their share holds a slot; were the slots all taken so
+// ones to ask for their share holds a slot; were the slots all taken so
 // before a long test had one, each would wait for the other for ever (at
 // 64 slots and 70 tests, it happened). inSlots says so if it comes near.
 // (Go's own default, GOMAXPROCS, would let only two tests run at once.)
@@ -55,9 +55,9 @@ func loadOf(nodes int, poll time.Duration) int {
 	return max(1, int(math.Ceil(float64(nodes*(nodes-1))*float64(100*time.Millisecond)/float64(poll))))
 }
 
-// longWaiting counts the long tests (see shareMachineEarly) that have
-// not got their share yet: the others wait for them to have it.
-var longWaiting sync.WaitGroup
+// longAsked counts the long tests (see shareMachineEarly) that have not
+// yet asked for their share: the others ask after them.
+var longAsked sync.WaitGroup
 
 // shareMachine lets t run beside other tests, once load fits in what they
 // leave of machineBudget, and holds it until t ends. Call it first.
@@ -69,34 +69,43 @@ func shareMachine(t *testing.T, load int) {
 	}
 	t.Cleanup(func() { inSlots.Add(-1) })
 	if longFirst {
-		longWaiting.Wait()
+		longAsked.Wait()
 	}
-	share(t, load)
+	rank := rankShort
+	if load >= machineBudget {
+		rank = rankAlone
+	}
+	share(t, machine.ask(load, rank))
 }
 
 // shareMachineEarly is shareMachine for a test of a minute or more: it
-// gets its share before any shorter test, so that the long ones run from
+// has its share before any shorter test, so that the long ones run from
 // the start, beside the short ones, rather than last and alone (Go starts
 // the tests that wait side by side in no particular order).
 func shareMachineEarly(t *testing.T, load int) {
 	t.Helper()
-	longWaiting.Add(1) // before t.Parallel, which waits for every test to have been started
+	longAsked.Add(1) // before t.Parallel, which waits for every test to have been started
 	t.Parallel()
-	defer longWaiting.Done()
-	share(t, load)
+	a := machine.ask(load, rankLong)
+	longAsked.Done()
+	share(t, a)
 }
 
-func share(t *testing.T, load int) {
+// share waits for a's share and gives it back when t ends.
+func share(t *testing.T, a *ask) {
 	t.Helper()
-	w := int64(min(load, machineBudget))
-	if err := machine.Acquire(t.Context(), w); err != nil {
+	asked := time.Now()
+	if err := machine.wait(t.Context(), a); err != nil {
 		t.Fatalf("waiting for a share of the machine: %v", err)
 	}
-	t.Cleanup(func() { machine.Release(w) })
+	t.Cleanup(func() { machine.release(a.load) })
+	// When each test ran, and beside which, is what the suite's run time
+	// is made of (BENCHMARKS.md, "The suite's run time").
+	t.Logf("got its share of the machine, %d of %d, after %s", a.load, machineBudget, time.Since(asked).Round(time.Millisecond))
 }
 
-// longFirst: the short tests wait for the long ones to have their share
-// (see shareMachineEarly). Only with far more of -parallel's slots than
+// longFirst: the short tests wait for the long ones to ask for their
+// share (see shareMachineEarly). Only with far more of -parallel's slots than
 // tests: with fewer, the short tests waiting could hold every slot while a
 // long test waits for one (with -parallel 1, at once).
 var longFirst bool
