@@ -64,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.stateFor, "state-for", 10*time.Second, "how long /state is loaded, per encoding")
 	fs.IntVar(&o.stateClients, "state-clients", 8, "concurrent /state clients")
 	fs.IntVar(&o.detections, "detections", 20, "kill-to-down runs")
-	fs.StringVar(&o.mesh, "mesh", "", "the mesh binary; empty builds ./cmd/mesh")
+	fs.StringVar(&o.mesh, "mesh", "", "the mesh binary; empty builds ./cmd/mesh as the release is (no cgo, -trimpath, -s -w)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write the node's CPU profile over the window here")
 	fs.StringVar(&o.memprofile, "memprofile", "", "write the node's heap profile, taken halfway through the gzip /state load, when its memory peaks, here")
 	fs.Float64Var(&o.stall, "stall", 0, "instead of the cost: count false downs when this fraction of probes (0-1) stalls past the timeout")
@@ -92,7 +92,10 @@ func measure(o options, out io.Writer) error {
 	defer os.RemoveAll(dir)
 	if o.mesh == "" {
 		o.mesh = filepath.Join(dir, "mesh")
-		build := exec.Command("go", "build", "-o", o.mesh, "github.com/dupunkto/mesh/cmd/mesh")
+		// Built as the release and the image are (deploy/Dockerfile): no
+		// cgo, so no C library mapped beside it, and no symbol tables.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", o.mesh, "github.com/dupunkto/mesh/cmd/mesh")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build the mesh binary (run inside the repository): %w", err)
