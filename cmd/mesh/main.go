@@ -115,6 +115,7 @@ func run(args []string, env config.Env, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
 	}
+	dropStartupPages(log)
 	err = n.Serve(ctx)
 	if code, ok := fatal.ExitCode(err); ok {
 		log.Error().Err(err).Msg("mesh stopped")
