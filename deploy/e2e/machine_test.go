@@ -79,7 +79,8 @@ func shareMachine(t *testing.T, load int) {
 }
 
 // shareMachineEarly is shareMachine for a test of a minute or more: it
-// has its share before any shorter test, so that the long ones run from
+// asks for its share before any shorter test and is served first (see
+// shares), so that the long ones run from
 // the start, beside the short ones, rather than last and alone (Go starts
 // the tests that wait side by side in no particular order).
 func shareMachineEarly(t *testing.T, load int) {
