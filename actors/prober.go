@@ -63,28 +63,24 @@ type Prober struct {
 
 // NewProber returns the prober for one peer.
 func NewProber(cfg ProberConfig) *Prober {
-	pingURL := cfg.Peer.URL + "/ping"
-	if _, err := url.Parse(pingURL); err != nil {
+	r, err := newProbeRequest(cfg.Peer.URL+"/ping", cfg.UserAgent)
+	if err != nil {
 		// config.ParsePeers only lets through URLs that parse.
 		panic(fmt.Sprintf("prober %s: bad URL %q: %v", cfg.Peer.Name, cfg.Peer.URL, err))
 	}
-	client, userAgent := cfg.Client, cfg.UserAgent
+	client := cfg.Client
 	return &Prober{subject: cfg.Peer.Subject(), timeout: cfg.Timeout, owner: cfg.Owner, logger: cfg.Log,
 		check: func(ctx context.Context) (domain.Cert, error) {
-			return domain.Cert{}, ping(ctx, client, pingURL, userAgent)
+			return domain.Cert{}, ping(ctx, client, r)
 		}, metrics: cfg.Metrics.ForSubject(cfg.Peer.Subject())}
 }
 
-// ping is a peer's probe: GET /ping, and HTTP 200 is success. Each probe
-// builds its request: a request kept per peer to be cloned was a quarter
-// of a node's live heap at a thousand peers (BENCHMARKS.md, "Memory at
-// 1000 peers"), and a clone allocates as much as a new one.
-func ping(ctx context.Context, client *http.Client, pingURL, userAgent string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pingURL, nil)
+// ping is a peer's probe: GET /ping, and HTTP 200 is success.
+func ping(ctx context.Context, client *http.Client, r probeRequest) error {
+	req, err := r.new(ctx)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

@@ -48,22 +48,17 @@ func NewTargetProber(cfg TargetProberConfig) *Prober {
 		}
 		return p
 	}
-	req, err := http.NewRequest(http.MethodGet, t.URL, nil)
+	r, err := newProbeRequest(t.URL, cfg.UserAgent)
 	if err != nil {
 		// config.ParseTarget only lets through URLs that parse.
 		panic(fmt.Sprintf("target %s: bad URL: %v", t.Name, err))
 	}
-	req.Header.Set("User-Agent", cfg.UserAgent)
-	if u := req.URL.User; u != nil {
-		// As a header rather than in the URL, so that it goes on with a
-		// redirect that stays on the target (see sameHostRedirects): the
-		// URL of an absolute redirect has no user in it.
-		password, _ := u.Password()
-		req.SetBasicAuth(u.Username(), password)
-		req.URL.User = nil
-	}
 	p.check = func(ctx context.Context) (domain.Cert, error) {
-		resp, err := cfg.Client.Do(req.Clone(ctx))
+		req, err := r.new(ctx)
+		if err != nil {
+			return domain.Cert{}, err
+		}
+		resp, err := cfg.Client.Do(req)
 		if err != nil {
 			return domain.Cert{}, err
 		}
