@@ -1,11 +1,8 @@
 package actors
 
 import (
-	"net/http"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dupunkto/mesh/actors/domain"
 )
@@ -75,7 +72,7 @@ type Metrics struct {
 
 // NewMetrics returns the metrics of a node that watches subjects (peers
 // and targets): its counters and the Go and process collectors. The
-// subjects' gauges come with Handler.
+// subjects' gauges come with Gatherers.
 func NewMetrics(subjects []domain.Subject) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
@@ -116,7 +113,6 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 	for k, d := range descsOf {
 		m.probes[k] = newProbeCollector(d)
 		m.transitions[k] = prometheus.NewCounterVec(d.transitions, []string{domain.Kind(k).String(), "status"})
-		m.registry.MustRegister(m.probes[k], m.transitions[k])
 	}
 	m.registry.MustRegister(
 		m.relaySent, m.relayReceived, m.deliveries, m.dropped, m.sent, m.suppressed, m.isolated,
@@ -222,13 +218,34 @@ func (m *Metrics) MessagesSuppressed(kind domain.MessageKind, reason string, n i
 	}
 }
 
-// Handler serves GET /metrics: the node's counters, and the subjects' gauges
-// read from state's latest snapshot at each scrape, so that they cannot
-// disagree with /state.
-func (m *Metrics) Handler(state interface{ Snapshot() *domain.Snapshot }) http.Handler {
-	gauges := prometheus.NewRegistry()
-	gauges.MustRegister(subjectGauges{state: state})
-	return promhttp.HandlerFor(prometheus.Gatherers{m.registry, gauges}, promhttp.HandlerOpts{})
+// Gatherers are what GET /metrics serves, to be gathered and written one
+// after another: the node's own series, then each family that has a series
+// per subject, on its own, the subjects' gauges read from state's latest
+// snapshot at each scrape so that they cannot disagree with /state.
+//
+// One family at a time because of what a scrape holds: client_golang's
+// handler gathers every family into memory before it writes any, and at
+// 1000 peers (25,000 series, 1.6 MB of text) that held six times the text,
+// the highest the node's memory went (BENCHMARKS.md). A scrape now holds
+// the largest family, the probe-duration histograms.
+func (m *Metrics) Gatherers(state interface{ Snapshot() *domain.Snapshot }) []prometheus.Gatherer {
+	gatherers := []prometheus.Gatherer{m.registry}
+	var perSubject []prometheus.Collector
+	for k := range descsOf {
+		perSubject = append(perSubject, m.transitions[k])
+		for _, f := range m.probes[k].families() {
+			perSubject = append(perSubject, f)
+		}
+	}
+	for _, f := range subjectGauges(state) {
+		perSubject = append(perSubject, f)
+	}
+	for _, c := range perSubject {
+		r := prometheus.NewRegistry()
+		r.MustRegister(c)
+		gatherers = append(gatherers, r)
+	}
+	return gatherers
 }
 
 // ForSubject returns a subject's probe statistics, made on first use; from

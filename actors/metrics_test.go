@@ -3,6 +3,7 @@ package actors
 import (
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,8 +11,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
 
 	"github.com/dupunkto/mesh/actors/domain"
+	"github.com/dupunkto/mesh/httpapi"
 )
 
 // scrape gets GET /metrics from m's handler over state and parses it, as
@@ -19,7 +22,7 @@ import (
 func scrape(t *testing.T, m *Metrics, state interface{ Snapshot() *domain.Snapshot }) map[string]*dto.MetricFamily {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	m.Handler(state).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	httpapi.MetricsHandler(m.Gatherers(state), zerolog.Nop()).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(rec.Body)
 	if err != nil || rec.Code != 200 {
@@ -188,5 +191,43 @@ func testClusterStatus(t *testing.T) {
 	want := map[string]float64{"a up": 1, "a partial": 0, "a down": 0, "a stopped": 0, "b up": 0, "b partial": 0, "b down": 1, "b stopped": 0}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("mesh_cluster_peer_status %v, want %v", got, want)
+	}
+}
+
+// A scrape writes one gatherer after another (httpapi.MetricsHandler), and
+// holds one gatherer's series at a time: every family with a series per
+// subject is in a gatherer of its own, none is in the node's, and no name
+// comes twice.
+func TestEachPerSubjectFamilyIsGatheredOnItsOwn(t *testing.T) {
+	subjects := append(peerSubjects("a", "b"), domain.Target("https://shop.example/"))
+	m := NewMetrics(subjects)
+	gatherers := m.Gatherers(newTestOwner("a", "b"))
+	seen := map[string]bool{}
+	for i, g := range gatherers {
+		families, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && len(families) > 1 {
+			t.Errorf("gatherer %d holds %d families, want one", i, len(families))
+		}
+		for _, f := range families {
+			if seen[f.GetName()] {
+				t.Errorf("%s comes twice", f.GetName())
+			}
+			seen[f.GetName()] = true
+			for _, s := range f.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if i == 0 && slices.Contains([]string{"peer", "target", "subject"}, l.GetName()) {
+						t.Errorf("%s has a series per subject, gathered with the node's own", f.GetName())
+					}
+				}
+			}
+		}
+	}
+	for _, name := range []string{"mesh_peer_consecutive_failures", "mesh_probe_duration_seconds", "mesh_target_probes_total", "mesh_transitions_total", "mesh_relay_sent_total", "go_goroutines"} {
+		if !seen[name] {
+			t.Errorf("no %s among %d families", name, len(seen))
+		}
 	}
 }

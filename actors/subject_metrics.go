@@ -69,52 +69,84 @@ func clusterStatuses(k domain.Kind) []domain.ClusterStatus {
 	return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown}
 }
 
-// subjectGauges reports each subject's status and failure count as they
-// are in the latest snapshot when Prometheus scrapes, so that the gauges
-// cannot disagree with /state: the snapshot is their only source.
-type subjectGauges struct {
-	state interface{ Snapshot() *domain.Snapshot }
+// family is one metric family, gathered on its own when Prometheus scrapes
+// (see Metrics.Gatherers): desc says what it is, collect makes its series.
+type family struct {
+	desc    *prometheus.Desc
+	collect func(ch chan<- prometheus.Metric)
 }
 
-func (g subjectGauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range descsOf {
-		ch <- d.up
-		ch <- d.failures
-		ch <- d.cluster
-	}
-	ch <- certExpiryDesc
-	ch <- maintenanceDesc
-}
+func (f family) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+func (f family) Collect(ch chan<- prometheus.Metric) { f.collect(ch) }
 
-func (g subjectGauges) Collect(ch chan<- prometheus.Metric) {
-	snap, now := g.state.Snapshot(), time.Now()
-	for e := range snap.Subjects() {
-		d, v := descsOf[e.Kind()], e.View()
-		if m, ok := snap.Maintenance(e.Name(), now); ok {
-			ch <- prometheus.MustNewConstMetric(maintenanceDesc, prometheus.GaugeValue, 1, e.Name(), string(m.Reason))
-		}
-		switch v.Status {
-		case domain.StatusUp:
-			ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 1, e.Name())
-		case domain.StatusDown:
-			ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 0, e.Name())
-		}
-		ch <- prometheus.MustNewConstMetric(d.failures, prometheus.GaugeValue, float64(v.ConsecutiveFailures), e.Name())
-		if c := e.Cert(); !c.NotAfter.IsZero() {
-			ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), e.Name())
-		}
-	}
-	// A series per status, 1 for the one the subject is in (a state set),
-	// so that an alert reads as mesh_cluster_peer_status{status="down"} == 1.
-	for v := range snap.Verdicts().All() {
-		for _, st := range clusterStatuses(v.Subject().Kind) {
-			value := 0.0
-			if v.Status() == st {
-				value = 1
+// subjectGauges are the families that report each subject's status, failure
+// count, certificate and maintenance as they are in the latest snapshot when
+// Prometheus scrapes, so that the gauges cannot disagree with /state: the
+// snapshot is their only source.
+func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
+	// entries calls each on the latest snapshot's subjects of kind k.
+	entries := func(k domain.Kind, each func(e *domain.Entry)) {
+		for e := range state.Snapshot().Subjects() {
+			if e.Kind() == k {
+				each(e)
 			}
-			ch <- prometheus.MustNewConstMetric(descsOf[v.Subject().Kind].cluster, prometheus.GaugeValue, value, v.Name(), string(st))
 		}
 	}
+	var fs []family
+	for k, d := range descsOf {
+		kind := domain.Kind(k)
+		fs = append(fs,
+			family{d.up, func(ch chan<- prometheus.Metric) {
+				entries(kind, func(e *domain.Entry) {
+					switch e.View().Status {
+					case domain.StatusUp:
+						ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 1, e.Name())
+					case domain.StatusDown:
+						ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 0, e.Name())
+					}
+				})
+			}},
+			family{d.failures, func(ch chan<- prometheus.Metric) {
+				entries(kind, func(e *domain.Entry) {
+					ch <- prometheus.MustNewConstMetric(d.failures, prometheus.GaugeValue, float64(e.View().ConsecutiveFailures), e.Name())
+				})
+			}},
+			// A series per status, 1 for the one the subject is in (a state
+			// set), so that an alert reads as
+			// mesh_cluster_peer_status{status="down"} == 1.
+			family{d.cluster, func(ch chan<- prometheus.Metric) {
+				for v := range state.Snapshot().Verdicts().All() {
+					if v.Subject().Kind != kind {
+						continue
+					}
+					for _, st := range clusterStatuses(kind) {
+						value := 0.0
+						if v.Status() == st {
+							value = 1
+						}
+						ch <- prometheus.MustNewConstMetric(d.cluster, prometheus.GaugeValue, value, v.Name(), string(st))
+					}
+				}
+			}},
+		)
+	}
+	return append(fs,
+		family{certExpiryDesc, func(ch chan<- prometheus.Metric) {
+			entries(domain.KindTarget, func(e *domain.Entry) {
+				if c := e.Cert(); !c.NotAfter.IsZero() {
+					ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), e.Name())
+				}
+			})
+		}},
+		family{maintenanceDesc, func(ch chan<- prometheus.Metric) {
+			snap, now := state.Snapshot(), time.Now()
+			for e := range snap.Subjects() {
+				if m, ok := snap.Maintenance(e.Name(), now); ok {
+					ch <- prometheus.MustNewConstMetric(maintenanceDesc, prometheus.GaugeValue, 1, e.Name(), string(m.Reason))
+				}
+			}
+		}},
+	)
 }
 
 // probeBuckets are the probe duration histograms' upper bounds:
@@ -174,18 +206,27 @@ func (c *probeCollector) forName(name string) *ProbeStats {
 	return s
 }
 
-func (c *probeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.total
-	ch <- c.duration
+// families are the probe counters' family and the duration histograms'.
+func (c *probeCollector) families() []family {
+	return []family{{c.total, c.collectTotals}, {c.duration, c.collectDurations}}
 }
 
-func (c *probeCollector) Collect(ch chan<- prometheus.Metric) {
+// stats returns every subject's ProbeStats by name, as they are now.
+func (c *probeCollector) stats() map[string]*ProbeStats {
 	c.mu.Lock()
-	stats := maps.Clone(c.byName)
-	c.mu.Unlock()
-	for name, s := range stats {
+	defer c.mu.Unlock()
+	return maps.Clone(c.byName)
+}
+
+func (c *probeCollector) collectTotals(ch chan<- prometheus.Metric) {
+	for name, s := range c.stats() {
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.ok.Load()), name, "ok")
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.failed.Load()), name, "failed")
+	}
+}
+
+func (c *probeCollector) collectDurations(ch chan<- prometheus.Metric) {
+	for name, s := range c.stats() {
 		cumulative := make(map[float64]uint64, len(probeBuckets))
 		var count uint64
 		for i, bound := range probeBuckets {

@@ -241,7 +241,7 @@ func newNode(cfg config.Config, key ed25519.PrivateKey, log zerolog.Logger, cut 
 
 	server := httpapi.NewServer(cfg.ListenAddr, httpapi.NewRouter(httpapi.Options{State: owner, AggregatorURL: cfg.AggregatorURL,
 		RelaySecret: cfg.RelaySecret, RelayFresh: cfg.Fresh, Peers: cfg.Peers, Relays: owner, Node: cfg.Node, NodeKey: publicKey(key), Silences: owner, RelayCounter: metrics, ByteCounter: metrics, UI: aggregator.Handler(),
-		Metrics: metrics.Handler(owner), Log: log}), log)
+		Metrics: httpapi.MetricsHandler(metrics.Gatherers(owner), log), Log: log}), log)
 	root.Add(server)
 	if cfg.DebugAddr != "" {
 		root.Add(httpapi.NewDebugServer(cfg.DebugAddr, log))

@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/rs/zerolog"
+)
+
+// MetricsHandler serves GET /metrics: each gatherer's families, gathered
+// and written one after another, so that a scrape holds one gatherer's
+// families in memory at a time rather than every series of the node.
+// client_golang's promhttp handler gathers them all before writing any
+// and has no way to do otherwise; this one does what it does otherwise:
+// the format Prometheus asks for (Accept), gzip when the scraper takes it,
+// and ?name[]= to ask for some families only.
+//
+// A gatherer that fails before anything is written gets a JSON 500; one
+// that fails later drops the connection, so that the scraper sees a failed
+// scrape rather than a partial one that parses. gatherers holds at least
+// one.
+func MetricsHandler(gatherers []prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		families, err := gatherers[0].Gather()
+		if err != nil {
+			log.Error().Err(err).Msg("gathering metrics failed")
+			writeError(w, http.StatusInternalServerError, "gathering metrics failed")
+			return
+		}
+		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+		h := w.Header()
+		h.Add("Vary", "Accept")
+		h.Add("Vary", "Accept-Encoding")
+		h.Set("Content-Type", string(format))
+		out := io.Writer(w)
+		var gz *gzip.Writer
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			gz, _ = gzip.NewWriterLevel(w, gzipLevel) // a valid level: no error
+			out = gz
+		}
+		enc := expfmt.NewEncoder(out, format)
+		names := r.URL.Query()["name[]"]
+		write := func(families []*dto.MetricFamily) error {
+			for _, f := range families {
+				if len(names) > 0 && !slices.Contains(names, f.GetName()) {
+					continue
+				}
+				if err := enc.Encode(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if write(families) != nil {
+			return // the scraper went away
+		}
+		for _, g := range gatherers[1:] {
+			families, err := g.Gather()
+			if err != nil {
+				log.Error().Err(err).Msg("gathering metrics failed")
+				panic(http.ErrAbortHandler)
+			}
+			if write(families) != nil {
+				return
+			}
+		}
+		if c, ok := enc.(expfmt.Closer); ok {
+			if c.Close() != nil {
+				return
+			}
+		}
+		if gz != nil {
+			_ = gz.Close() // an error is the scraper gone
+		}
+	})
+}

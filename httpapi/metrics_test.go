@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
+)
+
+// registryOf returns a registry holding one counter per name, each at 1.
+func registryOf(names ...string) *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	for _, name := range names {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "A counter."})
+		c.Inc()
+		r.MustRegister(c)
+	}
+	return r
+}
+
+// failing is a collector whose series is invalid, so that gathering its
+// registry fails, as a collector's bug would make it.
+type failing struct{ desc *prometheus.Desc }
+
+func newFailing() failing {
+	return failing{prometheus.NewDesc("broken", "A collector that fails.", nil, nil)}
+}
+func (f failing) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+func (f failing) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(f.desc, errors.New("cannot read it"))
+}
+
+// metricsServer serves /metrics through the node's router from gatherers.
+func metricsServer(t *testing.T, gatherers ...prometheus.Gatherer) string {
+	t.Helper()
+	srv := httptest.NewServer(NewRouter(Options{State: ownerWith(t), Metrics: MetricsHandler(gatherers, zerolog.Nop()), Log: zerolog.Nop()}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/metrics"
+}
+
+// familyNames decodes a /metrics response in its format, and returns the
+// families' names, sorted (expfmt's text decoder reads them into a map).
+func familyNames(t *testing.T, resp *http.Response) []string {
+	t.Helper()
+	body := io.Reader(resp.Body)
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = zr
+	}
+	dec := expfmt.NewDecoder(body, expfmt.ResponseFormat(resp.Header))
+	var names []string
+	for {
+		var f dto.MetricFamily
+		err := dec.Decode(&f)
+		if err == io.EOF {
+			slices.Sort(names)
+			return names
+		}
+		if err != nil {
+			t.Fatalf("decoding /metrics (%s) after %v: %v", resp.Header.Get("Content-Type"), names, err)
+		}
+		names = append(names, f.GetName())
+	}
+}
+
+func get(t *testing.T, url string, header map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	// Not the default client's transport: it would ask for gzip and
+	// inflate it itself, and the test reads what the node sent.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// Each gatherer's families are written in turn, in every format a
+// scraper may ask for, plain or gzipped, whole or by name.
+func TestMetricsWriteEachGathererInTurn(t *testing.T) {
+	url := metricsServer(t, registryOf("b_total", "a_total"), registryOf("c_total"), registryOf("d_total"))
+	all := []string{"a_total", "b_total", "c_total", "d_total"}
+	protobuf := `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+	for _, c := range []struct {
+		name, query string
+		header      map[string]string
+		format      expfmt.FormatType
+		gzipped     bool
+		want        []string
+	}{
+		{"text", "", nil, expfmt.TypeTextPlain, false, all},
+		{"text, gzipped", "", map[string]string{"Accept-Encoding": "gzip"}, expfmt.TypeTextPlain, true, all},
+		{"protobuf, gzipped", "", map[string]string{"Accept": protobuf, "Accept-Encoding": "gzip"}, expfmt.TypeProtoDelim, true, all},
+		{"gzip refused", "", map[string]string{"Accept-Encoding": "gzip;q=0"}, expfmt.TypeTextPlain, false, all},
+		{"by name", "?name[]=d_total&name[]=a_total", nil, expfmt.TypeTextPlain, false, []string{"a_total", "d_total"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := get(t, url+c.query, c.header)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if got := expfmt.ResponseFormat(resp.Header).FormatType(); got != c.format {
+				t.Errorf("Content-Type %q, want format %v", resp.Header.Get("Content-Type"), c.format)
+			}
+			if gzipped := resp.Header.Get("Content-Encoding") == "gzip"; gzipped != c.gzipped {
+				t.Errorf("Content-Encoding %q, want gzip %v", resp.Header.Get("Content-Encoding"), c.gzipped)
+			}
+			if vary := resp.Header.Values("Vary"); !slices.Contains(vary, "Accept") || !slices.Contains(vary, "Accept-Encoding") {
+				t.Errorf("Vary %v: a cache between would serve one scraper's format to another", vary)
+			}
+			if names := familyNames(t, resp); !slices.Equal(names, c.want) {
+				t.Errorf("families %v, want %v", names, c.want)
+			}
+		})
+	}
+}
+
+// The text Prometheus parses: each family once, with its HELP and TYPE.
+func TestMetricsTextParsesAsPrometheusDoes(t *testing.T) {
+	resp := get(t, metricsServer(t, registryOf("a_total"), registryOf("b_total")), nil)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil || len(families) != 2 || families["b_total"].GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Fatalf("parsed %v, %v", families, err)
+	}
+}
+
+// A gatherer that fails before anything is written: a JSON 500, nothing
+// else.
+func TestMetricsFailingFirstIsA500(t *testing.T) {
+	broken := prometheus.NewRegistry()
+	broken.MustRegister(newFailing())
+	resp := get(t, metricsServer(t, broken, registryOf("a_total")), nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), `"error"`) || strings.Contains(string(body), "a_total") {
+		t.Fatalf("%d %s, want a JSON 500 and no metrics", resp.StatusCode, body)
+	}
+}
+
+// A gatherer that fails after others were written: the scraper sees the
+// response break (before its headers, or cut short), never a shorter one
+// that parses as whole.
+func TestMetricsFailingLaterBreaksTheResponse(t *testing.T) {
+	broken := prometheus.NewRegistry()
+	broken.MustRegister(newFailing())
+	url := metricsServer(t, registryOf("a_total"), broken)
+	for _, encoding := range []string{"", "gzip"} {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err == nil {
+			body := io.Reader(resp.Body)
+			if encoding == "gzip" {
+				var zr *gzip.Reader
+				if zr, err = gzip.NewReader(resp.Body); err == nil {
+					body = zr
+				}
+			}
+			if err == nil {
+				_, err = io.ReadAll(body)
+			}
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Errorf("Accept-Encoding %q: a whole response, want it broken", encoding)
+		}
+	}
+}
