@@ -53,10 +53,9 @@ func suppressedReasons() []string {
 // without one (in tests) need no stand-in.
 type Metrics struct {
 	registry *prometheus.Registry
-	// probes and transitions are by domain.Kind: peers' and targets' have
-	// names of their own (see descsOf).
-	probes        [len(descsOf)]*probeCollector
-	transitions   [len(descsOf)]*prometheus.CounterVec
+	// subjects are by domain.Kind: peers' and targets' series have names of
+	// their own (see descsOf).
+	subjects      [len(descsOf)]*subjectCounters
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
 	deliveries    *prometheus.CounterVec
@@ -111,8 +110,7 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 		}, []string{"node", "cluster", "version"}),
 	}
 	for k, d := range descsOf {
-		m.probes[k] = newProbeCollector(d)
-		m.transitions[k] = prometheus.NewCounterVec(d.transitions, []string{domain.Kind(k).String(), "status"})
+		m.subjects[k] = newSubjectCounters(d)
 	}
 	m.registry.MustRegister(
 		m.relaySent, m.relayReceived, m.deliveries, m.dropped, m.sent, m.suppressed, m.isolated,
@@ -124,8 +122,6 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 	// zero, rather than appearing with its first event.
 	for _, s := range subjects {
 		m.ForSubject(s)
-		m.transitions[s.Kind].WithLabelValues(s.Name, string(domain.StatusUp))
-		m.transitions[s.Kind].WithLabelValues(s.Name, string(domain.StatusDown))
 	}
 	m.relayBytes.WithLabelValues("sent")
 	m.relayBytes.WithLabelValues("received")
@@ -230,31 +226,25 @@ func (m *Metrics) MessagesSuppressed(kind domain.MessageKind, reason string, n i
 // the largest family, the probe-duration histograms.
 func (m *Metrics) Gatherers(state interface{ Snapshot() *domain.Snapshot }) []prometheus.Gatherer {
 	gatherers := []prometheus.Gatherer{m.registry}
-	var perSubject []prometheus.Collector
-	for k := range descsOf {
-		perSubject = append(perSubject, m.transitions[k])
-		for _, f := range m.probes[k].families() {
-			perSubject = append(perSubject, f)
-		}
+	families := subjectGauges(state)
+	for _, c := range m.subjects {
+		families = append(families, c.families()...)
 	}
-	for _, f := range subjectGauges(state) {
-		perSubject = append(perSubject, f)
-	}
-	for _, c := range perSubject {
+	for _, f := range families {
 		r := prometheus.NewRegistry()
-		r.MustRegister(c)
+		r.MustRegister(f)
 		gatherers = append(gatherers, r)
 	}
 	return gatherers
 }
 
-// ForSubject returns a subject's probe statistics, made on first use; from
-// a nil *Metrics, nil, which counts nothing.
-func (m *Metrics) ForSubject(s domain.Subject) *ProbeStats {
+// ForSubject returns a subject's statistics, made on first use; from a nil
+// *Metrics, nil, which counts nothing.
+func (m *Metrics) ForSubject(s domain.Subject) *SubjectStats {
 	if m == nil {
 		return nil
 	}
-	return m.probes[s.Kind].forName(s.Name)
+	return m.subjects[s.Kind].forName(s.Name)
 }
 
 // Transition counts a change of status of a peer or a target; the state
@@ -263,7 +253,7 @@ func (m *Metrics) Transition(t domain.Transition) {
 	if m == nil {
 		return
 	}
-	m.transitions[t.Subject.Kind].WithLabelValues(t.Subject.Name, string(t.To)).Inc()
+	m.ForSubject(t.Subject).transition(t.To)
 }
 
 // RelaySent counts one relay post by its result.

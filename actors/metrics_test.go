@@ -124,7 +124,7 @@ func TestMessageCountersExistFromTheStart(t *testing.T) {
 	}
 }
 
-func TestProbeStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
+func TestSubjectStatsMakeACounterAndAHistogramPerPeer(t *testing.T) {
 	o := newTestOwner("a")
 	m := NewMetrics(peerSubjects("a"))
 	for _, rtt := range []time.Duration{3 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
@@ -229,5 +229,34 @@ func TestEachPerSubjectFamilyIsGatheredOnItsOwn(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("no %s among %d families", name, len(seen))
 		}
+	}
+}
+
+// Each subject's changes of status are counted by the status changed to,
+// at zero from the start for every subject, so that increase() works
+// before the first.
+func TestTransitionsAreCountedPerSubjectFromZero(t *testing.T) {
+	m := NewMetrics(append(peerSubjects("a", "b"), domain.Target("https://shop.example/")))
+	m.Transition(domain.Transition{Subject: domain.Peer("b"), From: domain.StatusUp, To: domain.StatusDown})
+	m.Transition(domain.Transition{Subject: domain.Peer("b"), From: domain.StatusDown, To: domain.StatusUp})
+	m.Transition(domain.Transition{Subject: domain.Peer("b"), From: domain.StatusUp, To: domain.StatusDown})
+	m.Transition(domain.Transition{Subject: domain.Target("https://shop.example/"), From: domain.StatusUp, To: domain.StatusDown})
+	families := scrape(t, m, newTestOwner("a", "b"))
+	count := func(family, label string) map[string]float64 {
+		got := map[string]float64{}
+		for _, s := range families[family].GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got[labels[label]+" "+labels["status"]] = s.GetCounter().GetValue()
+		}
+		return got
+	}
+	if got, want := count("mesh_transitions_total", "peer"), map[string]float64{"a up": 0, "a down": 0, "b up": 1, "b down": 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("mesh_transitions_total %v, want %v", got, want)
+	}
+	if got, want := count("mesh_target_transitions_total", "target"), map[string]float64{"https://shop.example/ up": 0, "https://shop.example/ down": 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("mesh_target_transitions_total %v, want %v", got, want)
 	}
 }

@@ -45,7 +45,7 @@ type Prober struct {
 	// check makes one probe within ctx's deadline: nil when it succeeds,
 	// else why not; and the certificate it met over TLS, if any.
 	check   func(ctx context.Context) (domain.Cert, error)
-	metrics *ProbeStats
+	metrics *SubjectStats
 
 	// Owned by the scheduler's goroutine; kept across its restarts, so a
 	// restarted scheduler keeps every peer's phase.

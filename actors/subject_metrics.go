@@ -18,8 +18,7 @@ import (
 // and alerts name them apart, and a target's series cannot be mistaken
 // for a node's.
 type subjectDescs struct {
-	up, failures, cluster, probes, duration *prometheus.Desc
-	transitions                             prometheus.CounterOpts
+	up, failures, cluster, probes, duration, transitions *prometheus.Desc
 }
 
 // descsOf are the series of each kind, by domain.Kind.
@@ -35,7 +34,8 @@ var descsOf = [...]subjectDescs{
 			"Probes of a peer, by result (ok or failed).", []string{"peer", "result"}, nil),
 		duration: prometheus.NewDesc("mesh_probe_duration_seconds",
 			"Round-trip time of a probe, successful or not.", []string{"peer"}, nil),
-		transitions: prometheus.CounterOpts{Name: "mesh_transitions_total", Help: "Changes of a peer's status, by the status it changed to."},
+		transitions: prometheus.NewDesc("mesh_transitions_total",
+			"Changes of a peer's status, by the status it changed to.", []string{"peer", "status"}, nil),
 	},
 	domain.KindTarget: {
 		up: prometheus.NewDesc("mesh_target_up",
@@ -48,7 +48,8 @@ var descsOf = [...]subjectDescs{
 			"Probes of a target, by result (ok or failed).", []string{"target", "result"}, nil),
 		duration: prometheus.NewDesc("mesh_target_probe_duration_seconds",
 			"Time a target's probe took, successful or not (connect, TLS, answer and body for HTTP; connect for TCP).", []string{"target"}, nil),
-		transitions: prometheus.CounterOpts{Name: "mesh_target_transitions_total", Help: "Changes of a target's status as this node sees it, by the status it changed to."},
+		transitions: prometheus.NewDesc("mesh_target_transitions_total",
+			"Changes of a target's status as this node sees it, by the status it changed to.", []string{"target", "status"}, nil),
 	},
 }
 
@@ -153,22 +154,24 @@ func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
 // Prometheus's default buckets, 5 ms to 10 s.
 var probeBuckets = prometheus.DefBuckets
 
-// ProbeStats are one subject's probe counts and round-trip times, written
-// by its prober with atomic adds and read when Prometheus scrapes.
+// SubjectStats are one subject's probe counts and round-trip times, written
+// by its prober with atomic adds, and its changes of status, added by the
+// state owner; read when Prometheus scrapes.
 //
-// They are kept here rather than in a CounterVec and a HistogramVec because
+// They are kept here rather than in CounterVecs and a HistogramVec because
 // with a thousand peers those cost more than the probing they count: each
 // series holds its own label pairs and creation timestamp, which was half
 // the node's live heap (BENCHMARKS.md), and every probe took a lock and a
 // label hash. A series per subject is still made, from these, at each scrape.
-type ProbeStats struct {
-	ok, failed atomic.Uint64
-	sumMicros  atomic.Uint64
-	buckets    []atomic.Uint64 // probes per bucket, not cumulative; the last is +Inf
+type SubjectStats struct {
+	ok, failed   atomic.Uint64
+	sumMicros    atomic.Uint64
+	buckets      []atomic.Uint64 // probes per bucket, not cumulative; the last is +Inf
+	toUp, toDown atomic.Uint64
 }
 
-// Probe counts one probe; on a nil *ProbeStats it does nothing.
-func (s *ProbeStats) Probe(ok bool, rtt time.Duration) {
+// Probe counts one probe; on a nil *SubjectStats it does nothing.
+func (s *SubjectStats) Probe(ok bool, rtt time.Duration) {
 	if s == nil {
 		return
 	}
@@ -183,49 +186,68 @@ func (s *ProbeStats) Probe(ok bool, rtt time.Duration) {
 	s.buckets[i].Add(1)
 }
 
-// probeCollector makes the probe counters and duration histograms of one
-// kind of subject from each one's ProbeStats.
-type probeCollector struct {
-	mu              sync.Mutex
-	byName          map[string]*ProbeStats
-	total, duration *prometheus.Desc
+// transition counts a change of status to st (up or down: a subject does
+// not go back to unknown).
+func (s *SubjectStats) transition(st domain.Status) {
+	switch st {
+	case domain.StatusUp:
+		s.toUp.Add(1)
+	case domain.StatusDown:
+		s.toDown.Add(1)
+	}
 }
 
-func newProbeCollector(d subjectDescs) *probeCollector {
-	return &probeCollector{byName: map[string]*ProbeStats{}, total: d.probes, duration: d.duration}
+// subjectCounters makes the probe counters, duration histograms and status
+// changes' counters of one kind of subject from each one's SubjectStats.
+type subjectCounters struct {
+	mu                           sync.Mutex
+	byName                       map[string]*SubjectStats
+	total, duration, transitions *prometheus.Desc
 }
 
-func (c *probeCollector) forName(name string) *ProbeStats {
+func newSubjectCounters(d subjectDescs) *subjectCounters {
+	return &subjectCounters{byName: map[string]*SubjectStats{}, total: d.probes, duration: d.duration, transitions: d.transitions}
+}
+
+func (c *subjectCounters) forName(name string) *SubjectStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.byName[name]
 	if !ok {
-		s = &ProbeStats{buckets: make([]atomic.Uint64, len(probeBuckets)+1)}
+		s = &SubjectStats{buckets: make([]atomic.Uint64, len(probeBuckets)+1)}
 		c.byName[name] = s
 	}
 	return s
 }
 
-// families are the probe counters' family and the duration histograms'.
-func (c *probeCollector) families() []family {
-	return []family{{c.total, c.collectTotals}, {c.duration, c.collectDurations}}
+// families are the probe counters' family, the duration histograms' and
+// the status changes'.
+func (c *subjectCounters) families() []family {
+	return []family{{c.total, c.collectTotals}, {c.duration, c.collectDurations}, {c.transitions, c.collectTransitions}}
 }
 
-// stats returns every subject's ProbeStats by name, as they are now.
-func (c *probeCollector) stats() map[string]*ProbeStats {
+// stats returns every subject's SubjectStats by name, as they are now.
+func (c *subjectCounters) stats() map[string]*SubjectStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.byName)
 }
 
-func (c *probeCollector) collectTotals(ch chan<- prometheus.Metric) {
+func (c *subjectCounters) collectTotals(ch chan<- prometheus.Metric) {
 	for name, s := range c.stats() {
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.ok.Load()), name, "ok")
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.failed.Load()), name, "failed")
 	}
 }
 
-func (c *probeCollector) collectDurations(ch chan<- prometheus.Metric) {
+func (c *subjectCounters) collectTransitions(ch chan<- prometheus.Metric) {
+	for name, s := range c.stats() {
+		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.toUp.Load()), name, string(domain.StatusUp))
+		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.toDown.Load()), name, string(domain.StatusDown))
+	}
+}
+
+func (c *subjectCounters) collectDurations(ch chan<- prometheus.Metric) {
 	for name, s := range c.stats() {
 		cumulative := make(map[float64]uint64, len(probeBuckets))
 		var count uint64
