@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -56,6 +58,7 @@ type Metrics struct {
 	// subjects are by domain.Kind: peers' and targets' series have names of
 	// their own (see descsOf).
 	subjects      [len(descsOf)]*subjectCounters
+	names         [len(descsOf)][]string // the subjects' names by kind, sorted
 	relaySent     *prometheus.CounterVec
 	relayReceived *prometheus.CounterVec
 	deliveries    *prometheus.CounterVec
@@ -110,7 +113,7 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 		}, []string{"node", "cluster", "version"}),
 	}
 	for k, d := range descsOf {
-		m.subjects[k] = newSubjectCounters(d)
+		m.subjects[k] = newSubjectCounters(domain.Kind(k), d)
 	}
 	m.registry.MustRegister(
 		m.relaySent, m.relayReceived, m.deliveries, m.dropped, m.sent, m.suppressed, m.isolated,
@@ -122,6 +125,10 @@ func NewMetrics(subjects []domain.Subject) *Metrics {
 	// zero, rather than appearing with its first event.
 	for _, s := range subjects {
 		m.ForSubject(s)
+		m.names[s.Kind] = append(m.names[s.Kind], s.Name)
+	}
+	for _, n := range m.names {
+		slices.Sort(n)
 	}
 	m.relayBytes.WithLabelValues("sent")
 	m.relayBytes.WithLabelValues("received")
@@ -216,14 +223,16 @@ func (m *Metrics) MessagesSuppressed(kind domain.MessageKind, reason string, n i
 
 // Gatherers are what GET /metrics serves, to be gathered and written one
 // after another: the node's own series, then each family that has a series
-// per subject, on its own, the subjects' gauges read from state's latest
-// snapshot at each scrape so that they cannot disagree with /state.
+// per subject in parts of partSize subjects, in name order, the subjects'
+// gauges read from state's latest snapshot so that they cannot disagree
+// with /state. httpapi.MetricsHandler writes a family's parts as one.
 //
-// One family at a time because of what a scrape holds: client_golang's
-// handler gathers every family into memory before it writes any, and at
-// 1000 peers (25,000 series, 1.6 MB of text) that held six times the text,
-// the highest the node's memory went (BENCHMARKS.md). A scrape now holds
-// the largest family, the probe-duration histograms.
+// In parts because of what a scrape holds: client_golang's handler gathers
+// every family into memory before it writes any, and at 1000 peers (24,000
+// series, 1.6 MB of text) that held six times the text, the highest the
+// node's memory went; gathered a family at a time, the largest (the
+// cluster status, four series a peer) still took 2.6 MB (BENCHMARKS.md).
+// A part of a hundred subjects takes a tenth of that.
 func (m *Metrics) Gatherers(state interface{ Snapshot() *domain.Snapshot }) []prometheus.Gatherer {
 	gatherers := []prometheus.Gatherer{m.registry}
 	families := subjectGauges(state)
@@ -231,12 +240,23 @@ func (m *Metrics) Gatherers(state interface{ Snapshot() *domain.Snapshot }) []pr
 		families = append(families, c.families()...)
 	}
 	for _, f := range families {
-		r := prometheus.NewRegistry()
-		r.MustRegister(f)
-		gatherers = append(gatherers, r)
+		var of []string
+		for _, k := range f.kinds {
+			of = append(of, m.names[k]...)
+		}
+		slices.Sort(of)
+		for _, in := range rangesOf(of, partSize) {
+			r := prometheus.NewRegistry()
+			r.MustRegister(part{f, in})
+			gatherers = append(gatherers, r)
+		}
 	}
 	return gatherers
 }
+
+// partSize is how many subjects' series of a family a scrape gathers at
+// once.
+const partSize = 100
 
 // ForSubject returns a subject's statistics, made on first use; from a nil
 // *Metrics, nil, which counts nothing.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -196,39 +197,88 @@ func testClusterStatus(t *testing.T) {
 
 // A scrape writes one gatherer after another (httpapi.MetricsHandler), and
 // holds one gatherer's series at a time: every family with a series per
-// subject is in a gatherer of its own, none is in the node's, and no name
-// comes twice.
-func TestEachPerSubjectFamilyIsGatheredOnItsOwn(t *testing.T) {
-	subjects := append(peerSubjects("a", "b"), domain.Target("https://shop.example/"))
+// subject comes in parts of at most partSize subjects, one after another,
+// none with the node's own families; and the scrape has every series once.
+func TestPerSubjectFamiliesAreGatheredInParts(t *testing.T) {
+	var peers []string
+	for i := range 2*partSize + 50 {
+		peers = append(peers, fmt.Sprintf("peer-%03d", i))
+	}
+	subjects := append(peerSubjects(peers...), domain.Target("https://shop.example/"))
 	m := NewMetrics(subjects)
-	gatherers := m.Gatherers(newTestOwner("a", "b"))
-	seen := map[string]bool{}
+	o := newTestOwner(peers...)
+	gatherers := m.Gatherers(o)
+	seen := map[string]int{} // series by family
+	last := ""
 	for i, g := range gatherers {
 		families, err := g.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i > 0 && len(families) > 1 {
-			t.Errorf("gatherer %d holds %d families, want one", i, len(families))
+			t.Errorf("gatherer %d holds %d families, want one at most", i, len(families))
 		}
 		for _, f := range families {
-			if seen[f.GetName()] {
-				t.Errorf("%s comes twice", f.GetName())
+			if _, ok := seen[f.GetName()]; ok && f.GetName() != last {
+				t.Errorf("%s comes again after %s: its parts are apart", f.GetName(), last)
 			}
-			seen[f.GetName()] = true
+			last = f.GetName()
+			subjectsIn := map[string]bool{}
 			for _, s := range f.GetMetric() {
 				for _, l := range s.GetLabel() {
-					if i == 0 && slices.Contains([]string{"peer", "target", "subject"}, l.GetName()) {
-						t.Errorf("%s has a series per subject, gathered with the node's own", f.GetName())
+					if slices.Contains([]string{"peer", "target", "subject"}, l.GetName()) {
+						if i == 0 {
+							t.Errorf("%s has a series per subject, gathered with the node's own", f.GetName())
+						}
+						subjectsIn[l.GetValue()] = true
 					}
 				}
 			}
+			if len(subjectsIn) > partSize {
+				t.Errorf("a part of %s holds %d subjects, more than %d", f.GetName(), len(subjectsIn), partSize)
+			}
+			seen[f.GetName()] += len(f.GetMetric())
 		}
 	}
-	for _, name := range []string{"mesh_peer_consecutive_failures", "mesh_probe_duration_seconds", "mesh_target_probes_total", "mesh_transitions_total", "mesh_relay_sent_total", "go_goroutines"} {
-		if !seen[name] {
-			t.Errorf("no %s among %d families", name, len(seen))
+	want := map[string]int{
+		"mesh_probe_duration_seconds": len(peers), "mesh_probes_total": 2 * len(peers), "mesh_transitions_total": 2 * len(peers),
+		"mesh_peer_consecutive_failures": len(peers), "mesh_target_probes_total": 2, "mesh_relay_sent_total": len(domain.RelaySentResults()),
+	}
+	for name, n := range want {
+		if seen[name] != n {
+			t.Errorf("%s has %d series, want %d", name, seen[name], n)
 		}
+	}
+	// Through the handler, as Prometheus reads it: each family once.
+	families := scrape(t, m, o)
+	if n := len(families["mesh_probe_duration_seconds"].GetMetric()); n != len(peers) {
+		t.Errorf("the scrape has %d histograms, want %d", n, len(peers))
+	}
+}
+
+// Ranges of names cover every name once, configured or not.
+func TestRangesOfNamesCoverEveryName(t *testing.T) {
+	sorted := []string{"a", "b", "c", "d", "e"}
+	ranges := rangesOf(sorted, 2)
+	if len(ranges) != 3 {
+		t.Fatalf("%d ranges of 5 names by 2, want 3: %v", len(ranges), ranges)
+	}
+	for _, name := range append(sorted, "0", "bb", "z") {
+		in := 0
+		for _, r := range ranges {
+			if r.has(name) {
+				in++
+			}
+		}
+		if in != 1 {
+			t.Errorf("%q is in %d ranges of %v, want 1", name, in, ranges)
+		}
+	}
+	if r := rangesOf(nil, 2); len(r) != 1 || !r[0].has("anything") {
+		t.Errorf("no names: %v, want one open range", r)
+	}
+	if r := rangesOf(sorted[:2], 2); len(r) != 1 {
+		t.Errorf("2 names by 2: %v, want one range", r)
 	}
 }
 

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -70,25 +69,56 @@ func clusterStatuses(k domain.Kind) []domain.ClusterStatus {
 	return []domain.ClusterStatus{domain.ClusterUp, domain.ClusterPartial, domain.ClusterDown}
 }
 
-// family is one metric family, gathered on its own when Prometheus scrapes
-// (see Metrics.Gatherers): desc says what it is, collect makes its series.
+// family is one metric family with a series per subject (see
+// Metrics.Gatherers): desc says what it is, collect makes the series of
+// the subjects whose names a range holds. kinds are the kinds of subject
+// it has series of.
 type family struct {
 	desc    *prometheus.Desc
-	collect func(ch chan<- prometheus.Metric)
+	kinds   []domain.Kind
+	collect func(ch chan<- prometheus.Metric, in names)
 }
 
-func (f family) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
-func (f family) Collect(ch chan<- prometheus.Metric) { f.collect(ch) }
+// names is a range of subject names: those after after, up to and with
+// upTo; "" leaves that side open.
+type names struct{ after, upTo string }
+
+func (r names) has(name string) bool {
+	return name > r.after && (r.upTo == "" || name <= r.upTo)
+}
+
+// rangesOf splits sorted names into ranges of up to size names each, the
+// first and last open so that a name not among them still falls in one.
+func rangesOf(sorted []string, size int) []names {
+	var out []names
+	after := ""
+	for i := size - 1; i < len(sorted)-1; i += size {
+		out = append(out, names{after: after, upTo: sorted[i]})
+		after = sorted[i]
+	}
+	return append(out, names{after: after})
+}
+
+// part is the series of one family for one range of names: what a scrape
+// gathers at once.
+type part struct {
+	family
+	in names
+}
+
+func (p part) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
+func (p part) Collect(ch chan<- prometheus.Metric) { p.collect(ch, p.in) }
 
 // subjectGauges are the families that report each subject's status, failure
 // count, certificate and maintenance as they are in the latest snapshot when
 // Prometheus scrapes, so that the gauges cannot disagree with /state: the
 // snapshot is their only source.
 func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
-	// entries calls each on the latest snapshot's subjects of kind k.
-	entries := func(k domain.Kind, each func(e *domain.Entry)) {
+	// entries calls each on the latest snapshot's subjects of kind k in
+	// the range.
+	entries := func(k domain.Kind, in names, each func(e *domain.Entry)) {
 		for e := range state.Snapshot().Subjects() {
-			if e.Kind() == k {
+			if e.Kind() == k && in.has(e.Name()) {
 				each(e)
 			}
 		}
@@ -96,9 +126,10 @@ func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
 	var fs []family
 	for k, d := range descsOf {
 		kind := domain.Kind(k)
+		kinds := []domain.Kind{kind}
 		fs = append(fs,
-			family{d.up, func(ch chan<- prometheus.Metric) {
-				entries(kind, func(e *domain.Entry) {
+			family{d.up, kinds, func(ch chan<- prometheus.Metric, in names) {
+				entries(kind, in, func(e *domain.Entry) {
 					switch e.View().Status {
 					case domain.StatusUp:
 						ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, 1, e.Name())
@@ -107,17 +138,17 @@ func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
 					}
 				})
 			}},
-			family{d.failures, func(ch chan<- prometheus.Metric) {
-				entries(kind, func(e *domain.Entry) {
+			family{d.failures, kinds, func(ch chan<- prometheus.Metric, in names) {
+				entries(kind, in, func(e *domain.Entry) {
 					ch <- prometheus.MustNewConstMetric(d.failures, prometheus.GaugeValue, float64(e.View().ConsecutiveFailures), e.Name())
 				})
 			}},
 			// A series per status, 1 for the one the subject is in (a state
 			// set), so that an alert reads as
 			// mesh_cluster_peer_status{status="down"} == 1.
-			family{d.cluster, func(ch chan<- prometheus.Metric) {
+			family{d.cluster, kinds, func(ch chan<- prometheus.Metric, in names) {
 				for v := range state.Snapshot().Verdicts().All() {
-					if v.Subject().Kind != kind {
+					if v.Subject().Kind != kind || !in.has(v.Name()) {
 						continue
 					}
 					for _, st := range clusterStatuses(kind) {
@@ -132,16 +163,19 @@ func subjectGauges(state interface{ Snapshot() *domain.Snapshot }) []family {
 		)
 	}
 	return append(fs,
-		family{certExpiryDesc, func(ch chan<- prometheus.Metric) {
-			entries(domain.KindTarget, func(e *domain.Entry) {
+		family{certExpiryDesc, []domain.Kind{domain.KindTarget}, func(ch chan<- prometheus.Metric, in names) {
+			entries(domain.KindTarget, in, func(e *domain.Entry) {
 				if c := e.Cert(); !c.NotAfter.IsZero() {
 					ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), e.Name())
 				}
 			})
 		}},
-		family{maintenanceDesc, func(ch chan<- prometheus.Metric) {
+		family{maintenanceDesc, []domain.Kind{domain.KindPeer, domain.KindTarget}, func(ch chan<- prometheus.Metric, in names) {
 			snap, now := state.Snapshot(), time.Now()
 			for e := range snap.Subjects() {
+				if !in.has(e.Name()) {
+					continue
+				}
 				if m, ok := snap.Maintenance(e.Name(), now); ok {
 					ch <- prometheus.MustNewConstMetric(maintenanceDesc, prometheus.GaugeValue, 1, e.Name(), string(m.Reason))
 				}
@@ -200,13 +234,14 @@ func (s *SubjectStats) transition(st domain.Status) {
 // subjectCounters makes the probe counters, duration histograms and status
 // changes' counters of one kind of subject from each one's SubjectStats.
 type subjectCounters struct {
+	kind                         domain.Kind
 	mu                           sync.Mutex
 	byName                       map[string]*SubjectStats
 	total, duration, transitions *prometheus.Desc
 }
 
-func newSubjectCounters(d subjectDescs) *subjectCounters {
-	return &subjectCounters{byName: map[string]*SubjectStats{}, total: d.probes, duration: d.duration, transitions: d.transitions}
+func newSubjectCounters(k domain.Kind, d subjectDescs) *subjectCounters {
+	return &subjectCounters{kind: k, byName: map[string]*SubjectStats{}, total: d.probes, duration: d.duration, transitions: d.transitions}
 }
 
 func (c *subjectCounters) forName(name string) *SubjectStats {
@@ -223,32 +258,40 @@ func (c *subjectCounters) forName(name string) *SubjectStats {
 // families are the probe counters' family, the duration histograms' and
 // the status changes'.
 func (c *subjectCounters) families() []family {
-	return []family{{c.total, c.collectTotals}, {c.duration, c.collectDurations}, {c.transitions, c.collectTransitions}}
+	kinds := []domain.Kind{c.kind}
+	return []family{{c.total, kinds, c.collectTotals}, {c.duration, kinds, c.collectDurations}, {c.transitions, kinds, c.collectTransitions}}
 }
 
-// stats returns every subject's SubjectStats by name, as they are now.
-func (c *subjectCounters) stats() map[string]*SubjectStats {
+// stats returns the SubjectStats of the subjects in the range by name, as
+// they are now.
+func (c *subjectCounters) stats(in names) map[string]*SubjectStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(c.byName)
+	out := map[string]*SubjectStats{}
+	for name, s := range c.byName {
+		if in.has(name) {
+			out[name] = s
+		}
+	}
+	return out
 }
 
-func (c *subjectCounters) collectTotals(ch chan<- prometheus.Metric) {
-	for name, s := range c.stats() {
+func (c *subjectCounters) collectTotals(ch chan<- prometheus.Metric, in names) {
+	for name, s := range c.stats(in) {
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.ok.Load()), name, "ok")
 		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(s.failed.Load()), name, "failed")
 	}
 }
 
-func (c *subjectCounters) collectTransitions(ch chan<- prometheus.Metric) {
-	for name, s := range c.stats() {
+func (c *subjectCounters) collectTransitions(ch chan<- prometheus.Metric, in names) {
+	for name, s := range c.stats(in) {
 		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.toUp.Load()), name, string(domain.StatusUp))
 		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.toDown.Load()), name, string(domain.StatusDown))
 	}
 }
 
-func (c *subjectCounters) collectDurations(ch chan<- prometheus.Metric) {
-	for name, s := range c.stats() {
+func (c *subjectCounters) collectDurations(ch chan<- prometheus.Metric, in names) {
+	for name, s := range c.stats(in) {
 		cumulative := make(map[float64]uint64, len(probeBuckets))
 		var count uint64
 		for i, bound := range probeBuckets {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"compress/gzip"
 	"io"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 
 // MetricsHandler serves GET /metrics: each gatherer's families, gathered
 // and written one after another, so that a scrape holds one gatherer's
-// families in memory at a time rather than every series of the node.
+// families in memory at a time rather than every series of the node; a
+// family that comes in parts, from gatherers one after another, is
+// written as one.
 // client_golang's promhttp handler gathers them all before writing any
 // and has no way to do otherwise; this one does what it does otherwise:
 // the format Prometheus asks for (Accept), gzip when the scraper takes it,
@@ -45,14 +48,41 @@ func MetricsHandler(gatherers []prometheus.Gatherer, log zerolog.Logger) http.Ha
 			out = gz
 		}
 		enc := expfmt.NewEncoder(out, format)
+		// A family may come in parts, one gatherer after another (see
+		// actors.Metrics.Gatherers). The text format says a family's HELP
+		// and TYPE once, so its further parts are written without them;
+		// other formats get the parts joined before the family is written.
+		text := format.FormatType() == expfmt.TypeTextPlain
+		rest := &afterFirstLine{w: out}
+		restEnc := expfmt.NewEncoder(rest, format)
+		var last string            // the family written last (text)
+		var held *dto.MetricFamily // a family more parts of may follow (other formats)
 		names := r.URL.Query()["name[]"]
 		write := func(families []*dto.MetricFamily) error {
 			for _, f := range families {
 				if len(names) > 0 && !slices.Contains(names, f.GetName()) {
 					continue
 				}
-				if err := enc.Encode(f); err != nil {
-					return err
+				switch {
+				case text && f.GetName() == last:
+					f.Help, rest.skipping = nil, true // what is left of the header: the TYPE line
+					if err := restEnc.Encode(f); err != nil {
+						return err
+					}
+				case text:
+					last = f.GetName()
+					if err := enc.Encode(f); err != nil {
+						return err
+					}
+				case held != nil && held.GetName() == f.GetName():
+					held.Metric = append(held.Metric, f.Metric...)
+				default:
+					if held != nil {
+						if err := enc.Encode(held); err != nil {
+							return err
+						}
+					}
+					held = f
 				}
 			}
 			return nil
@@ -70,6 +100,9 @@ func MetricsHandler(gatherers []prometheus.Gatherer, log zerolog.Logger) http.Ha
 				return
 			}
 		}
+		if held != nil && enc.Encode(held) != nil {
+			return
+		}
 		if c, ok := enc.(expfmt.Closer); ok {
 			if c.Close() != nil {
 				return
@@ -79,4 +112,27 @@ func MetricsHandler(gatherers []prometheus.Gatherer, log zerolog.Logger) http.Ha
 			_ = gz.Close() // an error is the scraper gone
 		}
 	})
+}
+
+// afterFirstLine writes on what is written to it, but while skipping, not
+// up to and with the first newline.
+type afterFirstLine struct {
+	w        io.Writer
+	skipping bool
+}
+
+func (a *afterFirstLine) Write(p []byte) (int, error) {
+	n := len(p)
+	if a.skipping {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return n, nil
+		}
+		a.skipping, p = false, p[i+1:]
+	}
+	if len(p) == 0 {
+		return n, nil
+	}
+	_, err := a.w.Write(p)
+	return n, err
 }

@@ -142,6 +142,81 @@ func TestMetricsTextParsesAsPrometheusDoes(t *testing.T) {
 	}
 }
 
+// partOf returns a registry holding parts_total's series of these values
+// of x: one part of a family that others hold the rest of.
+func partOf(xs ...string) *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parts_total", Help: "A family in parts."}, []string{"x"})
+	for _, x := range xs {
+		c.WithLabelValues(x).Inc()
+	}
+	r.MustRegister(c)
+	return r
+}
+
+// A family whose parts come from gatherers one after another is one family
+// in every format: the text has its HELP and TYPE once (expfmt's parser, as
+// promtool's, refuses a second), protobuf one message.
+func TestMetricsWriteAFamilyInPartsAsOne(t *testing.T) {
+	url := metricsServer(t, registryOf("a_total"), partOf("1", "2"), partOf("3"), partOf("4", "5"), registryOf("z_total"))
+	protobuf := `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+	for _, header := range []map[string]string{nil, {"Accept-Encoding": "gzip"}, {"Accept": protobuf}} {
+		resp := get(t, url, header)
+		body := io.Reader(resp.Body)
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		raw, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var families []*dto.MetricFamily
+		if expfmt.ResponseFormat(resp.Header).FormatType() == expfmt.TypeTextPlain {
+			if n := strings.Count(string(raw), "# TYPE parts_total"); n != 1 {
+				t.Errorf("%v: %d TYPE lines of parts_total, want 1:\n%s", header, n, raw)
+			}
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			byName, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+			if err != nil {
+				t.Fatalf("%v: %v\n%s", header, err, raw)
+			}
+			for _, f := range byName {
+				families = append(families, f)
+			}
+		} else {
+			dec := expfmt.NewDecoder(strings.NewReader(string(raw)), expfmt.ResponseFormat(resp.Header))
+			for {
+				var f dto.MetricFamily
+				if err := dec.Decode(&f); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				families = append(families, &f)
+			}
+		}
+		var parts []string
+		for _, f := range families {
+			if f.GetName() != "parts_total" {
+				continue
+			}
+			if f.GetHelp() != "A family in parts." || f.GetType() != dto.MetricType_COUNTER {
+				t.Errorf("%v: parts_total has help %q, type %v", header, f.GetHelp(), f.GetType())
+			}
+			for _, m := range f.GetMetric() {
+				parts = append(parts, m.GetLabel()[0].GetValue())
+			}
+		}
+		if len(families) != 3 || !slices.Equal(parts, []string{"1", "2", "3", "4", "5"}) {
+			t.Errorf("%v: %d families, parts_total's series %v; want 3, and 1 to 5 in one family", header, len(families), parts)
+		}
+	}
+}
+
 // A gatherer that fails before anything is written: a JSON 500, nothing
 // else.
 func TestMetricsFailingFirstIsA500(t *testing.T) {
