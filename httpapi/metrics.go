@@ -15,13 +15,12 @@ import (
 
 // MetricsHandler serves GET /metrics: each gatherer's families, gathered
 // and written one after another, so that a scrape holds one gatherer's
-// families in memory at a time rather than every series of the node; a
+// series in memory at a time rather than every series of the node; a
 // family that comes in parts, from gatherers one after another, is
-// written as one.
-// client_golang's promhttp handler gathers them all before writing any
-// and has no way to do otherwise; this one does what it does otherwise:
-// the format Prometheus asks for (Accept), gzip when the scraper takes it,
-// and ?name[]= to ask for some families only.
+// written as one. client_golang's promhttp handler gathers everything
+// before it writes anything, and has no way to do otherwise. The rest is
+// as promhttp does it: the format the scraper asks for (Accept), gzip
+// when it takes it, ?name[]= for some families only.
 //
 // A gatherer that fails before anything is written gets a JSON 500; one
 // that fails later drops the connection, so that the scraper sees a failed
