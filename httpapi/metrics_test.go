@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -48,9 +49,11 @@ func metricsServer(t *testing.T, gatherers ...prometheus.Gatherer) string {
 	return srv.URL + "/metrics"
 }
 
-// familyNames decodes a /metrics response in its format, and returns the
-// families' names, sorted (expfmt's text decoder reads them into a map).
-func familyNames(t *testing.T, resp *http.Response) []string {
+// readMetrics reads a /metrics response, inflating it if it was gzipped,
+// and decodes it in its format: the body and its families by name. For the
+// text format expfmt's decoder is its parser, which refuses a family's
+// second TYPE line, as promtool does.
+func readMetrics(t *testing.T, resp *http.Response) ([]byte, []*dto.MetricFamily) {
 	t.Helper()
 	body := io.Reader(resp.Body)
 	if resp.Header.Get("Content-Encoding") == "gzip" {
@@ -60,20 +63,35 @@ func familyNames(t *testing.T, resp *http.Response) []string {
 		}
 		body = zr
 	}
-	dec := expfmt.NewDecoder(body, expfmt.ResponseFormat(resp.Header))
-	var names []string
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := expfmt.NewDecoder(bytes.NewReader(raw), expfmt.ResponseFormat(resp.Header))
+	var families []*dto.MetricFamily
 	for {
 		var f dto.MetricFamily
 		err := dec.Decode(&f)
 		if err == io.EOF {
-			slices.Sort(names)
-			return names
+			slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+			return raw, families
 		}
 		if err != nil {
-			t.Fatalf("decoding /metrics (%s) after %v: %v", resp.Header.Get("Content-Type"), names, err)
+			t.Fatalf("decoding /metrics (%s): %v\n%s", resp.Header.Get("Content-Type"), err, raw)
 		}
+		families = append(families, &f)
+	}
+}
+
+// familyNames returns the names of a /metrics response's families, sorted.
+func familyNames(t *testing.T, resp *http.Response) []string {
+	t.Helper()
+	_, families := readMetrics(t, resp)
+	var names []string
+	for _, f := range families {
 		names = append(names, f.GetName())
 	}
+	return names
 }
 
 func get(t *testing.T, url string, header map[string]string) *http.Response {
@@ -161,43 +179,9 @@ func TestMetricsWriteAFamilyInPartsAsOne(t *testing.T) {
 	url := metricsServer(t, registryOf("a_total"), partOf("1", "2"), partOf("3"), partOf("4", "5"), registryOf("z_total"))
 	protobuf := `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
 	for _, header := range []map[string]string{nil, {"Accept-Encoding": "gzip"}, {"Accept": protobuf}} {
-		resp := get(t, url, header)
-		body := io.Reader(resp.Body)
-		if resp.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body = zr
-		}
-		raw, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var families []*dto.MetricFamily
-		if expfmt.ResponseFormat(resp.Header).FormatType() == expfmt.TypeTextPlain {
-			if n := strings.Count(string(raw), "# TYPE parts_total"); n != 1 {
-				t.Errorf("%v: %d TYPE lines of parts_total, want 1:\n%s", header, n, raw)
-			}
-			parser := expfmt.NewTextParser(model.UTF8Validation)
-			byName, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-			if err != nil {
-				t.Fatalf("%v: %v\n%s", header, err, raw)
-			}
-			for _, f := range byName {
-				families = append(families, f)
-			}
-		} else {
-			dec := expfmt.NewDecoder(strings.NewReader(string(raw)), expfmt.ResponseFormat(resp.Header))
-			for {
-				var f dto.MetricFamily
-				if err := dec.Decode(&f); err == io.EOF {
-					break
-				} else if err != nil {
-					t.Fatal(err)
-				}
-				families = append(families, &f)
-			}
+		raw, families := readMetrics(t, get(t, url, header))
+		if n := strings.Count(string(raw), "# TYPE parts_total"); header["Accept"] == "" && n != 1 {
+			t.Errorf("%v: %d TYPE lines of parts_total, want 1:\n%s", header, n, raw)
 		}
 		var parts []string
 		for _, f := range families {
