@@ -280,6 +280,16 @@ func (n *node) logLines() []map[string]any {
 	return lines
 }
 
+// logTime is when a log line was written, by its time field.
+func logTime(t *testing.T, line map[string]any) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(line["time"]))
+	if err != nil {
+		t.Fatalf("a log line without a time: %v", line)
+	}
+	return at
+}
+
 // logsMatching returns the log lines whose fields include every key/value.
 func (n *node) logsMatching(fields map[string]any) []map[string]any {
 	var out []map[string]any
