@@ -112,7 +112,10 @@ func pageAtScale(t *testing.T, n int) {
 				return fmt.Sprintf("its incident (found %v) is not seen by %s: %q", ok, o.name, text)
 			}
 		}
-		if status, _, _, _ := v.row(p.name); !ok || ongoing != "true" || status != "down" || !strings.HasPrefix(v.Verdicts[p.name], "cluster: down") {
+		// The verdict names its vantage points once the first observer's own
+		// view has reached the page (the others' relays may come first).
+		if status, _, _, _ := v.row(p.name); !ok || ongoing != "true" || status != "down" || !strings.HasPrefix(v.Verdicts[p.name], "cluster: down") ||
+			!strings.Contains(v.Verdicts[p.name], "down from "+nodes[0].name) {
 			return fmt.Sprintf("incident ongoing %q, row %q, verdict %q", ongoing, status, v.Verdicts[p.name])
 		}
 		return ""
