@@ -1,6 +1,6 @@
 module github.com/dupunkto/mesh
 
-go 1.26.11
+go 1.27.3
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
