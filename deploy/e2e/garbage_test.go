@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -102,10 +101,11 @@ func TestGarbageAtRelayIsRefusedAndCostsNothing(t *testing.T) {
 	heavy := []string{bodies["a 900 KiB peer name"], manyPeers(10000)[:1<<20-10], bodies["deep objects in a peer"]}
 	// What the node counts of them: refused as garbage, or busy.
 	refusals := func() (refused, busy float64) {
-		_, text := scrape(t, n)
-		metrics := []byte(text)
-		return metricValue(t, metrics, `mesh_relay_received_total{result="invalid"}`) + metricValue(t, metrics, `mesh_relay_received_total{result="too_large"}`),
-			metricValue(t, metrics, `mesh_relay_received_total{result="busy"}`)
+		families, _ := scrape(t, n)
+		received := func(result string) float64 {
+			return value(t, families, "mesh_relay_received_total", map[string]string{"result": result})
+		}
+		return received("invalid") + received("too_large"), received("busy")
 	}
 	refusedBefore, busyBefore := refusals()
 	var wg sync.WaitGroup
@@ -171,20 +171,5 @@ func peakRSS(t *testing.T, pid int) float64 {
 		}
 	}
 	t.Fatalf("no VmHWM for process %d", pid)
-	return 0
-}
-
-// metricValue reads one sample from the Prometheus text format.
-func metricValue(t *testing.T, text []byte, series string) float64 {
-	t.Helper()
-	for _, line := range bytes.Split(text, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(line, []byte(series+" ")); ok {
-			var f float64
-			if _, err := fmt.Sscan(string(v), &f); err == nil {
-				return f
-			}
-		}
-	}
-	t.Fatalf("no %s in /metrics", series)
 	return 0
 }

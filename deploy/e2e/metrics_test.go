@@ -68,6 +68,16 @@ func sample(families map[string]*dto.MetricFamily, family string, labels map[str
 	return 0, false
 }
 
+// value is sample's value; t fails when there is no such series.
+func value(t *testing.T, families map[string]*dto.MetricFamily, family string, labels map[string]string) float64 {
+	t.Helper()
+	v, ok := sample(families, family, labels)
+	if !ok {
+		t.Fatalf("no %s%v in /metrics", family, labels)
+	}
+	return v
+}
+
 func TestMetricsOfALiveNode(t *testing.T) {
 	shareMachine(t, loadOf(3, 100*time.Millisecond))
 	ports := freePorts(t, 3)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -42,13 +41,8 @@ func soakSeed(t *testing.T) uint64 {
 // runtimeStats reads a node's goroutines and heap in use from /metrics.
 func runtimeStats(t *testing.T, n *node) (goroutines, heap float64) {
 	t.Helper()
-	resp, err := client.Get("http://" + n.name + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	text, _ := io.ReadAll(resp.Body)
-	return metricValue(t, text, "go_goroutines"), metricValue(t, text, "go_memstats_heap_inuse_bytes")
+	families, _ := scrape(t, n)
+	return value(t, families, "go_goroutines", nil), value(t, families, "go_memstats_heap_inuse_bytes", nil)
 }
 
 // Five nodes, with webhooks, state files and cluster alerts, while three of
