@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"bytes"
-	"compress/gzip"
+	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,32 +84,14 @@ func (c *docCache) fresh(e *encodedDoc) bool {
 	return c.bySnapshot && e.snap == c.source.Snapshot()
 }
 
-// docGzip is the one gzip writer the documents are compressed with, kept
-// between rebuilds: it holds about a megabyte of compression tables, too
-// much to allocate ten times a second. One, not a sync.Pool: a pool lets
-// go of its writers at every other collection, and under a steady /state
-// load each rebuild after that made a megabyte of garbage, and a node at
-// 1000 peers a few megabytes more of peak RSS. Compressing one document
-// takes a millisecond or two; the documents wait for each other.
-var docGzip struct {
-	sync.Mutex
-	w *gzip.Writer
-}
-
 func (e *encodedDoc) gzipped() []byte {
 	e.gzOnce.Do(func() {
 		var buf bytes.Buffer
 		buf.Grow(len(e.plain) / 8)
-		docGzip.Lock()
-		defer docGzip.Unlock()
-		if docGzip.w == nil {
-			docGzip.w, _ = gzip.NewWriterLevel(&buf, gzipLevel) // a valid level: no error
-		} else {
-			docGzip.w.Reset(&buf)
-		}
-		_, _ = docGzip.w.Write(e.plain) // a bytes.Buffer does not fail
-		_ = docGzip.w.Close()
-		docGzip.w.Reset(nil) // holds no document between rebuilds
+		_ = gzipInto(&buf, func(w io.Writer) error { // a bytes.Buffer does not fail
+			_, err := w.Write(e.plain)
+			return err
+		})
 		e.gz = buf.Bytes()
 	})
 	return e.gz
@@ -141,29 +121,4 @@ func (c *docCache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, e.plain)
-}
-
-// acceptsGzip reads Accept-Encoding (RFC 9110 12.5.3): gzip, x-gzip or *,
-// unless its weight is q=0.
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip", "*":
-			default:
-				continue
-			}
-			weight := 1.0
-			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-				if f, err := strconv.ParseFloat(q, 64); err == nil {
-					weight = f
-				}
-			}
-			if weight > 0 {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -18,9 +18,6 @@ import (
 	"github.com/dupunkto/mesh/config"
 )
 
-// gzipLevel trades a little compression for speed: /state is served often.
-const gzipLevel = 1
-
 // SnapshotSource is where handlers read the node's view; the state owner
 // is one.
 type SnapshotSource interface {
