@@ -92,12 +92,16 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	}
 	defer p.stop()
 	pid := p.cmd.Process.Pid
+	phases := &phasePeaks{pid: pid}
 
 	if err := waitFor(30*time.Second+time.Duration(o.peers)*10*time.Millisecond, func() bool { return seesAllUp(url, o.peers) }); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return fmt.Errorf("waiting for every peer up: %w\nnode log:\n%s", err, tail(log, 20))
 	}
 	time.Sleep(3 * o.interval)
+	if err := phases.end("start"); err != nil {
+		return err
+	}
 
 	// Probing: nothing else asks the node anything but one /state a second,
 	// to check last_seen as a reader would.
@@ -135,8 +139,14 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	mu.Lock()
 	r.lastSeenAge = lastSeenAge
 	mu.Unlock()
-	r.probingRSS = r.node.rss
+	if err := phases.end("probing"); err != nil {
+		return err
+	}
+	r.probingRSS = phases.highest()
 	r.memory = memoryBreakdown(url)
+	if err := phases.end("a /metrics read"); err != nil {
+		return err
+	}
 
 	// The /state load, with a heap profile taken while it runs, when the
 	// node's memory is at its peak.
@@ -153,16 +163,27 @@ func measureNode(o options, dir string, ts *targets, r *report) error {
 	if r.loadedFile, r.loadedAnon, err = residentSplit(pid); err != nil {
 		return err
 	}
+	if err := phases.end("gzip /state load"); err != nil {
+		return err
+	}
 	r.loadedMemory = memoryBreakdown(url)
+	if err := phases.end("a /metrics read"); err != nil {
+		return err
+	}
 	r.statePlain = loadState(url, o.stateClients, o.stateFor, false)
 	r.stateBytes, r.stateGzipBytes = stateSizes(url)
+	if err := phases.end("plain /state load"); err != nil {
+		return err
+	}
 
 	if r.detections, err = detect(o, ts, url); err != nil {
 		return err
 	}
-	if r.node.rss, err = peakRSS(pid); err != nil { // over everything above
+	if err := phases.end("kills"); err != nil {
 		return err
 	}
+	r.phases = phases.peaks
+	r.node.rss = phases.highest() // over everything above
 	return nil
 }
 

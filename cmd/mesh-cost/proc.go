@@ -37,6 +37,44 @@ func cpuTime(pid int) (time.Duration, error) {
 // peakRSS is the most resident memory the process has had (VmHWM).
 func peakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
 
+// phasePeaks is the node's peak RSS phase by phase: the kernel's high
+// water mark (VmHWM), reset as each phase begins (/proc/<pid>/clear_refs,
+// Linux 4.0 on). Sampling RSS would miss what a collection hands back
+// within milliseconds; the mark misses nothing.
+type phasePeaks struct {
+	pid   int
+	peaks []phasePeak
+}
+
+type phasePeak struct {
+	name string
+	rss  int64
+}
+
+// end records the phase just ended as name and begins the next one.
+func (p *phasePeaks) end(name string) error {
+	peak, err := peakRSS(p.pid)
+	if err != nil {
+		return err
+	}
+	p.peaks = append(p.peaks, phasePeak{name, peak})
+	return p.begin()
+}
+
+// begin resets the mark to the RSS now.
+func (p *phasePeaks) begin() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", p.pid), []byte("5"), 0)
+}
+
+// highest is the highest of the phases' peaks: the whole run's.
+func (p *phasePeaks) highest() int64 {
+	var most int64
+	for _, ph := range p.peaks {
+		most = max(most, ph.rss)
+	}
+	return most
+}
+
 // residentSplit is the process's resident memory now: what maps files (the
 // binary's own pages, shared with every process running it) and what is
 // its own (the Go heap, stacks and the runtime's books).

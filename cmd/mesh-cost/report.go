@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -24,10 +25,11 @@ type report struct {
 	node                       probing
 	bare                       []probing // one per bareSchedules, in order
 	lastSeenAge                time.Duration
-	probingRSS                 int64  // the node's peak RSS by the end of the probing window
-	memory                     string // the node's Go memory statistics then
-	loadedFile, loadedAnon     int64  // its resident memory after the gzip /state load: file-backed, anonymous
-	loadedMemory               string // its Go memory statistics then
+	probingRSS                 int64       // the node's peak RSS by the end of the probing window
+	phases                     []phasePeak // the node's peak RSS in each phase of the run, in order
+	memory                     string      // the node's Go memory statistics then
+	loadedFile, loadedAnon     int64       // its resident memory after the gzip /state load: file-backed, anonymous
+	loadedMemory               string      // its Go memory statistics then
 	stateGzip, statePlain      stateLoad
 	stateBytes, stateGzipBytes int
 	detections                 []time.Duration
@@ -112,6 +114,11 @@ func (r *report) print(w io.Writer) {
 	row("peak RSS, whole run", func(p probing) string { return mb(p.rss) }, "target mesh < 25 MB: "+mark(r.node.rss < 25e6))
 	fmt.Fprintf(w, "%-34s %-14s %s\n", "peak RSS, end of probing window", mb(r.probingRSS), r.memory)
 	fmt.Fprintf(w, "%-34s %-14s file-backed (the binary) %s, anonymous %s; %s\n", "RSS after the gzip /state load", mb(r.loadedFile+r.loadedAnon), mb(r.loadedFile), mb(r.loadedAnon), r.loadedMemory)
+	var byPhase []string
+	for _, ph := range r.phases {
+		byPhase = append(byPhase, ph.name+" "+mb(ph.rss))
+	}
+	fmt.Fprintf(w, "%-34s %s\n", "peak RSS by phase", strings.Join(byPhase, ", "))
 	row("probe lag p50", func(p probing) string { return ms(p.lagP50) }, "")
 	row("probe lag p99", func(p probing) string { return ms(p.lagP99) }, "")
 	row("probe lag max", func(p probing) string { return ms(p.lagMax) }, fmt.Sprintf("target node <= 2%% of the interval (%s): %s", lagBound, mark(r.node.lagMax <= lagBound)))
