@@ -53,8 +53,12 @@ const (
 // otherwise. A node's live heap is small and steady while each probe makes
 // short-lived garbage; Go's default of 100 lets the heap grow to twice the
 // live heap between collections, which at a thousand peers was a quarter of
-// the node's memory. 50 costs about as little CPU (BENCHMARKS.md).
-const defaultGCPercent = 50
+// the node's memory. 25 kept a node at a thousand peers 1.3–1.6 MB lower
+// than 50 did, at no CPU a probe that runs side by side could tell apart
+// (BENCHMARKS.md, "Memory at 1000 peers"). A collection's work grows with
+// the live heap, and how often it runs with the garbage over the live
+// heap, so its share of a node's CPU does not grow with the peers.
+const defaultGCPercent = 25
 
 func main() {
 	if os.Getenv("GOGC") == "" {
